@@ -1,4 +1,4 @@
-//! Bakes the libtorch folder into the rpath of the `tfkd` binary and its tests.
+//! Bakes the libtorch folder into the rpath of this crate's binaries and tests.
 fn main() {
     tfkd_build::libtorch_rpath();
 }

@@ -1,0 +1,178 @@
+//! Model names as used in specs, tables and `tfkd models`.
+
+use std::{fmt, str::FromStr};
+
+/// An architecture of the zoo.
+///
+/// `resnetN` means kuangliu's ResNet for N ∈ {18, 34, 50, 101} (the official code's) and He et al.'s
+/// CIFAR ResNet of depth N = 6n+2 otherwise (`resnet8`, `resnet14`, `resnet20`, `resnet32`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// ResNet-18 (BasicBlock [2,2,2,2]).
+    ResNet18,
+    /// ResNet-34 (BasicBlock [3,4,6,3]).
+    ResNet34,
+    /// ResNet-50 (Bottleneck [3,4,6,3]).
+    ResNet50,
+    /// ResNet-101 (Bottleneck [3,4,23,3]).
+    ResNet101,
+    /// He et al.'s CIFAR ResNet of depth 6n+2, 16/32/64 channels, parameter-free shortcuts.
+    CifarResNet {
+        /// Depth 6n+2.
+        depth: i64,
+    },
+    /// ResNeXt-29, cardinality 8, base width 64.
+    #[allow(non_camel_case_types)]
+    ResNeXt29_8x64d,
+    /// MobileNetV2 (CIFAR variant with the 1×1 padded stem).
+    MobileNetV2,
+    /// ShuffleNetV2, ratio 1.
+    ShuffleNetV2,
+    /// GoogLeNet (CIFAR variant).
+    GoogLeNet,
+    /// DenseNet-BC-121, growth 32.
+    DenseNet121,
+    /// Wide ResNet WRN-depth-widen.
+    Wrn {
+        /// Depth 6n+4.
+        depth: i64,
+        /// Widen factor k.
+        widen: i64,
+    },
+    /// The 5-layer plain CNN.
+    Cnn5,
+}
+
+impl Arch {
+    /// The registry: one entry per name `tfkd models` lists.
+    pub const ALL: &'static [Arch] = &[
+        Arch::ResNet18,
+        Arch::ResNet34,
+        Arch::ResNet50,
+        Arch::ResNet101,
+        Arch::ResNeXt29_8x64d,
+        Arch::MobileNetV2,
+        Arch::ShuffleNetV2,
+        Arch::GoogLeNet,
+        Arch::DenseNet121,
+        Arch::Wrn { depth: 16, widen: 4 },
+        Arch::Wrn { depth: 28, widen: 10 },
+        Arch::Cnn5,
+        Arch::CifarResNet { depth: 8 },
+        Arch::CifarResNet { depth: 14 },
+        Arch::CifarResNet { depth: 20 },
+        Arch::CifarResNet { depth: 32 },
+    ];
+
+    /// Checks depth/widen constraints of the parametric families.
+    pub fn validate(self) -> Result<(), String> {
+        match self {
+            Arch::CifarResNet { depth } if depth < 8 || (depth - 2) % 6 != 0 => {
+                Err(format!("CIFAR ResNet depth {depth} must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110)"))
+            }
+            Arch::Wrn { depth, .. } if depth < 10 || (depth - 4) % 6 != 0 => {
+                Err(format!("WRN depth {depth} must be 6n+4 with n >= 1 (10, 16, 22, 28, 40)"))
+            }
+            Arch::Wrn { widen, .. } if widen < 1 => Err(format!("WRN widen factor {widen} must be >= 1")),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arch::ResNet18 => f.write_str("resnet18"),
+            Arch::ResNet34 => f.write_str("resnet34"),
+            Arch::ResNet50 => f.write_str("resnet50"),
+            Arch::ResNet101 => f.write_str("resnet101"),
+            Arch::CifarResNet { depth } => write!(f, "resnet{depth}"),
+            Arch::ResNeXt29_8x64d => f.write_str("resnext29_8x64d"),
+            Arch::MobileNetV2 => f.write_str("mobilenetv2"),
+            Arch::ShuffleNetV2 => f.write_str("shufflenetv2"),
+            Arch::GoogLeNet => f.write_str("googlenet"),
+            Arch::DenseNet121 => f.write_str("densenet121"),
+            Arch::Wrn { depth, widen } => write!(f, "wrn-{depth}-{widen}"),
+            Arch::Cnn5 => f.write_str("cnn5"),
+        }
+    }
+}
+
+/// An unknown or malformed model name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown model '{name}': expected one of resnet18, resnet34, resnet50, resnet101, resnet<6n+2> (resnet8, resnet14, resnet20, resnet32), resnext29_8x64d, mobilenetv2, shufflenetv2, googlenet, densenet121, wrn-<depth>-<widen>, cnn5")]
+pub struct ParseArchError {
+    /// The name given.
+    pub name: String,
+}
+
+impl FromStr for Arch {
+    type Err = ParseArchError;
+
+    /// Parses canonical names and the official code's spellings (`mobilenet_v2`, `shufflenet_v2`, `resnext29`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseArchError { name: s.to_string() };
+        let lower = s.to_ascii_lowercase();
+        let arch = match lower.as_str() {
+            "resnet18" => Arch::ResNet18,
+            "resnet34" => Arch::ResNet34,
+            "resnet50" => Arch::ResNet50,
+            "resnet101" => Arch::ResNet101,
+            "resnext29_8x64d" | "resnext29" => Arch::ResNeXt29_8x64d,
+            "mobilenetv2" | "mobilenet_v2" => Arch::MobileNetV2,
+            "shufflenetv2" | "shufflenet_v2" => Arch::ShuffleNetV2,
+            "googlenet" => Arch::GoogLeNet,
+            "densenet121" => Arch::DenseNet121,
+            "cnn5" | "cnn" => Arch::Cnn5,
+            other => {
+                if let Some(depth) = other.strip_prefix("resnet") {
+                    Arch::CifarResNet { depth: depth.parse().map_err(|_| err())? }
+                } else if let Some(rest) = other.strip_prefix("wrn").map(|r| r.trim_start_matches(['-', '_'])) {
+                    let (d, k) = rest.split_once(['-', '_']).ok_or_else(err)?;
+                    Arch::Wrn { depth: d.parse().map_err(|_| err())?, widen: k.parse().map_err(|_| err())? }
+                } else {
+                    return Err(err());
+                }
+            }
+        };
+        arch.validate().map_err(|_| err())?;
+        Ok(arch)
+    }
+}
+
+impl serde::Serialize for Arch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Arch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Arch;
+
+    #[test]
+    fn names_round_trip() {
+        for &arch in Arch::ALL {
+            assert_eq!(arch.to_string().parse::<Arch>().unwrap(), arch);
+        }
+    }
+
+    #[test]
+    fn official_spellings_and_errors() {
+        assert_eq!("mobilenet_v2".parse::<Arch>().unwrap(), Arch::MobileNetV2);
+        assert_eq!("resnext29".parse::<Arch>().unwrap(), Arch::ResNeXt29_8x64d);
+        assert_eq!("WRN_28_10".parse::<Arch>().unwrap(), Arch::Wrn { depth: 28, widen: 10 });
+        assert_eq!("resnet110".parse::<Arch>().unwrap(), Arch::CifarResNet { depth: 110 });
+        for bad in ["resnet19", "wrn-17-2", "vgg", "resnet", "wrn-16"] {
+            let err = bad.parse::<Arch>().unwrap_err();
+            assert!(err.to_string().starts_with(&format!("unknown model '{bad}'")), "{err}");
+        }
+    }
+}

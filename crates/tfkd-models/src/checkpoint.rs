@@ -1,0 +1,70 @@
+//! Saving and loading weights (safetensors) and running a frozen teacher.
+
+use std::path::{Path, PathBuf};
+
+use tch::{nn, Device, Tensor};
+
+use crate::{Arch, BuildError, ModelConfig, Network};
+
+/// Why a checkpoint could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The model could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// libtorch failed to read or write the file, or its tensors do not fit the model.
+    #[error("checkpoint {path}: {source}")]
+    Torch {
+        /// The file.
+        path: PathBuf,
+        /// What libtorch said.
+        source: tch::TchError,
+    },
+}
+
+/// Saves every variable of `vs` (weights and BN running statistics) to a `.safetensors` file.
+pub fn save(vs: &nn::VarStore, path: &Path) -> Result<(), CheckpointError> {
+    vs.save(path).map_err(|source| CheckpointError::Torch { path: path.to_path_buf(), source })
+}
+
+/// Loads a `.safetensors` file into `vs`; every variable must be present with its shape.
+pub fn load(vs: &mut nn::VarStore, path: &Path) -> Result<(), CheckpointError> {
+    vs.load(path).map_err(|source| CheckpointError::Torch { path: path.to_path_buf(), source })
+}
+
+/// A frozen model used only for its logits: eval mode, no gradients, its own VarStore.
+#[derive(Debug)]
+pub struct Teacher {
+    vs: nn::VarStore,
+    net: Network,
+}
+
+impl Teacher {
+    /// Builds `arch` on `device`, loads its weights from `path` and freezes them.
+    pub fn load(path: &Path, arch: Arch, config: ModelConfig, device: Device) -> Result<Self, CheckpointError> {
+        let mut vs = nn::VarStore::new(device);
+        let net = Network::build(&vs, arch, config)?;
+        load(&mut vs, path)?;
+        vs.freeze();
+        Ok(Teacher { vs, net })
+    }
+
+    /// Teacher logits for a batch: eval-mode BatchNorm and dropout, computed under `no_grad`.
+    #[must_use]
+    pub fn logits(&self, xs: &Tensor) -> Tensor {
+        tch::no_grad(|| self.net.forward(xs, false))
+    }
+
+    /// The network.
+    #[must_use]
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The teacher's variables.
+    #[must_use]
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+}
