@@ -1,7 +1,9 @@
 //! The `tfkd` command: a thin layer of argument parsing over the library crates.
 
+mod data;
 mod doctor;
 mod libtorch;
+mod models;
 mod paths;
 
 use std::process::ExitCode;
@@ -26,10 +28,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the model zoo with parameter counts and forward FLOPs at 32×32.
+    Models {
+        /// Number of classes K.
+        #[arg(long, default_value_t = 100)]
+        classes: i64,
+        /// Channel width multiplier (1 = the paper's models).
+        #[arg(long, default_value_t = 1.0)]
+        width: f64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or download datasets.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Run a paper target (table1…table6) end to end.
     Reproduce {
         /// The target, e.g. `table3`.
         target: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Counts per split and class, and per-channel mean/std of the decoded images.
+    Inspect {
+        /// cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist or mnist.
+        source: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download an official archive, verify its published checksum and unpack it into the data folder.
+    Fetch {
+        /// cifar10, cifar100, tiny-imagenet or fashion-mnist.
+        name: String,
     },
 }
 
@@ -53,6 +89,29 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             } else {
                 println!("{report}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models { classes, width, json } => {
+            let rows = models::list(classes, width)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", models::render(&rows, classes, width));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data { command: DataCommand::Inspect { source, json } } => {
+            let report = data::inspect(&source)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data { command: DataCommand::Fetch { name } } => {
+            let dest = data::fetch(&name)?;
+            println!("{name} is in {}", dest.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { target } => anyhow::bail!(

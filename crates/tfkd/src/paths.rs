@@ -1,4 +1,4 @@
-//! Where tfkd keeps caches (decoded data, checkpoints): git-ignored, overridable by environment.
+//! Where tfkd keeps caches (decoded data, checkpoints) and datasets: git-ignored, overridable by environment.
 
 use std::path::PathBuf;
 
@@ -6,4 +6,10 @@ use std::path::PathBuf;
 #[must_use]
 pub fn cache_dir() -> PathBuf {
     std::env::var_os("TFKD_CACHE_DIR").map_or_else(|| PathBuf::from(".cache"), PathBuf::from)
+}
+
+/// `$TFKD_DATA_DIR`, or `data` under the current directory: where `tfkd data fetch` unpacks datasets.
+#[must_use]
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("TFKD_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from)
 }

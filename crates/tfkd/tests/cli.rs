@@ -24,3 +24,55 @@ fn reproduce_refuses_honestly_until_targets_exist() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reproduce 'table3' yet"), "{err}");
 }
+
+/// The bundled archive: `shared/data/cifar10-jpeg.tar.gz` beside the repository (as on developer and CI machines).
+fn bundled_cifar10_jpeg() -> std::path::PathBuf {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf();
+    let path = repo.parent().unwrap().join("shared/data/cifar10-jpeg.tar.gz");
+    assert!(path.is_file(), "expected the bundled dataset at {}", path.display());
+    path
+}
+
+#[test]
+fn data_inspect_reports_cifar10_jpeg_counts() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfkd"))
+        .args(["data", "inspect", "cifar10-jpeg", "--json"])
+        .env("TFKD_CIFAR10_JPEG", bundled_cifar10_jpeg())
+        .env("TFKD_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["content_hash"], "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db");
+    assert_eq!(r["train"]["images"], 50_000);
+    assert_eq!(r["test"]["images"], 10_000);
+    assert_eq!(r["train"]["per_class"], serde_json::json!(vec![5000; 10]));
+    assert_eq!(r["test"]["per_class"], serde_json::json!(vec![1000; 10]));
+    assert_eq!(r["classes"][0], "airplane");
+}
+
+#[test]
+fn data_inspect_missing_dataset_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfkd"))
+        .args(["data", "inspect", "cifar100"])
+        .env("TFKD_DATA_DIR", dir.path())
+        .env("TFKD_CACHE_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dataset 'cifar100' not found") && err.contains("tfkd data fetch cifar100"), "{err}");
+}
+
+#[test]
+fn models_lists_the_official_counts() {
+    let out = tfkd(&["models", "--classes", "100", "--json"]);
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let count = |name: &str| rows.iter().find(|r| r["model"] == name).unwrap()["params"].as_i64().unwrap();
+    assert_eq!(count("resnet18"), 11_220_132);
+    assert_eq!(count("resnext29_8x64d"), 34_518_948);
+    assert_eq!(count("cnn5"), 369_124);
+}

@@ -1,0 +1,109 @@
+//! The same augmentations as [`crate::augment`], as batched tensor ops on any tch device.
+//!
+//! The whole split lives on the device as u8; a batch is gathered, cropped (pad + gather),
+//! flipped (`where`) and rotated (`affine_grid` + `grid_sample`, zero padding, align_corners
+//! false) there. The random draws are the CPU path's, so both paths agree pixel for pixel up to
+//! interpolation rounding (tested).
+
+use tch::{Device, Kind, Tensor};
+
+use crate::{
+    augment::{Augment, Draw, Interpolation, Normalize},
+    error::{DataError, Result},
+    split::Split,
+};
+
+/// A split resident on a device as u8 N×C×H×W, plus labels.
+#[derive(Debug)]
+pub struct DeviceSplit {
+    images: Tensor,
+    labels: Tensor,
+    chw: [usize; 3],
+}
+
+impl DeviceSplit {
+    /// Copies `split` to `device`.
+    pub fn new(split: &Split, device: Device) -> Result<Self> {
+        let [c, h, w] = split.chw.map(|d| d as i64);
+        let images = Tensor::f_from_slice(&split.images)?.f_view([split.len() as i64, c, h, w])?.f_to_device(device)?;
+        let labels: Vec<i64> = split.labels.iter().map(|&l| i64::from(l)).collect();
+        Ok(DeviceSplit { images, labels: Tensor::f_from_slice(&labels)?.f_to_device(device)?, chw: split.chw })
+    }
+
+    /// The augmented, normalised batch of the samples at `indices` in `epoch` (N×C×H×W f32) and their labels.
+    pub fn batch(&self, indices: &[usize], augment: &Augment, seed: u64, epoch: u64, norm: &Normalize) -> Result<(Tensor, Tensor)> {
+        let device = self.images.device();
+        let idx = Tensor::f_from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>())?.f_to_device(device)?;
+        let mut x = self.images.f_index_select(0, &idx)?.f_to_kind(Kind::Float)?;
+        let draws: Vec<Vec<Draw>> = indices.iter().map(|&i| augment.draws(seed, epoch, i as u64)).collect();
+        for (op, _) in augment.ops.iter().enumerate() {
+            let column: Vec<Draw> = draws.iter().map(|d| d[op]).collect();
+            x = match column[0] {
+                Draw::Crop { padding, .. } => crop(&x, &column, padding as i64)?,
+                Draw::Flip(_) => {
+                    let mask: Vec<bool> = column.iter().map(|d| matches!(d, Draw::Flip(true))).collect();
+                    let mask = Tensor::f_from_slice(&mask)?.f_to_device(device)?.f_view([-1, 1, 1, 1])?;
+                    x.f_flip([3])?.f_where_self(&mask, &x)?
+                }
+                Draw::Rotate(_) => {
+                    let angles: Vec<f64> = column.iter().map(|d| if let Draw::Rotate(a) = d { *a } else { 0.0 }).collect();
+                    rotate(&x, &angles, augment.interpolation)?
+                }
+            };
+        }
+        let labels = self.labels.f_index_select(0, &idx)?;
+        Ok((normalize(&x, norm, self.chw[0])?, labels))
+    }
+}
+
+fn crop(x: &Tensor, draws: &[Draw], padding: i64) -> Result<Tensor> {
+    let (n, c, h, w) = x.size4()?;
+    let device = x.device();
+    let (tops, lefts): (Vec<i64>, Vec<i64>) = draws
+        .iter()
+        .map(|d| if let Draw::Crop { top, left, .. } = d { (*top as i64, *left as i64) } else { (padding, padding) })
+        .unzip();
+    let padded = x.f_constant_pad_nd([padding, padding, padding, padding])?;
+    let opts = (Kind::Int64, device);
+    let rows = Tensor::f_from_slice(&tops)?.f_to_device(device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(h, opts)?.f_view([1, h])?)?;
+    let cols = Tensor::f_from_slice(&lefts)?.f_to_device(device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(w, opts)?.f_view([1, w])?)?;
+    let wp = w + 2 * padding;
+    let rows_idx = rows.f_view([n, 1, h, 1])?.f_expand([n, c, h, wp], false)?;
+    let picked_rows = padded.f_gather(2, &rows_idx, false)?;
+    let cols_idx = cols.f_view([n, 1, 1, w])?.f_expand([n, c, h, w], false)?;
+    Ok(picked_rows.f_gather(3, &cols_idx, false)?)
+}
+
+fn rotate(x: &Tensor, angles: &[f64], interpolation: Interpolation) -> Result<Tensor> {
+    let (n, c, h, w) = x.size4()?;
+    let (hw, wh) = (h as f64 / w as f64, w as f64 / h as f64);
+    let theta: Vec<f32> = angles
+        .iter()
+        .flat_map(|a| {
+            let (s, co) = a.to_radians().sin_cos();
+            [co, -s * hw, 0.0, s * wh, co, 0.0].map(|v| v as f32)
+        })
+        .collect();
+    let theta = Tensor::f_from_slice(&theta)?.f_view([n, 2, 3])?.f_to_device(x.device())?;
+    let grid = Tensor::f_affine_grid_generator(&theta, [n, c, h, w], false)?;
+    let mode = match interpolation {
+        Interpolation::Bilinear => 0,
+        Interpolation::Nearest => 1,
+    };
+    Ok(x.f_grid_sampler(&grid, mode, 0, false)?)
+}
+
+/// `(x/255 − mean)/std` per channel.
+pub(crate) fn normalize(x: &Tensor, norm: &Normalize, channels: usize) -> Result<Tensor> {
+    if norm.mean.len() != channels || norm.std.len() != channels {
+        return Err(DataError::Invalid(format!(
+            "normalisation has {} means and {} stds for {channels}-channel images",
+            norm.mean.len(),
+            norm.std.len()
+        )));
+    }
+    let device = x.device();
+    let mean = Tensor::f_from_slice(&norm.mean)?.f_to_device(device)?.f_view([1, -1, 1, 1])?;
+    let std = Tensor::f_from_slice(&norm.std)?.f_to_device(device)?.f_view([1, -1, 1, 1])?;
+    Ok(x.f_div_scalar(255.0)?.f_sub(&mean)?.f_div(&std)?)
+}

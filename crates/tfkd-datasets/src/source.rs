@@ -1,0 +1,226 @@
+//! The data sources tfkd reads, where it looks for them by default, and loading through the decode cache.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use sha2::{Digest, Sha256};
+
+use crate::{
+    cache,
+    decode::Target,
+    error::{io, DataError, Result},
+    sources::{cifar, idx, tree},
+    Dataset,
+};
+
+/// sha256 of the bundled `cifar10-jpeg.tar.gz` (shared/data/README.md).
+pub const CIFAR10_JPEG_SHA256: &str = "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db";
+
+/// A dataset source and its location.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// CIFAR-10 binary: a folder or `cifar-10-binary.tar.gz`.
+    Cifar10(PathBuf),
+    /// CIFAR-100 binary: a folder or `cifar-100-binary.tar.gz`.
+    Cifar100(PathBuf),
+    /// The bundled CIFAR-10 re-encoded as JPEG q75 (ImageFolder layout in a `.tar.gz`).
+    Cifar10Jpeg(PathBuf),
+    /// Tiny-ImageNet-200 in its official layout.
+    TinyImageNet(PathBuf),
+    /// Any `split/<class>/<image>` tree, images brought to `size` (h, w) with `channels` channels.
+    ImageFolder {
+        /// Root folder (or `.tar.gz`).
+        root: PathBuf,
+        /// Output height and width; images of another size are resized.
+        size: [usize; 2],
+        /// 1 or 3.
+        channels: usize,
+    },
+    /// Fashion-MNIST IDX files.
+    FashionMnist(PathBuf),
+    /// MNIST IDX files.
+    Mnist(PathBuf),
+}
+
+/// Names accepted by [`Source::named`].
+pub const SOURCE_NAMES: [&str; 7] = ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
+
+impl Source {
+    /// The source's name in specs and reports.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::Cifar10(_) => "cifar10",
+            Source::Cifar100(_) => "cifar100",
+            Source::Cifar10Jpeg(_) => "cifar10-jpeg",
+            Source::TinyImageNet(_) => "tiny-imagenet",
+            Source::ImageFolder { .. } => "imagefolder",
+            Source::FashionMnist(_) => "fashion-mnist",
+            Source::Mnist(_) => "mnist",
+        }
+    }
+
+    /// The source called `name` at its default location under `data_dir` (see [`default_location`]).
+    pub fn named(name: &str, data_dir: &Path) -> Result<Source> {
+        let loc = default_location(name, data_dir)?;
+        Ok(match name {
+            "cifar10" => Source::Cifar10(loc),
+            "cifar100" => Source::Cifar100(loc),
+            "cifar10-jpeg" => Source::Cifar10Jpeg(loc),
+            "tiny-imagenet" => Source::TinyImageNet(loc),
+            "imagefolder" => Source::ImageFolder { root: loc, size: [32, 32], channels: 3 },
+            "fashion-mnist" => Source::FashionMnist(loc),
+            "mnist" => Source::Mnist(loc),
+            _ => unreachable!("default_location rejects unknown names"),
+        })
+    }
+
+    fn location(&self) -> &Path {
+        match self {
+            Source::Cifar10(p)
+            | Source::Cifar100(p)
+            | Source::Cifar10Jpeg(p)
+            | Source::TinyImageNet(p)
+            | Source::FashionMnist(p)
+            | Source::Mnist(p) => p,
+            Source::ImageFolder { root, .. } => root,
+        }
+    }
+
+    /// A hex digest of the source's content: the sha256 of the file for archives (so `cifar10-jpeg` reports
+    /// the archive's published sha256); for folders, sha256 over every file's relative path, size and
+    /// modification time (reading every byte of a large tree on each start would defeat the cache).
+    /// ImageFolder also mixes in the requested size and channels, which change the decoded pixels.
+    pub fn content_hash(&self) -> Result<String> {
+        let loc = self.location();
+        let mut h = Sha256::new();
+        if let Source::ImageFolder { size, channels, .. } = self {
+            h.update(format!("imagefolder {size:?} {channels}\n"));
+        } else if loc.is_file() {
+            return sha256_file(loc);
+        }
+        if loc.is_file() {
+            h.update(sha256_file(loc)?);
+        } else if loc.is_dir() {
+            let mut files = Vec::new();
+            walk(loc, &mut files)?;
+            files.sort();
+            for f in files {
+                let meta = std::fs::metadata(&f).map_err(io(&f))?;
+                let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+                h.update(format!("{}\0{}\0{mtime}\n", f.strip_prefix(loc).unwrap_or(&f).display(), meta.len()));
+            }
+        } else {
+            // Let the reader produce its precise "missing" message.
+            self.read(String::new())?;
+        }
+        Ok(hex(&h.finalize()))
+    }
+
+    /// Decodes the source without the cache.
+    pub fn read(&self, content_hash: String) -> Result<Dataset> {
+        let rgb32 = Target { channels: 3, size: [32, 32], resize: false };
+        match self {
+            Source::Cifar10(p) => cifar::load(cifar::Variant::Cifar10, p, content_hash),
+            Source::Cifar100(p) => cifar::load(cifar::Variant::Cifar100, p, content_hash),
+            Source::Cifar10Jpeg(p) => {
+                if !p.is_file() {
+                    return Err(DataError::Missing {
+                        source_name: "cifar10-jpeg",
+                        looked_for: "cifar10-jpeg.tar.gz".into(),
+                        where_: p.clone(),
+                        how: "it ships with the project's shared data (shared/data/cifar10-jpeg.tar.gz); set TFKD_CIFAR10_JPEG to its path".into(),
+                    });
+                }
+                tree::load_tar_gz("cifar10-jpeg", p, rgb32, content_hash)
+            }
+            Source::TinyImageNet(p) => tree::load_tiny_imagenet(p, content_hash),
+            Source::ImageFolder { root, size, channels } => {
+                let target = Target { channels: *channels, size: *size, resize: true };
+                if root.is_file() {
+                    tree::load_tar_gz("imagefolder", root, target, content_hash)
+                } else {
+                    tree::load_folder("imagefolder", root, target, content_hash)
+                }
+            }
+            Source::FashionMnist(p) => idx::load(idx::Variant::FashionMnist, p, content_hash),
+            Source::Mnist(p) => idx::load(idx::Variant::Mnist, p, content_hash),
+        }
+    }
+
+    /// Loads through the decode cache in `cache_dir`: decodes once, then reads the cache file.
+    pub fn load(&self, cache_dir: &Path) -> Result<Dataset> {
+        let hash = self.content_hash()?;
+        let path = cache::path_for(cache_dir, self.name(), &hash);
+        if let Some(ds) = cache::load(&path)? {
+            if ds.content_hash == hash {
+                return Ok(ds);
+            }
+        }
+        let ds = self.read(hash)?;
+        cache::store(&ds, &path)?;
+        Ok(ds)
+    }
+}
+
+/// Where a named source is looked for: `$TFKD_<NAME>` (e.g. `TFKD_CIFAR10_JPEG`) if set, else under
+/// `data_dir`; `cifar10-jpeg` also falls back to `shared/data/` beside or above the working directory,
+/// and `fashion-mnist` to Debian's `/usr/share/datasets/fashion-mnist`.
+pub fn default_location(name: &str, data_dir: &Path) -> Result<PathBuf> {
+    if !SOURCE_NAMES.contains(&name) {
+        return Err(DataError::Invalid(format!("unknown dataset '{name}': expected one of {}", SOURCE_NAMES.join(", "))));
+    }
+    let var = format!("TFKD_{}", name.to_ascii_uppercase().replace('-', "_"));
+    if let Some(p) = std::env::var_os(&var) {
+        return Ok(PathBuf::from(p));
+    }
+    let candidates: Vec<PathBuf> = match name {
+        "cifar10" => vec![data_dir.join("cifar-10-batches-bin"), data_dir.join("cifar-10-binary.tar.gz")],
+        "cifar100" => vec![data_dir.join("cifar-100-binary"), data_dir.join("cifar-100-binary.tar.gz")],
+        "cifar10-jpeg" => vec![
+            data_dir.join("cifar10-jpeg.tar.gz"),
+            PathBuf::from("shared/data/cifar10-jpeg.tar.gz"),
+            PathBuf::from("../shared/data/cifar10-jpeg.tar.gz"),
+        ],
+        "tiny-imagenet" => vec![data_dir.join("tiny-imagenet-200")],
+        "fashion-mnist" => vec![data_dir.join("fashion-mnist"), PathBuf::from("/usr/share/datasets/fashion-mnist")],
+        "mnist" => vec![data_dir.join("mnist")],
+        _ => vec![data_dir.join(name)],
+    };
+    Ok(candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone()))
+}
+
+/// sha256 of a file as lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Lowercase hex of a digest.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! Fixture writers shared by the dataset tests: small files in each exact official format.
+
+#![allow(dead_code)]
+
+use std::{io::Write, path::Path};
+
+/// Pixel value of image `i`, channel `c`, position `p`: distinct enough to catch any reordering.
+pub fn pixel(i: usize, c: usize, p: usize) -> u8 {
+    ((i * 31 + c * 7 + p * 3) % 251) as u8
+}
+
+/// A planar C×H×W image with [`pixel`] values.
+pub fn planar(i: usize, chw: [usize; 3]) -> Vec<u8> {
+    let plane = chw[1] * chw[2];
+    (0..chw[0] * plane).map(|k| pixel(i, k / plane, k % plane)).collect()
+}
+
+/// One CIFAR record: label byte(s) then 3072 planar pixels.
+pub fn cifar_record(labels: &[u8], i: usize) -> Vec<u8> {
+    let mut r = labels.to_vec();
+    r.extend(planar(i, [3, 32, 32]));
+    r
+}
+
+/// PNG bytes of a planar image (lossless, so decoded pixels are exactly known).
+pub fn png(planar_px: &[u8], chw: [usize; 3]) -> Vec<u8> {
+    let [c, h, w] = chw;
+    let plane = h * w;
+    let mut out = Vec::new();
+    let enc = image::codecs::png::PngEncoder::new(&mut out);
+    let (interleaved, color) = if c == 1 {
+        (planar_px.to_vec(), image::ExtendedColorType::L8)
+    } else {
+        ((0..plane).flat_map(|p| (0..3).map(move |ch| (p, ch))).map(|(p, ch)| planar_px[ch * plane + p]).collect(), image::ExtendedColorType::Rgb8)
+    };
+    image::ImageEncoder::write_image(enc, &interleaved, w as u32, h as u32, color).unwrap();
+    out
+}
+
+/// Writes `bytes` to `path`, creating folders.
+pub fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(path).unwrap().write_all(bytes).unwrap();
+}
+
+/// Packs the folder `src` into `dst` as a `.tar.gz` whose entries start with `prefix`.
+pub fn tar_gz(src: &Path, prefix: &str, dst: &Path) {
+    let f = std::fs::File::create(dst).unwrap();
+    let mut t = tar::Builder::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()));
+    t.append_dir_all(prefix, src).unwrap();
+    t.into_inner().unwrap().finish().unwrap();
+}
+
+/// gzip of `bytes`.
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}

@@ -1,0 +1,293 @@
+//! Each official format, written as a small fixture with known pixels and labels, loads back exactly.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use tfkd_datasets::{DataError, Source};
+
+fn load(source: Source) -> tfkd_datasets::Dataset {
+    let cache = tempfile::tempdir().unwrap();
+    source.load(cache.path()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// CIFAR-10: batches of 2 records each with labels (i % 10).
+fn write_cifar10(dir: &Path) {
+    let mut i = 0;
+    for name in ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"] {
+        let mut bytes = Vec::new();
+        for _ in 0..2 {
+            bytes.extend(cifar_record(&[(i % 10) as u8], i));
+            i += 1;
+        }
+        write(&dir.join("cifar-10-batches-bin").join(name), &bytes);
+    }
+    let names = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
+    write(&dir.join("cifar-10-batches-bin/batches.meta.txt"), names.as_bytes());
+}
+
+fn check_cifar10(ds: &tfkd_datasets::Dataset) {
+    assert_eq!((ds.train.len(), ds.test.len()), (10, 2));
+    assert_eq!(ds.train.chw, [3, 32, 32]);
+    for i in 0..10 {
+        assert_eq!(ds.train.image(i), planar(i, [3, 32, 32]).as_slice(), "train image {i}");
+        assert_eq!(ds.train.labels[i], (i % 10) as u16);
+    }
+    assert_eq!(ds.test.image(1), planar(11, [3, 32, 32]).as_slice());
+    assert_eq!(ds.test.labels, vec![0, 1]);
+    assert_eq!(ds.classes[9], "truck");
+}
+
+#[test]
+fn cifar10_binary_from_folder_and_tar_gz() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path());
+    check_cifar10(&load(Source::Cifar10(dir.path().to_path_buf())));
+    check_cifar10(&load(Source::Cifar10(dir.path().join("cifar-10-batches-bin"))));
+    let archive = dir.path().join("cifar-10-binary.tar.gz");
+    tar_gz(&dir.path().join("cifar-10-batches-bin"), "cifar-10-batches-bin", &archive);
+    check_cifar10(&load(Source::Cifar10(archive)));
+}
+
+#[test]
+fn cifar100_binary_keeps_coarse_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cifar-100-binary");
+    let mut train = Vec::new();
+    for i in 0..5 {
+        train.extend(cifar_record(&[(i % 20) as u8, (i * 17 % 100) as u8], i));
+    }
+    write(&root.join("train.bin"), &train);
+    write(&root.join("test.bin"), &cifar_record(&[19, 99], 5));
+    let archive = dir.path().join("c100.tar.gz");
+    tar_gz(&root, "cifar-100-binary", &archive);
+    for source in [Source::Cifar100(dir.path().to_path_buf()), Source::Cifar100(archive)] {
+        let ds = load(source);
+        assert_eq!(ds.train.labels, vec![0, 17, 34, 51, 68]);
+        assert_eq!(ds.train.coarse_labels.as_deref(), Some(&[0, 1, 2, 3, 4][..]));
+        assert_eq!(ds.test.labels, vec![99]);
+        assert_eq!(ds.test.coarse_labels.as_deref(), Some(&[19][..]));
+        assert_eq!(ds.test.image(0), planar(5, [3, 32, 32]).as_slice());
+        assert_eq!(ds.classes.len(), 100);
+    }
+}
+
+/// An ImageFolder tree of PNGs: classes "b" and "a" (labels follow sorted names: a = 0, b = 1).
+fn write_image_folder(root: &Path, chw: [usize; 3]) {
+    let mut i = 0;
+    for split in ["train", "test"] {
+        for class in ["b", "a"] {
+            for k in 0..2 {
+                write(&root.join(split).join(class).join(format!("{k}.png")), &png(&planar(i, chw), chw));
+                i += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn image_folder_and_jpeg_tar_gz_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    write_image_folder(&root, [3, 32, 32]);
+    let check = |ds: tfkd_datasets::Dataset| {
+        assert_eq!(ds.classes, vec!["a", "b"]);
+        assert_eq!(ds.train.labels, vec![0, 0, 1, 1]);
+        // Sorted class "a" holds images 2 and 3 of the writing order.
+        assert_eq!(ds.train.image(0), planar(2, [3, 32, 32]).as_slice());
+        assert_eq!(ds.test.image(3), planar(5, [3, 32, 32]).as_slice());
+    };
+    check(load(Source::ImageFolder { root: root.clone(), size: [32, 32], channels: 3 }));
+    let archive = dir.path().join("cifar10-jpeg.tar.gz");
+    tar_gz(&root, ".", &archive);
+    check(load(Source::Cifar10Jpeg(archive)));
+    // Resizing to the spec's size and converting to grey.
+    let small = load(Source::ImageFolder { root, size: [16, 16], channels: 1 });
+    assert_eq!(small.train.chw, [1, 16, 16]);
+    assert_eq!(small.train.images.len(), 4 * 256);
+}
+
+#[test]
+fn tiny_imagenet_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tiny-imagenet-200");
+    let chw = [3, 64, 64];
+    write(&root.join("wnids.txt"), b"n02\nn01\n");
+    for (i, wnid) in ["n01", "n01", "n02"].iter().enumerate() {
+        write(&root.join("train").join(wnid).join("images").join(format!("{wnid}_{i}.JPEG")), &png(&planar(i, chw), chw));
+    }
+    // A greyscale image is expanded to RGB, as PIL's convert('RGB') does.
+    let grey = planar(7, [1, 64, 64]);
+    write(&root.join("val/images/val_0.JPEG"), &png(&grey, [1, 64, 64]));
+    write(&root.join("val/images/val_1.JPEG"), &png(&planar(8, chw), chw));
+    write(&root.join("val/val_annotations.txt"), b"val_0.JPEG\tn02\t0\t0\t63\t63\nval_1.JPEG\tn01\t1\t1\t60\t60\n");
+    let ds = load(Source::TinyImageNet(dir.path().to_path_buf()));
+    assert_eq!(ds.classes, vec!["n01", "n02"]);
+    assert_eq!(ds.train.labels, vec![0, 0, 1]);
+    assert_eq!(ds.train.image(2), planar(2, chw).as_slice());
+    assert_eq!(ds.test.labels, vec![0, 1], "val/images sorted by class, then file");
+    assert_eq!(ds.test.image(0), planar(8, chw).as_slice());
+    let rgb_of_grey: Vec<u8> = grey.iter().chain(&grey).chain(&grey).copied().collect();
+    assert_eq!(ds.test.image(1), rgb_of_grey.as_slice());
+}
+
+fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_be_bytes().to_vec();
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+fn write_idx(dir: &Path, gzipped: bool) {
+    let images: Vec<u8> = (0..3).flat_map(|i| planar(i, [1, 28, 28])).collect();
+    let files = [
+        ("train-images-idx3-ubyte", idx(0x803, &[3, 28, 28], &images)),
+        ("train-labels-idx1-ubyte", idx(0x801, &[3], &[4, 0, 9])),
+        ("t10k-images-idx3-ubyte", idx(0x803, &[1, 28, 28], &planar(3, [1, 28, 28]))),
+        ("t10k-labels-idx1-ubyte", idx(0x801, &[1], &[7])),
+    ];
+    for (name, bytes) in files {
+        if gzipped {
+            write(&dir.join(format!("{name}.gz")), &gz(&bytes));
+        } else {
+            write(&dir.join(name), &bytes);
+        }
+    }
+}
+
+#[test]
+fn idx_gzipped_and_raw() {
+    for gzipped in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        write_idx(dir.path(), gzipped);
+        for source in [Source::FashionMnist(dir.path().to_path_buf()), Source::Mnist(dir.path().to_path_buf())] {
+            let ds = load(source);
+            assert_eq!(ds.train.chw, [1, 28, 28]);
+            assert_eq!(ds.train.labels, vec![4, 0, 9]);
+            assert_eq!(ds.train.image(2), planar(2, [1, 28, 28]).as_slice());
+            assert_eq!(ds.test.labels, vec![7]);
+            assert_eq!(ds.test.image(0), planar(3, [1, 28, 28]).as_slice());
+        }
+    }
+}
+
+#[test]
+fn decode_cache_is_used_and_keyed_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path());
+    let source = Source::Cifar10(dir.path().to_path_buf());
+    let first = source.load(cache.path()).unwrap();
+    let cached: Vec<_> = std::fs::read_dir(cache.path().join("decoded")).unwrap().collect();
+    assert_eq!(cached.len(), 1);
+    // The second load reads the cache file: equal data, and a damaged cache file is noticed.
+    let cache_file = cached[0].as_ref().unwrap().path();
+    let again = source.load(cache.path()).unwrap();
+    assert_eq!(first, again);
+    std::fs::write(&cache_file, b"garbage").unwrap();
+    let err = source.load(cache.path()).unwrap_err();
+    assert!(err.to_string().contains("decode cache") && err.to_string().contains("delete the file"), "{err}");
+    // Changing the source changes the key.
+    std::fs::remove_file(&cache_file).unwrap();
+    let mut bytes = std::fs::read(dir.path().join("cifar-10-batches-bin/test_batch.bin")).unwrap();
+    bytes[1] ^= 0xff;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(dir.path().join("cifar-10-batches-bin/test_batch.bin"), &bytes).unwrap();
+    let changed = source.load(cache.path()).unwrap();
+    assert_ne!(changed.content_hash, first.content_hash);
+    assert_ne!(changed.test.image(0), first.test.image(0));
+}
+
+#[test]
+fn error_missing_dataset_says_where_and_how() {
+    let dir = tempfile::tempdir().unwrap();
+    for (source, needle) in [
+        (Source::Cifar10(dir.path().to_path_buf()), "tfkd data fetch cifar10"),
+        (Source::Cifar100(dir.path().to_path_buf()), "tfkd data fetch cifar100"),
+        (Source::TinyImageNet(dir.path().to_path_buf()), "tfkd data fetch tiny-imagenet"),
+        (Source::FashionMnist(dir.path().to_path_buf()), "dataset-fashion-mnist"),
+        (Source::Cifar10Jpeg(dir.path().join("nope.tar.gz")), "TFKD_CIFAR10_JPEG"),
+    ] {
+        let err = source.load(dir.path()).unwrap_err();
+        assert!(matches!(err, DataError::Missing { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(needle) && msg.contains(&dir.path().display().to_string()), "{msg}");
+    }
+}
+
+#[test]
+fn error_truncated_cifar_names_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path());
+    let file = dir.path().join("cifar-10-batches-bin/data_batch_3.bin");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
+    let msg = Source::Cifar10(dir.path().to_path_buf()).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("data_batch_3.bin") && msg.contains("byte offset 3073") && msg.contains("truncated"), "{msg}");
+}
+
+#[test]
+fn error_label_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path());
+    let file = dir.path().join("cifar-10-batches-bin/test_batch.bin");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[3073] = 12;
+    std::fs::write(&file, &bytes).unwrap();
+    let msg = Source::Cifar10(dir.path().to_path_buf()).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("label 12 out of range for 10 classes") && msg.contains("byte offset 3073"), "{msg}");
+    let dir = tempfile::tempdir().unwrap();
+    write_idx(dir.path(), false);
+    write(&dir.path().join("t10k-labels-idx1-ubyte"), &idx(0x801, &[1], &[10]));
+    let msg = Source::Mnist(dir.path().to_path_buf()).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("label 10 out of range"), "{msg}");
+}
+
+#[test]
+fn error_wrong_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    write_image_folder(&root, [3, 32, 32]);
+    std::fs::create_dir_all(root.join("train/empty")).unwrap();
+    let msg = Source::ImageFolder { root: root.clone(), size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("empty class folder train/empty"), "{msg}");
+    // An archive without the train/test layout.
+    let other = dir.path().join("flat");
+    write(&other.join("x.png"), &png(&planar(0, [3, 32, 32]), [3, 32, 32]));
+    write(&other.join("y/z.png"), &png(&planar(0, [3, 32, 32]), [3, 32, 32]));
+    let archive = dir.path().join("flat.tar.gz");
+    tar_gz(&other, ".", &archive);
+    let msg = Source::Cifar10Jpeg(archive).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("wrong layout") && msg.contains("expected train/<class>/<image>"), "{msg}");
+    // A CIFAR archive missing files.
+    let partial = dir.path().join("partial");
+    write(&partial.join("test_batch.bin"), &cifar_record(&[0], 0));
+    let archive = dir.path().join("partial.tar.gz");
+    tar_gz(&partial, "cifar-10-batches-bin", &archive);
+    let msg = Source::Cifar10(archive).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("expected an archive with data_batch_1.bin") && msg.contains("only test_batch.bin"), "{msg}");
+    // IDX with a wrong magic number.
+    let idx_dir = dir.path().join("idx");
+    write_idx(&idx_dir, false);
+    write(&idx_dir.join("train-labels-idx1-ubyte"), &idx(0x803, &[3], &[1, 2, 3]));
+    let msg = Source::Mnist(idx_dir).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("train-labels-idx1-ubyte") && msg.contains("magic 0x00000803, expected 0x00000801"), "{msg}");
+}
+
+#[test]
+fn error_mismatched_image_size_and_corrupt_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    write_image_folder(&root, [3, 32, 32]);
+    write(&root.join("train/a/odd.png"), &png(&planar(0, [3, 20, 32]), [3, 20, 32]));
+    let archive = dir.path().join("t.tar.gz");
+    tar_gz(&root, ".", &archive);
+    let msg = Source::Cifar10Jpeg(archive).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("odd.png") && msg.contains("image is 20×32 (h×w), expected 32×32"), "{msg}");
+    write(&root.join("train/a/odd.png"), b"\x89PNG not really");
+    let msg = Source::ImageFolder { root, size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("odd.png") && msg.contains("cannot decode image"), "{msg}");
+}
