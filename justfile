@@ -24,3 +24,19 @@ tfkd *args:
 # Install libtorch now (normally done on demand); TFKD_TORCH=cuda forces the full CUDA build.
 setup:
     scripts/setup-torch.sh
+
+# Augmented images/s of tfkd's CPU pipeline vs torchvision's (official transforms, 2 workers), same images.
+bench-data images="20000":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/env.sh
+    bench=$(scripts/setup-bench.sh)
+    archive=${TFKD_CIFAR10_JPEG:-../shared/data/cifar10-jpeg.tar.gz}
+    cargo build --release -q -p tfkd
+    echo "reference: torchvision pipeline, DataLoader with 2 workers…"
+    ref=$("$bench/bin/python" benches/torchvision_data.py "$archive" {{images}} | "$bench/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["img_per_s"])')
+    TFKD_CIFAR10_JPEG="$archive" ${CARGO_TARGET_DIR:-target}/release/tfkd bench data --images {{images}} --reference "$ref"
+
+# Training images/s per model and width on this CPU (batch 128, all threads); writes results/bench/models.{md,json}.
+bench-models *args:
+    source scripts/env.sh && cargo build --release -q -p tfkd && ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --out results/bench/models {{args}}

@@ -1,5 +1,6 @@
 //! The `tfkd` command: a thin layer of argument parsing over the library crates.
 
+mod bench;
 mod data;
 mod doctor;
 mod libtorch;
@@ -45,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Measure throughput on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Run a paper target (table1…table6) end to end.
     Reproduce {
         /// The target, e.g. `table3`.
@@ -66,6 +72,40 @@ enum DataCommand {
     Fetch {
         /// cifar10, cifar100, tiny-imagenet or fashion-mnist.
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Augmented images per second of the CPU input pipeline on cifar10-jpeg.
+    Data {
+        /// Images to push through the pipeline.
+        #[arg(long, default_value_t = 20_000)]
+        images: usize,
+        /// Batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Images per second of the reference pipeline measured in the same run; prints the ratio.
+        #[arg(long)]
+        reference: Option<f64>,
+    },
+    /// Training images per second of each model and width on the CPU (batch 128, all threads).
+    Models {
+        /// Width multipliers to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,0.25,0.125")]
+        widths: Vec<f64>,
+        /// Models to measure (default: the whole registry).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: i64,
+        /// Time budget per model and width, in seconds (at least two steps are always timed).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Also write the table (Markdown) and rows (JSON) to this path stem.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -112,6 +152,36 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
         Command::Data { command: DataCommand::Fetch { name } } => {
             let dest = data::fetch(&name)?;
             println!("{name} is in {}", dest.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Data { images, batch, reference } } => {
+            let ours = bench::data(images, batch)?;
+            println!("tfkd CPU pipeline: {ours:.0} augmented images/s ({images} images, batch {batch}, {} threads)", rayon::current_num_threads());
+            if let Some(reference) = reference {
+                println!("reference:         {reference:.0} images/s\nratio tfkd / reference: {:.2}x", ours / reference);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out } } => {
+            let archs: Vec<tfkd_models::Arch> =
+                if models.is_empty() { tfkd_models::Arch::ALL.to_vec() } else { models.iter().map(|m| m.parse()).collect::<Result<_, _>>()? };
+            let mut rows = Vec::new();
+            for &width in &widths {
+                for &arch in &archs {
+                    let row = bench::model(arch, width, batch, seconds)?;
+                    eprintln!("{:<18} width {:<6} {:>10.1} img/s", row.model, row.width, row.train_img_per_s);
+                    rows.push(row);
+                }
+            }
+            let table = bench::models_markdown(&rows, batch, tch::get_num_threads());
+            print!("{table}");
+            if let Some(stem) = out {
+                if let Some(dir) = stem.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(stem.with_extension("md"), &table)?;
+                std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&rows)?)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { target } => anyhow::bail!(

@@ -1,0 +1,17 @@
+//! Experiment specs: the YAML schema, profiles and overrides, validation with file/line/column, and
+//! the run graph with content-addressed run ids.
+//!
+//! This crate depends on serde only — no libtorch — so `tfkd check`, CI and reports can validate and
+//! expand specs anywhere. Model names are checked by the caller against the model zoo.
+
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod resolve;
+pub mod schema;
+
+pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
+pub use error::{SpecError, SpecErrors};
+pub use graph::{plan, run_id, PlannedRun};
+pub use resolve::{load, load_str, Experiment};
+pub use schema::{KlReduction, Method, RegVariant, Snapshot, SpecFile, Spread};

@@ -1,0 +1,338 @@
+//! The YAML schema: every section is a "patch" whose fields are optional, so one set of types
+//! validates defaults files, specs, profiles and overrides alike. Unknown keys are rejected with
+//! their line and column; [`crate::resolve`] then merges the layers and fills the resolved types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One YAML file: shared defaults or an experiment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    /// Another file (relative to this one) whose settings this one extends.
+    pub extends: Option<String>,
+    /// Target name, e.g. `rekd-tiny-imagenet`.
+    pub name: Option<String>,
+    /// One-line title for reports.
+    pub title: Option<String>,
+    /// What the experiment reproduces and why.
+    pub description: Option<String>,
+    /// Data settings.
+    pub dataset: Option<DataPatch>,
+    /// Optimisation settings.
+    pub train: Option<TrainPatch>,
+    /// Model settings shared by all runs.
+    pub model: Option<ModelPatch>,
+    /// Seeds; every run is repeated once per seed.
+    pub seeds: Option<Vec<u64>>,
+    /// The runs of the experiment.
+    pub runs: Option<Vec<RunEntry>>,
+    /// Named profiles (`smoke`, `quick`, `paper`, …) patching the settings above.
+    pub profiles: Option<BTreeMap<String, ProfilePatch>>,
+}
+
+/// A profile: patches applied over the spec's settings (and over each run's own).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// What the profile is for.
+    pub description: Option<String>,
+    /// Data patch.
+    pub dataset: Option<DataPatch>,
+    /// Optimisation patch.
+    pub train: Option<TrainPatch>,
+    /// Model patch.
+    pub model: Option<ModelPatch>,
+    /// Seeds for this profile.
+    pub seeds: Option<Vec<u64>>,
+    /// Per-run patches by run id.
+    pub runs: Option<BTreeMap<String, RunPatch>>,
+}
+
+/// Data settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataPatch {
+    /// Source name: cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist.
+    pub source: Option<String>,
+    /// Location of the source (default: the source's default location).
+    pub path: Option<String>,
+    /// Images carved from train as a stratified validation split (0 = none).
+    pub val_size: Option<usize>,
+    /// Use a stratified subset of this many training images (after carving val).
+    pub train_subset: Option<usize>,
+    /// Use a stratified subset of this many test images.
+    pub test_subset: Option<usize>,
+    /// Augmentation preset or list: `cifar`, `tiny-imagenet`, `none`.
+    pub augment: Option<String>,
+    /// Rotation interpolation: `nearest` (official) or `bilinear`.
+    pub interpolation: Option<String>,
+    /// Normalisation constants: `cifar-official`, `tiny-imagenet-official`, `half`.
+    pub normalize: Option<String>,
+    /// ImageFolder only: output size (h, w).
+    pub image_size: Option<[usize; 2]>,
+    /// Batches prepared ahead of training.
+    pub prefetch: Option<usize>,
+}
+
+/// Optimisation settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainPatch {
+    /// Epochs.
+    pub epochs: Option<u32>,
+    /// Batch size.
+    pub batch_size: Option<usize>,
+    /// Learning rate at batch 128; the official code scales it by batch/128.
+    pub lr: Option<f64>,
+    /// Scale the learning rate by batch/128 (official: true).
+    pub lr_batch_scaling: Option<bool>,
+    /// SGD momentum.
+    pub momentum: Option<f64>,
+    /// Weight decay.
+    pub weight_decay: Option<f64>,
+    /// Nesterov momentum (official: false).
+    pub nesterov: Option<bool>,
+    /// Epochs of per-iteration linear warm-up at the start (official: 1).
+    pub warmup_epochs: Option<u32>,
+    /// Learning-rate drops as fractions of the epochs (official: 0.3, 0.6, 0.8 → 60/120/160 of 200).
+    pub milestones: Option<Vec<f64>>,
+    /// Factor at each milestone (official: 0.2).
+    pub gamma: Option<f64>,
+    /// Threads for libtorch (0 = all cores); recorded with the run.
+    pub threads: Option<usize>,
+}
+
+/// Model settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPatch {
+    /// Channel width multiplier (1 = the paper's model).
+    pub width: Option<f64>,
+    /// Reproduce the official GoogLeNet's BatchNorm eps accident.
+    pub googlenet_bn_eps_quirk: Option<bool>,
+}
+
+/// One run of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunEntry {
+    /// Identifier within the experiment, e.g. `base-resnet18`, `rekd-resnet18-from-mobilenetv2`.
+    pub id: String,
+    /// Model name from the zoo.
+    pub model: String,
+    /// Training method and its hyper-parameters.
+    pub method: Method,
+    /// The run whose trained model is the teacher (KD, Re-KD, De-KD, Tf-KD_self).
+    pub teacher: Option<String>,
+    /// Which checkpoint of the teacher run to use (default: best on validation, else best on test).
+    pub teacher_snapshot: Option<Snapshot>,
+    /// Run-specific optimisation settings (the paper's per-model batch sizes).
+    pub train: Option<TrainPatch>,
+    /// Run-specific model settings.
+    pub model_options: Option<ModelPatch>,
+}
+
+/// A profile's patch of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunPatch {
+    /// Optimisation patch.
+    pub train: Option<TrainPatch>,
+    /// Model patch.
+    pub model_options: Option<ModelPatch>,
+    /// Replace the method's hyper-parameters.
+    pub method: Option<Method>,
+    /// Replace the teacher snapshot choice.
+    pub teacher_snapshot: Option<Snapshot>,
+}
+
+/// A teacher checkpoint other than the final choice of the teacher run.
+///
+/// Written `{ epoch: 1 }` (the weights after that 1-based epoch: the official De-KD ResNet18) or
+/// `{ accuracy: 0.15 }` (the first epoch whose test accuracy reaches that fraction).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SnapshotRepr", into = "SnapshotRepr")]
+pub enum Snapshot {
+    /// The weights at the end of this (1-based) epoch.
+    Epoch(u32),
+    /// The first epoch whose test accuracy reaches this fraction (0–1).
+    Accuracy(f64),
+}
+
+/// The YAML shape of [`Snapshot`]: exactly one of the two keys.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRepr {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accuracy: Option<f64>,
+}
+
+impl TryFrom<SnapshotRepr> for Snapshot {
+    type Error = String;
+    fn try_from(r: SnapshotRepr) -> Result<Self, String> {
+        match (r.epoch, r.accuracy) {
+            (Some(e), None) => Ok(Snapshot::Epoch(e)),
+            (None, Some(a)) => Ok(Snapshot::Accuracy(a)),
+            _ => Err("teacher_snapshot needs exactly one of `epoch` or `accuracy`".into()),
+        }
+    }
+}
+
+impl From<Snapshot> for SnapshotRepr {
+    fn from(s: Snapshot) -> Self {
+        match s {
+            Snapshot::Epoch(e) => SnapshotRepr { epoch: Some(e), accuracy: None },
+            Snapshot::Accuracy(a) => SnapshotRepr { epoch: None, accuracy: Some(a) },
+        }
+    }
+}
+
+/// How the summed KL divergence is reduced (see tfkd-losses' `Reduction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum KlReduction {
+    /// ÷N·K: the official code's `nn.KLDivLoss()` (default).
+    #[default]
+    ElementwiseMean,
+    /// ÷N: per-example KL.
+    BatchMean,
+}
+
+/// Label-smoothing spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Spread {
+    /// ε/(K−1) on the other classes (official, default).
+    #[default]
+    OverOthers,
+    /// ε/K on every class (paper Eq. 1).
+    Uniform,
+}
+
+/// Tf-KD_reg variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegVariant {
+    /// Student at τ = 1 (official code, default).
+    #[default]
+    OfficialCode,
+    /// Student at τ (paper Eq. 9).
+    PaperEq9,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn eps() -> f64 {
+    0.1
+}
+fn correct_prob() -> f64 {
+    0.99
+}
+
+/// A training method and its hyper-parameters. α weights the KL term in every distillation method.
+///
+/// `kd`, `re-kd` and `de-kd` share the KD loss; they differ in which teacher the spec gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Method {
+    /// Cross-entropy.
+    Baseline {},
+    /// Normal KD from a stronger teacher.
+    Kd {
+        /// Weight of the KL term.
+        alpha: f64,
+        /// Temperature.
+        temperature: f64,
+        /// KL reduction.
+        #[serde(default)]
+        reduction: KlReduction,
+    },
+    /// Reversed KD: a weaker model teaches a stronger one.
+    ReKd {
+        /// Weight of the KL term.
+        alpha: f64,
+        /// Temperature.
+        temperature: f64,
+        /// KL reduction.
+        #[serde(default)]
+        reduction: KlReduction,
+    },
+    /// Defective KD: a poorly-trained teacher (set `teacher_snapshot`).
+    DeKd {
+        /// Weight of the KL term.
+        alpha: f64,
+        /// Temperature.
+        temperature: f64,
+        /// KL reduction.
+        #[serde(default)]
+        reduction: KlReduction,
+    },
+    /// Label smoothing.
+    Lsr {
+        /// ε (official 0.1).
+        #[serde(default = "eps")]
+        epsilon: f64,
+        /// Spread.
+        #[serde(default)]
+        spread: Spread,
+    },
+    /// Tf-KD_self: the teacher is a trained copy of the same architecture.
+    TfKdSelf {
+        /// Weight of the KL term.
+        alpha: f64,
+        /// Temperature.
+        temperature: f64,
+        /// Extra factor on the KL term (official: 1, 50 or 100 per model).
+        #[serde(default = "one")]
+        multiplier: f64,
+        /// KL reduction.
+        #[serde(default)]
+        reduction: KlReduction,
+    },
+    /// Tf-KD_reg: a hand-designed virtual teacher.
+    TfKdReg {
+        /// Weight of the KL term.
+        alpha: f64,
+        /// Temperature of the virtual teacher.
+        temperature: f64,
+        /// Probability of the true class in the virtual teacher (official 0.99).
+        #[serde(default = "correct_prob")]
+        correct_prob: f64,
+        /// Extra factor on the KL term.
+        #[serde(default = "one")]
+        multiplier: f64,
+        /// Official code or paper Eq. 9.
+        #[serde(default)]
+        variant: RegVariant,
+        /// KL reduction.
+        #[serde(default)]
+        reduction: KlReduction,
+    },
+}
+
+impl Method {
+    /// The method's name in specs and tables.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Baseline {} => "baseline",
+            Method::Kd { .. } => "kd",
+            Method::ReKd { .. } => "re-kd",
+            Method::DeKd { .. } => "de-kd",
+            Method::Lsr { .. } => "lsr",
+            Method::TfKdSelf { .. } => "tf-kd-self",
+            Method::TfKdReg { .. } => "tf-kd-reg",
+        }
+    }
+
+    /// Whether the method trains against a teacher run.
+    #[must_use]
+    pub fn needs_teacher(&self) -> bool {
+        matches!(self, Method::Kd { .. } | Method::ReKd { .. } | Method::DeKd { .. } | Method::TfKdSelf { .. })
+    }
+}

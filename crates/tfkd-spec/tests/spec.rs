@@ -1,0 +1,129 @@
+//! Spec parsing, validation messages and run-graph expansion, guarded by snapshots.
+
+use std::path::Path;
+
+use tfkd_spec::{load_str, plan, Method};
+
+const BASE: &str = r#"
+name: demo
+title: Demo
+dataset: { source: tiny-imagenet, augment: tiny-imagenet, normalize: tiny-imagenet-official }
+train: { epochs: 200, batch_size: 128, lr: 0.1, lr_batch_scaling: true, momentum: 0.9, weight_decay: 5.0e-4,
+         warmup_epochs: 1, milestones: [0.3, 0.6, 0.8], gamma: 0.2 }
+model: { width: 1.0 }
+seeds: [230]
+runs:
+  - { id: base-mobilenetv2, model: mobilenetv2, method: { kind: baseline } }
+  - { id: base-resnet18, model: resnet18, method: { kind: baseline } }
+  - id: rekd-resnet18
+    model: resnet18
+    method: { kind: re-kd, alpha: 0.6, temperature: 20 }
+    teacher: base-mobilenetv2
+  - id: kd-mobilenetv2
+    model: mobilenetv2
+    method: { kind: kd, alpha: 0.95, temperature: 20 }
+    teacher: base-resnet18
+  - id: dekd-mobilenetv2
+    model: mobilenetv2
+    method: { kind: de-kd, alpha: 0.95, temperature: 20 }
+    teacher: base-resnet18
+    teacher_snapshot: { epoch: 1 }
+  - id: self-resnet18
+    model: resnet18
+    method: { kind: tf-kd-self, alpha: 0.95, temperature: 6, multiplier: 50 }
+    teacher: base-resnet18
+  - { id: reg-resnet18, model: resnet18, method: { kind: tf-kd-reg, alpha: 0.1, temperature: 20, multiplier: 100 } }
+  - { id: lsr-resnet18, model: resnet18, method: { kind: lsr } }
+profiles:
+  paper: { description: the paper's settings }
+  smoke:
+    description: seconds
+    dataset: { source: cifar10-jpeg, augment: cifar, normalize: cifar-official, train_subset: 256, test_subset: 128 }
+    train: { epochs: 2, batch_size: 64 }
+    model: { width: 0.125 }
+    seeds: [1, 2]
+    runs:
+      base-resnet18: { train: { batch_size: 32 } }
+"#;
+
+fn check(yaml: &str, profile: &str, sets: &[&str]) -> Result<tfkd_spec::Experiment, String> {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    load_str(yaml, Path::new("experiments/demo.yaml"), profile, &sets).map_err(|e| e.to_string())
+}
+
+#[test]
+fn run_graph_expansion_per_method() {
+    let exp = check(BASE, "paper", &[]).unwrap();
+    let planned = plan(&exp, "datahash");
+    let lines: Vec<String> = planned
+        .iter()
+        .map(|p| {
+            format!(
+                "{:<22} {:<12} {:<11} teacher={:<18} keep={:?} id={}",
+                p.config.label(),
+                p.config.model,
+                p.config.method.name(),
+                p.config.teacher.clone().unwrap_or_else(|| "-".into()),
+                p.keep_epochs,
+                p.run_id
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+    // Teachers come first and students point at their ids.
+    let pos = |id: &str| planned.iter().position(|p| p.config.id == id).unwrap();
+    assert!(pos("base-mobilenetv2") < pos("rekd-resnet18") && pos("base-resnet18") < pos("dekd-mobilenetv2"));
+    let base = &planned[pos("base-resnet18")];
+    assert_eq!(planned[pos("self-resnet18")].teacher_id.as_ref(), Some(&base.run_id));
+    assert_eq!(base.keep_epochs, vec![1], "De-KD asks for the epoch-1 snapshot");
+    assert_eq!(exp.substitution(), None);
+}
+
+#[test]
+fn profile_layers_and_seeds() {
+    let exp = check(BASE, "smoke", &["train.epochs=3"]).unwrap();
+    assert_eq!(exp.runs.len(), 16, "8 entries × 2 seeds");
+    assert_eq!(exp.substitution().as_deref(), Some("tiny-imagenet → cifar10-jpeg"));
+    let base = exp.runs.iter().find(|r| r.id == "base-resnet18").unwrap();
+    assert_eq!((base.train.epochs, base.train.batch_size), (3, 32), "--set beats the profile; profile's run patch beats its global");
+    let other = exp.runs.iter().find(|r| r.id == "lsr-resnet18").unwrap();
+    assert_eq!(other.train.batch_size, 64);
+    assert_eq!(other.model_options.width, 0.125);
+    assert_eq!(other.data.train_subset, Some(256));
+    assert!(matches!(other.method, Method::Lsr { epsilon, .. } if epsilon == 0.1), "official default ε");
+    // Same settings, same id, whatever the entry is called; any setting change moves the id.
+    let a = plan(&exp, "h");
+    let b = plan(&check(&BASE.replace("lsr-resnet18", "renamed"), "smoke", &["train.epochs=3"]).unwrap(), "h");
+    let id = |p: &[tfkd_spec::PlannedRun], name: &str| p.iter().find(|r| r.config.id == name && r.config.seed == 1).unwrap().run_id.clone();
+    assert_eq!(id(&a, "lsr-resnet18"), id(&b, "renamed"));
+    assert_ne!(id(&a, "lsr-resnet18"), id(&plan(&exp, "other-data"), "lsr-resnet18"));
+    let c = plan(&check(BASE, "smoke", &["train.epochs=4"]).unwrap(), "h");
+    assert_ne!(id(&a, "lsr-resnet18"), id(&c, "lsr-resnet18"));
+    // A student's id follows its teacher's.
+    assert_ne!(id(&a, "kd-mobilenetv2"), id(&c, "kd-mobilenetv2"));
+}
+
+#[test]
+fn error_messages() {
+    let cases: Vec<(&str, String, &str, Vec<&str>)> = vec![
+        ("unknown top-level key", BASE.replace("title: Demo", "titel: Demo"), "paper", vec![]),
+        ("unknown key in a method", BASE.replace("alpha: 0.6, temperature: 20", "alpha: 0.6, temprature: 20"), "paper", vec![]),
+        ("unknown method", BASE.replace("kind: lsr", "kind: lsmooth"), "paper", vec![]),
+        ("wrong type", BASE.replace("epochs: 200", "epochs: many"), "paper", vec![]),
+        ("unknown key in a profile", BASE.replace("description: seconds", "descripton: seconds"), "smoke", vec![]),
+        ("missing alpha", BASE.replace("alpha: 0.95, temperature: 20 }\n    teacher: base-resnet18\n  - id: dekd", "temperature: 20 }\n    teacher: base-resnet18\n  - id: dekd"), "paper", vec![]),
+        ("impossible values", BASE.replace("alpha: 0.6", "alpha: 1.6").replace("temperature: 6", "temperature: 0").replace("lr: 0.1", "lr: -1"), "paper", vec![]),
+        ("teacher problems", BASE.replace("teacher: base-mobilenetv2", "teacher: nobody").replace("method: { kind: lsr } }", "method: { kind: lsr }, teacher: base-resnet18 }"), "paper", vec![]),
+        ("self teacher of another model", BASE.replace("multiplier: 50 }\n    teacher: base-resnet18", "multiplier: 50 }\n    teacher: base-mobilenetv2"), "paper", vec![]),
+        ("unknown profile", BASE.to_string(), "quick", vec![]),
+        ("bad override", BASE.to_string(), "paper", vec!["train.epoch=3"]),
+        ("bad source", BASE.replace("source: tiny-imagenet", "source: imagenet"), "paper", vec![]),
+        ("cycle", BASE.replace("- { id: base-resnet18, model: resnet18, method: { kind: baseline } }", "- { id: base-resnet18, model: resnet18, method: { kind: kd, alpha: 0.5, temperature: 2 }, teacher: kd-mobilenetv2 }"), "paper", vec![]),
+    ];
+    let mut out = String::new();
+    for (what, yaml, profile, sets) in cases {
+        let err = check(&yaml, profile, &sets).expect_err(what);
+        out += &format!("## {what}\n{err}\n\n");
+    }
+    insta::assert_snapshot!(out);
+}
