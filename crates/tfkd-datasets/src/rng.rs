@@ -27,6 +27,12 @@ impl Key {
         Key(mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15) ^ mix(part)))
     }
 
+    /// The 64 key bits, e.g. to seed another generator.
+    #[must_use]
+    pub fn value(self) -> u64 {
+        self.0
+    }
+
     /// Extends the key with a label such as "shuffle" or "augment".
     #[must_use]
     pub fn with_str(self, part: &str) -> Self {

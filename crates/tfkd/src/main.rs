@@ -3,9 +3,11 @@
 mod bench;
 mod data;
 mod doctor;
+mod experiment;
 mod libtorch;
 mod models;
 mod paths;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -51,10 +53,44 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
-    /// Run a paper target (table1…table6) end to end.
+    /// Train every run of an experiment spec (YAML).
+    Run {
+        /// Path to the spec, or its name under experiments/.
+        spec: String,
+        #[command(flatten)]
+        args: experiment::RunArgs,
+    },
+    /// Run a target (a spec name, e.g. table3) end to end.
     Reproduce {
         /// The target, e.g. `table3`.
         target: String,
+        #[command(flatten)]
+        args: experiment::RunArgs,
+    },
+    /// Validate a spec without running it and print the resolved runs.
+    Check {
+        /// Path to the spec, or its name under experiments/.
+        spec: String,
+        /// Profile to resolve.
+        #[arg(long, default_value = "quick")]
+        profile: String,
+        /// Override a setting (as for `run`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Runs done, partial, failed — for all cached runs, or per run of a target.
+    Status {
+        /// A target whose planned runs to list (pending ones included).
+        target: Option<String>,
+        /// Profile of the target.
+        #[arg(long, default_value = "quick")]
+        profile: String,
+    },
+    /// Remove cached runs.
+    Clean {
+        /// Remove failed runs so the next invocation retries them.
+        #[arg(long, required = true)]
+        failed: bool,
     },
 }
 
@@ -184,10 +220,28 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reproduce { target } => anyhow::bail!(
-            "cannot reproduce '{target}' yet: the experiment engine and the paper targets are not built \
-             (issues #5 and #6). Nothing was run and no numbers were produced."
-        ),
+        Command::Run { spec, args } | Command::Reproduce { target: spec, args } => {
+            let mut exp = experiment::load(&experiment::spec_path(&spec)?, &args.profile, &args.sets)?;
+            experiment::select(&mut exp, &args.only)?;
+            experiment::run(&exp, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { spec, profile, sets } => {
+            let exp = experiment::load(&experiment::spec_path(&spec)?, &profile, &sets)?;
+            print!("{}", experiment::check(&exp)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { target, profile } => {
+            match target {
+                Some(t) => print!("{}", experiment::target_status(&experiment::load(&experiment::spec_path(&t)?, &profile, &[])?)?),
+                None => println!("{}", experiment::status()?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clean { failed: _ } => {
+            println!("removed {} failed run(s)", experiment::clean_failed()?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

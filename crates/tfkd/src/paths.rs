@@ -13,3 +13,15 @@ pub fn cache_dir() -> PathBuf {
 pub fn data_dir() -> PathBuf {
     std::env::var_os("TFKD_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from)
 }
+
+/// `$TFKD_EXPERIMENTS_DIR`, or `experiments` under the current directory.
+#[must_use]
+pub fn experiments_dir() -> PathBuf {
+    std::env::var_os("TFKD_EXPERIMENTS_DIR").map_or_else(|| PathBuf::from("experiments"), PathBuf::from)
+}
+
+/// `$TFKD_RESULTS_DIR`, or `results` under the current directory.
+#[must_use]
+pub fn results_dir() -> PathBuf {
+    std::env::var_os("TFKD_RESULTS_DIR").map_or_else(|| PathBuf::from("results"), PathBuf::from)
+}

@@ -18,11 +18,15 @@ fn doctor_reports_pinned_libtorch() {
 }
 
 #[test]
-fn reproduce_refuses_honestly_until_targets_exist() {
-    let out = tfkd(&["reproduce", "table3"]);
+fn reproduce_unknown_target_lists_known_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tfkd"))
+        .args(["reproduce", "table99"])
+        .env("TFKD_EXPERIMENTS_DIR", std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot reproduce 'table3' yet"), "{err}");
+    assert!(err.contains("no experiment 'table99'") && err.contains("smoke"), "{err}");
 }
 
 /// The bundled archive: `shared/data/cifar10-jpeg.tar.gz` beside the repository (as on developer and CI machines).

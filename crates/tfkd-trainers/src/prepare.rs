@@ -1,0 +1,146 @@
+//! From a resolved run config to the objects that train: splits, loss, model config, augmentation.
+
+use std::{path::Path, sync::Arc};
+
+use tfkd_datasets::{Augment, Dataset, Interpolation, Normalize, Source, Split};
+use tfkd_losses as losses;
+use tfkd_models::{Arch, ModelConfig};
+use tfkd_spec::{config::DataConfig, KlReduction, Method, RegVariant, RunConfig, Spread};
+
+use crate::error::{Result, TrainError};
+
+/// Seed of every data carve (validation split, subsets): fixed, so all seeds and runs of a target see
+/// the same images and differ only in initialisation, order, augmentation and dropout.
+pub const DATA_SEED: u64 = 0;
+
+/// The splits a run trains and evaluates on.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    /// Training images (after carving validation and subsetting).
+    pub train: Arc<Split>,
+    /// Validation images (may be empty).
+    pub val: Arc<Split>,
+    /// Test images.
+    pub test: Arc<Split>,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+/// The data source a config names (explicit `path` or the source's default location).
+pub fn source(data: &DataConfig, data_dir: &Path) -> Result<Source> {
+    let named = Source::named(&data.source, data_dir)?;
+    let Some(path) = &data.path else { return Ok(apply_size(named, data)) };
+    let p = std::path::PathBuf::from(path);
+    Ok(apply_size(
+        match named {
+            Source::Cifar10(_) => Source::Cifar10(p),
+            Source::Cifar100(_) => Source::Cifar100(p),
+            Source::Cifar10Jpeg(_) => Source::Cifar10Jpeg(p),
+            Source::TinyImageNet(_) => Source::TinyImageNet(p),
+            Source::ImageFolder { size, channels, .. } => Source::ImageFolder { root: p, size, channels },
+            Source::FashionMnist(_) => Source::FashionMnist(p),
+            Source::Mnist(_) => Source::Mnist(p),
+        },
+        data,
+    ))
+}
+
+fn apply_size(source: Source, data: &DataConfig) -> Source {
+    match (source, data.image_size) {
+        (Source::ImageFolder { root, channels, .. }, Some(size)) => Source::ImageFolder { root, size, channels },
+        (s, _) => s,
+    }
+}
+
+/// Carves validation and subsets from a dataset as the config says.
+pub fn splits(ds: &Dataset, data: &DataConfig) -> Result<Splits> {
+    let (val, train) = ds.train.stratified(data.val_size, DATA_SEED, "val")?;
+    let train = match data.train_subset {
+        Some(n) => train.stratified(n, DATA_SEED, "train-subset")?.0,
+        None => train,
+    };
+    let test = match data.test_subset {
+        Some(n) => ds.test.stratified(n, DATA_SEED, "test-subset")?.0,
+        None => ds.test.clone(),
+    };
+    Ok(Splits { train: Arc::new(train), val: Arc::new(val), test: Arc::new(test), classes: ds.classes.len() })
+}
+
+/// The augmentation preset.
+pub fn augment(data: &DataConfig) -> Result<Augment> {
+    let mut a = match data.augment.as_str() {
+        "cifar" => Augment::cifar_official(),
+        "tiny-imagenet" => Augment::tiny_imagenet_official(),
+        "none" => Augment::none(),
+        other => return Err(TrainError::Config(format!("unknown augmentation '{other}'"))),
+    };
+    a.interpolation = if data.interpolation == "bilinear" { Interpolation::Bilinear } else { Interpolation::Nearest };
+    Ok(a)
+}
+
+/// The normalisation preset for `channels`-channel images.
+pub fn normalize(data: &DataConfig, channels: usize) -> Result<Normalize> {
+    let n = match data.normalize.as_str() {
+        "cifar-official" => Normalize::cifar_official(),
+        "tiny-imagenet-official" => Normalize::tiny_imagenet_official(),
+        "half" => Normalize::half(channels),
+        other => return Err(TrainError::Config(format!("unknown normalisation '{other}'"))),
+    };
+    if n.mean.len() != channels {
+        return Err(TrainError::Config(format!("normalisation '{}' is for {}-channel images; the data has {channels}", data.normalize, n.mean.len())));
+    }
+    Ok(n)
+}
+
+/// The model to build.
+pub fn model(run: &RunConfig, classes: usize, channels: usize) -> Result<(Arch, ModelConfig)> {
+    let arch: Arch = run.model.parse().map_err(|e: tfkd_models::ParseArchError| TrainError::Config(e.to_string()))?;
+    Ok((
+        arch,
+        ModelConfig {
+            classes: classes as i64,
+            in_channels: channels as i64,
+            width: run.model_options.width,
+            googlenet_bn_eps_quirk: run.model_options.googlenet_bn_eps_quirk,
+        },
+    ))
+}
+
+fn reduction(r: KlReduction) -> losses::Reduction {
+    match r {
+        KlReduction::ElementwiseMean => losses::Reduction::ElementwiseMean,
+        KlReduction::BatchMean => losses::Reduction::BatchMean,
+    }
+}
+
+/// The loss of a method.
+#[must_use]
+pub fn loss(method: &Method) -> losses::Loss {
+    match *method {
+        Method::Baseline {} => losses::Loss::CrossEntropy(losses::CrossEntropy),
+        Method::Kd { alpha, temperature, reduction: r } | Method::ReKd { alpha, temperature, reduction: r } | Method::DeKd { alpha, temperature, reduction: r } => {
+            losses::Loss::Kd(losses::Kd { alpha, temperature, reduction: reduction(r) })
+        }
+        Method::Lsr { epsilon, spread } => losses::Loss::LabelSmoothing(losses::LabelSmoothing {
+            epsilon,
+            spread: match spread {
+                Spread::OverOthers => losses::Spread::OverOthers,
+                Spread::Uniform => losses::Spread::Uniform,
+            },
+        }),
+        Method::TfKdSelf { alpha, temperature, multiplier, reduction: r } => {
+            losses::Loss::TfKdSelf(losses::TfKdSelf { alpha, temperature, multiplier, reduction: reduction(r) })
+        }
+        Method::TfKdReg { alpha, temperature, correct_prob, multiplier, variant, reduction: r } => losses::Loss::TfKdReg(losses::TfKdReg {
+            alpha,
+            temperature,
+            correct_prob,
+            multiplier,
+            variant: match variant {
+                RegVariant::OfficialCode => losses::TfKdRegVariant::OfficialCode,
+                RegVariant::PaperEq9 => losses::TfKdRegVariant::PaperEq9,
+            },
+            reduction: reduction(r),
+        }),
+    }
+}

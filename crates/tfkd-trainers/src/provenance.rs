@@ -1,0 +1,90 @@
+//! Where a number came from: code version, libraries, device, threads, seeds and times.
+
+use std::{path::Path, process::Command, time::SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The environment a run was trained in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// tfkd version.
+    pub tfkd_version: String,
+    /// `git rev-parse HEAD`, if run inside a repository.
+    pub git_commit: Option<String>,
+    /// Whether the work tree had uncommitted changes.
+    pub git_dirty: Option<bool>,
+    /// sha256 of Cargo.lock.
+    pub cargo_lock_sha256: Option<String>,
+    /// libtorch version string.
+    pub libtorch: String,
+    /// Device name, e.g. `cpu` or `cuda:0 (NVIDIA H200)`.
+    pub device: String,
+    /// libtorch intra-op threads.
+    pub threads: i32,
+    /// Host name.
+    pub host: String,
+    /// Start time, UTC, RFC 3339.
+    pub started: String,
+    /// End time, UTC, RFC 3339.
+    pub finished: Option<String>,
+    /// Wall seconds.
+    pub wall_seconds: Option<f64>,
+}
+
+impl Provenance {
+    /// Captures the environment now; `libtorch` and `device` come from the caller, which knows them.
+    #[must_use]
+    pub fn capture(libtorch: &str, device: &str) -> Self {
+        let git = |args: &[&str]| {
+            Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        Provenance {
+            tfkd_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git(&["rev-parse", "HEAD"]),
+            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+            cargo_lock_sha256: std::fs::read(Path::new("Cargo.lock")).ok().map(|b| Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect()),
+            libtorch: libtorch.to_string(),
+            device: device.to_string(),
+            threads: tch::get_num_threads(),
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
+            started: rfc3339(SystemTime::now()),
+            finished: None,
+            wall_seconds: None,
+        }
+    }
+
+    /// Marks the end of the run.
+    pub fn finish(&mut self, wall_seconds: f64) {
+        self.finished = Some(rfc3339(SystemTime::now()));
+        self.wall_seconds = Some(wall_seconds);
+    }
+}
+
+/// Formats a time as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+#[must_use]
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_824_000 + 3_723);
+        assert_eq!(super::rfc3339(t), "2026-11-28T01:02:03Z");
+        assert_eq!(super::rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,224 @@
+//! `tfkd run`, `reproduce`, `check`, `status` and `clean`: specs in, runs trained, records written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use tch::Device;
+use tfkd_spec::Experiment;
+use tfkd_trainers::{state::RunDir, Context, Outcome, RunRecord};
+
+use crate::{libtorch, paths, progress::Progress};
+
+/// Options shared by `run` and `reproduce`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Profile: smoke (seconds), quick (a 2-core CPU machine) or paper (the paper's settings).
+    #[arg(long, default_value = "quick")]
+    pub profile: String,
+    /// Override a setting, e.g. `--set train.epochs=3` (sections: dataset, train, model, seeds).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Device: auto (CUDA when available), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// One line per epoch instead of progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Train only these run ids (and the teachers they need).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+/// Keeps the runs named in `only` and, transitively, their teachers.
+pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
+    if only.is_empty() {
+        return Ok(());
+    }
+    let mut keep: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = only.to_vec();
+    while let Some(id) = todo.pop() {
+        let Some(run) = exp.runs.iter().find(|r| r.id == id) else {
+            bail!("--only {id}: no such run in {} (runs: {})", exp.name, exp.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "));
+        };
+        if let Some(t) = &run.teacher {
+            todo.push(t.clone());
+        }
+        keep.push(id);
+    }
+    exp.runs.retain(|r| keep.contains(&r.id));
+    Ok(())
+}
+
+/// The spec file of a target name (`experiments/<name>.yaml`) or a path.
+pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
+    let direct = PathBuf::from(target);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    let named = paths::experiments_dir().join(format!("{target}.yaml"));
+    if named.is_file() {
+        return Ok(named);
+    }
+    let known: Vec<String> = std::fs::read_dir(paths::experiments_dir())
+        .map(|d| d.filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned())).collect())
+        .unwrap_or_default();
+    bail!("no experiment '{target}': looked for {} (known: {})", named.display(), known.join(", "))
+}
+
+/// Loads and resolves a spec.
+pub fn load(path: &Path, profile: &str, sets: &[String]) -> anyhow::Result<Experiment> {
+    tfkd_spec::load(path, profile, sets).map_err(|e| anyhow::anyhow!("invalid spec:\n{e}"))
+}
+
+fn device(name: &str) -> anyhow::Result<(Device, String)> {
+    let device = match name {
+        "auto" => Device::cuda_if_available(),
+        "cpu" => Device::Cpu,
+        "cuda" => Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+            Some(n) => Device::Cuda(n),
+            None => bail!("unknown device '{other}': expected auto, cpu, cuda or cuda:N"),
+        },
+    };
+    if device.is_cuda() && !tch::Cuda::is_available() {
+        bail!("CUDA was requested but libtorch sees no GPU (see `tfkd doctor`)");
+    }
+    let label = match device {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        _ => "cpu".to_string(),
+    };
+    Ok((device, label))
+}
+
+/// Where a target's records go: `results/<name>/<profile>/`.
+#[must_use]
+pub fn results_dir(exp: &Experiment) -> PathBuf {
+    paths::results_dir().join(&exp.name).join(&exp.profile)
+}
+
+/// Trains every run of the experiment and writes each record under `results/<name>/<profile>/runs/`.
+pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
+    let (device, device_name) = device(&args.device)?;
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(false);
+    }
+    let ctx = Context {
+        device,
+        device_name,
+        libtorch: libtorch::loaded_lib_dir().as_deref().and_then(libtorch::version).unwrap_or_else(|| "unknown".into()),
+        cache_dir: paths::cache_dir(),
+    };
+    if let Some(sub) = exp.substitution() {
+        eprintln!("dataset substituted: {sub} (profile {})", exp.profile);
+    }
+    let mut progress = Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
+    let outcomes = tfkd_trainers::execute(exp, &paths::data_dir(), &ctx, &mut progress)?;
+    progress.finish();
+    let dir = results_dir(exp).join("runs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for record in outcomes.iter().filter_map(Outcome::record) {
+        write_record(&dir, record)?;
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed { label, run_id, error } => Some(format!("  {label} [{run_id}]: {error}")),
+            _ => None,
+        })
+        .collect();
+    let trained = outcomes.iter().filter(|o| matches!(o, Outcome::Trained(_))).count();
+    let cached = outcomes.iter().filter(|o| matches!(o, Outcome::Cached(_))).count();
+    eprintln!("{}: {trained} trained, {cached} cached, {} failed; records in {}", exp.name, failed.len(), dir.display());
+    if !failed.is_empty() {
+        bail!("{} run(s) failed:\n{}", failed.len(), failed.join("\n"));
+    }
+    Ok(outcomes)
+}
+
+fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
+    let path = dir.join(format!("{}.json", record.label.replace('@', "-s")));
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(record)?)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+/// `tfkd check`: validates a spec and lists its resolved runs.
+pub fn check(exp: &Experiment) -> anyhow::Result<String> {
+    let mut out = format!("{} — {} [profile {}]\n", exp.name, exp.title, exp.profile);
+    if let Some(sub) = exp.substitution() {
+        out += &format!("dataset substituted: {sub}\n");
+    }
+    for r in &exp.runs {
+        r.model.parse::<tfkd_models::Arch>().map_err(|e| anyhow::anyhow!("{}: runs[{}].model: {e}", exp.file.display(), r.id))?;
+        let teacher = r.teacher.as_deref().map_or(String::new(), |t| format!(" teacher={t}"));
+        let snap = r.teacher_snapshot.map_or(String::new(), |s| format!(" snapshot={s:?}"));
+        out += &format!(
+            "  {:<34} {:<16} {:<11} width {:<6} epochs {:<4} batch {:<4} lr {}{teacher}{snap}\n",
+            r.label(),
+            r.model,
+            r.method.name(),
+            r.model_options.width,
+            r.train.epochs,
+            r.train.batch_size,
+            r.train.base_lr()
+        );
+    }
+    Ok(out)
+}
+
+/// `tfkd status`: every run folder in the cache with its state.
+pub fn status() -> anyhow::Result<String> {
+    let root = paths::cache_dir().join("runs");
+    let mut rows = Vec::new();
+    let (mut done, mut failed, mut partial) = (0, 0, 0);
+    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let dir = RunDir::new(&paths::cache_dir(), &id);
+        if let Some(r) = dir.read_json::<RunRecord>(&dir.done())? {
+            done += 1;
+            rows.push(format!("done     {id} {:<32} test {:.2}% (best {:.2}%)", r.label, r.summary.last_test_acc * 100.0, r.summary.best_test_acc * 100.0));
+        } else if let Some(f) = dir.read_json::<serde_json::Value>(&dir.failed())? {
+            failed += 1;
+            rows.push(format!("failed   {id} {}", f["error"].as_str().unwrap_or("?")));
+        } else if let Some(p) = dir.read_json::<tfkd_trainers::state::Progress>(&dir.path().join("state.json"))? {
+            partial += 1;
+            let last = p.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
+            rows.push(format!("partial  {id} {} epochs done{last} (running, or interrupted: the same command resumes it)", p.epochs_done));
+        }
+    }
+    rows.sort();
+    Ok(format!("{done} done, {partial} partial, {failed} failed in {}\n{}", root.display(), rows.join("\n")))
+}
+
+/// `tfkd status TARGET`: each planned run of a target: done, partial, failed or pending.
+pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
+    let (_, _, planned) = tfkd_trainers::engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+    let mut out = format!("{} [{}]\n", exp.name, exp.profile);
+    for p in planned {
+        let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
+        let state = if let Some(r) = dir.read_json::<RunRecord>(&dir.done())? {
+            format!("done     test {:.2}%", r.summary.last_test_acc * 100.0)
+        } else if dir.failed().is_file() {
+            "failed".into()
+        } else if let Some(pr) = dir.read_json::<tfkd_trainers::state::Progress>(&dir.path().join("state.json"))? {
+            format!("partial  {}/{} epochs", pr.epochs_done, p.config.train.epochs)
+        } else {
+            "pending".into()
+        };
+        out += &format!("  {:<34} [{}] {state}\n", p.config.label(), p.run_id);
+    }
+    Ok(out)
+}
+
+/// `tfkd clean --failed`: removes failed run folders so they are retried.
+pub fn clean_failed() -> anyhow::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(paths::cache_dir().join("runs")).into_iter().flatten().flatten() {
+        if entry.path().join("failed.json").is_file() {
+            std::fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,95 @@
+//! Progress display for training: bars on a terminal, one line per epoch otherwise (CI logs).
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tfkd_trainers::{Event, Observer};
+
+/// Shows a bar for the whole target and one for the current run.
+#[derive(Debug)]
+pub struct Progress {
+    multi: MultiProgress,
+    target: ProgressBar,
+    run: Option<ProgressBar>,
+    epochs: u32,
+    label: String,
+    quiet: bool,
+}
+
+impl Progress {
+    /// A display for `runs` runs; `quiet` prints only one line per epoch and run.
+    #[must_use]
+    pub fn new(runs: usize, name: &str, quiet: bool) -> Self {
+        let multi = MultiProgress::with_draw_target(if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+        let target = multi.add(ProgressBar::new(runs as u64));
+        target.set_style(ProgressStyle::with_template("{msg:<24} runs [{bar:30}] {pos}/{len} elapsed {elapsed_precise}").expect("template").progress_chars("=> "));
+        target.set_message(name.to_string());
+        Progress { multi, target, run: None, epochs: 0, label: String::new(), quiet }
+    }
+
+    fn line(&self, text: String) {
+        if self.quiet || self.multi.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.multi.println(text);
+        }
+    }
+
+    /// Closes the bars.
+    pub fn finish(&self) {
+        self.target.finish_and_clear();
+    }
+}
+
+impl Observer for Progress {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::RunStart { label, run_id, epochs, batches, resumed_epochs } => {
+                self.epochs = *epochs;
+                self.label = (*label).to_string();
+                let bar = self.multi.add(ProgressBar::new(*batches as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("  {prefix:<28} [{bar:25}] {pos}/{len} {msg} eta {eta}").expect("template").progress_chars("=> "),
+                );
+                bar.set_prefix(format!("{label} ep {}/{epochs}", resumed_epochs + 1));
+                self.run = Some(bar);
+                let resumed = if *resumed_epochs > 0 { format!(" (resuming after epoch {resumed_epochs})") } else { String::new() };
+                self.line(format!("train {label} [{run_id}]{resumed}"));
+            }
+            Event::Batch { epoch, batch, loss, acc, img_per_s } => {
+                if let Some(bar) = &self.run {
+                    bar.set_prefix(format!("{} ep {epoch}/{}", self.label, self.epochs));
+                    bar.set_position(*batch as u64 + 1);
+                    bar.set_message(format!("loss {loss:.3} acc {:.1}% {img_per_s:.0} img/s", acc * 100.0));
+                }
+            }
+            Event::Epoch(m) => {
+                if let Some(bar) = &self.run {
+                    bar.reset();
+                }
+                let val = m.val_acc.map_or(String::new(), |v| format!(" val {:.2}%", v * 100.0));
+                self.line(format!(
+                    "  {} epoch {}/{}: loss {:.4} train {:.2}%{val} test {:.2}% lr {:.5} ({:.1} s, {:.0} img/s)",
+                    self.label,
+                    m.epoch,
+                    self.epochs,
+                    m.train_loss,
+                    m.train_acc * 100.0,
+                    m.test_acc * 100.0,
+                    m.lr,
+                    m.seconds,
+                    m.train_img_per_s
+                ));
+            }
+            Event::RunEnd { label, summary } => {
+                if let Some(bar) = self.run.take() {
+                    bar.finish_and_clear();
+                }
+                self.target.inc(1);
+                self.line(format!("done  {label}: test {:.2}% (best {:.2}% at epoch {})", summary.last_test_acc * 100.0, summary.best_test_acc * 100.0, summary.best_test_epoch));
+            }
+            Event::RunCached { label, run_id, summary } => {
+                self.target.inc(1);
+                self.line(format!("cached {label} [{run_id}]: already trained, not training again (test {:.2}%)", summary.last_test_acc * 100.0));
+            }
+        }
+    }
+}

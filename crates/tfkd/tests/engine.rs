@@ -1,0 +1,141 @@
+//! The experiment engine through the binary: a smoke target end to end, caching, kill -9 and resume, NaN.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+/// A `tfkd` command with its own cache and results folders and the repository's experiments.
+fn tfkd(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
+    cmd.args(args)
+        .env("TFKD_CACHE_DIR", home.join("cache"))
+        .env("TFKD_RESULTS_DIR", home.join("results"))
+        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
+        .env("TFKD_CIFAR10_JPEG", repo().parent().unwrap().join("shared/data/cifar10-jpeg.tar.gz"))
+        .current_dir(home);
+    cmd
+}
+
+fn ok(out: Output) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+fn record(home: &Path, profile: &str, label: &str) -> serde_json::Value {
+    let path = home.join("results/smoke").join(profile).join("runs").join(format!("{label}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+#[test]
+fn smoke_target_end_to_end_then_cached() {
+    let home = tempfile::tempdir().unwrap();
+    let first = ok(tfkd(home.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet"]).output().unwrap());
+    assert!(first.contains("smoke: 8 trained, 0 cached, 0 failed"), "{first}");
+    for label in ["base-resnet8-s230", "kd-cnn5-from-resnet8-s230", "rekd-resnet8-from-cnn5-s230", "dekd-cnn5-from-resnet8-s230", "lsr-resnet8-s230", "self-resnet8-s230", "reg-resnet8-s230"] {
+        let r = record(home.path(), "smoke", label);
+        assert_eq!(r["metrics"].as_array().unwrap().len(), 2, "{label}");
+        assert_eq!(r["split_sizes"], serde_json::json!([512, 128, 256]));
+        assert!(r["provenance"]["libtorch"].as_str().unwrap().starts_with("2.11.0"));
+        assert_eq!(r["provenance"]["threads"], 1);
+    }
+    assert_eq!(record(home.path(), "smoke", "dekd-cnn5-from-resnet8-s230")["teacher_epoch"], 1);
+    // Second invocation: nothing is trained, and it says so.
+    let second = ok(tfkd(home.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet"]).output().unwrap());
+    assert!(second.contains("smoke: 0 trained, 8 cached, 0 failed"), "{second}");
+    assert!(second.contains("already trained, not training again"), "{second}");
+    let status = ok(tfkd(home.path(), &["status", "smoke", "--profile", "smoke"]).output().unwrap());
+    assert_eq!(status.matches("] done").count(), 8, "{status}");
+}
+
+/// The resume test's run: 4 epochs of a small ResNet on 1,024 images, one thread.
+const RESUME: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8", "--set", "train.epochs=4", "--set", "dataset.train_subset=1024"];
+
+fn final_state(home: &Path) -> (serde_json::Value, Vec<u8>) {
+    let r = record(home, "smoke", "base-resnet8-s230");
+    let run_dir = home.join("cache/runs").join(r["run_id"].as_str().unwrap());
+    let weights = std::fs::read(run_dir.join("state-4.safetensors")).unwrap();
+    let mut metrics = r["metrics"].clone();
+    for m in metrics.as_array_mut().unwrap() {
+        let m = m.as_object_mut().unwrap();
+        m.remove("seconds");
+        m.remove("train_img_per_s");
+    }
+    (metrics, weights)
+}
+
+#[test]
+fn kill_9_then_resume_is_bit_identical() {
+    let reference = tempfile::tempdir().unwrap();
+    ok(tfkd(reference.path(), RESUME).output().unwrap());
+    let (want_metrics, want_weights) = final_state(reference.path());
+
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tfkd(home.path(), RESUME).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Wait until two epochs are checkpointed, then kill in the middle of the third.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = std::fs::read_dir(home.path().join("cache/runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("state.json")).ok())
+            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .any(|s| s["epochs_done"].as_u64() >= Some(2));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before it could be killed");
+    let partial = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(partial.contains("partial"), "{partial}");
+
+    let resumed = ok(tfkd(home.path(), RESUME).output().unwrap());
+    assert!(resumed.contains("resuming after epoch"), "{resumed}");
+    let (got_metrics, got_weights) = final_state(home.path());
+    assert_eq!(got_metrics, want_metrics, "metrics after resume");
+    assert!(got_weights == want_weights, "final weights differ after resume");
+}
+
+#[test]
+fn nan_loss_stops_and_marks_the_run_failed() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-cnn5", "--set", "train.lr=1.0e12", "--set", "train.warmup_epochs=0"];
+    let out = tfkd(home.path(), &args).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("non-finite loss at epoch 1") || err.contains("non-finite loss at epoch 2"), "{err}");
+    assert!(err.contains("1 run(s) failed"), "{err}");
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(status.contains("1 failed") && status.contains("non-finite loss"), "{status}");
+    // A second attempt does not retrain silently; clean --failed lets it retry.
+    let again = tfkd(home.path(), &args).output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("failed earlier"));
+    let cleaned = ok(tfkd(home.path(), &["clean", "--failed"]).output().unwrap());
+    assert!(cleaned.contains("removed 1 failed run(s)"), "{cleaned}");
+}
+
+#[test]
+fn bad_spec_is_rejected_before_training() {
+    let home = tempfile::tempdir().unwrap();
+    let spec = home.path().join("bad.yaml");
+    std::fs::write(&spec, "extends: ../nothing.yaml\nname: bad\nrunz: []\n").unwrap();
+    let out = tfkd(home.path(), &["check", spec.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml:3:1: unknown field `runz`"), "{err}");
+    let out = tfkd(home.path(), &["run", "smoke", "--profile", "smoke", "--set", "train.epochz=1"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `epochz`"));
+    assert!(!home.path().join("cache/runs").exists(), "nothing trained");
+}
