@@ -14,4 +14,4 @@ pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};
 pub use graph::{plan, run_id, PlannedRun};
 pub use resolve::{load, load_str, Experiment};
-pub use schema::{KlReduction, Method, RegVariant, Snapshot, SpecFile, Spread};
+pub use schema::{Cell, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, Snapshot, SpecFile, Spread};

@@ -48,6 +48,8 @@ pub struct Experiment {
     pub paper_dataset: String,
     /// Every run, one per entry and seed, in spec order.
     pub runs: Vec<RunConfig>,
+    /// The paper table this experiment mirrors.
+    pub paper: Option<crate::schema::PaperTable>,
 }
 
 impl Experiment {
@@ -195,7 +197,22 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
             return Err(SpecError::Invalid { file: file.into(), path: format!("profiles.{profile}"), message: format!("no such profile; this spec defines {known:?}") }.into());
         }
     };
-    let entries = spec.runs.clone().unwrap_or_default();
+    let mut entries = spec.runs.clone().unwrap_or_default();
+    let all_ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+    if let Some(only) = &prof.only {
+        let mut keep: Vec<String> = Vec::new();
+        let mut todo = only.clone();
+        while let Some(id) = todo.pop() {
+            match entries.iter().find(|e| e.id == id) {
+                Some(e) => {
+                    todo.extend(e.teacher.clone());
+                    keep.push(id);
+                }
+                None => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
+            }
+        }
+        entries.retain(|e| keep.contains(&e.id));
+    }
     if entries.is_empty() {
         c.fail("runs", "an experiment needs at least one run");
     }
@@ -207,8 +224,8 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         }
     }
     for key in prof.runs.as_ref().map(BTreeMap::keys).into_iter().flatten() {
-        if !ids.contains(&key.as_str()) {
-            c.fail(format!("profiles.{profile}.runs.{key}"), format!("no run with this id; runs are {ids:?}"));
+        if !all_ids.contains(key) {
+            c.fail(format!("profiles.{profile}.runs.{key}"), format!("no run with this id; runs are {all_ids:?}"));
         }
     }
     let seeds = sets.seeds.clone().or(prof.seeds.clone()).or(spec.seeds.clone()).unwrap_or_else(|| vec![230]);
@@ -274,6 +291,27 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         }
     }
     check_cycles(&mut c, &entries);
+    if let Some(table) = &spec.paper {
+        let Some(layout) = table.layout else {
+            return Err(SpecError::Invalid { file: file.into(), path: "paper.layout".into(), message: "is required: re-kd, de-kd, tf-self or tf-reg".into() }.into());
+        };
+        for (i, row) in table.rows.iter().enumerate() {
+            for (col, cell) in &row.cells {
+                let at = format!("paper.rows[{i}].cells.{col}");
+                if !layout.columns().contains(&col.as_str()) {
+                    c.fail(&at, format!("not a column of this layout; columns are {:?}", layout.columns()));
+                }
+                for id in cell.run.iter().chain(&cell.teacher_of) {
+                    if !all_ids.contains(id) {
+                        c.fail(&at, format!("no run '{id}' in this spec"));
+                    }
+                }
+                if cell.run.is_some() && cell.teacher_of.is_some() {
+                    c.fail(&at, "give `run` or `teacher_of`, not both");
+                }
+            }
+        }
+    }
     if !c.errors.is_empty() {
         return Err(SpecErrors(c.errors));
     }
@@ -287,6 +325,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         profiles: profiles.keys().cloned().collect(),
         paper_dataset,
         runs,
+        paper: spec.paper,
     })
 }
 

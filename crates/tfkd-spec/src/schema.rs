@@ -30,6 +30,83 @@ pub struct SpecFile {
     pub runs: Option<Vec<RunEntry>>,
     /// Named profiles (`smoke`, `quick`, `paper`, …) patching the settings above.
     pub profiles: Option<BTreeMap<String, ProfilePatch>>,
+    /// The paper table this experiment mirrors: layout, rows, the paper's numbers.
+    pub paper: Option<PaperTable>,
+}
+
+/// The shape of a paper table; it fixes the columns and the claims checked on every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// Re-KD tables: teacher baseline | student baseline | normal KD (T→S) | Re-KD (S→T).
+    ReKd,
+    /// De-KD table: poorly-trained teacher | student baseline | De-KD.
+    DeKd,
+    /// Tf-KD_self table: baseline | Tf-KD_self (| normal KD).
+    TfSelf,
+    /// Tf-KD_reg table: baseline | Tf-KD_reg | normal KD | LSR.
+    TfReg,
+}
+
+impl Layout {
+    /// The table's columns, in order, as keys of [`PaperRow::cells`].
+    #[must_use]
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Layout::ReKd => &["teacher_baseline", "student_baseline", "normal_kd", "re_kd"],
+            Layout::DeKd => &["teacher", "student_baseline", "de_kd"],
+            Layout::TfSelf => &["baseline", "tf_kd_self", "normal_kd"],
+            Layout::TfReg => &["baseline", "tf_kd_reg", "normal_kd", "lsr"],
+        }
+    }
+}
+
+/// A paper table as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperTable {
+    /// Layout (columns and claims); required once the `extends` chain is merged.
+    pub layout: Option<Layout>,
+    /// The paper's dataset, for headers (e.g. "Tiny-ImageNet").
+    #[serde(default)]
+    pub dataset: String,
+    /// Where the paper's numbers were taken from.
+    #[serde(default)]
+    pub source: String,
+    /// Rows as in the paper.
+    #[serde(default)]
+    pub rows: Vec<PaperRow>,
+    /// False when the paper's numbers for this table were not retrieved: the rows' `paper` values (e.g.
+    /// inherited from a sibling table) are then not shown, and the paper column says so.
+    #[serde(default = "yes")]
+    pub numbers_retrieved: bool,
+    /// Remarks shown under the table.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// One row: a label and its cells by column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperRow {
+    /// Row label, e.g. "ResNet18 ↔ MobileNetV2".
+    pub label: String,
+    /// Cells by column name.
+    pub cells: BTreeMap<String, Cell>,
+}
+
+/// One cell: which of our runs fills it and what the paper printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cell {
+    /// Our run (entry id) whose accuracy fills the cell.
+    pub run: Option<String>,
+    /// Fill the cell with the accuracy of the teacher weights this run used (De-KD's poor teacher).
+    pub teacher_of: Option<String>,
+    /// The paper's value exactly as printed ("71.05±0.16", "75.87"), or absent when not retrieved.
+    pub paper: Option<String>,
+    /// Extra text shown with the paper value (e.g. the KD teacher's name).
+    pub paper_note: Option<String>,
 }
 
 /// A profile: patches applied over the spec's settings (and over each run's own).
@@ -48,6 +125,8 @@ pub struct ProfilePatch {
     pub seeds: Option<Vec<u64>>,
     /// Per-run patches by run id.
     pub runs: Option<BTreeMap<String, RunPatch>>,
+    /// Run only these entries (and the teachers they need): how a CPU profile keeps the cheap rows.
+    pub only: Option<Vec<String>>,
 }
 
 /// Data settings.
@@ -224,6 +303,9 @@ pub enum RegVariant {
     PaperEq9,
 }
 
+fn yes() -> bool {
+    true
+}
 fn one() -> f64 {
     1.0
 }

@@ -59,6 +59,9 @@ pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     if named.is_file() {
         return Ok(named);
     }
+    if let Some(name) = crate::report::aliases().ok().and_then(|a| a.aliases.get(target).cloned()) {
+        return Ok(paths::experiments_dir().join(format!("{name}.yaml")));
+    }
     let known: Vec<String> = std::fs::read_dir(paths::experiments_dir())
         .map(|d| d.filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned())).collect())
         .unwrap_or_default();

@@ -8,6 +8,7 @@ mod libtorch;
 mod models;
 mod paths;
 mod progress;
+mod report;
 
 use std::process::ExitCode;
 
@@ -66,6 +67,17 @@ enum Command {
         target: String,
         #[command(flatten)]
         args: experiment::RunArgs,
+    },
+    /// Regenerate tables and figures from recorded runs (no training).
+    Report {
+        /// Target or alias (table1…table6); default: every alias with records.
+        target: Option<String>,
+        /// Profile whose records to use.
+        #[arg(long, default_value = "quick")]
+        profile: String,
+        /// Accuracy shown: best-test (the official protocol), last, or test-at-best-val.
+        #[arg(long, default_value = "best-test", value_parser = parse_metric)]
+        metric: tfkd_report::Metric,
     },
     /// Validate a spec without running it and print the resolved runs.
     Check {
@@ -145,6 +157,10 @@ enum BenchCommand {
     },
 }
 
+fn parse_metric(s: &str) -> Result<tfkd_report::Metric, String> {
+    serde_yaml::from_str(s).map_err(|_| format!("unknown metric '{s}': expected best-test, last or test-at-best-val"))
+}
+
 fn main() -> ExitCode {
     let cuda = libtorch::enable_cuda();
     match run(Cli::parse(), &cuda) {
@@ -220,10 +236,45 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { spec, args } | Command::Reproduce { target: spec, args } => {
+        Command::Run { spec, args } => {
             let mut exp = experiment::load(&experiment::spec_path(&spec)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
             experiment::run(&exp, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reproduce { target, args } => {
+            let start = std::time::Instant::now();
+            if let Some(name) = report::aliases().ok().and_then(|a| Some((a.aliases.get(&target)?.clone(), a))) {
+                let (name, a) = name;
+                eprintln!("{target} = {name} (table numbering verified: {}; {})", a.verified, a.reason.trim());
+            }
+            let mut exp = experiment::load(&experiment::spec_path(&target)?, &args.profile, &args.sets)?;
+            experiment::select(&mut exp, &args.only)?;
+            experiment::run(&exp, &args)?;
+            if exp.paper.is_some() {
+                report::store_teacher_curve(&exp)?;
+                let (rep, dir) = report::report(&exp, tfkd_report::Metric::BestTest)?;
+                println!("{}", rep.markdown);
+                println!("verdicts:\n{}", report::verdict_lines(&rep));
+                println!("table and figures written to {}", dir.display());
+            }
+            eprintln!("{target} [{}] finished in {:.1} min", exp.profile, start.elapsed().as_secs_f64() / 60.0);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { target, profile, metric } => {
+            let targets: Vec<String> = match target {
+                Some(t) => vec![t],
+                None => report::aliases()?.aliases.into_keys().collect(),
+            };
+            for t in targets {
+                let exp = experiment::load(&experiment::spec_path(&t)?, &profile, &[])?;
+                if target_has_records(&exp) {
+                    let (_, dir) = report::report(&exp, metric)?;
+                    println!("{t}: {} → {}", exp.name, dir.display());
+                } else {
+                    println!("{t}: {} has no records for profile {profile}; skipped", exp.name);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { spec, profile, sets } => {
@@ -243,6 +294,10 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn target_has_records(exp: &tfkd_spec::Experiment) -> bool {
+    experiment::results_dir(exp).join("runs").is_dir()
 }
 
 #[cfg(test)]

@@ -1,0 +1,184 @@
+//! Figures as data (what snapshot tests guard) and their rendering to SVG and PNG with plotters.
+
+use std::path::Path;
+
+use plotters::{
+    coord::Shift,
+    prelude::*,
+    style::{register_font, FontStyle},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::ReportError;
+
+/// A bundled font, so PNG text renders the same on every machine (DejaVu Sans; licence in assets/).
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// How points are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Grouped bars over categories (x = category index), with error bars.
+    Bars,
+    /// Lines over a numeric x.
+    Lines,
+    /// Markers over a numeric x.
+    Scatter,
+}
+
+/// One series: a name and (x, y, error) points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// Points; for bars x is the category index.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A figure as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// File stem, e.g. `re-kd`.
+    pub stem: String,
+    /// Title.
+    pub title: String,
+    /// Drawing kind.
+    pub kind: Kind,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// Category names (bars).
+    pub categories: Vec<String>,
+    /// Series.
+    pub series: Vec<Series>,
+    /// Horizontal reference lines (label, y).
+    pub hlines: Vec<(String, f64)>,
+    /// Logarithmic x axis (temperatures).
+    pub log_x: bool,
+}
+
+const SIZE: (u32, u32) = (900, 560);
+
+/// Writes `<dir>/<stem>.svg` and `<dir>/<stem>.png`.
+pub fn render(fig: &Figure, dir: &Path) -> Result<(), ReportError> {
+    let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    let svg = dir.join(format!("{}.svg", fig.stem));
+    draw(fig, SVGBackend::new(&svg, SIZE).into_drawing_area())?;
+    let png = dir.join(format!("{}.png", fig.stem));
+    draw(fig, BitMapBackend::new(&png, SIZE).into_drawing_area())?;
+    Ok(())
+}
+
+fn bounds(fig: &Figure) -> ((f64, f64), (f64, f64)) {
+    let ys = fig.series.iter().flat_map(|s| s.points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2])).chain(fig.hlines.iter().map(|h| h.1));
+    let (mut lo, mut hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.12).max(0.5);
+    // Bars start at zero (a truncated axis exaggerates differences) and leave room for the legend above them.
+    let y = if fig.kind == Kind::Bars { (lo.min(0.0), hi * 1.45) } else { (lo - pad, hi + pad) };
+    let xs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let x = match fig.kind {
+        Kind::Bars => (-0.5, fig.categories.len() as f64 - 0.5),
+        _ => {
+            let (a, b) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+            if fig.log_x {
+                (a.max(1e-9) * 0.8, b * 1.25)
+            } else {
+                let p = ((b - a) * 0.05).max(0.5);
+                (a - p, b + p)
+            }
+        }
+    };
+    (x, y)
+}
+
+fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Result<(), ReportError> {
+    let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
+    area.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let ((x0, x1), (y0, y1)) = bounds(fig);
+    let mut builder = ChartBuilder::on(&area);
+    builder.caption(&fig.title, ("sans-serif", 22)).margin(15).x_label_area_size(45).y_label_area_size(60);
+    let palette = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14)];
+    macro_rules! body {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            let categories = fig.categories.clone();
+            let mut mesh = chart.configure_mesh();
+            mesh.x_desc(fig.x_label.as_str()).y_desc(fig.y_label.as_str()).label_style(("sans-serif", 15)).axis_desc_style(("sans-serif", 17));
+            let category_label = |x: &f64| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 { categories.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            };
+            if fig.kind == Kind::Bars {
+                mesh.x_labels(categories.len()).x_label_formatter(&category_label);
+                mesh.disable_x_mesh();
+            }
+            mesh.draw().map_err(|e| err(e.to_string()))?;
+            let n = fig.series.len().max(1) as f64;
+            for (k, s) in fig.series.iter().enumerate() {
+                let color = palette[k % palette.len()];
+                let style = color.filled();
+                match fig.kind {
+                    Kind::Bars => {
+                        let w = 0.8 / n;
+                        let off = -0.4 + w * k as f64;
+                        chart
+                            .draw_series(s.points.iter().map(|&(x, y, _)| Rectangle::new([(x + off + 0.05 * w, y0.max(0.0).min(y)), (x + off + 0.95 * w, y)], style)))
+                            .map_err(|e| err(e.to_string()))?
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+                        chart
+                            .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
+                                let cx = x + off + w / 2.0;
+                                PathElement::new(vec![(cx, y - e), (cx, y + e)], BLACK.stroke_width(2))
+                            }))
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                    Kind::Lines => {
+                        chart
+                            .draw_series(LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), color.stroke_width(3)))
+                            .map_err(|e| err(e.to_string()))?
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+                    }
+                    Kind::Scatter => {
+                        chart
+                            .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 6, style)))
+                            .map_err(|e| err(e.to_string()))?
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| Circle::new((x + 7, y), 6, color.filled()));
+                        chart
+                            .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2))))
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                }
+            }
+            for (label, y) in &fig.hlines {
+                let y = *y;
+                chart
+                    .draw_series(LineSeries::new(vec![(x0, y), (x1, y)], BLACK.stroke_width(2)))
+                    .map_err(|e| err(e.to_string()))?
+                    .label(label.as_str())
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 15))
+                .position(if fig.kind == Kind::Bars { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+                .draw()
+                .map_err(|e| err(e.to_string()))?;
+        }};
+    }
+    if fig.log_x {
+        body!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(|e| err(e.to_string()))?);
+    } else {
+        body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?);
+    }
+    area.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Run records as written by training (`results/<target>/<profile>/runs/*.json`), read without libtorch.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ReportError;
+
+/// The parts of a run record the report uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Run id.
+    pub run_id: String,
+    /// `id@seed`.
+    pub label: String,
+    /// Resolved settings (only the fields the report reads).
+    pub config: RecordConfig,
+    /// Test accuracy of the teacher weights used, if any.
+    pub teacher_test_acc: Option<f64>,
+    /// Teacher epoch used, if any.
+    pub teacher_epoch: Option<u32>,
+    /// Accuracies.
+    pub summary: RecordSummary,
+    /// Per-epoch metrics.
+    pub metrics: Vec<RecordEpoch>,
+    /// Provenance, kept verbatim.
+    pub provenance: serde_json::Value,
+}
+
+/// Settings of a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordConfig {
+    /// Entry id.
+    pub id: String,
+    /// Seed.
+    pub seed: u64,
+    /// Model.
+    pub model: String,
+}
+
+/// Accuracies of a record (fractions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordSummary {
+    /// After the last epoch.
+    pub last_test_acc: f64,
+    /// Best over epochs (the official protocol).
+    pub best_test_acc: f64,
+    /// At the best validation epoch.
+    pub test_at_best_val: Option<f64>,
+}
+
+/// One epoch of a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordEpoch {
+    /// 1-based epoch.
+    pub epoch: u32,
+    /// Test accuracy.
+    pub test_acc: f64,
+}
+
+/// Which accuracy a table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// Best test accuracy over epochs: the official code's protocol (model selection on the test set).
+    BestTest,
+    /// Test accuracy after the last epoch.
+    Last,
+    /// Test accuracy at the epoch of best validation accuracy (proper model selection).
+    TestAtBestVal,
+}
+
+impl Metric {
+    /// The value of a record, in percent.
+    #[must_use]
+    pub fn of(self, r: &Record) -> Option<f64> {
+        let v = match self {
+            Metric::BestTest => Some(r.summary.best_test_acc),
+            Metric::Last => Some(r.summary.last_test_acc),
+            Metric::TestAtBestVal => r.summary.test_at_best_val,
+        };
+        v.map(|v| 100.0 * v)
+    }
+
+    /// A sentence for table headers.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Metric::BestTest => "best test accuracy over epochs (%), the official code's protocol: model selection on the test set",
+            Metric::Last => "test accuracy after the last epoch (%)",
+            Metric::TestAtBestVal => "test accuracy at the epoch of best validation accuracy (%), selection on a held-out split",
+        }
+    }
+}
+
+/// Reads every `*.json` record in `dir`, sorted by label.
+pub fn load_dir(dir: &Path) -> Result<Vec<Record>, ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ReportError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).map_err(|e| ReportError::Io { path: p.clone(), message: e.to_string() })?;
+            serde_json::from_str(&text).map_err(|e| ReportError::Io { path: p.clone(), message: format!("not a run record: {e}") })
+        })
+        .collect()
+}

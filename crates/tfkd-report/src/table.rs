@@ -1,0 +1,238 @@
+//! A paper table filled with our runs: cells (ours and the paper's), gains, claims and verdicts.
+
+use serde::Serialize;
+use tfkd_analysis::stats::{close, greater, paired, Summary, Verdict};
+use tfkd_spec::{Experiment, Layout, PaperTable};
+
+use crate::{aggregate::Aggregate, record::Record};
+
+/// A number as the paper printed it: "71.05±0.16" or "75.87".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaperNumber {
+    /// As printed.
+    pub text: String,
+    /// Mean.
+    pub mean: f64,
+    /// The ± part, if printed.
+    pub sd: Option<f64>,
+}
+
+impl PaperNumber {
+    /// Parses "71.05±0.16", "71.05 ± 0.16" or "75.87".
+    #[must_use]
+    pub fn parse(text: &str) -> Option<PaperNumber> {
+        let (mean, sd) = match text.split_once('±') {
+            Some((m, s)) => (m.trim().parse().ok()?, Some(s.trim().parse().ok()?)),
+            None => (text.trim().parse().ok()?, None),
+        };
+        Some(PaperNumber { text: text.to_string(), mean, sd })
+    }
+}
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellReport {
+    /// Column key.
+    pub column: String,
+    /// Our values by seed (%).
+    pub values: Vec<(u64, f64)>,
+    /// Our mean ± sd.
+    pub ours: Option<Summary>,
+    /// Our gain over the column's reference, paired by seed.
+    pub gain: Option<Summary>,
+    /// The paper's value.
+    pub paper: Option<PaperNumber>,
+    /// The paper's gain, computed from its values.
+    pub paper_gain: Option<f64>,
+    /// Extra text (the KD teacher's name).
+    pub note: Option<String>,
+}
+
+/// One claim on one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimReport {
+    /// The claim in words.
+    pub claim: String,
+    /// Paired differences (A − B) summarised.
+    pub diff: Option<Summary>,
+    /// 95% CI of the mean difference.
+    pub ci95: Option<(f64, f64)>,
+    /// Verdict, or `None` when the cells were not run in this profile.
+    pub verdict: Option<Verdict>,
+}
+
+/// One row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowReport {
+    /// Label.
+    pub label: String,
+    /// Cells in column order.
+    pub cells: Vec<CellReport>,
+    /// Claims.
+    pub claims: Vec<ClaimReport>,
+}
+
+/// A whole table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableReport {
+    /// Target name.
+    pub target: String,
+    /// Title.
+    pub title: String,
+    /// Profile.
+    pub profile: String,
+    /// Profile description.
+    pub profile_description: String,
+    /// "X → Y" when the profile replaced the paper's dataset.
+    pub substitution: Option<String>,
+    /// Layout.
+    pub layout: Layout,
+    /// The paper's dataset.
+    pub paper_dataset: String,
+    /// Where the paper's numbers come from.
+    pub paper_source: String,
+    /// Whether the paper's numbers were retrieved.
+    pub paper_numbers: bool,
+    /// Rows.
+    pub rows: Vec<RowReport>,
+    /// Notes.
+    pub notes: Vec<String>,
+}
+
+/// Column headers of a layout.
+#[must_use]
+pub fn header(column: &str) -> &'static str {
+    match column {
+        "teacher_baseline" => "Teacher: baseline",
+        "student_baseline" => "Student: baseline",
+        "normal_kd" => "Normal KD",
+        "re_kd" => "Re-KD (S→T)",
+        "teacher" => "Pt-teacher",
+        "de_kd" => "De-KD",
+        "baseline" => "Baseline",
+        "tf_kd_self" => "Tf-KD_self",
+        "tf_kd_reg" => "Tf-KD_reg",
+        "lsr" => "+ LSR",
+        _ => "?",
+    }
+}
+
+/// The column a column's gain is measured against.
+#[must_use]
+pub fn reference(layout: Layout, column: &str) -> Option<&'static str> {
+    match (layout, column) {
+        (Layout::ReKd, "normal_kd") | (Layout::DeKd, "de_kd") => Some("student_baseline"),
+        (Layout::ReKd, "re_kd") => Some("teacher_baseline"),
+        (Layout::TfSelf | Layout::TfReg, "tf_kd_self" | "tf_kd_reg" | "normal_kd" | "lsr") => Some("baseline"),
+        _ => None,
+    }
+}
+
+/// A checkable statement about two columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    /// In words.
+    pub text: &'static str,
+    /// Column A.
+    pub a: &'static str,
+    /// Column B.
+    pub b: &'static str,
+    /// `None`: A > B; `Some(m)`: |A − B| ≤ m.
+    pub margin: Option<f64>,
+}
+
+/// The paper's claims for a layout.
+#[must_use]
+pub fn claims(layout: Layout) -> Vec<Claim> {
+    let gt = |text, a, b| Claim { text, a, b, margin: None };
+    match layout {
+        Layout::ReKd => vec![gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"), gt("normal KD student > its baseline", "normal_kd", "student_baseline")],
+        Layout::DeKd => vec![gt("De-KD student > its baseline", "de_kd", "student_baseline")],
+        Layout::TfSelf => vec![
+            gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
+            Claim { text: "Tf-KD_self within 1 point of normal KD", a: "tf_kd_self", b: "normal_kd", margin: Some(1.0) },
+        ],
+        Layout::TfReg => vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")],
+    }
+}
+
+/// Fills the paper table of `exp` from the aggregate (and, for teacher cells, from the records).
+#[must_use]
+pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[Record]) -> TableReport {
+    let layout = paper.layout.expect("resolved specs have a layout");
+    let rows = paper
+        .rows
+        .iter()
+        .map(|row| {
+            let values_of = |col: &str| -> Vec<(u64, f64)> {
+                let Some(cell) = row.cells.get(col) else { return Vec::new() };
+                if let Some(id) = &cell.run {
+                    return agg.values.get(id).cloned().unwrap_or_default();
+                }
+                if let Some(id) = &cell.teacher_of {
+                    let mut v: Vec<(u64, f64)> =
+                        records.iter().filter(|r| &r.config.id == id).filter_map(|r| Some((r.config.seed, 100.0 * r.teacher_test_acc?))).collect();
+                    v.sort_by_key(|x| x.0);
+                    return v;
+                }
+                Vec::new()
+            };
+            let paper_of = |col: &str| {
+                if !paper.numbers_retrieved {
+                    return None;
+                }
+                row.cells.get(col).and_then(|c| c.paper.as_deref()).and_then(PaperNumber::parse)
+            };
+            let cells = layout
+                .columns()
+                .iter()
+                .filter(|c| row.cells.contains_key(**c))
+                .map(|&col| {
+                    let values = values_of(col);
+                    let ours = Summary::of(&values.iter().map(|v| v.1).collect::<Vec<_>>());
+                    let reference = reference(layout, col);
+                    let gain = reference.and_then(|r| Summary::of(&paired(&values, &values_of(r))));
+                    let paper_value = paper_of(col);
+                    let paper_gain = reference.and_then(|r| Some(paper_value.as_ref()?.mean - paper_of(r)?.mean));
+                    CellReport {
+                        column: col.to_string(),
+                        values,
+                        ours,
+                        gain,
+                        paper: paper_value,
+                        paper_gain,
+                        note: row.cells.get(col).and_then(|c| c.paper_note.clone()),
+                    }
+                })
+                .collect();
+            let claims = claims(layout)
+                .into_iter()
+                .filter(|c| row.cells.contains_key(c.a) && row.cells.contains_key(c.b))
+                .map(|c| {
+                    let (a, b) = (values_of(c.a), values_of(c.b));
+                    let diffs = paired(&a, &b);
+                    let diff = Summary::of(&diffs);
+                    let verdict = (!a.is_empty() && !b.is_empty()).then(|| match c.margin {
+                        None => greater(&diffs),
+                        Some(m) => close(&diffs, m),
+                    });
+                    ClaimReport { claim: c.text.to_string(), ci95: diff.and_then(|d| d.ci95()), diff, verdict }
+                })
+                .collect();
+            RowReport { label: row.label.clone(), cells, claims }
+        })
+        .collect();
+    TableReport {
+        target: exp.name.clone(),
+        title: exp.title.clone(),
+        profile: exp.profile.clone(),
+        profile_description: exp.profile_description.trim().to_string(),
+        substitution: exp.substitution(),
+        layout,
+        paper_dataset: paper.dataset.clone(),
+        paper_source: paper.source.clone(),
+        paper_numbers: paper.numbers_retrieved,
+        rows,
+        notes: paper.notes.clone(),
+    }
+}

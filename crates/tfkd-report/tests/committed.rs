@@ -1,0 +1,36 @@
+//! Reports rendered from the committed quick-profile run records must not move: any change to the
+//! aggregation, the verdicts, the rendering or the figures' data shows up here.
+
+use std::path::{Path, PathBuf};
+
+use tfkd_report::{build, load_dir, Metric};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+fn report(target: &str) -> tfkd_report::Report {
+    let exp = tfkd_spec::load(&repo().join("experiments").join(format!("{target}.yaml")), "quick", &[]).unwrap();
+    let dir = repo().join("results").join(target).join("quick");
+    let records = load_dir(&dir.join("runs")).unwrap();
+    let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
+    let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
+    assert_eq!(records.len(), exp.runs.len(), "{target}: every planned run has a committed record");
+    let curve = std::fs::read_to_string(dir.join("soft_targets.json")).ok().map(|t| serde_json::from_str(&t).unwrap());
+    build(&exp, &records, Metric::BestTest, curve.as_ref()).unwrap()
+}
+
+fn check(target: &str) {
+    let r = report(target);
+    insta::assert_snapshot!(format!("{target}-table"), r.markdown);
+    insta::assert_snapshot!(format!("{target}-csv"), r.csv);
+    insta::assert_json_snapshot!(format!("{target}-figures"), r.figures);
+    // The committed table.md is exactly what the committed records render to.
+    let committed = std::fs::read_to_string(repo().join("results").join(target).join("quick/table.md")).unwrap();
+    assert_eq!(committed, r.markdown, "{target}: results/{target}/quick/table.md is stale; run `tfkd report`");
+}
+
+#[test]
+fn rekd_tiny_imagenet() {
+    check("rekd-tiny-imagenet");
+}

@@ -1,0 +1,98 @@
+//! `tfkd report` and the report step of `reproduce`: tables and figures from recorded runs only.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tfkd_analysis::soft::{self, TeacherCurve};
+use tfkd_report::{Metric, Report};
+use tfkd_spec::{Experiment, Layout};
+use tfkd_trainers::{state::RunDir, RunRecord};
+
+use crate::{experiment, paths};
+
+/// The paper's table aliases (`experiments/paper.yaml`).
+#[derive(Debug, serde::Deserialize)]
+pub struct Aliases {
+    /// Whether the numbering was checked against the paper.
+    pub verified: bool,
+    /// Why not.
+    pub reason: String,
+    /// table1 → target name.
+    pub aliases: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads `experiments/paper.yaml`.
+pub fn aliases() -> anyhow::Result<Aliases> {
+    let path = paths::experiments_dir().join("paper.yaml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Soft-target statistics of the teacher of the first normal-KD cell, on the test split (inference only).
+pub fn teacher_curve(exp: &Experiment) -> anyhow::Result<Option<TeacherCurve>> {
+    let Some(paper) = &exp.paper else { return Ok(None) };
+    if paper.layout != Some(Layout::TfReg) {
+        return Ok(None);
+    }
+    let Some(kd_id) = paper.rows.iter().find_map(|r| r.cells.get("normal_kd")?.run.clone()) else { return Ok(None) };
+    let Some(teacher_id) = exp.runs.iter().find(|r| r.id == kd_id).and_then(|r| r.teacher.clone()) else { return Ok(None) };
+    let (splits, _, planned) = tfkd_trainers::engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+    let Some(teacher) = planned.iter().find(|p| p.config.id == teacher_id) else { return Ok(None) };
+    let dir = RunDir::new(&paths::cache_dir(), &teacher.run_id);
+    let Some(record) = dir.read_json::<RunRecord>(&dir.done())? else { return Ok(None) };
+    let (arch, cfg) = tfkd_trainers::prepare::model(&record.config, splits.classes, splits.test.chw[0])?;
+    let net = tfkd_models::Teacher::load(&dir.best(), arch, cfg, tch::Device::Cpu)?;
+    let loader = tfkd_datasets::Loader::new(
+        splits.test.clone(),
+        tfkd_datasets::LoaderConfig { batch_size: 500, shuffle: false, augment: tfkd_datasets::Augment::none(), normalize: record.normalize.clone(), seed: 0, prefetch: 1 },
+    )?;
+    let (mut logits, mut labels) = (Vec::new(), Vec::new());
+    for batch in loader.epoch(0, 0) {
+        let batch = batch?;
+        let z = net.logits(&batch.images).to_kind(tch::Kind::Double);
+        let rows: Vec<Vec<f64>> = Vec::<Vec<f64>>::try_from(&z)?;
+        logits.extend(rows);
+        labels.extend(Vec::<i64>::try_from(&batch.labels)?.into_iter().map(|l| l as usize));
+    }
+    Ok(Some(TeacherCurve { teacher: record.label.clone(), classes: splits.classes, images: labels.len(), curve: soft::soften(&logits, &labels, &soft::TEMPERATURES) }))
+}
+
+/// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder.
+pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathBuf)> {
+    let dir = experiment::results_dir(exp);
+    let records = tfkd_report::load_dir(&dir.join("runs")).with_context(|| format!("no run records for {} [{}]: run `tfkd reproduce {} --profile {}` first", exp.name, exp.profile, exp.name, exp.profile))?;
+    let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
+    let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
+    let soft_path = dir.join("soft_targets.json");
+    let curve: Option<TeacherCurve> = match std::fs::read_to_string(&soft_path) {
+        Ok(text) => Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", soft_path.display()))?),
+        Err(_) => None,
+    };
+    let report = tfkd_report::build(exp, &records, metric, curve.as_ref())?;
+    tfkd_report::write(&report, &dir)?;
+    Ok((report, dir))
+}
+
+/// Computes and stores the soft-target curve of a Tf-KD_reg target (after its runs finished).
+pub fn store_teacher_curve(exp: &Experiment) -> anyhow::Result<()> {
+    if let Some(curve) = teacher_curve(exp)? {
+        let path = experiment::results_dir(exp).join("soft_targets.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&curve)?)?;
+    }
+    Ok(())
+}
+
+/// A short summary of verdicts for the terminal.
+#[must_use]
+pub fn verdict_lines(report: &Report) -> String {
+    let mut out = String::new();
+    for row in &report.table.rows {
+        for c in &row.claims {
+            if let Some(v) = c.verdict {
+                let d = c.diff.map_or(String::new(), |d| format!("Δ {:+.2} over {} seed(s)", d.mean, d.n));
+                out += &format!("  {:<28} {:<40} {:<16} {d}\n", row.label, c.claim, v.as_str());
+            }
+        }
+    }
+    out
+}
