@@ -170,6 +170,11 @@ impl Checker<'_> {
         self.errors.push(SpecError::Invalid { file: self.file.to_path_buf(), path: path.into(), message: message.into() });
     }
 
+    /// Merges patch layers (lowest precedence first); a type error is recorded under `path`.
+    fn layers<T: Serialize + DeserializeOwned + Default>(&mut self, layers: &[Value], path: &str) -> Option<T> {
+        layered(layers).map_err(|e| self.fail(path, e.to_string())).ok()
+    }
+
     fn require<T: Default>(&mut self, value: Option<T>, path: &str) -> T {
         value.unwrap_or_else(|| {
             self.fail(path, "is required (set it in the spec or in experiments/defaults.yaml)");
@@ -240,31 +245,13 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     for entry in &entries {
         let at = format!("runs[{}]", entry.id);
         let patch = prof.runs.as_ref().and_then(|r| r.get(&entry.id)).cloned().unwrap_or_default();
-        let train: TrainPatch = match layered(&[
-            to_value(&spec.train),
-            to_value(&entry.train),
-            to_value(&prof.train),
-            to_value(&patch.train),
-            to_value(&sets.train),
-        ]) {
-            Ok(t) => t,
-            Err(e) => {
-                c.fail(format!("{at}.train"), e.to_string());
-                continue;
-            }
-        };
-        let model: ModelPatch = match layered(&[
-            to_value(&spec.model),
-            to_value(&entry.model_options),
-            to_value(&prof.model),
-            to_value(&patch.model_options),
-            to_value(&sets.model),
-        ]) {
-            Ok(m) => m,
-            Err(e) => {
-                c.fail(format!("{at}.model_options"), e.to_string());
-                continue;
-            }
+        let train_layers = [to_value(&spec.train), to_value(&entry.train), to_value(&prof.train), to_value(&patch.train), to_value(&sets.train)];
+        let model_layers =
+            [to_value(&spec.model), to_value(&entry.model_options), to_value(&prof.model), to_value(&patch.model_options), to_value(&sets.model)];
+        let train: Option<TrainPatch> = c.layers(&train_layers, &format!("{at}.train"));
+        let model: Option<ModelPatch> = c.layers(&model_layers, &format!("{at}.model_options"));
+        let (Some(train), Some(model)) = (train, model) else {
+            continue;
         };
         let method = patch.method.unwrap_or(entry.method);
         let teacher_snapshot = patch.teacher_snapshot.or(entry.teacher_snapshot);
