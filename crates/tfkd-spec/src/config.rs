@@ -57,6 +57,17 @@ pub struct TrainConfig {
     pub gamma: f64,
     /// libtorch threads (0 = all cores). Bit-exact equality holds for equal thread counts.
     pub threads: usize,
+    /// `fp32` or `bf16` (CUDA only). Omitted from records and run ids when fp32, so fp32 ids never change.
+    #[serde(default = "fp32", skip_serializing_if = "is_fp32")]
+    pub precision: String,
+}
+
+fn fp32() -> String {
+    "fp32".into()
+}
+
+fn is_fp32(p: &str) -> bool {
+    p == "fp32"
 }
 
 impl TrainConfig {
@@ -150,6 +161,7 @@ mod tests {
             milestones: vec![0.3, 0.6, 0.8],
             gamma: 0.2,
             threads: 0,
+            precision: "fp32".into(),
         }
     }
 

@@ -361,7 +361,11 @@ fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
         milestones: t.milestones.unwrap_or_default(),
         gamma: t.gamma.unwrap_or(1.0),
         threads: t.threads.unwrap_or(0),
+        precision: t.precision.unwrap_or_else(|| "fp32".into()),
     };
+    if !matches!(train.precision.as_str(), "fp32" | "bf16") {
+        c.fail(p("precision"), format!("unknown precision '{}'; expected fp32 or bf16", train.precision));
+    }
     if train.epochs == 0 {
         c.fail(p("epochs"), "must be >= 1");
     }

@@ -181,6 +181,8 @@ pub struct TrainPatch {
     pub gamma: Option<f64>,
     /// Threads for libtorch (0 = all cores); recorded with the run.
     pub threads: Option<usize>,
+    /// Numeric precision: `fp32` (default) or `bf16` (CUDA only: model, inputs and updates in bfloat16).
+    pub precision: Option<String>,
 }
 
 /// Model settings.

@@ -113,9 +113,16 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
     let normalize = prepare::normalize(&cfg.data, channels)?;
     let loss = prepare::loss(&cfg.method);
 
+    let bf16 = cfg.train.precision == "bf16";
+    if bf16 && !ctx.device.is_cuda() {
+        return Err(TrainError::Config("train.precision bf16 is for CUDA devices only; use fp32 on the CPU".into()));
+    }
     tch::manual_seed(cfg.seed as i64);
     let mut vs = VarStore::new(ctx.device);
     let net = Network::build(&vs, arch, model_cfg).map_err(|e| TrainError::Config(e.to_string()))?;
+    if bf16 {
+        vs.bfloat16();
+    }
     let mut sgd = crate::sgd::Sgd::new(&vs, cfg.train.momentum, cfg.train.weight_decay, cfg.train.nesterov);
     let teacher_net = match teacher {
         Some(t) => {
@@ -158,7 +165,7 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             let (x, y) = (x.to_device(ctx.device), y.to_device(ctx.device));
             lr = cfg.train.lr_at(epoch, b, iters);
             sgd.set_lr(lr);
-            let logits = net.forward(&x, true);
+            let logits = if bf16 { net.forward(&x.to_kind(Kind::BFloat16), true).to_kind(Kind::Float) } else { net.forward(&x, true) };
             let t_logits = teacher_net.as_ref().map(|t| t.logits(&x));
             let nonfinite = |total: f64, ce: f64, kl: Option<f64>| TrainError::NonFinite { epoch: epoch + 1, batch: b, step: progress.steps, total, ce, kl };
             let terms = match loss.compute(&logits, &y, t_logits.as_ref()) {
@@ -188,8 +195,8 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             });
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let val_acc = if splits.val.is_empty() { None } else { Some(evaluate(&net, &splits.val, &normalize, ctx.device)?.0) };
-        let (test_acc, test_loss) = evaluate(&net, &splits.test, &normalize, ctx.device)?;
+        let val_acc = if splits.val.is_empty() { None } else { Some(evaluate(&net, &splits.val, &normalize, ctx.device, bf16)?.0) };
+        let (test_acc, test_loss) = evaluate(&net, &splits.test, &normalize, ctx.device, bf16)?;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             lr,
@@ -243,8 +250,8 @@ fn fail(dir: &RunDir, err: TrainError) -> Result<RunRecord> {
     Err(err)
 }
 
-/// Accuracy and mean cross-entropy of `net` (eval mode) on `split`.
-pub fn evaluate(net: &Network, split: &Arc<Split>, normalize: &Normalize, device: Device) -> Result<(f64, f64)> {
+/// Accuracy and mean cross-entropy of `net` (eval mode) on `split`; `bf16` feeds bfloat16 inputs to a bfloat16 model.
+pub fn evaluate(net: &Network, split: &Arc<Split>, normalize: &Normalize, device: Device, bf16: bool) -> Result<(f64, f64)> {
     let loader = Loader::new(
         split.clone(),
         LoaderConfig { batch_size: 500, shuffle: false, augment: Augment::none(), normalize: normalize.clone(), seed: 0, prefetch: 1 },
@@ -253,7 +260,8 @@ pub fn evaluate(net: &Network, split: &Arc<Split>, normalize: &Normalize, device
     for batch in loader.epoch(0, 0) {
         let batch = batch?;
         let (x, y) = (batch.images.to_device(device), batch.labels.to_device(device));
-        let logits = tch::no_grad(|| net.forward(&x, false));
+        let x = if bf16 { x.to_kind(Kind::BFloat16) } else { x };
+        let logits = tch::no_grad(|| net.forward(&x, false)).to_kind(Kind::Float);
         let k = y.size()[0];
         correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
         loss += logits.cross_entropy_for_logits(&y).double_value(&[]) * k as f64;

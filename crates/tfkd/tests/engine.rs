@@ -191,3 +191,11 @@ fn report_regenerates_committed_tables() {
     assert_eq!(std::fs::read_to_string(dst.join("table.md")).unwrap(), std::fs::read_to_string(src.join("table.md")).unwrap());
     assert_eq!(std::fs::read_to_string(dst.join("table.csv")).unwrap(), std::fs::read_to_string(src.join("table.csv")).unwrap());
 }
+
+#[test]
+fn bf16_is_refused_on_the_cpu() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tfkd(home.path(), &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-cnn5", "--set", "train.precision=bf16", "--device", "cpu"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bf16 is for CUDA devices only"));
+}
