@@ -20,6 +20,9 @@ pub struct DataConfig {
     pub test_subset: Option<usize>,
     /// Augmentation preset: `cifar`, `tiny-imagenet` or `none`.
     pub augment: String,
+    /// Steps of the preset switched off (`crop`, `flip`, `rotate`); omitted from ids when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub augment_off: Vec<String>,
     /// Rotation interpolation: `nearest` or `bilinear`.
     pub interpolation: String,
     /// Normalisation preset.

@@ -329,6 +329,12 @@ fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> DataConfig {
     if !normalize.is_empty() && !NORMALIZATIONS.contains(&normalize.as_str()) {
         c.fail("dataset.normalize", format!("unknown normalisation '{normalize}'; expected one of {}", NORMALIZATIONS.join(", ")));
     }
+    let augment_off = d.augment_off.unwrap_or_default();
+    for op in &augment_off {
+        if !matches!(op.as_str(), "crop" | "flip" | "rotate") {
+            c.fail("dataset.augment_off", format!("unknown augmentation step '{op}'; expected crop, flip or rotate"));
+        }
+    }
     let interpolation = d.interpolation.unwrap_or_else(|| "nearest".into());
     if !matches!(interpolation.as_str(), "nearest" | "bilinear") {
         c.fail("dataset.interpolation", format!("unknown interpolation '{interpolation}'; expected nearest or bilinear"));
@@ -340,6 +346,7 @@ fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> DataConfig {
         train_subset: d.train_subset,
         test_subset: d.test_subset,
         augment,
+        augment_off,
         interpolation,
         normalize,
         image_size: d.image_size,

@@ -145,6 +145,8 @@ pub struct DataPatch {
     pub test_subset: Option<usize>,
     /// Augmentation preset or list: `cifar`, `tiny-imagenet`, `none`.
     pub augment: Option<String>,
+    /// Steps of the augmentation preset to switch off: any of `crop`, `flip`, `rotate`.
+    pub augment_off: Option<Vec<String>>,
     /// Rotation interpolation: `nearest` (official) or `bilinear`.
     pub interpolation: Option<String>,
     /// Normalisation constants: `cifar-official`, `tiny-imagenet-official`, `half`.

@@ -2,7 +2,7 @@
 
 use std::{path::Path, sync::Arc};
 
-use tfkd_datasets::{Augment, Dataset, Interpolation, Normalize, Source, Split};
+use tfkd_datasets::{Augment, Dataset, Interpolation, Normalize, Op, Source, Split};
 use tfkd_losses as losses;
 use tfkd_models::{Arch, ModelConfig};
 use tfkd_spec::{config::DataConfig, KlReduction, Method, RegVariant, RunConfig, Spread};
@@ -66,7 +66,7 @@ pub fn splits(ds: &Dataset, data: &DataConfig) -> Result<Splits> {
     Ok(Splits { train: Arc::new(train), val: Arc::new(val), test: Arc::new(test), classes: ds.classes.len() })
 }
 
-/// The augmentation preset.
+/// The augmentation preset, minus the steps the spec switches off.
 pub fn augment(data: &DataConfig) -> Result<Augment> {
     let mut a = match data.augment.as_str() {
         "cifar" => Augment::cifar_official(),
@@ -75,6 +75,14 @@ pub fn augment(data: &DataConfig) -> Result<Augment> {
         other => return Err(TrainError::Config(format!("unknown augmentation '{other}'"))),
     };
     a.interpolation = if data.interpolation == "bilinear" { Interpolation::Bilinear } else { Interpolation::Nearest };
+    a.ops.retain(|op| {
+        let name = match op {
+            Op::Crop { .. } => "crop",
+            Op::Flip => "flip",
+            Op::Rotate { .. } => "rotate",
+        };
+        !data.augment_off.iter().any(|off| off == name)
+    });
     Ok(a)
 }
 
@@ -142,5 +150,25 @@ pub fn loss(method: &Method) -> losses::Loss {
             },
             reduction: reduction(r),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tfkd_datasets::Op;
+
+    #[test]
+    fn augmentation_steps_can_be_switched_off() {
+        let exp = tfkd_spec::load_str(
+            "name: t\ndataset: { source: cifar10-jpeg, augment: cifar, augment_off: [rotate], normalize: cifar-official }\n\
+             train: { epochs: 1, batch_size: 8, lr: 0.1, lr_batch_scaling: true, momentum: 0.9, weight_decay: 0.0 }\n\
+             model: { width: 1.0 }\nruns: [{ id: a, model: cnn5, method: { kind: baseline } }]\nprofiles: { p: {} }\n",
+            std::path::Path::new("t.yaml"),
+            "p",
+            &[],
+        )
+        .unwrap();
+        let ops = super::augment(&exp.runs[0].data).unwrap().ops;
+        assert_eq!(ops, vec![Op::Crop { padding: 4 }, Op::Flip]);
     }
 }
