@@ -34,3 +34,30 @@ fn check(target: &str) {
 fn rekd_tiny_imagenet() {
     check("rekd-tiny-imagenet");
 }
+
+#[test]
+fn rekd_cifar10() {
+    check("rekd-cifar10");
+}
+
+#[test]
+fn rekd_cifar100() {
+    check("rekd-cifar100");
+}
+
+#[test]
+fn dekd() {
+    check("dekd");
+}
+
+#[test]
+fn tf_kd_self_cifar100() {
+    check("tf-kd-self-cifar100");
+}
+
+#[test]
+fn tf_kd_reg_cifar100() {
+    check("tf-kd-reg-cifar100");
+    let r = report("tf-kd-reg-cifar100");
+    assert!(r.figures.iter().any(|f| f.stem == "kd-vs-lsr"), "the KD ≈ LSR figure needs the committed soft_targets.json");
+}
