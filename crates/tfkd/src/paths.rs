@@ -1,27 +1,32 @@
-//! Where tfkd keeps caches (decoded data, checkpoints) and datasets: git-ignored, overridable by environment.
+//! Where tfkd keeps caches, datasets, specs and results: relative to the current directory (the repository
+//! root under `just`), each overridable by an environment variable.
 
 use std::path::PathBuf;
 
-/// `$TFKD_CACHE_DIR`, or `.cache` under the current directory (the repository root under `just`).
+fn env_or(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+/// `$TFKD_CACHE_DIR`, or `.cache`: decoded data and run folders (checkpoints); git-ignored.
 #[must_use]
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("TFKD_CACHE_DIR").map_or_else(|| PathBuf::from(".cache"), PathBuf::from)
+    env_or("TFKD_CACHE_DIR", ".cache")
 }
 
-/// `$TFKD_DATA_DIR`, or `data` under the current directory: where `tfkd data fetch` unpacks datasets.
+/// `$TFKD_DATA_DIR`, or `data`: where `tfkd data fetch` unpacks datasets; git-ignored.
 #[must_use]
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("TFKD_DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from)
+    env_or("TFKD_DATA_DIR", "data")
 }
 
-/// `$TFKD_EXPERIMENTS_DIR`, or `experiments` under the current directory.
+/// `$TFKD_EXPERIMENTS_DIR`, or `experiments`.
 #[must_use]
 pub fn experiments_dir() -> PathBuf {
-    std::env::var_os("TFKD_EXPERIMENTS_DIR").map_or_else(|| PathBuf::from("experiments"), PathBuf::from)
+    env_or("TFKD_EXPERIMENTS_DIR", "experiments")
 }
 
-/// `$TFKD_RESULTS_DIR`, or `results` under the current directory.
+/// `$TFKD_RESULTS_DIR`, or `results`.
 #[must_use]
 pub fn results_dir() -> PathBuf {
-    std::env::var_os("TFKD_RESULTS_DIR").map_or_else(|| PathBuf::from("results"), PathBuf::from)
+    env_or("TFKD_RESULTS_DIR", "results")
 }
