@@ -156,20 +156,21 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
                     }
                 }
             }
-            for (label, y) in &fig.hlines {
-                let y = *y;
+            let line_colors = [BLACK, RGBColor(255, 127, 14), RGBColor(127, 127, 127)];
+            for (i, (label, y)) in fig.hlines.iter().enumerate() {
+                let (y, color) = (*y, line_colors[i % line_colors.len()]);
                 chart
-                    .draw_series(LineSeries::new(vec![(x0, y), (x1, y)], BLACK.stroke_width(2)))
+                    .draw_series(LineSeries::new(vec![(x0, y), (x1, y)], color.stroke_width(2)))
                     .map_err(|e| err(e.to_string()))?
                     .label(label.as_str())
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
             }
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .label_font(("sans-serif", 15))
-                .position(if fig.kind == Kind::Bars { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+                .position(if fig.kind == Kind::Bars || fig.log_x { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
         }};
