@@ -12,6 +12,6 @@ pub mod schema;
 
 pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};
-pub use graph::{plan, run_id, PlannedRun};
+pub use graph::{plan, run_id, with_teachers, PlannedRun};
 pub use resolve::{load, load_str, Experiment};
 pub use schema::{Cell, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, Snapshot, SpecFile, Spread};

@@ -205,18 +205,11 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     let mut entries = spec.runs.clone().unwrap_or_default();
     let all_ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     if let Some(only) = &prof.only {
-        let mut keep: Vec<String> = Vec::new();
-        let mut todo = only.clone();
-        while let Some(id) = todo.pop() {
-            match entries.iter().find(|e| e.id == id) {
-                Some(e) => {
-                    todo.extend(e.teacher.clone());
-                    keep.push(id);
-                }
-                None => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
-            }
+        let teacher_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.teacher.as_deref());
+        match crate::graph::with_teachers(only, teacher_of) {
+            Ok(keep) => entries.retain(|e| keep.contains(&e.id)),
+            Err(id) => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
         }
-        entries.retain(|e| keep.contains(&e.id));
     }
     if entries.is_empty() {
         c.fail("runs", "an experiment needs at least one run");

@@ -34,17 +34,10 @@ pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
     if only.is_empty() {
         return Ok(());
     }
-    let mut keep: Vec<String> = Vec::new();
-    let mut todo: Vec<String> = only.to_vec();
-    while let Some(id) = todo.pop() {
-        let Some(run) = exp.runs.iter().find(|r| r.id == id) else {
-            bail!("--only {id}: no such run in {} (runs: {})", exp.name, exp.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "));
-        };
-        if let Some(t) = &run.teacher {
-            todo.push(t.clone());
-        }
-        keep.push(id);
-    }
+    let teacher_of = |id: &str| exp.runs.iter().find(|r| r.id == id).map(|r| r.teacher.as_deref());
+    let keep = tfkd_spec::with_teachers(only, teacher_of).map_err(|id| {
+        anyhow::anyhow!("--only {id}: no such run in {} (runs: {})", exp.name, exp.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "))
+    })?;
     exp.runs.retain(|r| keep.contains(&r.id));
     Ok(())
 }
