@@ -41,6 +41,19 @@ pub struct Progress {
     pub selected_epoch: Option<u32>,
 }
 
+/// Where a run stands, as its folder says.
+#[derive(Debug)]
+pub enum RunState {
+    /// Finished: its record.
+    Done(Box<crate::run::RunRecord>),
+    /// Stopped with an error: the message.
+    Failed(String),
+    /// Some epochs checkpointed: running now, or interrupted (the same command resumes it).
+    Partial(Progress),
+    /// Nothing there yet.
+    Pending,
+}
+
 /// A run's working folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -88,6 +101,23 @@ impl RunDir {
         self.root.join(format!("state-{epoch}.safetensors"))
     }
 
+    /// `state.json`.
+    #[must_use]
+    pub fn progress(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    /// Done, failed, partial or pending, in that order of precedence.
+    pub fn state(&self) -> Result<RunState> {
+        if let Some(record) = self.read_json(&self.done())? {
+            return Ok(RunState::Done(Box::new(record)));
+        }
+        if let Some(f) = self.read_json::<serde_json::Value>(&self.failed())? {
+            return Ok(RunState::Failed(f["error"].as_str().unwrap_or("?").to_string()));
+        }
+        Ok(self.read_json(&self.progress())?.map_or(RunState::Pending, RunState::Partial))
+    }
+
     /// Creates the folder.
     pub fn create(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))
@@ -114,7 +144,7 @@ impl RunDir {
         named.extend(momentum.iter().map(|(k, v)| (format!("momentum.{k}"), v.shallow_clone())));
         let file = self.state_file(progress.epochs_done);
         atomic_write(&file, |tmp| Tensor::write_safetensors(&named, tmp).map_err(|e| TrainError::Checkpoint { path: tmp.to_path_buf(), detail: e.to_string() }))?;
-        self.write_json(&self.root.join("state.json"), progress)?;
+        self.write_json(&self.progress(), progress)?;
         // Older states are no longer referenced.
         for epoch in 0..progress.epochs_done {
             let _ = std::fs::remove_file(self.state_file(epoch));
@@ -124,7 +154,7 @@ impl RunDir {
 
     /// Loads the last saved state into `vs`; returns the progress and momentum buffers, or `None` to start fresh.
     pub fn load_state(&self, vs: &mut VarStore, run_id: &str) -> Result<Option<(Progress, BTreeMap<String, Tensor>)>> {
-        let Some(progress) = self.read_json::<Progress>(&self.root.join("state.json"))? else { return Ok(None) };
+        let Some(progress) = self.read_json::<Progress>(&self.progress())? else { return Ok(None) };
         let file = self.state_file(progress.epochs_done);
         let bad = |detail: String| TrainError::Checkpoint { path: file.clone(), detail };
         if progress.run_id != run_id {

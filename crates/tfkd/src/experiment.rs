@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use tch::Device;
 use tfkd_spec::Experiment;
-use tfkd_trainers::{state::RunDir, Context, Outcome, RunRecord};
+use tfkd_trainers::{
+    state::{RunDir, RunState},
+    Context, Outcome, RunRecord,
+};
 
 use crate::{libtorch, paths, progress::Progress};
 
@@ -170,17 +173,21 @@ pub fn status() -> anyhow::Result<String> {
     let (mut done, mut failed, mut partial) = (0, 0, 0);
     for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        let dir = RunDir::new(&paths::cache_dir(), &id);
-        if let Some(r) = dir.read_json::<RunRecord>(&dir.done())? {
-            done += 1;
-            rows.push(format!("done     {id} {:<32} test {:.2}% (best {:.2}%)", r.label, r.summary.last_test_acc * 100.0, r.summary.best_test_acc * 100.0));
-        } else if let Some(f) = dir.read_json::<serde_json::Value>(&dir.failed())? {
-            failed += 1;
-            rows.push(format!("failed   {id} {}", f["error"].as_str().unwrap_or("?")));
-        } else if let Some(p) = dir.read_json::<tfkd_trainers::state::Progress>(&dir.path().join("state.json"))? {
-            partial += 1;
-            let last = p.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
-            rows.push(format!("partial  {id} {} epochs done{last} (running, or interrupted: the same command resumes it)", p.epochs_done));
+        match RunDir::new(&paths::cache_dir(), &id).state()? {
+            RunState::Done(r) => {
+                done += 1;
+                rows.push(format!("done     {id} {:<32} test {:.2}% (best {:.2}%)", r.label, r.summary.last_test_acc * 100.0, r.summary.best_test_acc * 100.0));
+            }
+            RunState::Failed(error) => {
+                failed += 1;
+                rows.push(format!("failed   {id} {error}"));
+            }
+            RunState::Partial(p) => {
+                partial += 1;
+                let last = p.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
+                rows.push(format!("partial  {id} {} epochs done{last} (running, or interrupted: the same command resumes it)", p.epochs_done));
+            }
+            RunState::Pending => {}
         }
     }
     rows.sort();
@@ -192,15 +199,11 @@ pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
     let (_, _, planned) = tfkd_trainers::engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
     let mut out = format!("{} [{}]\n", exp.name, exp.profile);
     for p in planned {
-        let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
-        let state = if let Some(r) = dir.read_json::<RunRecord>(&dir.done())? {
-            format!("done     test {:.2}%", r.summary.last_test_acc * 100.0)
-        } else if dir.failed().is_file() {
-            "failed".into()
-        } else if let Some(pr) = dir.read_json::<tfkd_trainers::state::Progress>(&dir.path().join("state.json"))? {
-            format!("partial  {}/{} epochs", pr.epochs_done, p.config.train.epochs)
-        } else {
-            "pending".into()
+        let state = match RunDir::new(&paths::cache_dir(), &p.run_id).state()? {
+            RunState::Done(r) => format!("done     test {:.2}%", r.summary.last_test_acc * 100.0),
+            RunState::Failed(_) => "failed".into(),
+            RunState::Partial(pr) => format!("partial  {}/{} epochs", pr.epochs_done, p.config.train.epochs),
+            RunState::Pending => "pending".into(),
         };
         out += &format!("  {:<34} [{}] {state}\n", p.config.label(), p.run_id);
     }
@@ -211,7 +214,8 @@ pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
 pub fn clean_failed() -> anyhow::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(paths::cache_dir().join("runs")).into_iter().flatten().flatten() {
-        if entry.path().join("failed.json").is_file() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if RunDir::new(&paths::cache_dir(), &id).failed().is_file() {
             std::fs::remove_dir_all(entry.path())?;
             removed += 1;
         }
