@@ -183,7 +183,7 @@ pub struct TrainPatch {
     pub gamma: Option<f64>,
     /// Threads for libtorch (0 = all cores); recorded with the run.
     pub threads: Option<usize>,
-    /// Numeric precision: `fp32` (default) or `bf16` (CUDA only: model, inputs and updates in bfloat16).
+    /// Numeric precision: `fp32` (default) or `bf16` (CUDA only: mixed precision, bf16 autocast with fp32 weights, optimizer state and loss).
     pub precision: Option<String>,
 }
 

@@ -7,6 +7,7 @@
 //! * [`engine::execute`]: a whole experiment, teachers first, finished runs never trained twice.
 //! * The loop reports through [`events::Observer`] and never prints.
 
+pub mod autocast;
 pub mod engine;
 mod error;
 pub mod events;

@@ -10,6 +10,7 @@ use tfkd_models::{Network, Teacher};
 use tfkd_spec::{PlannedRun, RunConfig, Snapshot};
 
 use crate::{
+    autocast,
     error::{Result, TrainError},
     events::{Event, Observer},
     metrics::{EpochMetrics, Summary},
@@ -120,9 +121,6 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
     tch::manual_seed(cfg.seed as i64);
     let mut vs = VarStore::new(ctx.device);
     let net = Network::build(&vs, arch, model_cfg).map_err(|e| TrainError::Config(e.to_string()))?;
-    if bf16 {
-        vs.bfloat16();
-    }
     let mut sgd = crate::sgd::Sgd::new(&vs, cfg.train.momentum, cfg.train.weight_decay, cfg.train.nesterov);
     let teacher_net = match teacher {
         Some(t) => {
@@ -165,8 +163,8 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             let (x, y) = (x.to_device(ctx.device), y.to_device(ctx.device));
             lr = cfg.train.lr_at(epoch, b, iters);
             sgd.set_lr(lr);
-            let logits = if bf16 { net.forward(&x.to_kind(Kind::BFloat16), true).to_kind(Kind::Float) } else { net.forward(&x, true) };
-            let t_logits = teacher_net.as_ref().map(|t| t.logits(&x));
+            let logits = autocast::bf16(bf16, || net.forward(&x, true)).to_kind(Kind::Float);
+            let t_logits = teacher_net.as_ref().map(|t| autocast::bf16(bf16, || t.logits(&x)).to_kind(Kind::Float));
             let nonfinite = |total: f64, ce: f64, kl: Option<f64>| TrainError::NonFinite { epoch: epoch + 1, batch: b, step: progress.steps, total, ce, kl };
             let terms = match loss.compute(&logits, &y, t_logits.as_ref()) {
                 Ok(t) => t,
@@ -250,7 +248,7 @@ fn fail(dir: &RunDir, err: TrainError) -> Result<RunRecord> {
     Err(err)
 }
 
-/// Accuracy and mean cross-entropy of `net` (eval mode) on `split`; `bf16` feeds bfloat16 inputs to a bfloat16 model.
+/// Accuracy and mean cross-entropy of `net` (eval mode) on `split`; `bf16` evaluates under bf16 autocast.
 pub fn evaluate(net: &Network, split: &Arc<Split>, normalize: &Normalize, device: Device, bf16: bool) -> Result<(f64, f64)> {
     let loader = Loader::new(
         split.clone(),
@@ -260,8 +258,7 @@ pub fn evaluate(net: &Network, split: &Arc<Split>, normalize: &Normalize, device
     for batch in loader.epoch(0, 0) {
         let batch = batch?;
         let (x, y) = (batch.images.to_device(device), batch.labels.to_device(device));
-        let x = if bf16 { x.to_kind(Kind::BFloat16) } else { x };
-        let logits = tch::no_grad(|| net.forward(&x, false)).to_kind(Kind::Float);
+        let logits = autocast::bf16(bf16, || tch::no_grad(|| net.forward(&x, false))).to_kind(Kind::Float);
         let k = y.size()[0];
         correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
         loss += logits.cross_entropy_for_logits(&y).double_value(&[]) * k as f64;

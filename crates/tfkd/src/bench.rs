@@ -46,25 +46,36 @@ pub struct ModelRow {
     pub steps: usize,
 }
 
-/// Training throughput of `arch` at `width` with batch `batch` on the CPU, with all threads.
-pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64) -> anyhow::Result<ModelRow> {
+/// Training throughput of `arch` at `width` with batch `batch` on `device` (the CPU with all threads, or a GPU).
+pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64, device: Device) -> anyhow::Result<ModelRow> {
     tch::manual_seed(0);
-    let vs = nn::VarStore::new(Device::Cpu);
+    let vs = nn::VarStore::new(device);
     let net = Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(10) })?;
     let mut opt = nn::Sgd { momentum: 0.9, wd: 5e-4, ..Default::default() }.build(&vs, 0.1)?;
-    let x = Tensor::randn([batch, 3, 32, 32], (Kind::Float, Device::Cpu));
-    let y = Tensor::randint(10, [batch], (Kind::Int64, Device::Cpu));
+    let x = Tensor::randn([batch, 3, 32, 32], (Kind::Float, device));
+    let y = Tensor::randint(10, [batch], (Kind::Int64, device));
     let mut step = || opt.backward_step(&net.forward(&x, true).cross_entropy_for_logits(&y));
-    step(); // warm-up
+    let sync = || {
+        if let Device::Cuda(_) = device {
+            tch::Cuda::synchronize(0);
+        }
+    };
+    // Warm-up: allocator, cuDNN algorithm choice (GPU kernels are lazy to load).
+    for _ in 0..if device.is_cuda() { 5 } else { 1 } {
+        step();
+    }
+    sync();
+    let max_steps = if device.is_cuda() { 2_000 } else { 20 };
     let start = Instant::now();
     let mut steps = 0;
-    while steps < 2 || (start.elapsed().as_secs_f64() < max_seconds && steps < 20) {
+    while steps < 2 || (start.elapsed().as_secs_f64() < max_seconds && steps < max_steps) {
         step();
         steps += 1;
-        if start.elapsed().as_secs_f64() > max_seconds {
-            break;
+        if steps % 10 == 0 {
+            sync();
         }
     }
+    sync();
     Ok(ModelRow {
         model: arch.to_string(),
         width,
@@ -74,15 +85,35 @@ pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64) -> anyhow::Re
     })
 }
 
-/// Renders model rows as a Markdown table.
+/// A row of the reference benchmark (`benches/torch_train.py steps`), read from its JSON output.
+#[derive(Debug, serde::Deserialize)]
+pub struct ReferenceRow {
+    /// Model name.
+    pub model: String,
+    /// Width multiplier.
+    pub width: f64,
+    /// Training images per second of the PyTorch loop.
+    pub train_img_per_s: f64,
+}
+
+/// Renders model rows as a Markdown table, with the reference's speed and the ratio where it measured the model.
 #[must_use]
-pub fn models_markdown(rows: &[ModelRow], batch: i64, threads: i32) -> String {
-    let mut out = format!(
-        "Training throughput on this machine's CPU: batch {batch}, 32×32 inputs, K = 10, SGD step included, {threads} threads.\n\n\
-         | model | width | params | train img/s |\n|---|---:|---:|---:|\n"
-    );
+pub fn models_markdown(rows: &[ModelRow], batch: i64, where_: &str, reference: &[ReferenceRow]) -> String {
+    let mut out = format!("Training throughput on {where_}: batch {batch}, 32×32 inputs, K = 10, SGD step included.\n\n");
+    if reference.is_empty() {
+        out += "| model | width | params | train img/s |\n|---|---:|---:|---:|\n";
+    } else {
+        out += "| model | width | params | train img/s | PyTorch reference img/s | ratio tfkd / reference |\n|---|---:|---:|---:|---:|---:|\n";
+    }
     for r in rows {
-        out += &format!("| {} | {} | {} | {:.1} |\n", r.model, r.width, crate::models::thousands(r.params), r.train_img_per_s);
+        out += &format!("| {} | {} | {} | {:.1} |", r.model, r.width, crate::models::thousands(r.params), r.train_img_per_s);
+        if !reference.is_empty() {
+            out += &match reference.iter().find(|x| x.model == r.model && x.width == r.width) {
+                Some(x) => format!(" {:.1} | {:.2}× |", x.train_img_per_s, r.train_img_per_s / x.train_img_per_s),
+                None => " — | — |".to_string(),
+            };
+        }
+        out.push('\n');
     }
     out
 }

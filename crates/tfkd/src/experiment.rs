@@ -69,7 +69,8 @@ pub fn load(path: &Path, profile: &str, sets: &[String]) -> anyhow::Result<Exper
     tfkd_spec::load(path, profile, sets).map_err(|e| anyhow::anyhow!("invalid spec:\n{e}"))
 }
 
-fn device(name: &str) -> anyhow::Result<(Device, String)> {
+/// Parses a device name (auto, cpu, cuda, cuda:N) and checks that libtorch can use it; returns it and its label.
+pub fn device(name: &str) -> anyhow::Result<(Device, String)> {
     let device = match name {
         "auto" => Device::cuda_if_available(),
         "cpu" => Device::Cpu,

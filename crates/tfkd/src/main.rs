@@ -12,7 +12,7 @@ mod report;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 /// Reproduce, check and extend "Revisiting Knowledge Distillation via Label Smoothing Regularization".
@@ -137,7 +137,7 @@ enum BenchCommand {
         #[arg(long)]
         reference: Option<f64>,
     },
-    /// Training images per second of each model and width on the CPU (batch 128, all threads).
+    /// Training images per second of each model and width (batch 128; the CPU with all threads, or a GPU).
     Models {
         /// Width multipliers to measure.
         #[arg(long, value_delimiter = ',', default_value = "1,0.25,0.125")]
@@ -154,6 +154,12 @@ enum BenchCommand {
         /// Also write the table (Markdown) and rows (JSON) to this path stem.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Device: cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// JSON rows of the PyTorch reference (`benches/torch_train.py steps`) measured on the same machine; adds a ratio column.
+        #[arg(long)]
+        reference: Option<std::path::PathBuf>,
     },
 }
 
@@ -214,18 +220,25 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out } } => {
+        Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out, device, reference } } => {
+            let (device, device_name) = experiment::device(&device)?;
+            let reference: Vec<bench::ReferenceRow> = match reference {
+                Some(path) => serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+                    .with_context(|| format!("{}: expected the JSON rows of benches/torch_train.py", path.display()))?,
+                None => Vec::new(),
+            };
             let archs: Vec<tfkd_models::Arch> =
                 if models.is_empty() { tfkd_models::Arch::ALL.to_vec() } else { models.iter().map(|m| m.parse()).collect::<Result<_, _>>()? };
             let mut rows = Vec::new();
             for &width in &widths {
                 for &arch in &archs {
-                    let row = bench::model(arch, width, batch, seconds)?;
+                    let row = bench::model(arch, width, batch, seconds, device)?;
                     eprintln!("{:<18} width {:<6} {:>10.1} img/s", row.model, row.width, row.train_img_per_s);
                     rows.push(row);
                 }
             }
-            let table = bench::models_markdown(&rows, batch, tch::get_num_threads());
+            let where_ = if device.is_cuda() { format!("GPU {device_name}") } else { format!("this machine's CPU, {} threads", tch::get_num_threads()) };
+            let table = bench::models_markdown(&rows, batch, &where_, &reference);
             print!("{table}");
             if let Some(stem) = out {
                 if let Some(dir) = stem.parent() {
