@@ -53,6 +53,9 @@ pub enum TrainError {
     /// libtorch failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A run trained in a worker process failed; the text is what the worker said.
+    #[error("{0}")]
+    Worker(String),
 }
 
 /// Result alias of this crate.

@@ -1,16 +1,23 @@
 //! What the training loop reports; the loop never prints, observers (progress bars, logs) do.
+//!
+//! Events are plain values that serialise to JSON, so a run trained in a child process (`--jobs`)
+//! streams them to the parent as JSON lines, and the parent's observer sees the same events as for a
+//! run trained in process.
+
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::{EpochMetrics, Summary};
 
-/// A training event.
-#[derive(Debug)]
-pub enum Event<'a> {
+/// A training event; every variant names its run (`id@seed`), since runs may train concurrently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
     /// A run starts (or resumes after `resumed_epochs`).
     RunStart {
         /// `id@seed`.
-        label: &'a str,
+        label: String,
         /// Run id.
-        run_id: &'a str,
+        run_id: String,
         /// Total epochs.
         epochs: u32,
         /// Batches per epoch.
@@ -18,11 +25,13 @@ pub enum Event<'a> {
         /// Epochs already done (resume).
         resumed_epochs: u32,
     },
-    /// A training batch finished.
+    /// Training batches finished (reported every batch on the CPU, less often on a GPU).
     Batch {
+        /// `id@seed`.
+        label: String,
         /// 1-based epoch.
         epoch: u32,
-        /// 0-based batch.
+        /// 0-based index of the last finished batch.
         batch: usize,
         /// Running mean loss of the epoch.
         loss: f64,
@@ -32,29 +41,34 @@ pub enum Event<'a> {
         img_per_s: f64,
     },
     /// An epoch finished and was checkpointed.
-    Epoch(&'a EpochMetrics),
+    Epoch {
+        /// `id@seed`.
+        label: String,
+        /// Its metrics.
+        metrics: EpochMetrics,
+    },
     /// A run finished.
     RunEnd {
         /// `id@seed`.
-        label: &'a str,
+        label: String,
         /// Its accuracies.
-        summary: &'a Summary,
+        summary: Summary,
     },
     /// A run was already finished earlier: nothing trained.
     RunCached {
         /// `id@seed`.
-        label: &'a str,
+        label: String,
         /// Run id.
-        run_id: &'a str,
+        run_id: String,
         /// Its accuracies.
-        summary: &'a Summary,
+        summary: Summary,
     },
 }
 
 /// Receives events.
 pub trait Observer {
     /// Handles one event.
-    fn event(&mut self, event: &Event<'_>);
+    fn event(&mut self, event: &Event);
 }
 
 /// Ignores everything.
@@ -62,5 +76,33 @@ pub trait Observer {
 pub struct Silent;
 
 impl Observer for Silent {
-    fn event(&mut self, _: &Event<'_>) {}
+    fn event(&mut self, _: &Event) {}
+}
+
+/// Writes every event as one JSON line to a writer (a child process's stdout).
+#[derive(Debug)]
+pub struct JsonLines<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> Observer for JsonLines<W> {
+    fn event(&mut self, event: &Event) {
+        // A closed pipe means the parent is gone; training goes on and checkpoints stay valid.
+        let mut line = serde_json::to_vec(event).expect("events serialise");
+        line.push(b'\n');
+        let _ = self.0.write_all(&line).and_then(|()| self.0.flush());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_json_lines() {
+        let event = Event::Batch { label: "base-cnn5@1".into(), epoch: 2, batch: 7, loss: 1.25, acc: 0.5, img_per_s: 900.0 };
+        let mut out = JsonLines(Vec::new());
+        out.event(&event);
+        let text = String::from_utf8(out.0).unwrap();
+        assert!(text.ends_with('\n') && text.starts_with(r#"{"event":"batch","label":"base-cnn5@1""#), "{text}");
+        assert_eq!(serde_json::from_str::<Event>(text.trim()).unwrap(), event);
+    }
 }

@@ -142,7 +142,7 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
     )?;
     let on_device = if ctx.device.is_cuda() { Some(DeviceSplit::new(&splits.train, ctx.device)?) } else { None };
     let iters = loader.batches_per_epoch();
-    obs.event(&Event::RunStart { label: &label, run_id: &run.run_id, epochs: cfg.train.epochs, batches: iters, resumed_epochs: progress.epochs_done });
+    obs.event(&Event::RunStart { label: label.clone(), run_id: run.run_id.clone(), epochs: cfg.train.epochs, batches: iters, resumed_epochs: progress.epochs_done });
 
     for epoch in progress.epochs_done..cfg.train.epochs {
         let epoch_start = Instant::now();
@@ -185,6 +185,7 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
             seen += n;
             obs.event(&Event::Batch {
+                label: label.clone(),
                 epoch: epoch + 1,
                 batch: b,
                 loss: loss_sum / seen as f64,
@@ -218,7 +219,7 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             dir.save_weights(&vs, &dir.snapshot(epoch + 1))?;
         }
         dir.save_state(&vs, sgd.buffers(), &progress)?;
-        obs.event(&Event::Epoch(progress.metrics.last().expect("pushed")));
+        obs.event(&Event::Epoch { label: label.clone(), metrics: progress.metrics.last().expect("pushed").clone() });
     }
 
     let summary = Summary::of(&progress.metrics).ok_or_else(|| TrainError::Config("a run needs at least one epoch".into()))?;
@@ -239,7 +240,7 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
         provenance,
     };
     dir.write_json(&dir.done(), &record)?;
-    obs.event(&Event::RunEnd { label: &label, summary: &record.summary });
+    obs.event(&Event::RunEnd { label, summary: record.summary.clone() });
     Ok(record)
 }
 

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use tch::Device;
-use tfkd_spec::Experiment;
+use tfkd_spec::{Experiment, PlannedRun};
 use tfkd_trainers::{
     state::{RunDir, RunState},
-    Context, Outcome, RunRecord,
+    Context, Event, JsonLines, Outcome, Parallel, RunRecord,
 };
 
 use crate::{libtorch, paths, progress::Progress};
@@ -30,6 +30,32 @@ pub struct RunArgs {
     /// Train only these run ids (and the teachers they need).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Runs trained at once, each in its own process [default: on the CPU, cores ÷ train.threads
+    /// (1 when train.threads is 0, i.e. all cores); on a GPU, 1]. Results do not depend on it.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+}
+
+/// Arguments of the hidden `tfkd train-one`: a worker process that trains one run of a spec for `--jobs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainOneArgs {
+    /// Path to the spec.
+    pub spec: PathBuf,
+    /// Its run id (content hash).
+    #[arg(long)]
+    pub run_id: String,
+    /// Profile.
+    #[arg(long)]
+    pub profile: String,
+    /// Overrides, as given to the parent.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Device.
+    #[arg(long)]
+    pub device: String,
+    /// libtorch threads when the run's train.threads is 0.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// Keeps the runs named in `only` and, transitively, their teachers.
@@ -96,23 +122,110 @@ pub fn results_dir(exp: &Experiment) -> PathBuf {
     paths::results_dir().join(&exp.name).join(&exp.profile)
 }
 
-/// Trains every run of the experiment and writes each record under `results/<name>/<profile>/runs/`.
-pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
-    let (device, device_name) = device(&args.device)?;
+fn context(device_arg: &str) -> anyhow::Result<Context> {
+    let (device, device_name) = device(device_arg)?;
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(false);
     }
-    let ctx = Context {
+    Ok(Context {
         device,
         device_name,
         libtorch: libtorch::loaded_lib_dir().as_deref().and_then(libtorch::version).unwrap_or_else(|| "unknown".into()),
         cache_dir: paths::cache_dir(),
+    })
+}
+
+/// Runs trained at once and libtorch threads per worker (`None`: each run's own `train.threads`).
+fn jobs(exp: &Experiment, args: &RunArgs, device: Device) -> (usize, Option<usize>) {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let per_run = exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0);
+    let jobs = match args.jobs {
+        Some(j) => j.max(1),
+        None if device.is_cuda() || per_run == 0 => 1,
+        None => (cores / per_run).max(1),
     };
+    (jobs, (per_run == 0).then(|| (cores / jobs).max(1)))
+}
+
+/// Trains one run in a worker process (`tfkd train-one`), forwarding its JSON-line events.
+fn train_in_worker(exp: &Experiment, args: &RunArgs, threads: Option<usize>, run: &PlannedRun, report: &mut dyn FnMut(Event)) -> tfkd_trainers::Result<RunRecord> {
+    use std::io::{BufRead, Read};
+    let worker = |e: String| tfkd_trainers::TrainError::Worker(format!("worker for {}: {e}", run.config.label()));
+    let exe = std::env::current_exe().map_err(|e| worker(e.to_string()))?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.arg("train-one").arg(&exp.file).args(["--run-id", &run.run_id, "--profile", &exp.profile, "--device", &args.device]);
+    for set in &args.sets {
+        cmd.args(["--set", set]);
+    }
+    // Augmentation threads (rayon) share the cores with libtorch's: one worker's share each.
+    let per_worker = threads.unwrap_or(run.config.train.threads).max(1);
+    cmd.env("RAYON_NUM_THREADS", per_worker.to_string());
+    if let Some(t) = threads {
+        cmd.args(["--threads", &t.to_string()]);
+    }
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    // SAFETY: prctl is async-signal-safe; the worker gets SIGTERM if the thread that started it dies
+    // (e.g. the parent is killed), so no orphan keeps writing a run folder the next invocation resumes.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| worker(format!("starting {}: {e}", exe.display())))?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
+        if let Ok(event) = serde_json::from_str::<Event>(&line) {
+            report(event);
+        }
+    }
+    let status = child.wait().map_err(|e| worker(e.to_string()))?;
+    let said = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        let tail: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" / ");
+        return Err(worker(if tail.is_empty() { format!("exited with {status}") } else { tail }));
+    }
+    for line in said.lines().filter(|l| !l.trim().is_empty()) {
+        eprintln!("[{}] {line}", run.config.label());
+    }
+    let dir = RunDir::new(&paths::cache_dir(), &run.run_id);
+    dir.read_json::<RunRecord>(&dir.done())?.ok_or_else(|| worker("finished without a done.json".into()))
+}
+
+/// `tfkd train-one`: trains one run in this process and reports its events as JSON lines on stdout.
+pub fn train_one(args: &TrainOneArgs) -> anyhow::Result<()> {
+    let exp = load(&args.spec, &args.profile, &args.sets)?;
+    let ctx = context(&args.device)?;
+    if let Some(t) = args.threads {
+        tch::set_num_threads(i32::try_from(t)?);
+    }
+    let stdout = std::io::stdout();
+    tfkd_trainers::engine::train_one(&exp, &paths::data_dir(), &args.run_id, &ctx, &mut JsonLines(stdout.lock()))?;
+    Ok(())
+}
+
+/// Trains every run of the experiment and writes each record under `results/<name>/<profile>/runs/`.
+pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
+    let ctx = context(&args.device)?;
     if let Some(sub) = exp.substitution() {
         eprintln!("dataset substituted: {sub} (profile {})", exp.profile);
     }
+    let (jobs, threads) = jobs(exp, args, ctx.device);
     let mut progress = Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
-    let outcomes = tfkd_trainers::execute(exp, &paths::data_dir(), &ctx, &mut progress)?;
+    let outcomes = if jobs > 1 {
+        eprintln!("training up to {jobs} runs at once, each in its own process");
+        let train = |run: &PlannedRun, report: &mut dyn FnMut(Event)| train_in_worker(exp, args, threads, run, report);
+        tfkd_trainers::execute(exp, &paths::data_dir(), &ctx, &mut progress, Some(&Parallel { jobs, train: &train }))?
+    } else {
+        tfkd_trainers::execute(exp, &paths::data_dir(), &ctx, &mut progress, None)?
+    };
     progress.finish();
     let dir = results_dir(exp).join("runs");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -68,6 +68,9 @@ enum Command {
         #[command(flatten)]
         args: experiment::RunArgs,
     },
+    /// Worker of `--jobs`: trains one run and prints its events as JSON lines (not for direct use).
+    #[command(hide = true)]
+    TrainOne(experiment::TrainOneArgs),
     /// Regenerate tables and figures from recorded runs (no training).
     Report {
         /// Target or alias (table1…table6); default: every alias with records.
@@ -247,6 +250,10 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
                 std::fs::write(stem.with_extension("md"), &table)?;
                 std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&rows)?)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TrainOne(args) => {
+            experiment::train_one(&args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { spec, args } => {

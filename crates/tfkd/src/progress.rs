@@ -1,16 +1,18 @@
-//! Progress display for training: bars on a terminal, one line per epoch otherwise (CI logs).
+//! Progress display for training: bars on a terminal (one for the target, one per run in training),
+//! one line per epoch otherwise (CI logs, `--quiet`).
+
+use std::collections::HashMap;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tfkd_trainers::{Event, Observer};
 
-/// Shows a bar for the whole target and one for the current run.
+/// Shows a bar for the whole target and one for each run in training (several with `--jobs`).
 #[derive(Debug)]
 pub struct Progress {
     multi: MultiProgress,
     target: ProgressBar,
-    run: Option<ProgressBar>,
-    epochs: u32,
-    label: String,
+    /// Per run label: its bar and its number of epochs.
+    runs: HashMap<String, (ProgressBar, u32)>,
     quiet: bool,
 }
 
@@ -22,7 +24,7 @@ impl Progress {
         let target = multi.add(ProgressBar::new(runs as u64));
         target.set_style(ProgressStyle::with_template("{msg:<24} runs [{bar:30}] {pos}/{len} elapsed {elapsed_precise}").expect("template").progress_chars("=> "));
         target.set_message(name.to_string());
-        Progress { multi, target, run: None, epochs: 0, label: String::new(), quiet }
+        Progress { multi, target, runs: HashMap::new(), quiet }
     }
 
     fn line(&self, text: String) {
@@ -33,44 +35,44 @@ impl Progress {
         }
     }
 
-    /// Closes the bars.
-    pub fn finish(&self) {
+    /// Closes the bars (a run that failed leaves its bar behind until here).
+    pub fn finish(&mut self) {
+        for (_, (bar, _)) in self.runs.drain() {
+            bar.finish_and_clear();
+        }
         self.target.finish_and_clear();
     }
 }
 
 impl Observer for Progress {
-    fn event(&mut self, event: &Event<'_>) {
+    fn event(&mut self, event: &Event) {
         match event {
             Event::RunStart { label, run_id, epochs, batches, resumed_epochs } => {
-                self.epochs = *epochs;
-                self.label = (*label).to_string();
                 let bar = self.multi.add(ProgressBar::new(*batches as u64));
                 bar.set_style(
                     ProgressStyle::with_template("  {prefix:<28} [{bar:25}] {pos}/{len} {msg} eta {eta}").expect("template").progress_chars("=> "),
                 );
                 bar.set_prefix(format!("{label} ep {}/{epochs}", resumed_epochs + 1));
-                self.run = Some(bar);
+                self.runs.insert(label.clone(), (bar, *epochs));
                 let resumed = if *resumed_epochs > 0 { format!(" (resuming after epoch {resumed_epochs})") } else { String::new() };
                 self.line(format!("train {label} [{run_id}]{resumed}"));
             }
-            Event::Batch { epoch, batch, loss, acc, img_per_s } => {
-                if let Some(bar) = &self.run {
-                    bar.set_prefix(format!("{} ep {epoch}/{}", self.label, self.epochs));
+            Event::Batch { label, epoch, batch, loss, acc, img_per_s } => {
+                if let Some((bar, epochs)) = self.runs.get(label) {
+                    bar.set_prefix(format!("{label} ep {epoch}/{epochs}"));
                     bar.set_position(*batch as u64 + 1);
                     bar.set_message(format!("loss {loss:.3} acc {:.1}% {img_per_s:.0} img/s", acc * 100.0));
                 }
             }
-            Event::Epoch(m) => {
-                if let Some(bar) = &self.run {
+            Event::Epoch { label, metrics: m } => {
+                let epochs = self.runs.get(label).map_or(0, |(bar, epochs)| {
                     bar.reset();
-                }
+                    *epochs
+                });
                 let val = m.val_acc.map_or(String::new(), |v| format!(" val {:.2}%", v * 100.0));
                 self.line(format!(
-                    "  {} epoch {}/{}: loss {:.4} train {:.2}%{val} test {:.2}% lr {:.5} ({:.1} s, {:.0} img/s)",
-                    self.label,
+                    "  {label} epoch {}/{epochs}: loss {:.4} train {:.2}%{val} test {:.2}% lr {:.5} ({:.1} s, {:.0} img/s)",
                     m.epoch,
-                    self.epochs,
                     m.train_loss,
                     m.train_acc * 100.0,
                     m.test_acc * 100.0,
@@ -80,7 +82,7 @@ impl Observer for Progress {
                 ));
             }
             Event::RunEnd { label, summary } => {
-                if let Some(bar) = self.run.take() {
+                if let Some((bar, _)) = self.runs.remove(label) {
                     bar.finish_and_clear();
                 }
                 self.target.inc(1);
