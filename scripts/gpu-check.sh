@@ -3,12 +3,13 @@
 # the release binary is built elsewhere and copied in. Usage:
 #   scripts/gpu-check.sh BINARY CIFAR10_JPEG_ARCHIVE OUT_DIR [CHECK...]
 # CHECK: doctor; smoke (table3's smoke profile on CUDA fp32, again from an empty cache, bf16, and on the CPU);
+# nan (a diverging run on CUDA must stop and be marked failed);
 # bench (the training step vs PyTorch's); epoch (one real ResNet-18 epoch, fp32 and bf16, vs PyTorch's loop).
 # Default: all. Writes OUT_DIR/gpu-check.log and the records and benchmark rows as JSON.
 set -uo pipefail
 bin=$(realpath "$1") archive=$(realpath "$2") out=$(realpath "$3")
 shift 3
-checks=" ${*:-doctor smoke bench epoch} "
+checks=" ${*:-doctor smoke nan bench epoch} "
 want() { [[ $checks == *" $1 "* ]]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=${TFKD_GPU_PYTHON:-python3}
@@ -51,6 +52,11 @@ if want smoke; then # the CUDA path end to end: on-device augmentation, teachers
             "$bin" reproduce table3 --profile smoke --device $dev -q "${extra[@]}"
         records /tmp/results-$v smoke-$v
     done
+fi
+if want nan; then # the loss is read every few batches on a GPU: a NaN must still stop the run
+    TFKD_CACHE_DIR=/tmp/cache-nan TAIL=3 step nan 120 "$bin" run smoke --profile smoke --device cuda -q --only base-cnn5 \
+        --set train.lr=1.0e12 --set train.warmup_epochs=0
+    TFKD_CACHE_DIR=/tmp/cache-nan TAIL=3 step nan-status 60 "$bin" status
 fi
 if want bench; then # the same training step in tfkd and in PyTorch
     TAIL=3 step ref-steps 180 "$py" benches/torch_train.py steps cuda 10

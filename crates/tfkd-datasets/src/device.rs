@@ -13,6 +13,13 @@ use crate::{
     split::Split,
 };
 
+/// Copies a small per-batch host tensor (indices, draws) to `device` without waiting for the device: from
+/// pageable memory the bytes are staged at once, so the copy is queued behind the running work instead of
+/// draining the queue first, as a blocking copy would.
+fn upload(t: Tensor, device: Device) -> tch::Result<Tensor> {
+    t.f_to_device_(device, t.kind(), true, false)
+}
+
 /// A split resident on a device as u8 N×C×H×W, plus labels.
 #[derive(Debug)]
 pub struct DeviceSplit {
@@ -33,7 +40,7 @@ impl DeviceSplit {
     /// The augmented, normalised batch of the samples at `indices` in `epoch` (N×C×H×W f32) and their labels.
     pub fn batch(&self, indices: &[usize], augment: &Augment, seed: u64, epoch: u64, norm: &Normalize) -> Result<(Tensor, Tensor)> {
         let device = self.images.device();
-        let idx = Tensor::f_from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>())?.f_to_device(device)?;
+        let idx = upload(Tensor::f_from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>())?, device)?;
         let mut x = self.images.f_index_select(0, &idx)?.f_to_kind(Kind::Float)?;
         let draws: Vec<Vec<Draw>> = indices.iter().map(|&i| augment.draws(seed, epoch, i as u64)).collect();
         for (op, _) in augment.ops.iter().enumerate() {
@@ -42,7 +49,7 @@ impl DeviceSplit {
                 Draw::Crop { padding, .. } => crop(&x, &column, padding as i64)?,
                 Draw::Flip(_) => {
                     let mask: Vec<bool> = column.iter().map(|d| matches!(d, Draw::Flip(true))).collect();
-                    let mask = Tensor::f_from_slice(&mask)?.f_to_device(device)?.f_view([-1, 1, 1, 1])?;
+                    let mask = upload(Tensor::f_from_slice(&mask)?, device)?.f_view([-1, 1, 1, 1])?;
                     x.f_flip([3])?.f_where_self(&mask, &x)?
                 }
                 Draw::Rotate(_) => {
@@ -65,8 +72,8 @@ fn crop(x: &Tensor, draws: &[Draw], padding: i64) -> Result<Tensor> {
         .unzip();
     let padded = x.f_constant_pad_nd([padding, padding, padding, padding])?;
     let opts = (Kind::Int64, device);
-    let rows = Tensor::f_from_slice(&tops)?.f_to_device(device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(h, opts)?.f_view([1, h])?)?;
-    let cols = Tensor::f_from_slice(&lefts)?.f_to_device(device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(w, opts)?.f_view([1, w])?)?;
+    let rows = upload(Tensor::f_from_slice(&tops)?, device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(h, opts)?.f_view([1, h])?)?;
+    let cols = upload(Tensor::f_from_slice(&lefts)?, device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(w, opts)?.f_view([1, w])?)?;
     let wp = w + 2 * padding;
     let rows_idx = rows.f_view([n, 1, h, 1])?.f_expand([n, c, h, wp], false)?;
     let picked_rows = padded.f_gather(2, &rows_idx, false)?;
@@ -84,7 +91,7 @@ fn rotate(x: &Tensor, angles: &[f64], interpolation: Interpolation) -> Result<Te
             [co, -s * hw, 0.0, s * wh, co, 0.0].map(|v| v as f32)
         })
         .collect();
-    let theta = Tensor::f_from_slice(&theta)?.f_view([n, 2, 3])?.f_to_device(x.device())?;
+    let theta = upload(Tensor::f_from_slice(&theta)?.f_view([n, 2, 3])?, x.device())?;
     let grid = Tensor::f_affine_grid_generator(&theta, [n, c, h, w], false)?;
     let mode = match interpolation {
         Interpolation::Bilinear => 0,
@@ -103,7 +110,7 @@ pub(crate) fn normalize(x: &Tensor, norm: &Normalize, channels: usize) -> Result
         )));
     }
     let device = x.device();
-    let mean = Tensor::f_from_slice(&norm.mean)?.f_to_device(device)?.f_view([1, -1, 1, 1])?;
-    let std = Tensor::f_from_slice(&norm.std)?.f_to_device(device)?.f_view([1, -1, 1, 1])?;
+    let mean = upload(Tensor::f_from_slice(&norm.mean)?, device)?.f_view([1, -1, 1, 1])?;
+    let std = upload(Tensor::f_from_slice(&norm.std)?, device)?.f_view([1, -1, 1, 1])?;
     Ok(x.f_div_scalar(255.0)?.f_sub(&mean)?.f_div(&std)?)
 }

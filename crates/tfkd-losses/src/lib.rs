@@ -27,6 +27,7 @@ mod tf_kd_reg;
 
 use tch::Tensor;
 
+pub use checks::with_value_checks;
 pub use cross_entropy::CrossEntropy;
 pub use error::{LossError, Result};
 pub use kd::{Kd, TfKdSelf};

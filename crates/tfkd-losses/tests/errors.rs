@@ -72,6 +72,18 @@ fn non_finite_logits() {
 }
 
 #[test]
+fn value_checks_can_be_turned_off_but_shape_checks_cannot() {
+    let s = student(2, 5);
+    let _ = s.get(1).get(3).fill_(f64::NAN);
+    let terms = with_value_checks(false, || CrossEntropy.compute(&s, &labels(&[0, 1]))).unwrap();
+    assert!(terms.total.double_value(&[]).is_nan(), "NaN flows into the loss, where the caller looks for it");
+    let err = with_value_checks(false, || CrossEntropy.compute(&student(2, 5), &labels(&[0]))).unwrap_err();
+    assert!(matches!(err, LossError::ShapeMismatch { .. }), "{err}");
+    // Back on afterwards.
+    assert!(matches!(CrossEntropy.compute(&s, &labels(&[0, 1])).unwrap_err(), LossError::NonFinite { .. }));
+}
+
+#[test]
 fn alpha_outside_unit_interval() {
     for alpha in [-0.1, 1.5, f64::NAN] {
         let kd = Kd { alpha, ..KD };

@@ -13,7 +13,7 @@ use crate::{
     autocast,
     error::{Result, TrainError},
     events::{Event, Observer},
-    metrics::{EpochMetrics, Summary},
+    metrics::{EpochMetrics, Summary, Tally},
     prepare::{self, Splits},
     provenance::Provenance,
     state::{Progress, RunDir},
@@ -97,6 +97,9 @@ pub fn teacher_weights<'a>(run: &PlannedRun, teacher: &'a RunRecord, cache_dir: 
     Ok(TeacherChoice { record: teacher, path, epoch, test_acc: acc_at(epoch) })
 }
 
+/// Training batches between reads of the running sums on a GPU (each read waits for the device).
+const GPU_READ_EVERY: usize = 25;
+
 /// Trains `run` (resuming from its last checkpoint) and returns its record.
 pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option<&TeacherChoice<'_>>, ctx: &Context, obs: &mut dyn Observer) -> Result<RunRecord> {
     let cfg = &run.config;
@@ -148,7 +151,7 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
         let epoch_start = Instant::now();
         // Dropout draws come from libtorch's generator: reseed per epoch so a resume replays them exactly.
         tch::manual_seed((Key::new(cfg.seed).with_str("dropout").with(u64::from(epoch)).value() >> 1) as i64);
-        let (mut loss_sum, mut ce_sum, mut correct, mut seen) = (0.0, 0.0, 0i64, 0i64);
+        let mut tally = Tally::new(if ctx.device.is_cuda() { GPU_READ_EVERY } else { 1 });
         let mut lr = 0.0;
         let batches: Box<dyn Iterator<Item = Result<(Tensor, Tensor)>>> = match &on_device {
             Some(ds) => {
@@ -166,32 +169,30 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             let logits = autocast::bf16(bf16, || net.forward(&x, true)).to_kind(Kind::Float);
             let t_logits = teacher_net.as_ref().map(|t| autocast::bf16(bf16, || t.logits(&x)).to_kind(Kind::Float));
             let nonfinite = |total: f64, ce: f64, kl: Option<f64>| TrainError::NonFinite { epoch: epoch + 1, batch: b, step: progress.steps, total, ce, kl };
-            let terms = match loss.compute(&logits, &y, t_logits.as_ref()) {
+            // On a GPU the loss is checked through the tally, not by per-batch reads inside the loss.
+            let terms = match tfkd_losses::with_value_checks(!ctx.device.is_cuda(), || loss.compute(&logits, &y, t_logits.as_ref())) {
                 Ok(t) => t,
                 Err(tfkd_losses::LossError::NonFinite { .. }) => return fail(&dir, nonfinite(f64::NAN, f64::NAN, None)),
                 Err(e) => return Err(e.into()),
             };
-            let (total, ce) = (terms.total.double_value(&[]), terms.ce.double_value(&[]));
-            if !total.is_finite() {
-                return fail(&dir, nonfinite(total, ce, terms.kl.as_ref().map(|k| k.double_value(&[]))));
+            if tally.add(&terms.total, &terms.ce, &logits, &y, b + 1 == iters)? {
+                if !tally.read()? {
+                    let kl = terms.kl.as_ref().map(|k| k.double_value(&[]));
+                    return fail(&dir, nonfinite(terms.total.double_value(&[]), terms.ce.double_value(&[]), kl));
+                }
+                obs.event(&Event::Batch {
+                    label: label.clone(),
+                    epoch: epoch + 1,
+                    batch: b,
+                    loss: tally.loss_sum / tally.seen as f64,
+                    acc: tally.correct as f64 / tally.seen as f64,
+                    img_per_s: tally.seen as f64 / epoch_start.elapsed().as_secs_f64(),
+                });
             }
             sgd.zero_grad();
             terms.total.backward();
             sgd.step()?;
             progress.steps += 1;
-            let n = y.size()[0];
-            loss_sum += total * n as f64;
-            ce_sum += ce * n as f64;
-            correct += logits.argmax(1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
-            seen += n;
-            obs.event(&Event::Batch {
-                label: label.clone(),
-                epoch: epoch + 1,
-                batch: b,
-                loss: loss_sum / seen as f64,
-                acc: correct as f64 / seen as f64,
-                img_per_s: seen as f64 / epoch_start.elapsed().as_secs_f64(),
-            });
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
         let val_acc = if splits.val.is_empty() { None } else { Some(evaluate(&net, &splits.val, &normalize, ctx.device, bf16)?.0) };
@@ -199,14 +200,14 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             lr,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_ce: ce_sum / seen.max(1) as f64,
-            train_acc: correct as f64 / seen.max(1) as f64,
+            train_loss: tally.loss_sum / tally.seen.max(1) as f64,
+            train_ce: tally.ce_sum / tally.seen.max(1) as f64,
+            train_acc: tally.correct as f64 / tally.seen.max(1) as f64,
             val_acc,
             test_acc,
             test_loss,
             seconds: epoch_start.elapsed().as_secs_f64(),
-            train_img_per_s: seen as f64 / train_seconds,
+            train_img_per_s: tally.seen as f64 / train_seconds,
         };
         progress.metrics.push(metrics);
         progress.epochs_done = epoch + 1;
