@@ -13,14 +13,11 @@ Two modes, each printing JSON to stdout:
 
 The parameter count is asserted against tfkd's (11,173,962 for K = 10), so both sides time the same network.
 """
-import io
 import json
 import os
 import sys
-import tarfile
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -103,36 +100,12 @@ def steps(device, seconds):
 
 
 def epoch(device, archive):
-    from PIL import Image
-    from torchvision import transforms
+    from torchvision_data import InMemory, load_images, official_transform
 
-    images, labels, classes = [], [], {}
-    with tarfile.open(archive, "r:gz") as tar:
-        for m in tar:
-            if m.isfile() and m.name.startswith("train/") and m.name.endswith(".jpg"):
-                cls = m.name.split("/")[1]
-                with Image.open(io.BytesIO(tar.extractfile(m).read())) as im:
-                    images.append(np.asarray(im.convert("RGB")))
-                labels.append(classes.setdefault(cls, len(classes)))
-    transform = transforms.Compose([
-        transforms.RandomCrop(32, padding=4),
-        transforms.RandomHorizontalFlip(),
-        transforms.RandomRotation(15),
-        transforms.ToTensor(),
-        transforms.Normalize((0.5070751592371323, 0.48654887331495095, 0.4409178433670343),
-                             (0.2673342858792401, 0.2564384629170883, 0.27615047132568404)),
-    ])
-
-    class InMemory(torch.utils.data.Dataset):
-        def __len__(self):
-            return len(images)
-
-        def __getitem__(self, i):
-            return transform(Image.fromarray(images[i])), labels[i]
-
+    images, labels = load_images(archive)
     workers = int(os.environ.get("WORKERS", "8"))
-    loader = torch.utils.data.DataLoader(InMemory(), batch_size=128, shuffle=True, num_workers=workers,
-                                         pin_memory=device.type == "cuda")
+    loader = torch.utils.data.DataLoader(InMemory(images, labels, official_transform()), batch_size=128, shuffle=True,
+                                         num_workers=workers, pin_memory=device.type == "cuda")
     torch.manual_seed(0)
     net = ResNet18(10).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)

@@ -18,33 +18,24 @@ from PIL import Image
 from torchvision import transforms
 
 
-def load_images(archive, limit):
-    images = []
+def load_images(archive, limit=None):
+    """The archive's training images (the first `limit`) as one uint8 N x 32 x 32 x 3 array, and their class
+    indices (class folders numbered in order of first appearance)."""
+    images, labels, classes = [], [], {}
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar:
             if member.isfile() and member.name.startswith("train/") and member.name.endswith(".jpg"):
                 with Image.open(io.BytesIO(tar.extractfile(member).read())) as im:
                     images.append(np.asarray(im.convert("RGB")))
+                labels.append(classes.setdefault(member.name.split("/")[1], len(classes)))
                 if len(images) == limit:
                     break
-    return np.stack(images)
+    return np.stack(images), labels
 
 
-class InMemory(torch.utils.data.Dataset):
-    def __init__(self, array, transform):
-        self.array, self.transform = array, transform
-
-    def __len__(self):
-        return len(self.array)
-
-    def __getitem__(self, i):
-        return self.transform(Image.fromarray(self.array[i])), 0
-
-
-def main():
-    archive, limit = sys.argv[1], int(sys.argv[2])
-    array = load_images(archive, limit)
-    transform = transforms.Compose([
+def official_transform():
+    """The official data_loader.py's CIFAR training transforms."""
+    return transforms.Compose([
         transforms.RandomCrop(32, padding=4),
         transforms.RandomHorizontalFlip(),
         transforms.RandomRotation(15),
@@ -52,7 +43,24 @@ def main():
         transforms.Normalize((0.5070751592371323, 0.48654887331495095, 0.4409178433670343),
                              (0.2673342858792401, 0.2564384629170883, 0.27615047132568404)),
     ])
-    loader = torch.utils.data.DataLoader(InMemory(array, transform), batch_size=128, shuffle=True, num_workers=2)
+
+
+class InMemory(torch.utils.data.Dataset):
+    def __init__(self, array, labels, transform):
+        self.array, self.labels, self.transform = array, labels, transform
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.array[i])), self.labels[i]
+
+
+def main():
+    archive, limit = sys.argv[1], int(sys.argv[2])
+    array, labels = load_images(archive, limit)
+    loader = torch.utils.data.DataLoader(InMemory(array, labels, official_transform()), batch_size=128, shuffle=True,
+                                         num_workers=2)
     for i, _ in enumerate(loader):  # warm-up: worker start-up is not counted
         if i == 1:
             break
