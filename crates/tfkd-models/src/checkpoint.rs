@@ -51,7 +51,6 @@ impl Teacher {
     }
 
     /// Teacher logits for a batch: eval-mode BatchNorm and dropout, computed under `no_grad`.
-    #[must_use]
     pub fn logits(&self, xs: &Tensor) -> Tensor {
         tch::no_grad(|| self.net.forward(xs, false))
     }

@@ -10,6 +10,7 @@ use crate::width::scale;
 use crate::ModelConfig;
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // built once per model; boxing would only add an indirection per forward
 enum Layer {
     /// BN-ReLU-1×1-BN-ReLU-3×3, output concatenated to the input.
     Bottleneck { bn1: nn::BatchNorm, conv1: Conv, bn2: nn::BatchNorm, conv2: Conv },

@@ -189,7 +189,6 @@ pub enum Act {
 
 impl Act {
     /// Applies the activation.
-    #[must_use]
     pub fn apply(self, xs: Tensor) -> Tensor {
         match self {
             Act::Identity => xs,

@@ -115,7 +115,6 @@ impl Network {
     }
 
     /// Logits (N×K) for a batch of images (N×C×H×W); `train` selects batch statistics and dropout.
-    #[must_use]
     pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
         self.module.forward_t(xs, train)
     }

@@ -15,6 +15,7 @@ struct Block {
 }
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // built once per model; boxing would only add an indirection per forward
 enum Shortcut {
     Identity,
     /// 1×1 strided conv + BN (kuangliu; He et al.'s option B).

@@ -57,7 +57,7 @@ impl ResNeXt {
                 let bp = (p / name.as_str()) / format!("{name}_bottleneck_{j}");
                 let (c_in, stride) = if j == 0 { (c_in_stage, if i == 0 { 1 } else { 2 }) } else { (c_out, 1) };
                 // width_ratio = out / (widen · 64) uses the paper's (unscaled) stage widths.
-                let d = cardinality * (base_width * (64 * widen << i) / (widen * 64));
+                let d = cardinality * (base_width * ((64 * widen) << i) / (widen * 64));
                 blocks.push(Bottleneck {
                     reduce: (conv(&bp / "conv_reduce", c_in, d, k(1)), bn(&bp / "bn_reduce", d)),
                     grouped: (conv(&bp / "conv_conv", d, d, k(3).stride(stride).groups(cardinality)), bn(&bp / "bn", d)),

@@ -43,6 +43,9 @@ impl Outcome {
     }
 }
 
+/// Trains one run whose teacher, if any, has finished, reporting its events through the callback.
+pub type TrainFn<'a> = dyn Fn(&PlannedRun, &mut dyn FnMut(Event)) -> Result<RunRecord> + Sync + 'a;
+
 /// Trains runs concurrently: `jobs` at a time, each by `train` on its own thread (a child process per
 /// run in `tfkd`, since libtorch's random generator is global to a process). `train` gets the run and a
 /// callback for its events, and returns the record the run wrote.
@@ -50,7 +53,7 @@ pub struct Parallel<'a> {
     /// Runs trained at once (at least 1).
     pub jobs: usize,
     /// Trains one run whose teacher, if any, has finished.
-    pub train: &'a (dyn Fn(&PlannedRun, &mut dyn FnMut(Event)) -> Result<RunRecord> + Sync),
+    pub train: &'a TrainFn<'a>,
 }
 
 impl std::fmt::Debug for Parallel<'_> {
@@ -178,7 +181,7 @@ pub fn execute(exp: &Experiment, data_dir: &Path, ctx: &Context, obs: &mut dyn O
 /// A message from a worker thread.
 enum Message {
     Event(Event),
-    Done(usize, Result<RunRecord>),
+    Done(usize, Box<Result<RunRecord>>),
 }
 
 fn run_parallel(planned: &[PlannedRun], outcomes: &mut [Option<Outcome>], par: &Parallel<'_>, obs: &mut dyn Observer) {
@@ -205,7 +208,7 @@ fn run_parallel(planned: &[PlannedRun], outcomes: &mut [Option<Outcome>], par: &
                             let result = train(p, &mut |e| {
                                 let _ = events.send(Message::Event(e));
                             });
-                            let _ = tx.send(Message::Done(i, result));
+                            let _ = tx.send(Message::Done(i, Box::new(result)));
                         });
                     }
                 }
@@ -218,7 +221,7 @@ fn run_parallel(planned: &[PlannedRun], outcomes: &mut [Option<Outcome>], par: &
                 Message::Done(i, result) => {
                     in_flight -= 1;
                     running[i] = false;
-                    outcomes[i] = Some(finish(&planned[i], result));
+                    outcomes[i] = Some(finish(&planned[i], *result));
                 }
             }
         }
