@@ -40,3 +40,16 @@ bench-data images="20000":
 # Training images/s per model and width on this CPU (batch 128, all threads); writes results/bench/models.{md,json}.
 bench-models *args:
     source scripts/env.sh && cargo build --release -q -p tfkd && ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --out results/bench/models {{args}}
+
+# ResNet-18's training step (widths 1 and 1/8) in tfkd beside the same step in PyTorch on this machine; writes results/bench/step-DEVICE.{md,json}.
+bench-step device="cpu":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/env.sh
+    bench=$(scripts/setup-bench.sh)
+    cargo build --release -q -p tfkd
+    ref=$(mktemp)
+    trap 'rm -f "$ref"' EXIT
+    echo "reference: the same step in PyTorch…"
+    "$bench/bin/python" benches/torch_train.py steps {{device}} 10 > "$ref"
+    ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --device {{device}} --models resnet18 --widths 1,0.125 --seconds 10 --reference "$ref" --out results/bench/step-{{device}}
