@@ -7,6 +7,8 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 use tfkd_datasets::{Augment, Loader, LoaderConfig, Normalize, Source};
 use tfkd_models::{Arch, ModelConfig, Network};
 
+use tfkd_trainers::{provenance::Provenance, Context};
+
 use crate::paths;
 
 /// Throughput of the CPU augmentation pipeline on `images` images of cifar10-jpeg (decode cache warm).
@@ -86,7 +88,7 @@ pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64, device: Devic
 }
 
 /// A row of the reference benchmark (`benches/torch_train.py steps`), read from its JSON output.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct ReferenceRow {
     /// Model name.
     pub model: String,
@@ -96,24 +98,60 @@ pub struct ReferenceRow {
     pub train_img_per_s: f64,
 }
 
-/// Renders model rows as a Markdown table, with the reference's speed and the ratio where it measured the model.
-#[must_use]
-pub fn models_markdown(rows: &[ModelRow], batch: i64, where_: &str, reference: &[ReferenceRow]) -> String {
-    let mut out = format!("Training throughput on {where_}: batch {batch}, 32×32 inputs, K = 10, SGD step included.\n\n");
-    if reference.is_empty() {
-        out += "| model | width | params | train img/s |\n|---|---:|---:|---:|\n";
-    } else {
-        out += "| model | width | params | train img/s | PyTorch reference img/s | ratio tfkd / reference |\n|---|---:|---:|---:|---:|---:|\n";
-    }
-    for r in rows {
-        out += &format!("| {} | {} | {} | {:.1} |", r.model, r.width, crate::models::thousands(r.params), r.train_img_per_s);
-        if !reference.is_empty() {
-            out += &match reference.iter().find(|x| x.model == r.model && x.width == r.width) {
-                Some(x) => format!(" {:.1} | {:.2}× |", x.train_img_per_s, r.train_img_per_s / x.train_img_per_s),
-                None => " — | — |".to_string(),
-            };
+/// What `tfkd bench models` measured: where and when, our rows, and the reference's rows measured in the
+/// same invocation (if given).
+#[derive(Debug, Serialize)]
+pub struct ModelsReport {
+    /// Version, commit, libtorch, device, threads, time.
+    pub provenance: Provenance,
+    /// Batch size.
+    pub batch: i64,
+    /// tfkd's rows.
+    pub rows: Vec<ModelRow>,
+    /// The PyTorch reference's rows.
+    pub reference: Vec<ReferenceRow>,
+}
+
+/// Measures every model at every width on the context's device.
+pub fn models(archs: &[Arch], widths: &[f64], batch: i64, seconds: f64, ctx: &Context, reference: Vec<ReferenceRow>) -> anyhow::Result<ModelsReport> {
+    let start = Instant::now();
+    let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name);
+    let mut rows = Vec::new();
+    for &width in widths {
+        for &arch in archs {
+            let row = model(arch, width, batch, seconds, ctx.device)?;
+            eprintln!("{:<18} width {:<6} {:>10.1} img/s", row.model, row.width, row.train_img_per_s);
+            rows.push(row);
         }
-        out.push('\n');
     }
-    out
+    provenance.finish(start.elapsed().as_secs_f64());
+    Ok(ModelsReport { provenance, batch, rows, reference })
+}
+
+impl ModelsReport {
+    /// A Markdown table, with the reference's speed and the ratio where it measured the model, and a provenance line.
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let p = &self.provenance;
+        let where_ = if p.device.starts_with("cuda") { format!("GPU {}", p.device) } else { format!("this machine's CPU, {} threads", p.threads) };
+        let mut out = format!("Training throughput on {where_}: batch {}, 32×32 inputs, K = 10, SGD step included.\n\n", self.batch);
+        if self.reference.is_empty() {
+            out += "| model | width | params | train img/s |\n|---|---:|---:|---:|\n";
+        } else {
+            out += "| model | width | params | train img/s | PyTorch reference img/s | ratio tfkd / reference |\n|---|---:|---:|---:|---:|---:|\n";
+        }
+        for r in &self.rows {
+            out += &format!("| {} | {} | {} | {:.1} |", r.model, r.width, crate::models::thousands(r.params), r.train_img_per_s);
+            if !self.reference.is_empty() {
+                out += &match self.reference.iter().find(|x| x.model == r.model && x.width == r.width) {
+                    Some(x) => format!(" {:.1} | {:.2}× |", x.train_img_per_s, r.train_img_per_s / x.train_img_per_s),
+                    None => " — | — |".to_string(),
+                };
+            }
+            out.push('\n');
+        }
+        let commit = p.git_commit.as_deref().map_or("unknown".to_string(), |c| format!("{}{}", &c[..c.len().min(12)], if p.git_dirty == Some(true) { " (dirty)" } else { "" }));
+        out += &format!("\ntfkd {}, commit {commit}, libtorch {}, host {}, {}.\n", p.tfkd_version, p.libtorch, p.host, p.started);
+        out
+    }
 }

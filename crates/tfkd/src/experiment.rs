@@ -122,7 +122,8 @@ pub fn results_dir(exp: &Experiment) -> PathBuf {
     paths::results_dir().join(&exp.name).join(&exp.profile)
 }
 
-fn context(device_arg: &str) -> anyhow::Result<Context> {
+/// The device, libtorch version and cache folder runs and benchmarks record.
+pub fn context(device_arg: &str) -> anyhow::Result<Context> {
     let (device, device_name) = device(device_arg)?;
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(false);

@@ -224,7 +224,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out, device, reference } } => {
-            let (device, device_name) = experiment::device(&device)?;
+            let ctx = experiment::context(&device)?;
             let reference: Vec<bench::ReferenceRow> = match reference {
                 Some(path) => serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
                     .with_context(|| format!("{}: expected the JSON rows of benches/torch_train.py", path.display()))?,
@@ -232,23 +232,14 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             };
             let archs: Vec<tfkd_models::Arch> =
                 if models.is_empty() { tfkd_models::Arch::ALL.to_vec() } else { models.iter().map(|m| m.parse()).collect::<Result<_, _>>()? };
-            let mut rows = Vec::new();
-            for &width in &widths {
-                for &arch in &archs {
-                    let row = bench::model(arch, width, batch, seconds, device)?;
-                    eprintln!("{:<18} width {:<6} {:>10.1} img/s", row.model, row.width, row.train_img_per_s);
-                    rows.push(row);
-                }
-            }
-            let where_ = if device.is_cuda() { format!("GPU {device_name}") } else { format!("this machine's CPU, {} threads", tch::get_num_threads()) };
-            let table = bench::models_markdown(&rows, batch, &where_, &reference);
-            print!("{table}");
+            let report = bench::models(&archs, &widths, batch, seconds, &ctx, reference)?;
+            print!("{}", report.markdown());
             if let Some(stem) = out {
                 if let Some(dir) = stem.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                std::fs::write(stem.with_extension("md"), &table)?;
-                std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&rows)?)?;
+                std::fs::write(stem.with_extension("md"), report.markdown())?;
+                std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
