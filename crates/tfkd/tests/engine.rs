@@ -229,3 +229,16 @@ fn worker_processes_give_the_same_numbers_as_one_process() {
     assert_eq!(a.len(), 8);
     assert_eq!(a, b, "--jobs changed a result");
 }
+
+#[test]
+fn a_failed_teacher_fails_its_students_in_worker_mode() {
+    let home = tempfile::tempdir().unwrap();
+    // Every run diverges; the students of base-resnet8 must not start, and must say why.
+    let args = ["run", "smoke", "--profile", "smoke", "--quiet", "--jobs", "2", "--only", "kd-cnn5-from-resnet8,rekd-resnet8-from-cnn5"];
+    let out = tfkd(home.path(), &[&args[..], &["--set", "train.lr=1.0e12", "--set", "train.warmup_epochs=0"]].concat()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("4 run(s) failed"), "{err}");
+    assert_eq!(err.matches("non-finite loss").count(), 2, "the two teachers diverge: {err}");
+    assert_eq!(err.matches("its teacher run did not finish").count(), 2, "{err}");
+}
