@@ -87,9 +87,14 @@ pub fn train_one(exp: &Experiment, data_dir: &Path, run_id: &str, ctx: &Context,
             Some(dir.read_json::<RunRecord>(&dir.done())?.ok_or_else(|| TrainError::Config(format!("teacher run {tid} has not finished")))?)
         }
     };
-    match &teacher {
-        None => run::train(p, &splits, &data_hash, None, ctx, obs),
-        Some(t) => run::train(p, &splits, &data_hash, Some(&run::teacher_weights(p, t, &ctx.cache_dir)?), ctx, obs),
+    train_with(p, teacher.as_ref(), &splits, &data_hash, ctx, obs)
+}
+
+/// Trains `p` in this process against the weights of its finished teacher run, if it has one.
+fn train_with(p: &PlannedRun, teacher: Option<&RunRecord>, splits: &prepare::Splits, data_hash: &str, ctx: &Context, obs: &mut dyn Observer) -> Result<RunRecord> {
+    match teacher {
+        None => run::train(p, splits, data_hash, None, ctx, obs),
+        Some(t) => run::train(p, splits, data_hash, Some(&run::teacher_weights(p, t, &ctx.cache_dir)?), ctx, obs),
     }
 }
 
@@ -102,7 +107,6 @@ enum Start {
 /// A finished run with the snapshots its dependents need is cached; one that failed before is reported.
 fn classify(p: &PlannedRun, ctx: &Context) -> Result<Start> {
     let dir = RunDir::new(&ctx.cache_dir, &p.run_id);
-    let label = p.config.label();
     if let Some(record) = dir.read_json::<RunRecord>(&dir.done())? {
         let has_snapshots = (p.keep_all_epochs && (1..=record.summary.epochs).all(|e| dir.snapshot(e).is_file()))
             || (!p.keep_all_epochs && p.keep_epochs.iter().all(|&e| dir.snapshot(e).is_file()));
@@ -114,7 +118,7 @@ fn classify(p: &PlannedRun, ctx: &Context) -> Result<Start> {
     }
     if let Some(failure) = dir.read_json::<serde_json::Value>(&dir.failed())? {
         let error = format!("failed earlier ({}); `tfkd clean --failed` removes it so it can be retried", failure["error"].as_str().unwrap_or("?"));
-        return Ok(Start::Done(Outcome::Failed { label, run_id: p.run_id.clone(), error }));
+        return Ok(Start::Done(failed(p, error)));
     }
     Ok(Start::Train)
 }
@@ -130,10 +134,14 @@ fn readiness<'o>(p: &PlannedRun, planned: &[PlannedRun], outcomes: &'o [Option<O
     }
 }
 
+fn failed(p: &PlannedRun, error: String) -> Outcome {
+    Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error }
+}
+
 fn finish(p: &PlannedRun, result: Result<RunRecord>) -> Outcome {
     match result {
         Ok(record) => Outcome::Trained(Box::new(record)),
-        Err(e) => Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error: e.to_string() },
+        Err(e) => failed(p, e.to_string()),
     }
 }
 
@@ -163,12 +171,9 @@ pub fn execute(exp: &Experiment, data_dir: &Path, ctx: &Context, obs: &mut dyn O
                     continue;
                 }
                 let outcome = match readiness(p, &planned, &outcomes) {
-                    Some(Ok(None)) => finish(p, run::train(p, &splits, &data_hash, None, ctx, obs)),
-                    Some(Ok(Some(t))) => {
-                        finish(p, run::teacher_weights(p, t, &ctx.cache_dir).and_then(|t| run::train(p, &splits, &data_hash, Some(&t), ctx, obs)))
-                    }
-                    Some(Err(error)) => Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error },
-                    None => Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error: "its teacher is planned after it".into() },
+                    Some(Ok(teacher)) => finish(p, train_with(p, teacher, &splits, &data_hash, ctx, obs)),
+                    Some(Err(error)) => failed(p, error),
+                    None => failed(p, "its teacher is planned after it".into()),
                 };
                 outcomes[i] = Some(outcome);
             }
@@ -197,7 +202,7 @@ fn run_parallel(planned: &[PlannedRun], outcomes: &mut [Option<Outcome>], par: &
                 }
                 match readiness(p, planned, outcomes) {
                     None => {}
-                    Some(Err(error)) => outcomes[i] = Some(Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error }),
+                    Some(Err(error)) => outcomes[i] = Some(failed(p, error)),
                     Some(Ok(_)) => {
                         running[i] = true;
                         in_flight += 1;

@@ -96,7 +96,7 @@ pub fn load(path: &Path, profile: &str, sets: &[String]) -> anyhow::Result<Exper
 }
 
 /// Parses a device name (auto, cpu, cuda, cuda:N) and checks that libtorch can use it; returns it and its label.
-pub fn device(name: &str) -> anyhow::Result<(Device, String)> {
+fn device(name: &str) -> anyhow::Result<(Device, String)> {
     let device = match name {
         "auto" => Device::cuda_if_available(),
         "cpu" => Device::Cpu,
@@ -251,10 +251,7 @@ pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
 
 fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
     let path = dir.join(format!("{}.json", record.label.replace('@', "-s")));
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(record)?)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(())
+    paths::write_atomic(&path, serde_json::to_string_pretty(record)?).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `tfkd check`: validates a spec and lists its resolved runs.

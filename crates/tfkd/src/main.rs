@@ -233,13 +233,14 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             let archs: Vec<tfkd_models::Arch> =
                 if models.is_empty() { tfkd_models::Arch::ALL.to_vec() } else { models.iter().map(|m| m.parse()).collect::<Result<_, _>>()? };
             let report = bench::models(&archs, &widths, batch, seconds, &ctx, reference)?;
-            print!("{}", report.markdown());
+            let table = report.markdown();
+            print!("{table}");
             if let Some(stem) = out {
                 if let Some(dir) = stem.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                std::fs::write(stem.with_extension("md"), report.markdown())?;
-                std::fs::write(stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
+                paths::write_atomic(&stem.with_extension("md"), &table)?;
+                paths::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -77,7 +77,7 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
 pub fn store_teacher_curve(exp: &Experiment) -> anyhow::Result<()> {
     if let Some(curve) = teacher_curve(exp)? {
         let path = experiment::results_dir(exp).join("soft_targets.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&curve)?)?;
+        paths::write_atomic(&path, serde_json::to_string_pretty(&curve)?).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
