@@ -31,7 +31,7 @@ bench-data images="20000":
     set -euo pipefail
     source scripts/env.sh
     bench=$(scripts/setup-bench.sh)
-    archive=${TFKD_CIFAR10_JPEG:-../shared/data/cifar10-jpeg.tar.gz}
+    archive=${TFKD_CIFAR10_JPEG:-data/cifar10-jpeg.tar.gz}
     cargo build --release -q -p tfkd
     echo "reference: torchvision pipeline, DataLoader with 2 workers…"
     ref=$("$bench/bin/python" benches/torchvision_data.py "$archive" {{images}} | "$bench/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["img_per_s"])')

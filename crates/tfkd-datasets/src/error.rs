@@ -42,6 +42,16 @@ pub enum DataError {
         /// Details.
         detail: String,
     },
+    /// A file that is not the one expected (a different archive, a Git LFS pointer, a folder).
+    #[error("{}: not a usable {what}: {detail}", path.display())]
+    WrongFile {
+        /// The file.
+        path: PathBuf,
+        /// What it should have been.
+        what: &'static str,
+        /// What it is instead, and how to fix it.
+        detail: String,
+    },
     /// An image could not be decoded, or has the wrong size.
     #[error("{}: {detail}", path.display())]
     Image {

@@ -15,7 +15,7 @@ use crate::{
     Dataset,
 };
 
-/// sha256 of the bundled `cifar10-jpeg.tar.gz` (shared/data/README.md).
+/// sha256 of the bundled `data/cifar10-jpeg.tar.gz` (data/README.md): the only archive accepted as `cifar10-jpeg`.
 pub const CIFAR10_JPEG_SHA256: &str = "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db";
 
 /// A dataset source and its location.
@@ -126,14 +126,7 @@ impl Source {
             Source::Cifar10(p) => cifar::load(cifar::Variant::Cifar10, p, content_hash),
             Source::Cifar100(p) => cifar::load(cifar::Variant::Cifar100, p, content_hash),
             Source::Cifar10Jpeg(p) => {
-                if !p.is_file() {
-                    return Err(DataError::Missing {
-                        source_name: "cifar10-jpeg",
-                        looked_for: "cifar10-jpeg.tar.gz".into(),
-                        where_: p.clone(),
-                        how: "it ships with the project's shared data (shared/data/cifar10-jpeg.tar.gz); set TFKD_CIFAR10_JPEG to its path".into(),
-                    });
-                }
+                check_bundled_archive(p, &content_hash)?;
                 tree::load_tar_gz("cifar10-jpeg", p, rgb32, content_hash)
             }
             Source::TinyImageNet(p) => tree::load_tiny_imagenet(p, content_hash),
@@ -153,6 +146,9 @@ impl Source {
     /// Loads through the decode cache in `cache_dir`: decodes once, then reads the cache file.
     pub fn load(&self, cache_dir: &Path) -> Result<Dataset> {
         let hash = self.content_hash()?;
+        if let Source::Cifar10Jpeg(p) = self {
+            check_bundled_archive(p, &hash)?;
+        }
         let path = cache::path_for(cache_dir, self.name(), &hash);
         if let Some(ds) = cache::load(&path)? {
             if ds.content_hash == hash {
@@ -166,8 +162,8 @@ impl Source {
 }
 
 /// Where a named source is looked for: `$TFKD_<NAME>` (e.g. `TFKD_CIFAR10_JPEG`) if set, else under
-/// `data_dir`; `cifar10-jpeg` also falls back to `shared/data/` beside or above the working directory,
-/// and `fashion-mnist` to Debian's `/usr/share/datasets/fashion-mnist`.
+/// `data_dir` (the repository's `data/` folder, which carries `cifar10-jpeg.tar.gz`); `fashion-mnist` also
+/// falls back to Debian's `/usr/share/datasets/fashion-mnist`.
 pub fn default_location(name: &str, data_dir: &Path) -> Result<PathBuf> {
     if !SOURCE_NAMES.contains(&name) {
         return Err(DataError::Invalid(format!("unknown dataset '{name}': expected one of {}", SOURCE_NAMES.join(", "))));
@@ -179,17 +175,48 @@ pub fn default_location(name: &str, data_dir: &Path) -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = match name {
         "cifar10" => vec![data_dir.join("cifar-10-batches-bin"), data_dir.join("cifar-10-binary.tar.gz")],
         "cifar100" => vec![data_dir.join("cifar-100-binary"), data_dir.join("cifar-100-binary.tar.gz")],
-        "cifar10-jpeg" => vec![
-            data_dir.join("cifar10-jpeg.tar.gz"),
-            PathBuf::from("shared/data/cifar10-jpeg.tar.gz"),
-            PathBuf::from("../shared/data/cifar10-jpeg.tar.gz"),
-        ],
+        "cifar10-jpeg" => vec![data_dir.join("cifar10-jpeg.tar.gz")],
         "tiny-imagenet" => vec![data_dir.join("tiny-imagenet-200")],
         "fashion-mnist" => vec![data_dir.join("fashion-mnist"), PathBuf::from("/usr/share/datasets/fashion-mnist")],
         "mnist" => vec![data_dir.join("mnist")],
         _ => vec![data_dir.join(name)],
     };
     Ok(candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone()))
+}
+
+/// The first line of a Git LFS pointer file, which a clone without `git lfs` holds instead of the data.
+const LFS_POINTER: &[u8] = b"version https://git-lfs";
+
+/// Checks that `path` is the bundled `cifar10-jpeg.tar.gz`: present, a file, not a Git LFS pointer, and with
+/// the published sha256 (`sha256`, computed by the caller), so no other archive is taken for it.
+fn check_bundled_archive(path: &Path, sha256: &str) -> Result<()> {
+    let corrupt = |detail: String| DataError::WrongFile { path: path.to_path_buf(), what: "cifar10-jpeg archive", detail };
+    if path.is_dir() {
+        return Err(corrupt("is a folder; expected the file cifar10-jpeg.tar.gz (the repository carries it as data/cifar10-jpeg.tar.gz)".into()));
+    }
+    if !path.is_file() {
+        return Err(DataError::Missing {
+            source_name: "cifar10-jpeg",
+            looked_for: "cifar10-jpeg.tar.gz".into(),
+            where_: path.to_path_buf(),
+            how: "the repository carries it as data/cifar10-jpeg.tar.gz: run tfkd inside a complete clone, or set TFKD_DATA_DIR to the \
+                  clone's data folder or TFKD_CIFAR10_JPEG to the archive"
+                .into(),
+        });
+    }
+    if sha256 == CIFAR10_JPEG_SHA256 {
+        return Ok(());
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).map_err(io(path))?;
+    if head[..n].starts_with(LFS_POINTER) {
+        return Err(corrupt("is a Git LFS pointer, not the archive: fetch the real file with `git lfs pull` or copy it from another clone".into()));
+    }
+    let size = std::fs::metadata(path).map_err(io(path))?.len();
+    Err(corrupt(format!(
+        "has sha256 {sha256} ({size} bytes), not the bundled archive's {CIFAR10_JPEG_SHA256} (19,433,539 bytes): it is damaged or a \
+         different file; restore it with `git checkout -- data/cifar10-jpeg.tar.gz`"
+    )))
 }
 
 /// sha256 of a file as lowercase hex.

@@ -99,9 +99,9 @@ fn image_folder_and_jpeg_tar_gz_layout() {
         assert_eq!(ds.test.image(3), planar(5, [3, 32, 32]).as_slice());
     };
     check(load(Source::ImageFolder { root: root.clone(), size: [32, 32], channels: 3 }));
-    let archive = dir.path().join("cifar10-jpeg.tar.gz");
+    let archive = dir.path().join("tree.tar.gz");
     tar_gz(&root, ".", &archive);
-    check(load(Source::Cifar10Jpeg(archive)));
+    check(load(Source::ImageFolder { root: archive, size: [32, 32], channels: 3 }));
     // Resizing to the spec's size and converting to grey.
     let small = load(Source::ImageFolder { root, size: [16, 16], channels: 1 });
     assert_eq!(small.train.chw, [1, 16, 16]);
@@ -260,7 +260,7 @@ fn error_wrong_layouts() {
     write(&other.join("y/z.png"), &png(&planar(0, [3, 32, 32]), [3, 32, 32]));
     let archive = dir.path().join("flat.tar.gz");
     tar_gz(&other, ".", &archive);
-    let msg = Source::Cifar10Jpeg(archive).load(dir.path()).unwrap_err().to_string();
+    let msg = Source::ImageFolder { root: archive, size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
     assert!(msg.contains("wrong layout") && msg.contains("expected train/<class>/<image>"), "{msg}");
     // A CIFAR archive missing files.
     let partial = dir.path().join("partial");
@@ -280,14 +280,39 @@ fn error_wrong_layouts() {
 #[test]
 fn error_mismatched_image_size_and_corrupt_image() {
     let dir = tempfile::tempdir().unwrap();
+    // Tiny-ImageNet images must be 64×64 (no resizing, as the official pipeline).
+    let tiny = dir.path().join("tiny-imagenet-200");
+    write(&tiny.join("wnids.txt"), b"n01\n");
+    write(&tiny.join("train/n01/images/n01_0.JPEG"), &png(&planar(0, [3, 64, 64]), [3, 64, 64]));
+    write(&tiny.join("train/n01/images/odd.JPEG"), &png(&planar(0, [3, 20, 32]), [3, 20, 32]));
+    write(&tiny.join("val/images/val_0.JPEG"), &png(&planar(1, [3, 64, 64]), [3, 64, 64]));
+    write(&tiny.join("val/val_annotations.txt"), b"val_0.JPEG\tn01\t0\t0\t63\t63\n");
+    let msg = Source::TinyImageNet(dir.path().to_path_buf()).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("odd.JPEG") && msg.contains("image is 20×32 (h×w), expected 64×64"), "{msg}");
     let root = dir.path().join("tree");
     write_image_folder(&root, [3, 32, 32]);
-    write(&root.join("train/a/odd.png"), &png(&planar(0, [3, 20, 32]), [3, 20, 32]));
-    let archive = dir.path().join("t.tar.gz");
-    tar_gz(&root, ".", &archive);
-    let msg = Source::Cifar10Jpeg(archive).load(dir.path()).unwrap_err().to_string();
-    assert!(msg.contains("odd.png") && msg.contains("image is 20×32 (h×w), expected 32×32"), "{msg}");
     write(&root.join("train/a/odd.png"), b"\x89PNG not really");
     let msg = Source::ImageFolder { root, size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
     assert!(msg.contains("odd.png") && msg.contains("cannot decode image"), "{msg}");
+}
+
+/// Only the bundled archive is accepted as `cifar10-jpeg`: another tar.gz, a Git LFS pointer and a folder are
+/// refused with what they are and how to fix it, before anything is decoded or cached.
+#[test]
+fn cifar10_jpeg_must_be_the_bundled_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    write_image_folder(&root, [3, 32, 32]);
+    let other = dir.path().join("cifar10-jpeg.tar.gz");
+    tar_gz(&root, ".", &other);
+    let msg = Source::Cifar10Jpeg(other.clone()).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("not a usable cifar10-jpeg archive") && msg.contains(tfkd_datasets::CIFAR10_JPEG_SHA256), "{msg}");
+    assert!(msg.contains("git checkout -- data/cifar10-jpeg.tar.gz"), "{msg}");
+    let pointer = dir.path().join("pointer.tar.gz");
+    write(&pointer, b"version https://git-lfs.github.com/spec/v1\noid sha256:45b041e8\nsize 19433539\n");
+    let msg = Source::Cifar10Jpeg(pointer).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("Git LFS pointer") && msg.contains("git lfs pull"), "{msg}");
+    let msg = Source::Cifar10Jpeg(root).load(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("is a folder"), "{msg}");
+    assert!(!dir.path().join("decoded").exists(), "nothing was decoded or cached");
 }

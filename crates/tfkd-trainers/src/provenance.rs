@@ -43,7 +43,9 @@ impl Provenance {
             tfkd_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: git(&["rev-parse", "HEAD"]),
             git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
-            cargo_lock_sha256: std::fs::read(Path::new("Cargo.lock")).ok().map(|b| Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect()),
+            cargo_lock_sha256: git(&["rev-parse", "--show-toplevel"])
+                .and_then(|top| std::fs::read(Path::new(&top).join("Cargo.lock")).ok())
+                .map(|b| Sha256::digest(&b).iter().map(|x| format!("{x:02x}")).collect()),
             libtorch: libtorch.to_string(),
             device: device.to_string(),
             threads: tch::get_num_threads(),

@@ -1,10 +1,22 @@
-//! Where tfkd keeps caches, datasets, specs and results: relative to the current directory (the repository
-//! root under `just`), each overridable by an environment variable.
+//! Where tfkd keeps caches, datasets, specs and results: relative to the project's root folder (the
+//! nearest folder at or above the current one that holds `experiments/paper.yaml`), so `tfkd` works the
+//! same from any folder inside a clone; relative to the current folder outside one. Each folder can be
+//! overridden by an environment variable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The file that marks a tfkd project's root folder.
+const MARKER: &str = "experiments/paper.yaml";
+
+/// The nearest folder at or above the current one that holds `experiments/paper.yaml`, if any.
+#[must_use]
+pub fn project_root() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().find(|dir| dir.join(MARKER).is_file()).map(Path::to_path_buf)
+}
 
 fn env_or(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+    std::env::var_os(var).map_or_else(|| project_root().map_or_else(|| PathBuf::from(default), |root| root.join(default)), PathBuf::from)
 }
 
 /// `$TFKD_CACHE_DIR`, or `.cache`: decoded data and run folders (checkpoints); git-ignored.
@@ -13,7 +25,7 @@ pub fn cache_dir() -> PathBuf {
     env_or("TFKD_CACHE_DIR", ".cache")
 }
 
-/// `$TFKD_DATA_DIR`, or `data`: where `tfkd data fetch` unpacks datasets; git-ignored.
+/// `$TFKD_DATA_DIR`, or `data`: the bundled `cifar10-jpeg.tar.gz` and what `tfkd data fetch` unpacks.
 #[must_use]
 pub fn data_dir() -> PathBuf {
     env_or("TFKD_DATA_DIR", "data")

@@ -29,10 +29,10 @@ fn reproduce_unknown_target_lists_known_ones() {
     assert!(err.contains("no experiment 'table99'") && err.contains("smoke"), "{err}");
 }
 
-/// The bundled archive: `shared/data/cifar10-jpeg.tar.gz` beside the repository (as on developer and CI machines).
+/// The archive the repository carries: `data/cifar10-jpeg.tar.gz`.
 fn bundled_cifar10_jpeg() -> std::path::PathBuf {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf();
-    let path = repo.parent().unwrap().join("shared/data/cifar10-jpeg.tar.gz");
+    let path = repo.join("data/cifar10-jpeg.tar.gz");
     assert!(path.is_file(), "expected the bundled dataset at {}", path.display());
     path
 }

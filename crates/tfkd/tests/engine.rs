@@ -18,7 +18,7 @@ fn tfkd(home: &Path, args: &[&str]) -> Command {
         .env("TFKD_CACHE_DIR", home.join("cache"))
         .env("TFKD_RESULTS_DIR", home.join("results"))
         .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
-        .env("TFKD_CIFAR10_JPEG", repo().parent().unwrap().join("shared/data/cifar10-jpeg.tar.gz"))
+        .env("TFKD_DATA_DIR", repo().join("data"))
         .current_dir(home);
     cmd
 }

@@ -1,0 +1,119 @@
+//! The one atomic write: temporary file beside the target → write → fsync → rename → fsync the folder.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use crate::temp;
+
+/// An I/O failure on a named file; displays what was done to which file, with the OS reason as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {}", path.display())]
+pub struct IoError {
+    /// What was being done: `writing`, `reading`, `creating`, `removing`, `renaming into`.
+    pub op: &'static str,
+    /// The file the user knows (the target, not the temporary file).
+    pub path: PathBuf,
+    /// What the operating system said.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl IoError {
+    /// An error of `op` on `path`.
+    pub fn new(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IoError {
+        let path = path.into();
+        move |source| IoError { op, path, source }
+    }
+}
+
+/// Writes `contents` to `path` atomically (see [`write_atomic_with`]).
+pub fn write_atomic(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), IoError> {
+    write_atomic_with(path, |tmp| {
+        let mut f = std::fs::File::create(tmp)?;
+        f.write_all(contents.as_ref())?;
+        Ok(())
+    })
+    .map_err(|e| match e {
+        AtomicError::Write(source) => IoError { op: "writing", path: path.to_path_buf(), source },
+        AtomicError::Io(e) => e,
+    })
+}
+
+/// Why [`write_atomic_with`] failed: the caller's writer, or the file operations around it.
+#[derive(Debug, thiserror::Error)]
+pub enum AtomicError<E: std::error::Error + 'static> {
+    /// The writer failed (its error names what it wrote).
+    #[error(transparent)]
+    Write(E),
+    /// Syncing or renaming failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+/// Lets `write(tmp)` produce the file at a temporary path beside `path` (same folder, same extension, so
+/// writers that pick a format from the extension work), fsyncs it, renames it onto `path` and fsyncs the
+/// folder. On any failure the temporary file is removed and `path` keeps its previous content.
+pub fn write_atomic_with<E: std::error::Error + 'static>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), AtomicError<E>> {
+    let tmp = temp::path_for(path);
+    let result = (|| {
+        write(&tmp).map_err(AtomicError::Write)?;
+        let file = std::fs::File::open(&tmp).map_err(IoError::new("writing", path))?;
+        file.sync_all().map_err(IoError::new("writing", path))?;
+        std::fs::rename(&tmp, path).map_err(IoError::new("renaming into", path))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Makes the rename itself durable; not every filesystem allows opening a folder, so best effort.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.md");
+        write_atomic(&path, "old").unwrap();
+        write_atomic(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_writer_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("figure.png");
+        write_atomic(&path, "old").unwrap();
+        let err = write_atomic_with(&path, |tmp| {
+            std::fs::write(tmp, "half")?;
+            Err(std::io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(matches!(err, AtomicError::Write(_)));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is gone");
+    }
+
+    #[test]
+    fn errors_name_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-folder/report.json");
+        let err = write_atomic(&path, "x").unwrap_err();
+        assert_eq!(err.path, path);
+        assert!(crate::chain(&err).starts_with(&format!("writing {}: ", path.display())), "{}", crate::chain(&err));
+    }
+}
