@@ -5,9 +5,14 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run every test of the workspace (installs libtorch on first use).
-test:
+# Run every test of the workspace, after the format and lint checks (installs libtorch on first use).
+test: lint
     source scripts/env.sh && cargo test --workspace --all-targets
+
+# Formatting (rustfmt.toml) and clippy with every warning an error.
+lint:
+    cargo fmt --all --check
+    source scripts/env.sh && cargo clippy -q --workspace --all-targets -- -D warnings
 
 # Reproduce a paper target, e.g. `just reproduce table3 --profile smoke`.
 reproduce target *args:

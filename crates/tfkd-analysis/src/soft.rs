@@ -54,7 +54,13 @@ pub fn soften(logits: &[Vec<f64>], labels: &[usize], temperatures: &[f64]) -> Ve
                 tp += p[y];
                 mp += p.iter().fold(0.0f64, |a, &b| a.max(b));
             }
-            Softened { temperature: t, entropy: h / n, kl_to_uniform: kl / n, true_class_prob: tp / n, max_prob: mp / n }
+            Softened {
+                temperature: t,
+                entropy: h / n,
+                kl_to_uniform: kl / n,
+                true_class_prob: tp / n,
+                max_prob: mp / n,
+            }
         })
         .collect()
 }

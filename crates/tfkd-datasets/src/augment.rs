@@ -91,7 +91,10 @@ impl Augment {
     /// CIFAR: RandomCrop(32, 4) → flip → RandomRotation(15).
     #[must_use]
     pub fn cifar_official() -> Self {
-        Augment { ops: vec![Op::Crop { padding: 4 }, Op::Flip, Op::Rotate { degrees: 15.0 }], interpolation: Interpolation::Nearest }
+        Augment {
+            ops: vec![Op::Crop { padding: 4 }, Op::Flip, Op::Rotate { degrees: 15.0 }],
+            interpolation: Interpolation::Nearest,
+        }
     }
 
     /// Tiny-ImageNet: RandomRotation(20) → flip.
@@ -115,7 +118,11 @@ impl Augment {
             .map(|op| match *op {
                 Op::Crop { padding } => {
                     let span = 2 * padding as u64;
-                    Draw::Crop { top: rng.below_inclusive(span) as usize, left: rng.below_inclusive(span) as usize, padding }
+                    Draw::Crop {
+                        top: rng.below_inclusive(span) as usize,
+                        left: rng.below_inclusive(span) as usize,
+                        padding,
+                    }
                 }
                 Op::Flip => Draw::Flip(rng.unit() < 0.5),
                 Op::Rotate { degrees } => Draw::Rotate((2.0 * rng.unit() - 1.0) * degrees),
@@ -143,7 +150,14 @@ pub enum Draw {
 }
 
 /// Augments and normalises one planar u8 image (C×H×W) into `out` (same shape, f32).
-pub fn apply(src: &[u8], chw: [usize; 3], draws: &[Draw], interpolation: Interpolation, norm: &Normalize, out: &mut [f32]) {
+pub fn apply(
+    src: &[u8],
+    chw: [usize; 3],
+    draws: &[Draw],
+    interpolation: Interpolation,
+    norm: &Normalize,
+    out: &mut [f32],
+) {
     let [c, h, w] = chw;
     let mut cur: Vec<f32> = src.iter().map(|&p| f32::from(p)).collect();
     let mut next = vec![0f32; cur.len()];

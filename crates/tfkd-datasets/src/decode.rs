@@ -69,7 +69,11 @@ fn decode_into(item: &Encoded, target: Target, dst: &mut [u8]) -> Result<()> {
     } else {
         return Err(DataError::Image {
             path: item.name.clone(),
-            detail: format!("image is {}×{} (h×w), expected {h}×{w} like the rest of the dataset", img.height(), img.width()),
+            detail: format!(
+                "image is {}×{} (h×w), expected {h}×{w} like the rest of the dataset",
+                img.height(),
+                img.width()
+            ),
         });
     };
     write_planar(&img, target.channels, dst);

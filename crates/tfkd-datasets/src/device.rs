@@ -38,7 +38,14 @@ impl DeviceSplit {
     }
 
     /// The augmented, normalised batch of the samples at `indices` in `epoch` (N×C×H×W f32) and their labels.
-    pub fn batch(&self, indices: &[usize], augment: &Augment, seed: u64, epoch: u64, norm: &Normalize) -> Result<(Tensor, Tensor)> {
+    pub fn batch(
+        &self,
+        indices: &[usize],
+        augment: &Augment,
+        seed: u64,
+        epoch: u64,
+        norm: &Normalize,
+    ) -> Result<(Tensor, Tensor)> {
         let device = self.images.device();
         let idx = upload(Tensor::f_from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>())?, device)?;
         let mut x = self.images.f_index_select(0, &idx)?.f_to_kind(Kind::Float)?;
@@ -53,7 +60,8 @@ impl DeviceSplit {
                     x.f_flip([3])?.f_where_self(&mask, &x)?
                 }
                 Draw::Rotate(_) => {
-                    let angles: Vec<f64> = column.iter().map(|d| if let Draw::Rotate(a) = d { *a } else { 0.0 }).collect();
+                    let angles: Vec<f64> =
+                        column.iter().map(|d| if let Draw::Rotate(a) = d { *a } else { 0.0 }).collect();
                     rotate(&x, &angles, augment.interpolation)?
                 }
             };
@@ -72,8 +80,12 @@ fn crop(x: &Tensor, draws: &[Draw], padding: i64) -> Result<Tensor> {
         .unzip();
     let padded = x.f_constant_pad_nd([padding, padding, padding, padding])?;
     let opts = (Kind::Int64, device);
-    let rows = upload(Tensor::f_from_slice(&tops)?, device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(h, opts)?.f_view([1, h])?)?;
-    let cols = upload(Tensor::f_from_slice(&lefts)?, device)?.f_view([n, 1])?.f_add(&Tensor::f_arange(w, opts)?.f_view([1, w])?)?;
+    let rows = upload(Tensor::f_from_slice(&tops)?, device)?
+        .f_view([n, 1])?
+        .f_add(&Tensor::f_arange(h, opts)?.f_view([1, h])?)?;
+    let cols = upload(Tensor::f_from_slice(&lefts)?, device)?
+        .f_view([n, 1])?
+        .f_add(&Tensor::f_arange(w, opts)?.f_view([1, w])?)?;
     let wp = w + 2 * padding;
     let rows_idx = rows.f_view([n, 1, h, 1])?.f_expand([n, c, h, wp], false)?;
     let picked_rows = padded.f_gather(2, &rows_idx, false)?;

@@ -62,24 +62,44 @@ pub fn catalogue(name: &str) -> Result<Entry> {
         "cifar10" => Entry {
             name: "cifar10",
             folder: "cifar-10-batches-bin",
-            files: vec![remote("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", Unpack::TarGz)],
+            files: vec![remote(
+                "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+                "c32a1d4ab5d03f1284b67883e8d87530",
+                Unpack::TarGz,
+            )],
         },
         "cifar100" => Entry {
             name: "cifar100",
             folder: "cifar-100-binary",
-            files: vec![remote("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", "03b5dce01913d631647c71ecec9e9cb8", Unpack::TarGz)],
+            files: vec![remote(
+                "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+                "03b5dce01913d631647c71ecec9e9cb8",
+                Unpack::TarGz,
+            )],
         },
         "tiny-imagenet" => Entry {
             name: "tiny-imagenet",
             folder: "tiny-imagenet-200",
-            files: vec![remote("http://cs231n.stanford.edu/tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de", Unpack::Zip)],
+            files: vec![remote(
+                "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+                "90528d7ca1a48142e341f4ef8d21d0de",
+                Unpack::Zip,
+            )],
         },
         "fashion-mnist" => Entry {
             name: "fashion-mnist",
             folder: "fashion-mnist",
             files: vec![
-                remote(&format!("{fmnist}train-images-idx3-ubyte.gz"), "8d4fb7e6c68d591d4c3dfef9ec88bf0d", Unpack::Keep),
-                remote(&format!("{fmnist}train-labels-idx1-ubyte.gz"), "25c81989df183df01b3e8a0aad5dffbe", Unpack::Keep),
+                remote(
+                    &format!("{fmnist}train-images-idx3-ubyte.gz"),
+                    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    Unpack::Keep,
+                ),
+                remote(
+                    &format!("{fmnist}train-labels-idx1-ubyte.gz"),
+                    "25c81989df183df01b3e8a0aad5dffbe",
+                    Unpack::Keep,
+                ),
                 remote(&format!("{fmnist}t10k-images-idx3-ubyte.gz"), "bef4ecab320f06d8554ea6380940ec79", Unpack::Keep),
                 remote(&format!("{fmnist}t10k-labels-idx1-ubyte.gz"), "bb300cfdad3c16e7a12a480ee83cd310", Unpack::Keep),
             ],
@@ -115,7 +135,8 @@ pub fn fetch(entry: &Entry, data_dir: &Path) -> Result<PathBuf> {
 
 fn download(remote: &Remote, dir: &Path) -> Result<PathBuf> {
     let fail = |detail: String| DataError::Fetch { url: remote.url.clone(), detail };
-    let name = remote.url.rsplit('/').next().filter(|n| !n.is_empty()).ok_or_else(|| fail("URL has no file name".into()))?;
+    let name =
+        remote.url.rsplit('/').next().filter(|n| !n.is_empty()).ok_or_else(|| fail("URL has no file name".into()))?;
     let response = ureq::get(&remote.url).call().map_err(|e| fail(e.to_string()))?;
     let len = response.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
     let bar = progress(len.unwrap_or(0), name);
@@ -147,7 +168,8 @@ fn download(remote: &Remote, dir: &Path) -> Result<PathBuf> {
 }
 
 fn unpack(remote: &Remote, file: &Path, dir: &Path) -> Result<()> {
-    let corrupt = |detail: String| DataError::Corrupt { path: file.to_path_buf(), what: "downloaded archive", offset: 0, detail };
+    let corrupt =
+        |detail: String| DataError::Corrupt { path: file.to_path_buf(), what: "downloaded archive", offset: 0, detail };
     match remote.unpack {
         Unpack::Keep => Ok(()),
         Unpack::TarGz => {

@@ -56,7 +56,10 @@ impl Loader {
         }
         let c = split.chw[0];
         if config.normalize.mean.len() != c || config.normalize.std.len() != c {
-            return Err(DataError::Invalid(format!("normalisation has {} channels, images have {c}", config.normalize.mean.len())));
+            return Err(DataError::Invalid(format!(
+                "normalisation has {} channels, images have {c}",
+                config.normalize.mean.len()
+            )));
         }
         Ok(Loader { split, config })
     }
@@ -70,7 +73,11 @@ impl Loader {
     /// The sample indices of every batch of `epoch`, in order.
     #[must_use]
     pub fn plan(&self, epoch: u64) -> Vec<Vec<usize>> {
-        let order = if self.config.shuffle { epoch_order(self.split.len(), self.config.seed, epoch) } else { (0..self.split.len()).collect() };
+        let order = if self.config.shuffle {
+            epoch_order(self.split.len(), self.config.seed, epoch)
+        } else {
+            (0..self.split.len()).collect()
+        };
         order.chunks(self.config.batch_size).map(<[usize]>::to_vec).collect()
     }
 

@@ -45,7 +45,8 @@ pub enum Source {
 }
 
 /// Names accepted by [`Source::named`].
-pub const SOURCE_NAMES: [&str; 7] = ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
+pub const SOURCE_NAMES: [&str; 7] =
+    ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
 
 impl Source {
     /// The source's name in specs and reports.
@@ -109,7 +110,11 @@ impl Source {
             files.sort();
             for f in files {
                 let meta = std::fs::metadata(&f).map_err(io(&f))?;
-                let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
                 h.update(format!("{}\0{}\0{mtime}\n", f.strip_prefix(loc).unwrap_or(&f).display(), meta.len()));
             }
         } else {
@@ -166,7 +171,10 @@ impl Source {
 /// falls back to Debian's `/usr/share/datasets/fashion-mnist`.
 pub fn default_location(name: &str, data_dir: &Path) -> Result<PathBuf> {
     if !SOURCE_NAMES.contains(&name) {
-        return Err(DataError::Invalid(format!("unknown dataset '{name}': expected one of {}", SOURCE_NAMES.join(", "))));
+        return Err(DataError::Invalid(format!(
+            "unknown dataset '{name}': expected one of {}",
+            SOURCE_NAMES.join(", ")
+        )));
     }
     let var = format!("TFKD_{}", name.to_ascii_uppercase().replace('-', "_"));
     if let Some(p) = std::env::var_os(&var) {
@@ -190,7 +198,8 @@ const LFS_POINTER: &[u8] = b"version https://git-lfs";
 /// Checks that `path` is the bundled `cifar10-jpeg.tar.gz`: present, a file, not a Git LFS pointer, and with
 /// the published sha256 (`sha256`, computed by the caller), so no other archive is taken for it.
 fn check_bundled_archive(path: &Path, sha256: &str) -> Result<()> {
-    let corrupt = |detail: String| DataError::WrongFile { path: path.to_path_buf(), what: "cifar10-jpeg archive", detail };
+    let corrupt =
+        |detail: String| DataError::WrongFile { path: path.to_path_buf(), what: "cifar10-jpeg archive", detail };
     if path.is_dir() {
         return Err(corrupt("is a folder; expected the file cifar10-jpeg.tar.gz (the repository carries it as data/cifar10-jpeg.tar.gz)".into()));
     }

@@ -138,7 +138,17 @@ mod tests {
 
     fn toy() -> Split {
         // 3 classes with 10, 20, 30 images; pixel value = index.
-        let labels: Vec<u16> = (0..60).map(|i| if i < 10 { 0 } else if i < 30 { 1 } else { 2 }).collect();
+        let labels: Vec<u16> = (0..60)
+            .map(|i| {
+                if i < 10 {
+                    0
+                } else if i < 30 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         Split { images: (0..60).map(|i| i as u8).collect(), labels, chw: [1, 1, 1], coarse_labels: None }
     }
 

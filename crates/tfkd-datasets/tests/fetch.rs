@@ -33,10 +33,13 @@ fn serve(files: Vec<(String, Vec<u8>)>, requests: usize) -> String {
             let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
             match files.iter().find(|(n, _)| *n == path) {
                 Some((_, body)) => {
-                    write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+                    write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+                        .unwrap();
                     stream.write_all(body).unwrap();
                 }
-                None => write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap(),
+                None => {
+                    write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap()
+                }
             }
         }
     });
@@ -49,7 +52,17 @@ fn md5_hex(bytes: &[u8]) -> &'static str {
 
 fn cifar10_archive(dir: &Path) -> Vec<u8> {
     let root = dir.join("src/cifar-10-batches-bin");
-    for (k, name) in ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"].iter().enumerate() {
+    for (k, name) in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+        "test_batch.bin",
+    ]
+    .iter()
+    .enumerate()
+    {
         common::write(&root.join(name), &common::cifar_record(&[k as u8], k));
     }
     let archive = dir.join("cifar-10-binary.tar.gz");
@@ -65,7 +78,11 @@ fn fetch_verifies_and_unpacks() {
     let entry = Entry {
         name: "cifar10",
         folder: "cifar-10-batches-bin",
-        files: vec![Remote { url: format!("{base}/cifar-10-binary.tar.gz"), md5: md5_hex(&archive), unpack: Unpack::TarGz }],
+        files: vec![Remote {
+            url: format!("{base}/cifar-10-binary.tar.gz"),
+            md5: md5_hex(&archive),
+            unpack: Unpack::TarGz,
+        }],
     };
     let data = tmp.path().join("data");
     let dest = fetch(&entry, &data).unwrap();
@@ -86,7 +103,11 @@ fn wrong_checksum_is_rejected_and_leaves_nothing() {
     let entry = Entry {
         name: "cifar10",
         folder: "cifar-10-batches-bin",
-        files: vec![Remote { url: format!("{base}/cifar-10-binary.tar.gz"), md5: "00000000000000000000000000000000", unpack: Unpack::TarGz }],
+        files: vec![Remote {
+            url: format!("{base}/cifar-10-binary.tar.gz"),
+            md5: "00000000000000000000000000000000",
+            unpack: Unpack::TarGz,
+        }],
     };
     let data = tmp.path().join("data");
     let err = fetch(&entry, &data).unwrap_err().to_string();
@@ -106,7 +127,11 @@ fn keep_files_and_http_errors() {
     };
     let dest = fetch(&entry, tmp.path()).unwrap();
     assert_eq!(std::fs::read(dest.join("a.gz")).unwrap(), body);
-    let missing = Entry { name: "x", folder: "x", files: vec![Remote { url: format!("{base}/nope.gz"), md5: "", unpack: Unpack::Keep }] };
+    let missing = Entry {
+        name: "x",
+        folder: "x",
+        files: vec![Remote { url: format!("{base}/nope.gz"), md5: "", unpack: Unpack::Keep }],
+    };
     let err = fetch(&missing, tmp.path()).unwrap_err().to_string();
     assert!(err.contains("nope.gz") && err.contains("404"), "{err}");
     assert!(!tmp.path().join("x").exists());

@@ -15,7 +15,14 @@ fn load(source: Source) -> tfkd_datasets::Dataset {
 /// CIFAR-10: batches of 2 records each with labels (i % 10).
 fn write_cifar10(dir: &Path) {
     let mut i = 0;
-    for name in ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"] {
+    for name in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+        "test_batch.bin",
+    ] {
         let mut bytes = Vec::new();
         for _ in 0..2 {
             bytes.extend(cifar_record(&[(i % 10) as u8], i));
@@ -115,7 +122,10 @@ fn tiny_imagenet_layout() {
     let chw = [3, 64, 64];
     write(&root.join("wnids.txt"), b"n02\nn01\n");
     for (i, wnid) in ["n01", "n01", "n02"].iter().enumerate() {
-        write(&root.join("train").join(wnid).join("images").join(format!("{wnid}_{i}.JPEG")), &png(&planar(i, chw), chw));
+        write(
+            &root.join("train").join(wnid).join("images").join(format!("{wnid}_{i}.JPEG")),
+            &png(&planar(i, chw), chw),
+        );
     }
     // A greyscale image is expanded to RGB, as PIL's convert('RGB') does.
     let grey = planar(7, [1, 64, 64]);
@@ -252,7 +262,10 @@ fn error_wrong_layouts() {
     let root = dir.path().join("tree");
     write_image_folder(&root, [3, 32, 32]);
     std::fs::create_dir_all(root.join("train/empty")).unwrap();
-    let msg = Source::ImageFolder { root: root.clone(), size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
+    let msg = Source::ImageFolder { root: root.clone(), size: [32, 32], channels: 3 }
+        .load(dir.path())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("empty class folder train/empty"), "{msg}");
     // An archive without the train/test layout.
     let other = dir.path().join("flat");
@@ -260,7 +273,8 @@ fn error_wrong_layouts() {
     write(&other.join("y/z.png"), &png(&planar(0, [3, 32, 32]), [3, 32, 32]));
     let archive = dir.path().join("flat.tar.gz");
     tar_gz(&other, ".", &archive);
-    let msg = Source::ImageFolder { root: archive, size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
+    let msg =
+        Source::ImageFolder { root: archive, size: [32, 32], channels: 3 }.load(dir.path()).unwrap_err().to_string();
     assert!(msg.contains("wrong layout") && msg.contains("expected train/<class>/<image>"), "{msg}");
     // A CIFAR archive missing files.
     let partial = dir.path().join("partial");
@@ -306,7 +320,10 @@ fn cifar10_jpeg_must_be_the_bundled_archive() {
     let other = dir.path().join("cifar10-jpeg.tar.gz");
     tar_gz(&root, ".", &other);
     let msg = Source::Cifar10Jpeg(other.clone()).load(dir.path()).unwrap_err().to_string();
-    assert!(msg.contains("not a usable cifar10-jpeg archive") && msg.contains(tfkd_datasets::CIFAR10_JPEG_SHA256), "{msg}");
+    assert!(
+        msg.contains("not a usable cifar10-jpeg archive") && msg.contains(tfkd_datasets::CIFAR10_JPEG_SHA256),
+        "{msg}"
+    );
     assert!(msg.contains("git checkout -- data/cifar10-jpeg.tar.gz"), "{msg}");
     let pointer = dir.path().join("pointer.tar.gz");
     write(&pointer, b"version https://git-lfs.github.com/spec/v1\noid sha256:45b041e8\nsize 19433539\n");

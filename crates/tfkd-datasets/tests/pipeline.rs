@@ -41,7 +41,8 @@ fn samples_do_not_depend_on_batch_size_prefetch_or_threads() {
     let reference = epoch_pixels(&Loader::new(s.clone(), config(16, 0, Augment::cifar_official())).unwrap(), 3);
     let other = epoch_pixels(&Loader::new(s.clone(), config(7, 2, Augment::cifar_official())).unwrap(), 3);
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let single = one_thread.install(|| epoch_pixels(&Loader::new(s.clone(), config(64, 0, Augment::cifar_official())).unwrap(), 3));
+    let single = one_thread
+        .install(|| epoch_pixels(&Loader::new(s.clone(), config(64, 0, Augment::cifar_official())).unwrap(), 3));
     for ((i, a), ((_, b), (_, c))) in reference.iter().zip(other.iter().zip(&single)) {
         assert!(a.equal(b) && a.equal(c), "sample {i} differs");
     }

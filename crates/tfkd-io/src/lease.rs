@@ -49,7 +49,14 @@ impl Owner {
 
 impl std::fmt::Display for Owner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (pid {} on {}, last heartbeat {} s ago)", self.what, self.pid, self.host, now().saturating_sub(self.heartbeat))
+        write!(
+            f,
+            "{} (pid {} on {}, last heartbeat {} s ago)",
+            self.what,
+            self.pid,
+            self.host,
+            now().saturating_sub(self.heartbeat)
+        )
     }
 }
 
@@ -110,7 +117,13 @@ impl Lease {
     /// Tries once to take the lease at `path` for `what`; a stale lock is taken over.
     pub fn try_acquire(path: &Path, what: &str, stale_after: Duration) -> Result<Acquire, IoError> {
         let t = now();
-        let owner = Owner { host: crate::host_name(), pid: std::process::id(), started: t, heartbeat: t, what: what.to_string() };
+        let owner = Owner {
+            host: crate::host_name(),
+            pid: std::process::id(),
+            started: t,
+            heartbeat: t,
+            what: what.to_string(),
+        };
         for attempt in 0..2 {
             if link_new(path, &owner)? {
                 return Ok(Acquire::Acquired(Lease::start(path, owner, stale_after)));
@@ -121,7 +134,13 @@ impl Lease {
                     Some((o, _)) => Ok(Acquire::Held(o)),
                     // Vanished or unreadable between our link and read: try once more.
                     None if attempt == 0 => continue,
-                    None => Ok(Acquire::Held(Owner { host: "?".into(), pid: 0, started: 0, heartbeat: t, what: "an unreadable lock".into() })),
+                    None => Ok(Acquire::Held(Owner {
+                        host: "?".into(),
+                        pid: 0,
+                        started: 0,
+                        heartbeat: t,
+                        what: "an unreadable lock".into(),
+                    })),
                 };
             }
             take_over(path, current.map(|c| c.1))?;
@@ -224,7 +243,8 @@ fn link_new(path: &Path, owner: &Owner) -> Result<bool, IoError> {
         Err(_) => match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(mut f) => {
                 use std::io::Write;
-                f.write_all(serde_json::to_string(owner).unwrap_or_default().as_bytes()).map_err(IoError::new("writing", path))?;
+                f.write_all(serde_json::to_string(owner).unwrap_or_default().as_bytes())
+                    .map_err(IoError::new("writing", path))?;
                 Ok(true)
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
@@ -275,9 +295,12 @@ mod tests {
     fn a_dead_owner_or_an_old_heartbeat_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
-        let dead = Owner { host: crate::host_name(), pid: 4_194_999, started: now(), heartbeat: now(), what: "killed".into() };
+        let dead =
+            Owner { host: crate::host_name(), pid: 4_194_999, started: now(), heartbeat: now(), what: "killed".into() };
         std::fs::write(&path, serde_json::to_string(&dead).unwrap()).unwrap();
-        let Acquire::Acquired(lease) = Lease::try_acquire(&path, "next", LONG).unwrap() else { panic!("dead owner kept the lock") };
+        let Acquire::Acquired(lease) = Lease::try_acquire(&path, "next", LONG).unwrap() else {
+            panic!("dead owner kept the lock")
+        };
         assert_eq!(read_owner(&path).unwrap().unwrap().0.what, "next");
         drop(lease);
         // Another host's lock is judged by its heartbeat and the file's age.
@@ -292,7 +315,9 @@ mod tests {
     fn heartbeat_renews_and_detects_a_takeover() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
-        let Acquire::Acquired(lease) = Lease::try_acquire(&path, "slow", Duration::from_millis(400)).unwrap() else { panic!() };
+        let Acquire::Acquired(lease) = Lease::try_acquire(&path, "slow", Duration::from_millis(400)).unwrap() else {
+            panic!()
+        };
         std::thread::sleep(Duration::from_millis(300));
         assert!(!lease.lost());
         // Someone else replaces the lock (as a taker would after judging it stale).

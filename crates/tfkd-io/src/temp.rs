@@ -35,13 +35,16 @@ pub fn pid_alive(pid: u32) -> bool {
 /// Whether `name` is a temporary file whose writer is gone (see the module docs).
 #[must_use]
 pub fn abandoned(path: &Path) -> bool {
-    let Some(rest) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(PREFIX)) else { return false };
+    let Some(rest) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(PREFIX)) else {
+        return false;
+    };
     let host = crate::host_name();
     if let Some(after) = rest.strip_prefix(&format!("{host}-")) {
         let pid = after.split('-').next().and_then(|p| p.parse::<u32>().ok());
         return pid.is_none_or(|pid| pid != std::process::id() && !pid_alive(pid));
     }
-    let age = std::fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| SystemTime::now().duration_since(t).ok());
+    let age =
+        std::fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| SystemTime::now().duration_since(t).ok());
     age.is_some_and(|a| a >= FOREIGN_AGE)
 }
 

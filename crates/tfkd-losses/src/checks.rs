@@ -38,11 +38,7 @@ pub(crate) fn logits(what: &'static str, logits: &Tensor) -> Result<(i64, i64)> 
 pub(crate) fn teacher(teacher: &Tensor, n: i64, k: i64) -> Result<()> {
     let (tn, tk) = logits("teacher logits", teacher)?;
     if (tn, tk) != (n, k) {
-        return Err(LossError::ShapeMismatch {
-            what: "teacher logits",
-            got: vec![tn, tk],
-            expected: vec![n, k],
-        });
+        return Err(LossError::ShapeMismatch { what: "teacher logits", got: vec![tn, tk], expected: vec![n, k] });
     }
     Ok(())
 }

@@ -76,7 +76,12 @@ impl TfKdSelf {
             student,
             labels,
             &teacher_log_probs,
-            Distill { alpha: self.alpha, student_temperature: t, kl_weight: t * t * self.multiplier, reduction: self.reduction },
+            Distill {
+                alpha: self.alpha,
+                student_temperature: t,
+                kl_weight: t * t * self.multiplier,
+                reduction: self.reduction,
+            },
         )
     }
 }

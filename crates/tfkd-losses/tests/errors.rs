@@ -92,7 +92,8 @@ fn alpha_outside_unit_interval() {
         let err = reg(alpha, 20.0, 0.99).compute(&student(2, 5), &labels(&[0, 1])).unwrap_err();
         assert!(matches!(err, LossError::InvalidParameter { name: "alpha", .. }), "{err}");
     }
-    let err = LabelSmoothing { epsilon: 1.1, spread: Spread::Uniform }.compute(&student(2, 5), &labels(&[0, 1])).unwrap_err();
+    let err =
+        LabelSmoothing { epsilon: 1.1, spread: Spread::Uniform }.compute(&student(2, 5), &labels(&[0, 1])).unwrap_err();
     assert!(matches!(err, LossError::InvalidParameter { name: "epsilon", .. }), "{err}");
 }
 
@@ -121,7 +122,9 @@ fn bad_multiplier_and_correct_prob() {
 
 #[test]
 fn single_class_cannot_spread_over_others() {
-    let err = LabelSmoothing { epsilon: 0.1, spread: Spread::OverOthers }.compute(&student(2, 1), &labels(&[0, 0])).unwrap_err();
+    let err = LabelSmoothing { epsilon: 0.1, spread: Spread::OverOthers }
+        .compute(&student(2, 1), &labels(&[0, 0]))
+        .unwrap_err();
     assert!(matches!(err, LossError::InvalidParameter { name: "classes", .. }), "{err}");
 }
 

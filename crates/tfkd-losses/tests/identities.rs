@@ -78,8 +78,9 @@ fn kd_at_unit_temperature_is_ce_to_mixed_target() {
         let one_hot = c.labels.one_hot(c.k).to_kind(Kind::Double);
         let mixed = one_hot * (1.0 - c.alpha) + c.teacher.softmax(1, None) * c.alpha;
         let (_, g_kd) = value_and_grad(&c.student, |s| kd.compute(s, &c.labels, &c.teacher).unwrap().total);
-        let (_, g_mix) =
-            value_and_grad(&c.student, |s| -(s.log_softmax(1, None) * &mixed).sum_dim_intlist(1, false, None).mean(None));
+        let (_, g_mix) = value_and_grad(&c.student, |s| {
+            -(s.log_softmax(1, None) * &mixed).sum_dim_intlist(1, false, None).mean(None)
+        });
         assert!(max_abs_diff(&g_kd, &g_mix) < 1e-12, "seed {seed}");
     }
 }

@@ -26,7 +26,9 @@ impl ModuleT for Layer {
                 let out = out.apply_t(bn2, train).relu().apply_t(conv2, train);
                 Tensor::cat(&[xs.shallow_clone(), out], 1)
             }
-            Layer::Transition { bn, conv } => xs.apply_t(bn, train).apply_t(conv, train).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None),
+            Layer::Transition { bn, conv } => {
+                xs.apply_t(bn, train).apply_t(conv, train).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None)
+            }
         }
     }
 }
@@ -66,7 +68,10 @@ impl DenseNet {
             if index < last {
                 let out = c / 2; // int(reduction * inner_channels), reduction 0.5
                 let tp = (&features / format!("transition_layer_{index}")) / "down_sample";
-                layers.push(Layer::Transition { bn: bn(&tp / "0", c), conv: conv(&tp / "1", c, out, ConvSpec::new(1).no_bias()) });
+                layers.push(Layer::Transition {
+                    bn: bn(&tp / "0", c),
+                    conv: conv(&tp / "1", c, out, ConvSpec::new(1).no_bias()),
+                });
                 c = out;
             }
         }

@@ -44,7 +44,12 @@ impl ModuleT for Inception {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let pooled = xs.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
         Tensor::cat(
-            &[xs.apply_t(&self.b1, train), xs.apply_t(&self.b2, train), xs.apply_t(&self.b3, train), pooled.apply_t(&self.b4, train)],
+            &[
+                xs.apply_t(&self.b1, train),
+                xs.apply_t(&self.b2, train),
+                xs.apply_t(&self.b3, train),
+                pooled.apply_t(&self.b4, train),
+            ],
             1,
         )
     }

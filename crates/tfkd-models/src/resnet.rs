@@ -3,7 +3,7 @@
 
 use tch::{nn, nn::ModuleT, Tensor};
 
-use crate::layers::{bn, conv, global_pool, linear, ConvSpec, Conv, Linear};
+use crate::layers::{bn, conv, global_pool, linear, Conv, ConvSpec, Linear};
 use crate::width::scale;
 use crate::ModelConfig;
 
@@ -21,7 +21,10 @@ enum Shortcut {
     /// 1×1 strided conv + BN (kuangliu; He et al.'s option B).
     Projection(Conv, nn::BatchNorm),
     /// Parameter-free: subsample by 2 and zero-pad the new channels (He et al.'s option A for CIFAR).
-    ZeroPad { stride: i64, extra: i64 },
+    ZeroPad {
+        stride: i64,
+        extra: i64,
+    },
 }
 
 impl Block {

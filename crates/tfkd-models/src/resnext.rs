@@ -60,7 +60,10 @@ impl ResNeXt {
                 let d = cardinality * (base_width * ((64 * widen) << i) / (widen * 64));
                 blocks.push(Bottleneck {
                     reduce: (conv(&bp / "conv_reduce", c_in, d, k(1)), bn(&bp / "bn_reduce", d)),
-                    grouped: (conv(&bp / "conv_conv", d, d, k(3).stride(stride).groups(cardinality)), bn(&bp / "bn", d)),
+                    grouped: (
+                        conv(&bp / "conv_conv", d, d, k(3).stride(stride).groups(cardinality)),
+                        bn(&bp / "bn", d),
+                    ),
                     expand: (conv(&bp / "conv_expand", d, c_out, k(1)), bn(&bp / "bn_expand", c_out)),
                     shortcut: (c_in != c_out).then(|| {
                         let sp = &bp / "shortcut";

@@ -29,10 +29,17 @@ impl ShuffleUnit {
             let residual = Chain::new(
                 &(p / "residual"),
                 0,
-                &[step(c_in, c_in, k1, Act::Relu), step(c_in, c_in, dw, Act::Identity), step(c_in, c_out / 2, k1, Act::Relu)],
+                &[
+                    step(c_in, c_in, k1, Act::Relu),
+                    step(c_in, c_in, dw, Act::Identity),
+                    step(c_in, c_out / 2, k1, Act::Relu),
+                ],
             );
-            let shortcut =
-                Chain::new(&(p / "shortcut"), 0, &[step(c_in, c_in, dw, Act::Identity), step(c_in, c_out / 2, k1, Act::Relu)]);
+            let shortcut = Chain::new(
+                &(p / "shortcut"),
+                0,
+                &[step(c_in, c_in, dw, Act::Identity), step(c_in, c_out / 2, k1, Act::Relu)],
+            );
             ShuffleUnit { residual, shortcut: Some(shortcut), split: 0 }
         } else {
             let half = c_in / 2;
@@ -40,7 +47,11 @@ impl ShuffleUnit {
             let residual = Chain::new(
                 &(p / "residual"),
                 0,
-                &[step(half, half, k1, Act::Relu), step(half, half, dw, Act::Identity), step(half, half, k1, Act::Relu)],
+                &[
+                    step(half, half, k1, Act::Relu),
+                    step(half, half, dw, Act::Identity),
+                    step(half, half, k1, Act::Relu),
+                ],
             );
             ShuffleUnit { residual, shortcut: None, split: half }
         }

@@ -60,7 +60,8 @@ impl WideResNet {
                     conv1: conv(&bp / "conv1", c_in, c_out, k(3).stride(stride)),
                     bn2: bn(&bp / "bn2", c_out),
                     conv2: conv(&bp / "conv2", c_out, c_out, k(3)),
-                    shortcut: (c_in != c_out).then(|| conv(&bp / "convShortcut", c_in, c_out, k(1).stride(stride).padding(0))),
+                    shortcut: (c_in != c_out)
+                        .then(|| conv(&bp / "convShortcut", c_in, c_out, k(1).stride(stride).padding(0))),
                 });
             }
         }

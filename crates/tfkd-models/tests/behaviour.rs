@@ -56,7 +56,11 @@ fn train_and_eval_mode_differ_in_batch_norm() {
         let (vs, net) = build(arch, small(10), 2);
         let x = images(4, 3, 32) * 3.0 + 1.0;
         let running = |vs: &nn::VarStore| {
-            vs.variables().iter().filter(|(k, _)| k.ends_with("running_mean")).map(|(_, v)| v.abs().sum(Kind::Double).double_value(&[])).sum::<f64>()
+            vs.variables()
+                .iter()
+                .filter(|(k, _)| k.ends_with("running_mean"))
+                .map(|(_, v)| v.abs().sum(Kind::Double).double_value(&[]))
+                .sum::<f64>()
         };
         let stats_before = running(&vs);
         let eval = tch::no_grad(|| net.forward(&x, false));

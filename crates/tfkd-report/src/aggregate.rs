@@ -27,13 +27,17 @@ pub fn aggregate(records: &[Record], metric: Metric) -> Result<Aggregate, Report
     let long = df!("id" => ids, "seed" => seeds, "value" => value)?;
     let long = long.sort(["id", "seed"], SortMultipleOptions::default())?;
     let mut values: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
-    let (id_col, seed_col, val_col) = (long.column("id")?.str()?.clone(), long.column("seed")?.u64()?.clone(), long.column("value")?.f64()?.clone());
+    let (id_col, seed_col, val_col) =
+        (long.column("id")?.str()?.clone(), long.column("seed")?.u64()?.clone(), long.column("value")?.f64()?.clone());
     for i in 0..long.height() {
         if let (Some(id), Some(seed), Some(v)) = (id_col.get(i), seed_col.get(i), val_col.get(i)) {
             values.entry(id.to_string()).or_default().push((seed, v));
         }
     }
-    let stats: Vec<(String, Summary)> = values.iter().filter_map(|(id, v)| Some((id.clone(), Summary::of(&v.iter().map(|x| x.1).collect::<Vec<_>>())?))).collect();
+    let stats: Vec<(String, Summary)> = values
+        .iter()
+        .filter_map(|(id, v)| Some((id.clone(), Summary::of(&v.iter().map(|x| x.1).collect::<Vec<_>>())?)))
+        .collect();
     let summary = df!(
         "id" => stats.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
         "n" => stats.iter().map(|s| s.1.n as u32).collect::<Vec<_>>(),

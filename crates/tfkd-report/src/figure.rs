@@ -71,7 +71,11 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<(), ReportError> {
 }
 
 fn bounds(fig: &Figure) -> ((f64, f64), (f64, f64)) {
-    let ys = fig.series.iter().flat_map(|s| s.points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2])).chain(fig.hlines.iter().map(|h| h.1));
+    let ys = fig
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2]))
+        .chain(fig.hlines.iter().map(|h| h.1));
     let (mut lo, mut hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
@@ -101,16 +105,29 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
     let ((x0, x1), (y0, y1)) = bounds(fig);
     let mut builder = ChartBuilder::on(&area);
     builder.caption(&fig.title, ("sans-serif", 22)).margin(15).x_label_area_size(45).y_label_area_size(60);
-    let palette = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14)];
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(255, 127, 14),
+    ];
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;
             let categories = fig.categories.clone();
             let mut mesh = chart.configure_mesh();
-            mesh.x_desc(fig.x_label.as_str()).y_desc(fig.y_label.as_str()).label_style(("sans-serif", 15)).axis_desc_style(("sans-serif", 17));
+            mesh.x_desc(fig.x_label.as_str())
+                .y_desc(fig.y_label.as_str())
+                .label_style(("sans-serif", 15))
+                .axis_desc_style(("sans-serif", 17));
             let category_label = |x: &f64| {
                 let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 { categories.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    categories.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             };
             if fig.kind == Kind::Bars {
                 mesh.x_labels(categories.len()).x_label_formatter(&category_label);
@@ -126,7 +143,12 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
                         let w = 0.8 / n;
                         let off = -0.4 + w * k as f64;
                         chart
-                            .draw_series(s.points.iter().map(|&(x, y, _)| Rectangle::new([(x + off + 0.05 * w, y0.max(0.0).min(y)), (x + off + 0.95 * w, y)], style)))
+                            .draw_series(s.points.iter().map(|&(x, y, _)| {
+                                Rectangle::new(
+                                    [(x + off + 0.05 * w, y0.max(0.0).min(y)), (x + off + 0.95 * w, y)],
+                                    style,
+                                )
+                            }))
                             .map_err(|e| err(e.to_string()))?
                             .label(s.name.as_str())
                             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
@@ -151,7 +173,9 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
                             .label(s.name.as_str())
                             .legend(move |(x, y)| Circle::new((x + 7, y), 6, color.filled()));
                         chart
-                            .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2))))
+                            .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
+                                PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2))
+                            }))
                             .map_err(|e| err(e.to_string()))?;
                     }
                 }
@@ -170,7 +194,11 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .label_font(("sans-serif", 15))
-                .position(if fig.kind == Kind::Bars || fig.log_x { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+                .position(if fig.kind == Kind::Bars || fig.log_x {
+                    SeriesLabelPosition::UpperRight
+                } else {
+                    SeriesLabelPosition::LowerRight
+                })
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
         }};

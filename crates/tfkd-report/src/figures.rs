@@ -15,7 +15,8 @@ fn cell_summary(t: &TableReport, row: usize, col: &str) -> Option<Summary> {
 
 /// Grouped bars of the given columns over the rows that were run.
 fn bars(t: &TableReport, stem: &str, title: &str, columns: &[(&str, &str)], metric: Metric) -> Figure {
-    let rows: Vec<usize> = (0..t.rows.len()).filter(|&r| columns.iter().all(|(c, _)| cell_summary(t, r, c).is_some())).collect();
+    let rows: Vec<usize> =
+        (0..t.rows.len()).filter(|&r| columns.iter().all(|(c, _)| cell_summary(t, r, c).is_some())).collect();
     Figure {
         stem: stem.into(),
         title: title.into(),
@@ -27,7 +28,11 @@ fn bars(t: &TableReport, stem: &str, title: &str, columns: &[(&str, &str)], metr
             .iter()
             .map(|(col, name)| Series {
                 name: (*name).into(),
-                points: rows.iter().enumerate().filter_map(|(i, &r)| cell_summary(t, r, col).map(|s| (i as f64, s.mean, s.sd))).collect(),
+                points: rows
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &r)| cell_summary(t, r, col).map(|s| (i as f64, s.mean, s.sd)))
+                    .collect(),
             })
             .collect(),
         hlines: Vec::new(),
@@ -57,18 +62,46 @@ fn curve(records: &[Record], id: &str) -> Vec<(f64, f64, f64)> {
 
 /// The figures of a table (and, for Tf-KD_reg, the KD ≈ LSR figure when soft targets were computed).
 #[must_use]
-pub fn figures(t: &TableReport, records: &[Record], spec_cells: &tfkd_spec::PaperTable, metric: Metric, teacher: Option<&soft::TeacherCurve>) -> Vec<Figure> {
+pub fn figures(
+    t: &TableReport,
+    records: &[Record],
+    spec_cells: &tfkd_spec::PaperTable,
+    metric: Metric,
+    teacher: Option<&soft::TeacherCurve>,
+) -> Vec<Figure> {
     let run_of = |row: usize, col: &str| spec_cells.rows[row].cells.get(col).and_then(|c| c.run.clone());
     let first_run_row = (0..t.rows.len()).find(|&r| t.rows[r].cells.iter().all(|c| c.ours.is_some()));
     let mut out = Vec::new();
     match t.layout {
-        Layout::ReKd => out.push(bars(t, "re-kd", "Re-KD: the large model taught by the small one vs its baseline", &[("teacher_baseline", "large model: baseline"), ("re_kd", "large model: Re-KD (taught by the small one)"), ("student_baseline", "small model: baseline"), ("normal_kd", "small model: normal KD")], metric)),
-        Layout::TfReg => out.push(bars(t, "tf-kd-reg", "Tf-KD_reg vs LSR vs normal KD", &[("baseline", "baseline"), ("lsr", "LSR"), ("tf_kd_reg", "Tf-KD_reg"), ("normal_kd", "normal KD")], metric)),
+        Layout::ReKd => out.push(bars(
+            t,
+            "re-kd",
+            "Re-KD: the large model taught by the small one vs its baseline",
+            &[
+                ("teacher_baseline", "large model: baseline"),
+                ("re_kd", "large model: Re-KD (taught by the small one)"),
+                ("student_baseline", "small model: baseline"),
+                ("normal_kd", "small model: normal KD"),
+            ],
+            metric,
+        )),
+        Layout::TfReg => out.push(bars(
+            t,
+            "tf-kd-reg",
+            "Tf-KD_reg vs LSR vs normal KD",
+            &[("baseline", "baseline"), ("lsr", "LSR"), ("tf_kd_reg", "Tf-KD_reg"), ("normal_kd", "normal KD")],
+            metric,
+        )),
         Layout::TfSelf => {
             if let Some(r) = first_run_row {
                 let series = [("baseline", "baseline"), ("tf_kd_self", "Tf-KD_self"), ("normal_kd", "normal KD")]
                     .iter()
-                    .filter_map(|(col, name)| Some(Series { name: format!("{} {name}", t.rows[r].label), points: curve(records, &run_of(r, col)?) }))
+                    .filter_map(|(col, name)| {
+                        Some(Series {
+                            name: format!("{} {name}", t.rows[r].label),
+                            points: curve(records, &run_of(r, col)?),
+                        })
+                    })
                     .filter(|s| !s.points.is_empty())
                     .collect();
                 out.push(Figure {
@@ -87,15 +120,22 @@ pub fn figures(t: &TableReport, records: &[Record], spec_cells: &tfkd_spec::Pape
         Layout::DeKd => {
             if let Some(r) = first_run_row {
                 let base_id = run_of(r, "student_baseline").unwrap_or_default();
-                let model = records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model.clone()).unwrap_or_default();
-                let mut ids: Vec<String> = records.iter().filter(|x| x.config.model == model && x.teacher_test_acc.is_some()).map(|x| x.config.id.clone()).collect();
+                let model =
+                    records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model.clone()).unwrap_or_default();
+                let mut ids: Vec<String> = records
+                    .iter()
+                    .filter(|x| x.config.model == model && x.teacher_test_acc.is_some())
+                    .map(|x| x.config.id.clone())
+                    .collect();
                 ids.sort();
                 ids.dedup();
                 let points = ids
                     .iter()
                     .filter_map(|id| {
                         let runs: Vec<&Record> = records.iter().filter(|x| &x.config.id == id).collect();
-                        let tx = Summary::of(&runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>())?;
+                        let tx = Summary::of(
+                            &runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>(),
+                        )?;
                         let sy = Summary::of(&runs.iter().filter_map(|x| metric.of(x)).collect::<Vec<_>>())?;
                         Some((tx.mean, sy.mean, sy.sd))
                     })
@@ -108,7 +148,10 @@ pub fn figures(t: &TableReport, records: &[Record], spec_cells: &tfkd_spec::Pape
                     y_label: y_label(metric),
                     categories: Vec::new(),
                     series: vec![Series { name: format!("{model} taught by the teacher"), points }],
-                    hlines: cell_summary(t, r, "student_baseline").map(|s| (format!("{model} baseline"), s.mean)).into_iter().collect(),
+                    hlines: cell_summary(t, r, "student_baseline")
+                        .map(|s| (format!("{model} baseline"), s.mean))
+                        .into_iter()
+                        .collect(),
                     log_x: false,
                 });
             }
@@ -125,15 +168,25 @@ pub fn figures(t: &TableReport, records: &[Record], spec_cells: &tfkd_spec::Pape
             y_label: "KL(target ‖ uniform) (nats)".into(),
             categories: Vec::new(),
             series: vec![
-                Series { name: "trained teacher softmax(z/T)".into(), points: tc.curve.iter().map(|s| (s.temperature, s.kl_to_uniform, 0.0)).collect() },
+                Series {
+                    name: "trained teacher softmax(z/T)".into(),
+                    points: tc.curve.iter().map(|s| (s.temperature, s.kl_to_uniform, 0.0)).collect(),
+                },
                 Series {
                     name: "virtual teacher softmax(p^d/T), a = 0.99".into(),
-                    points: tc.curve.iter().map(|s| (s.temperature, soft::virtual_teacher(0.99, s.temperature, k).kl_to_uniform(k), 0.0)).collect(),
+                    points: tc
+                        .curve
+                        .iter()
+                        .map(|s| (s.temperature, soft::virtual_teacher(0.99, s.temperature, k).kl_to_uniform(k), 0.0))
+                        .collect(),
                 },
             ],
             hlines: vec![
                 ("LSR target, ε = 0.1 (official spread)".into(), lsr),
-                ("Tf-KD_reg paper Eq. 9: student pulled to softmax(p^d)".into(), soft::reg_effective_target(0.99, 20.0, k, true).kl_to_uniform(k)),
+                (
+                    "Tf-KD_reg paper Eq. 9: student pulled to softmax(p^d)".into(),
+                    soft::reg_effective_target(0.99, 20.0, k, true).kl_to_uniform(k),
+                ),
             ],
             log_x: true,
         });

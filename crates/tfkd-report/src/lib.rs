@@ -60,7 +60,12 @@ pub struct Report {
 }
 
 /// Builds the report of `exp` from its records.
-pub fn build(exp: &Experiment, records: &[Record], metric: Metric, teacher: Option<&TeacherCurve>) -> Result<Report, ReportError> {
+pub fn build(
+    exp: &Experiment,
+    records: &[Record],
+    metric: Metric,
+    teacher: Option<&TeacherCurve>,
+) -> Result<Report, ReportError> {
     let paper = exp.paper.as_ref().ok_or_else(|| ReportError::NoTable(exp.name.clone()))?;
     let agg = aggregate::aggregate(records, metric)?;
     let table = table::build(exp, paper, &agg, records);
@@ -77,8 +82,11 @@ pub fn build(exp: &Experiment, records: &[Record], metric: Metric, teacher: Opti
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
     let mut written = Vec::new();
-    let json = serde_json::to_string_pretty(&serde_json::json!({ "table": report.table, "figures": report.figures })).unwrap_or_default();
-    for (name, text) in [("table.md", &report.markdown), ("table.csv", &report.csv), ("table.tex", &report.tex), ("report.json", &json)] {
+    let json = serde_json::to_string_pretty(&serde_json::json!({ "table": report.table, "figures": report.figures }))
+        .unwrap_or_default();
+    for (name, text) in
+        [("table.md", &report.markdown), ("table.csv", &report.csv), ("table.tex", &report.tex), ("report.json", &json)]
+    {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| ReportError::Io { path: path.clone(), message: e.to_string() })?;
         written.push(path);

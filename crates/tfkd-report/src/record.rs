@@ -86,23 +86,33 @@ impl Metric {
     #[must_use]
     pub fn describe(self) -> &'static str {
         match self {
-            Metric::BestTest => "best test accuracy over epochs (%), the official code's protocol: model selection on the test set",
+            Metric::BestTest => {
+                "best test accuracy over epochs (%), the official code's protocol: model selection on the test set"
+            }
             Metric::Last => "test accuracy after the last epoch (%)",
-            Metric::TestAtBestVal => "test accuracy at the epoch of best validation accuracy (%), selection on a held-out split",
+            Metric::TestAtBestVal => {
+                "test accuracy at the epoch of best validation accuracy (%), selection on a held-out split"
+            }
         }
     }
 }
 
 /// Reads every `*.json` record in `dir`, sorted by label.
 pub fn load_dir(dir: &Path) -> Result<Vec<Record>, ReportError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ReportError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ReportError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     paths.sort();
     paths
         .into_iter()
         .map(|p| {
-            let text = std::fs::read_to_string(&p).map_err(|e| ReportError::Io { path: p.clone(), message: e.to_string() })?;
-            serde_json::from_str(&text).map_err(|e| ReportError::Io { path: p.clone(), message: format!("not a run record: {e}") })
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| ReportError::Io { path: p.clone(), message: e.to_string() })?;
+            serde_json::from_str(&text)
+                .map_err(|e| ReportError::Io { path: p.clone(), message: format!("not a run record: {e}") })
         })
         .collect()
 }

@@ -51,13 +51,15 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
         metric.describe(),
         t.paper_source
     );
-    let columns: Vec<String> = t.rows.first().map(|r| r.cells.iter().map(|c| c.column.clone()).collect()).unwrap_or_default();
-    let claim_names: Vec<String> = t.rows.iter().flat_map(|r| r.claims.iter().map(|c| c.claim.clone())).fold(Vec::new(), |mut v, c| {
-        if !v.contains(&c) {
-            v.push(c);
-        }
-        v
-    });
+    let columns: Vec<String> =
+        t.rows.first().map(|r| r.cells.iter().map(|c| c.column.clone()).collect()).unwrap_or_default();
+    let claim_names: Vec<String> =
+        t.rows.iter().flat_map(|r| r.claims.iter().map(|c| c.claim.clone())).fold(Vec::new(), |mut v, c| {
+            if !v.contains(&c) {
+                v.push(c);
+            }
+            v
+        });
     out += "| Row |";
     for c in &columns {
         out += &format!(" {} (ours) | {} (paper) |", header(c), header(c));
@@ -79,8 +81,12 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
         for name in &claim_names {
             match row.claims.iter().find(|c| &c.claim == name) {
                 Some(c) => match (c.verdict, c.diff, c.ci95) {
-                    (Some(v), Some(d), Some((lo, hi))) => out += &format!(" **{}** (Δ {}, CI [{lo:.2}, {hi:.2}]) |", v.as_str(), signed(d.mean)),
-                    (Some(v), Some(d), None) => out += &format!(" **{}** (Δ {}, n={}) |", v.as_str(), signed(d.mean), d.n),
+                    (Some(v), Some(d), Some((lo, hi))) => {
+                        out += &format!(" **{}** (Δ {}, CI [{lo:.2}, {hi:.2}]) |", v.as_str(), signed(d.mean))
+                    }
+                    (Some(v), Some(d), None) => {
+                        out += &format!(" **{}** (Δ {}, n={}) |", v.as_str(), signed(d.mean), d.n)
+                    }
                     _ => out += " not run |",
                 },
                 None => out += " |",
@@ -127,14 +133,28 @@ pub fn csv(t: &TableReport) -> Result<String, ReportError> {
 }
 
 fn tex_escape(s: &str) -> String {
-    s.replace('\\', "\\textbackslash{}").replace('_', "\\_").replace('%', "\\%").replace('&', "\\&").replace('#', "\\#").replace('→', "$\\to$").replace('↔', "$\\leftrightarrow$").replace('±', "$\\pm$")
+    s.replace('\\', "\\textbackslash{}")
+        .replace('_', "\\_")
+        .replace('%', "\\%")
+        .replace('&', "\\&")
+        .replace('#', "\\#")
+        .replace('→', "$\\to$")
+        .replace('↔', "$\\leftrightarrow$")
+        .replace('±', "$\\pm$")
 }
 
 /// LaTeX tabular (booktabs): ours over the paper's value in each cell.
 #[must_use]
 pub fn tex(t: &TableReport) -> String {
-    let columns: Vec<String> = t.rows.first().map(|r| r.cells.iter().map(|c| c.column.clone()).collect()).unwrap_or_default();
-    let mut out = format!("% {} — target {}, profile {}{}\n", t.title, t.target, t.profile, t.substitution.as_ref().map_or(String::new(), |s| format!(", dataset substituted: {s}")));
+    let columns: Vec<String> =
+        t.rows.first().map(|r| r.cells.iter().map(|c| c.column.clone()).collect()).unwrap_or_default();
+    let mut out = format!(
+        "% {} — target {}, profile {}{}\n",
+        t.title,
+        t.target,
+        t.profile,
+        t.substitution.as_ref().map_or(String::new(), |s| format!(", dataset substituted: {s}"))
+    );
     out += &format!("\\begin{{tabular}}{{l{}}}\n\\toprule\n", "c".repeat(columns.len()));
     out += "Row";
     for c in &columns {
@@ -143,8 +163,17 @@ pub fn tex(t: &TableReport) -> String {
     out += " \\\\\n\\midrule\n";
     for r in &t.rows {
         let cell = |c: &CellReport| {
-            let o = c.ours.map_or("--".to_string(), |s| if s.n > 1 { format!("{:.2}$\\pm${:.2}", s.mean, s.sd) } else { format!("{:.2}", s.mean) });
-            let p = c.paper.as_ref().map_or(if t.paper_numbers { "--".into() } else { "n/r".into() }, |p| tex_escape(&p.text));
+            let o = c.ours.map_or("--".to_string(), |s| {
+                if s.n > 1 {
+                    format!("{:.2}$\\pm${:.2}", s.mean, s.sd)
+                } else {
+                    format!("{:.2}", s.mean)
+                }
+            });
+            let p = c
+                .paper
+                .as_ref()
+                .map_or(if t.paper_numbers { "--".into() } else { "n/r".into() }, |p| tex_escape(&p.text));
             format!("\\shortstack{{{o}\\\\ \\footnotesize paper {p}}}")
         };
         out += &tex_escape(&r.label);

@@ -146,13 +146,23 @@ pub struct Claim {
 pub fn claims(layout: Layout) -> Vec<Claim> {
     let gt = |text, a, b| Claim { text, a, b, margin: None };
     match layout {
-        Layout::ReKd => vec![gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"), gt("normal KD student > its baseline", "normal_kd", "student_baseline")],
+        Layout::ReKd => vec![
+            gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"),
+            gt("normal KD student > its baseline", "normal_kd", "student_baseline"),
+        ],
         Layout::DeKd => vec![gt("De-KD student > its baseline", "de_kd", "student_baseline")],
         Layout::TfSelf => vec![
             gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-            Claim { text: "Tf-KD_self within 1 point of normal KD", a: "tf_kd_self", b: "normal_kd", margin: Some(1.0) },
+            Claim {
+                text: "Tf-KD_self within 1 point of normal KD",
+                a: "tf_kd_self",
+                b: "normal_kd",
+                margin: Some(1.0),
+            },
         ],
-        Layout::TfReg => vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")],
+        Layout::TfReg => {
+            vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")]
+        }
     }
 }
 
@@ -170,8 +180,11 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
                     return agg.values.get(id).cloned().unwrap_or_default();
                 }
                 if let Some(id) = &cell.teacher_of {
-                    let mut v: Vec<(u64, f64)> =
-                        records.iter().filter(|r| &r.config.id == id).filter_map(|r| Some((r.config.seed, 100.0 * r.teacher_test_acc?))).collect();
+                    let mut v: Vec<(u64, f64)> = records
+                        .iter()
+                        .filter(|r| &r.config.id == id)
+                        .filter_map(|r| Some((r.config.seed, 100.0 * r.teacher_test_acc?)))
+                        .collect();
                     v.sort_by_key(|x| x.0);
                     return v;
                 }

@@ -59,5 +59,8 @@ fn tf_kd_self_cifar100() {
 fn tf_kd_reg_cifar100() {
     check("tf-kd-reg-cifar100");
     let r = report("tf-kd-reg-cifar100");
-    assert!(r.figures.iter().any(|f| f.stem == "kd-vs-lsr"), "the KD ≈ LSR figure needs the committed soft_targets.json");
+    assert!(
+        r.figures.iter().any(|f| f.stem == "kd-vs-lsr"),
+        "the KD ≈ LSR figure needs the committed soft_targets.json"
+    );
 }

@@ -23,7 +23,10 @@ pub struct PlannedRun {
 /// The ids in `only` plus, transitively, their teachers; `teacher_of(id)` is `None` for an unknown id.
 ///
 /// Errors with the first unknown id. Used by profiles' `only` and by `tfkd run --only`.
-pub fn with_teachers<'a>(only: &[String], teacher_of: impl Fn(&str) -> Option<Option<&'a str>>) -> Result<Vec<String>, String> {
+pub fn with_teachers<'a>(
+    only: &[String],
+    teacher_of: impl Fn(&str) -> Option<Option<&'a str>>,
+) -> Result<Vec<String>, String> {
     let mut keep: Vec<String> = Vec::new();
     let mut todo: Vec<String> = only.to_vec();
     while let Some(id) = todo.pop() {
@@ -89,7 +92,12 @@ pub fn plan(exp: &Experiment, data_hash: &str) -> Vec<PlannedRun> {
     let mut planned: Vec<PlannedRun> = Vec::new();
     for cfg in order {
         let teacher_id = cfg.teacher.as_ref().map(|t| {
-            planned.iter().find(|p| &p.config.id == t && p.config.seed == cfg.seed).expect("teachers are planned first").run_id.clone()
+            planned
+                .iter()
+                .find(|p| &p.config.id == t && p.config.seed == cfg.seed)
+                .expect("teachers are planned first")
+                .run_id
+                .clone()
         });
         planned.push(PlannedRun {
             run_id: run_id(cfg, teacher_id.as_deref(), data_hash),

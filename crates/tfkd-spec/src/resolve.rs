@@ -21,7 +21,8 @@ use crate::{
 };
 
 /// Source names a spec may use.
-pub const SOURCES: [&str; 7] = ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
+pub const SOURCES: [&str; 7] =
+    ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
 /// Augmentation presets.
 pub const AUGMENTS: [&str; 3] = ["cifar", "tiny-imagenet", "none"];
 /// Normalisation presets.
@@ -87,11 +88,16 @@ fn parse_layer(text: &str, file: &Path) -> Result<(SpecFile, Value), SpecError> 
 }
 
 fn load_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Value, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read { file: path.to_path_buf(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SpecError::Read { file: path.to_path_buf(), message: e.to_string() })?;
     let (typed, mut value) = parse_layer(&text, path)?;
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if seen.contains(&canonical) {
-        return Err(SpecError::Invalid { file: path.to_path_buf(), path: "extends".into(), message: "extends chain loops back to this file".into() });
+        return Err(SpecError::Invalid {
+            file: path.to_path_buf(),
+            path: "extends".into(),
+            message: "extends chain loops back to this file".into(),
+        });
     }
     seen.push(canonical);
     if let Value::Mapping(m) = &mut value {
@@ -131,7 +137,11 @@ fn to_value<T: Serialize>(t: &Option<T>) -> Value {
 
 /// Parses `section.key=value` overrides into a profile-shaped patch.
 fn parse_sets(sets: &[String], file: &Path) -> Result<ProfilePatch, SpecError> {
-    let invalid = |path: &str, message: String| SpecError::Invalid { file: file.to_path_buf(), path: format!("--set {path}"), message };
+    let invalid = |path: &str, message: String| SpecError::Invalid {
+        file: file.to_path_buf(),
+        path: format!("--set {path}"),
+        message,
+    };
     let mut root = Value::Mapping(Default::default());
     for set in sets {
         let (key, raw) = set.split_once('=').ok_or_else(|| invalid(set, "expected section.key=value".into()))?;
@@ -167,7 +177,11 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(SpecError::Invalid { file: self.file.to_path_buf(), path: path.into(), message: message.into() });
+        self.errors.push(SpecError::Invalid {
+            file: self.file.to_path_buf(),
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     /// Merges patch layers (lowest precedence first); a type error is recorded under `path`.
@@ -190,7 +204,11 @@ impl Checker<'_> {
 }
 
 fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Experiment, SpecErrors> {
-    let spec: SpecFile = serde_yaml::from_value(doc).map_err(|e| SpecError::Invalid { file: file.into(), path: String::new(), message: e.to_string() })?;
+    let spec: SpecFile = serde_yaml::from_value(doc).map_err(|e| SpecError::Invalid {
+        file: file.into(),
+        path: String::new(),
+        message: e.to_string(),
+    })?;
     let sets = parse_sets(sets, file)?;
     let mut c = Checker { file, errors: Vec::new() };
     let name = c.require(spec.name.clone(), "name");
@@ -199,7 +217,12 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         Some(p) => p.clone(),
         None => {
             let known: Vec<&String> = profiles.keys().collect();
-            return Err(SpecError::Invalid { file: file.into(), path: format!("profiles.{profile}"), message: format!("no such profile; this spec defines {known:?}") }.into());
+            return Err(SpecError::Invalid {
+                file: file.into(),
+                path: format!("profiles.{profile}"),
+                message: format!("no such profile; this spec defines {known:?}"),
+            }
+            .into());
         }
     };
     let mut entries = spec.runs.clone().unwrap_or_default();
@@ -230,17 +253,29 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     if seeds.is_empty() {
         c.fail("seeds", "at least one seed is required");
     }
-    let data_patch: DataPatch = layered(&[to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)])
-        .map_err(|e| SpecError::Invalid { file: file.into(), path: "dataset".into(), message: e.to_string() })?;
+    let data_patch: DataPatch =
+        layered(&[to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)])
+            .map_err(|e| SpecError::Invalid { file: file.into(), path: "dataset".into(), message: e.to_string() })?;
     let paper_dataset = spec.dataset.as_ref().and_then(|d| d.source.clone()).unwrap_or_default();
     let data = resolve_data(&mut c, data_patch);
     let mut runs = Vec::new();
     for entry in &entries {
         let at = format!("runs[{}]", entry.id);
         let patch = prof.runs.as_ref().and_then(|r| r.get(&entry.id)).cloned().unwrap_or_default();
-        let train_layers = [to_value(&spec.train), to_value(&entry.train), to_value(&prof.train), to_value(&patch.train), to_value(&sets.train)];
-        let model_layers =
-            [to_value(&spec.model), to_value(&entry.model_options), to_value(&prof.model), to_value(&patch.model_options), to_value(&sets.model)];
+        let train_layers = [
+            to_value(&spec.train),
+            to_value(&entry.train),
+            to_value(&prof.train),
+            to_value(&patch.train),
+            to_value(&sets.train),
+        ];
+        let model_layers = [
+            to_value(&spec.model),
+            to_value(&entry.model_options),
+            to_value(&prof.model),
+            to_value(&patch.model_options),
+            to_value(&sets.model),
+        ];
         let train: Option<TrainPatch> = c.layers(&train_layers, &format!("{at}.train"));
         let model: Option<ModelPatch> = c.layers(&model_layers, &format!("{at}.model_options"));
         let (Some(train), Some(model)) = (train, model) else {
@@ -253,7 +288,12 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
             width: c.require(model.width, &format!("{at}.model_options.width")),
             googlenet_bn_eps_quirk: model.googlenet_bn_eps_quirk.unwrap_or(false),
         };
-        c.range(model_options.width > 0.0 && model_options.width <= 4.0, &format!("{at}.model_options.width"), model_options.width, "must lie in (0, 4]");
+        c.range(
+            model_options.width > 0.0 && model_options.width <= 4.0,
+            &format!("{at}.model_options.width"),
+            model_options.width,
+            "must lie in (0, 4]",
+        );
         check_method(&mut c, &method, &at);
         check_teacher(&mut c, entry, &entries, &method, teacher_snapshot, &at);
         for &seed in &seeds {
@@ -273,7 +313,12 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     check_cycles(&mut c, &entries);
     if let Some(table) = &spec.paper {
         let Some(layout) = table.layout else {
-            return Err(SpecError::Invalid { file: file.into(), path: "paper.layout".into(), message: "is required: re-kd, de-kd, tf-self or tf-reg".into() }.into());
+            return Err(SpecError::Invalid {
+                file: file.into(),
+                path: "paper.layout".into(),
+                message: "is required: re-kd, de-kd, tf-self or tf-reg".into(),
+            }
+            .into());
         };
         for (i, row) in table.rows.iter().enumerate() {
             for (col, cell) in &row.cells {
@@ -320,7 +365,10 @@ fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> DataConfig {
     }
     let normalize = c.require(d.normalize, "dataset.normalize");
     if !normalize.is_empty() && !NORMALIZATIONS.contains(&normalize.as_str()) {
-        c.fail("dataset.normalize", format!("unknown normalisation '{normalize}'; expected one of {}", NORMALIZATIONS.join(", ")));
+        c.fail(
+            "dataset.normalize",
+            format!("unknown normalisation '{normalize}'; expected one of {}", NORMALIZATIONS.join(", ")),
+        );
     }
     let augment_off = d.augment_off.unwrap_or_default();
     for op in &augment_off {
@@ -330,7 +378,10 @@ fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> DataConfig {
     }
     let interpolation = d.interpolation.unwrap_or_else(|| "nearest".into());
     if !matches!(interpolation.as_str(), "nearest" | "bilinear") {
-        c.fail("dataset.interpolation", format!("unknown interpolation '{interpolation}'; expected nearest or bilinear"));
+        c.fail(
+            "dataset.interpolation",
+            format!("unknown interpolation '{interpolation}'; expected nearest or bilinear"),
+        );
     }
     DataConfig {
         source,
@@ -377,7 +428,10 @@ fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
     c.range(train.weight_decay >= 0.0, &p("weight_decay"), train.weight_decay, "must be >= 0");
     c.range(train.gamma > 0.0 && train.gamma <= 1.0, &p("gamma"), train.gamma, "must lie in (0, 1]");
     if train.warmup_epochs >= train.epochs && train.epochs > 0 && train.warmup_epochs > 0 {
-        c.fail(p("warmup_epochs"), format!("{} warm-up epochs leave no training in {} epochs", train.warmup_epochs, train.epochs));
+        c.fail(
+            p("warmup_epochs"),
+            format!("{} warm-up epochs leave no training in {} epochs", train.warmup_epochs, train.epochs),
+        );
     }
     if train.milestones.iter().any(|m| !(*m > 0.0 && *m <= 1.0)) || train.milestones.windows(2).any(|w| w[0] >= w[1]) {
         c.fail(p("milestones"), format!("{:?} must be increasing fractions in (0, 1]", train.milestones));
@@ -389,9 +443,9 @@ fn check_method(c: &mut Checker<'_>, m: &Method, at: &str) {
     let p = |k: &str| format!("{at}.method.{k}");
     let (alpha, temperature) = match *m {
         Method::Baseline {} => (None, None),
-        Method::Kd { alpha, temperature, .. } | Method::ReKd { alpha, temperature, .. } | Method::DeKd { alpha, temperature, .. } => {
-            (Some(alpha), Some(temperature))
-        }
+        Method::Kd { alpha, temperature, .. }
+        | Method::ReKd { alpha, temperature, .. }
+        | Method::DeKd { alpha, temperature, .. } => (Some(alpha), Some(temperature)),
         Method::Lsr { epsilon, .. } => {
             c.range((0.0..=1.0).contains(&epsilon), &p("epsilon"), epsilon, "must lie in [0, 1]");
             (None, None)
@@ -429,16 +483,26 @@ fn check_teacher(
             None => c.fail(format!("{at}.teacher"), format!("no run '{t}' in this spec")),
             Some(teacher) => {
                 if matches!(method, Method::TfKdSelf { .. }) && teacher.model != entry.model {
-                    c.fail(format!("{at}.teacher"), format!("Tf-KD_self needs a teacher of the same model ({}), got {}", entry.model, teacher.model));
+                    c.fail(
+                        format!("{at}.teacher"),
+                        format!(
+                            "Tf-KD_self needs a teacher of the same model ({}), got {}",
+                            entry.model, teacher.model
+                        ),
+                    );
                 }
             }
         },
         (None, false) => {}
     }
     match snapshot {
-        Some(_) if entry.teacher.is_none() => c.fail(format!("{at}.teacher_snapshot"), "only runs with a teacher can choose its snapshot"),
+        Some(_) if entry.teacher.is_none() => {
+            c.fail(format!("{at}.teacher_snapshot"), "only runs with a teacher can choose its snapshot")
+        }
         Some(Snapshot::Epoch(0)) => c.fail(format!("{at}.teacher_snapshot.epoch"), "epochs count from 1"),
-        Some(Snapshot::Accuracy(a)) if !(0.0..=1.0).contains(&a) => c.fail(format!("{at}.teacher_snapshot.accuracy"), format!("{a} must lie in [0, 1]")),
+        Some(Snapshot::Accuracy(a)) if !(0.0..=1.0).contains(&a) => {
+            c.fail(format!("{at}.teacher_snapshot.accuracy"), format!("{a} must lie in [0, 1]"))
+        }
         _ => {}
     }
 }
@@ -451,7 +515,10 @@ fn check_cycles(c: &mut Checker<'_>, entries: &[crate::schema::RunEntry]) {
             let Some(next) = entries.iter().find(|x| &x.id == t) else { break };
             steps += 1;
             if next.id == e.id || steps > entries.len() {
-                c.fail(format!("runs[{}].teacher", e.id), "teacher chain runs into a cycle: no run can (indirectly) teach itself");
+                c.fail(
+                    format!("runs[{}].teacher", e.id),
+                    "teacher chain runs into a cycle: no run can (indirectly) teach itself",
+                );
                 break;
             }
             cur = next;

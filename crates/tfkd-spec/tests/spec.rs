@@ -85,7 +85,11 @@ fn profile_layers_and_seeds() {
     assert_eq!(exp.runs.len(), 16, "8 entries × 2 seeds");
     assert_eq!(exp.substitution().as_deref(), Some("tiny-imagenet → cifar10-jpeg"));
     let base = exp.runs.iter().find(|r| r.id == "base-resnet18").unwrap();
-    assert_eq!((base.train.epochs, base.train.batch_size), (3, 32), "--set beats the profile; profile's run patch beats its global");
+    assert_eq!(
+        (base.train.epochs, base.train.batch_size),
+        (3, 32),
+        "--set beats the profile; profile's run patch beats its global"
+    );
     let other = exp.runs.iter().find(|r| r.id == "lsr-resnet18").unwrap();
     assert_eq!(other.train.batch_size, 64);
     assert_eq!(other.model_options.width, 0.125);
@@ -94,7 +98,9 @@ fn profile_layers_and_seeds() {
     // Same settings, same id, whatever the entry is called; any setting change moves the id.
     let a = plan(&exp, "h");
     let b = plan(&check(&BASE.replace("lsr-resnet18", "renamed"), "smoke", &["train.epochs=3"]).unwrap(), "h");
-    let id = |p: &[tfkd_spec::PlannedRun], name: &str| p.iter().find(|r| r.config.id == name && r.config.seed == 1).unwrap().run_id.clone();
+    let id = |p: &[tfkd_spec::PlannedRun], name: &str| {
+        p.iter().find(|r| r.config.id == name && r.config.seed == 1).unwrap().run_id.clone()
+    };
     assert_eq!(id(&a, "lsr-resnet18"), id(&b, "renamed"));
     assert_ne!(id(&a, "lsr-resnet18"), id(&plan(&exp, "other-data"), "lsr-resnet18"));
     let c = plan(&check(BASE, "smoke", &["train.epochs=4"]).unwrap(), "h");

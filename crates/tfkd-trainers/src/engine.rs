@@ -77,21 +77,40 @@ pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<(prep
 
 /// Trains one planned run in this process, reading its teacher's record from the cache.
 /// This is what a worker process of a [`Parallel`] trainer runs.
-pub fn train_one(exp: &Experiment, data_dir: &Path, run_id: &str, ctx: &Context, obs: &mut dyn Observer) -> Result<RunRecord> {
+pub fn train_one(
+    exp: &Experiment,
+    data_dir: &Path,
+    run_id: &str,
+    ctx: &Context,
+    obs: &mut dyn Observer,
+) -> Result<RunRecord> {
     let (splits, data_hash, planned) = plan(exp, data_dir, &ctx.cache_dir)?;
-    let p = planned.iter().find(|p| p.run_id == run_id).ok_or_else(|| TrainError::Config(format!("{}: no planned run has id {run_id}", exp.name)))?;
+    let p = planned
+        .iter()
+        .find(|p| p.run_id == run_id)
+        .ok_or_else(|| TrainError::Config(format!("{}: no planned run has id {run_id}", exp.name)))?;
     let teacher = match &p.teacher_id {
         None => None,
         Some(tid) => {
             let dir = RunDir::new(&ctx.cache_dir, tid);
-            Some(dir.read_json::<RunRecord>(&dir.done())?.ok_or_else(|| TrainError::Config(format!("teacher run {tid} has not finished")))?)
+            Some(
+                dir.read_json::<RunRecord>(&dir.done())?
+                    .ok_or_else(|| TrainError::Config(format!("teacher run {tid} has not finished")))?,
+            )
         }
     };
     train_with(p, teacher.as_ref(), &splits, &data_hash, ctx, obs)
 }
 
 /// Trains `p` in this process against the weights of its finished teacher run, if it has one.
-fn train_with(p: &PlannedRun, teacher: Option<&RunRecord>, splits: &prepare::Splits, data_hash: &str, ctx: &Context, obs: &mut dyn Observer) -> Result<RunRecord> {
+fn train_with(
+    p: &PlannedRun,
+    teacher: Option<&RunRecord>,
+    splits: &prepare::Splits,
+    data_hash: &str,
+    ctx: &Context,
+    obs: &mut dyn Observer,
+) -> Result<RunRecord> {
     match teacher {
         None => run::train(p, splits, data_hash, None, ctx, obs),
         Some(t) => run::train(p, splits, data_hash, Some(&run::teacher_weights(p, t, &ctx.cache_dir)?), ctx, obs),
@@ -117,7 +136,10 @@ fn classify(p: &PlannedRun, ctx: &Context) -> Result<Start> {
         std::fs::remove_dir_all(dir.path()).map_err(crate::error::io(dir.path()))?;
     }
     if let Some(failure) = dir.read_json::<serde_json::Value>(&dir.failed())? {
-        let error = format!("failed earlier ({}); `tfkd clean --failed` removes it so it can be retried", failure["error"].as_str().unwrap_or("?"));
+        let error = format!(
+            "failed earlier ({}); `tfkd clean --failed` removes it so it can be retried",
+            failure["error"].as_str().unwrap_or("?")
+        );
         return Ok(Start::Done(failed(p, error)));
     }
     Ok(Start::Train)
@@ -125,7 +147,11 @@ fn classify(p: &PlannedRun, ctx: &Context) -> Result<Start> {
 
 /// Whether `p` can start: `Some(Ok(teacher))` when its teacher (if any) finished, `Some(Err)` when the
 /// teacher failed, `None` while the teacher is still pending.
-fn readiness<'o>(p: &PlannedRun, planned: &[PlannedRun], outcomes: &'o [Option<Outcome>]) -> Option<Result<Option<&'o RunRecord>, String>> {
+fn readiness<'o>(
+    p: &PlannedRun,
+    planned: &[PlannedRun],
+    outcomes: &'o [Option<Outcome>],
+) -> Option<Result<Option<&'o RunRecord>, String>> {
     let Some(tid) = &p.teacher_id else { return Some(Ok(None)) };
     let i = planned.iter().position(|q| &q.run_id == tid)?;
     match outcomes[i].as_ref()? {
@@ -149,14 +175,24 @@ fn finish(p: &PlannedRun, result: Result<RunRecord>) -> Outcome {
 /// snapshots its dependents need) is not trained again; a run that failed before is reported, not
 /// retried (`tfkd clean --failed` retries it). Without `parallel`, runs train one after another in this
 /// process; with it, up to `jobs` train at once. Outcomes come back in plan order either way.
-pub fn execute(exp: &Experiment, data_dir: &Path, ctx: &Context, obs: &mut dyn Observer, parallel: Option<&Parallel<'_>>) -> Result<Vec<Outcome>> {
+pub fn execute(
+    exp: &Experiment,
+    data_dir: &Path,
+    ctx: &Context,
+    obs: &mut dyn Observer,
+    parallel: Option<&Parallel<'_>>,
+) -> Result<Vec<Outcome>> {
     let (splits, data_hash, planned) = plan(exp, data_dir, &ctx.cache_dir)?;
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(planned.len());
     for p in &planned {
         outcomes.push(match classify(p, ctx)? {
             Start::Done(outcome) => {
                 if let Outcome::Cached(record) = &outcome {
-                    obs.event(&Event::RunCached { label: record.label.clone(), run_id: p.run_id.clone(), summary: record.summary.clone() });
+                    obs.event(&Event::RunCached {
+                        label: record.label.clone(),
+                        run_id: p.run_id.clone(),
+                        summary: record.summary.clone(),
+                    });
                 }
                 Some(outcome)
             }

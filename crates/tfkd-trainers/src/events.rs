@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_json_lines() {
-        let event = Event::Batch { label: "base-cnn5@1".into(), epoch: 2, batch: 7, loss: 1.25, acc: 0.5, img_per_s: 900.0 };
+        let event =
+            Event::Batch { label: "base-cnn5@1".into(), epoch: 2, batch: 7, loss: 1.25, acc: 0.5, img_per_s: 900.0 };
         let mut out = JsonLines(Vec::new());
         out.event(&event);
         let text = String::from_utf8(out.0).unwrap();

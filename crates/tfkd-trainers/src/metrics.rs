@@ -51,13 +51,10 @@ impl Summary {
     pub fn of(metrics: &[EpochMetrics]) -> Option<Summary> {
         let last = metrics.last()?;
         let best_test = metrics.iter().fold(&metrics[0], |b, m| if m.test_acc > b.test_acc { m } else { b });
-        let best_val = metrics
-            .iter()
-            .filter(|m| m.val_acc.is_some())
-            .fold(None::<&EpochMetrics>, |b, m| match b {
-                Some(b) if b.val_acc >= m.val_acc => Some(b),
-                _ => Some(m),
-            });
+        let best_val = metrics.iter().filter(|m| m.val_acc.is_some()).fold(None::<&EpochMetrics>, |b, m| match b {
+            Some(b) if b.val_acc >= m.val_acc => Some(b),
+            _ => Some(m),
+        });
         Some(Summary {
             last_test_acc: last.test_acc,
             best_test_acc: best_test.test_acc,
@@ -97,7 +94,9 @@ mod tests {
 
     #[test]
     fn three_accuracies() {
-        let s = Summary::of(&[m(1, Some(0.3), 0.31), m(2, Some(0.5), 0.40), m(3, Some(0.45), 0.52), m(4, Some(0.5), 0.50)]).unwrap();
+        let s =
+            Summary::of(&[m(1, Some(0.3), 0.31), m(2, Some(0.5), 0.40), m(3, Some(0.45), 0.52), m(4, Some(0.5), 0.50)])
+                .unwrap();
         assert_eq!((s.last_test_acc, s.best_test_acc, s.best_test_epoch), (0.50, 0.52, 3));
         assert_eq!((s.test_at_best_val, s.best_val_epoch), (Some(0.40), Some(2)), "ties keep the earlier epoch");
         assert_eq!(s.selected_epoch(), 2);
@@ -135,7 +134,14 @@ impl Tally {
 
     /// Adds a batch's mean loss and cross-entropy (scalars), its logits and labels; says whether a read is due
     /// (every `every` batches, and at the epoch's last batch `last`).
-    pub fn add(&mut self, loss: &Tensor, ce: &Tensor, logits: &Tensor, labels: &Tensor, last: bool) -> tch::Result<bool> {
+    pub fn add(
+        &mut self,
+        loss: &Tensor,
+        ce: &Tensor,
+        logits: &Tensor,
+        labels: &Tensor,
+        last: bool,
+    ) -> tch::Result<bool> {
         let n = labels.size()[0];
         let batch = (
             loss.f_detach()?.f_to_kind(Kind::Double)?.f_mul_scalar(n as f64)?,

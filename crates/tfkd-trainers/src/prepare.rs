@@ -95,7 +95,11 @@ pub fn normalize(data: &DataConfig, channels: usize) -> Result<Normalize> {
         other => return Err(TrainError::Config(format!("unknown normalisation '{other}'"))),
     };
     if n.mean.len() != channels {
-        return Err(TrainError::Config(format!("normalisation '{}' is for {}-channel images; the data has {channels}", data.normalize, n.mean.len())));
+        return Err(TrainError::Config(format!(
+            "normalisation '{}' is for {}-channel images; the data has {channels}",
+            data.normalize,
+            n.mean.len()
+        )));
     }
     Ok(n)
 }
@@ -126,7 +130,9 @@ fn reduction(r: KlReduction) -> losses::Reduction {
 pub fn loss(method: &Method) -> losses::Loss {
     match *method {
         Method::Baseline {} => losses::Loss::CrossEntropy(losses::CrossEntropy),
-        Method::Kd { alpha, temperature, reduction: r } | Method::ReKd { alpha, temperature, reduction: r } | Method::DeKd { alpha, temperature, reduction: r } => {
+        Method::Kd { alpha, temperature, reduction: r }
+        | Method::ReKd { alpha, temperature, reduction: r }
+        | Method::DeKd { alpha, temperature, reduction: r } => {
             losses::Loss::Kd(losses::Kd { alpha, temperature, reduction: reduction(r) })
         }
         Method::Lsr { epsilon, spread } => losses::Loss::LabelSmoothing(losses::LabelSmoothing {
@@ -139,17 +145,19 @@ pub fn loss(method: &Method) -> losses::Loss {
         Method::TfKdSelf { alpha, temperature, multiplier, reduction: r } => {
             losses::Loss::TfKdSelf(losses::TfKdSelf { alpha, temperature, multiplier, reduction: reduction(r) })
         }
-        Method::TfKdReg { alpha, temperature, correct_prob, multiplier, variant, reduction: r } => losses::Loss::TfKdReg(losses::TfKdReg {
-            alpha,
-            temperature,
-            correct_prob,
-            multiplier,
-            variant: match variant {
-                RegVariant::OfficialCode => losses::TfKdRegVariant::OfficialCode,
-                RegVariant::PaperEq9 => losses::TfKdRegVariant::PaperEq9,
-            },
-            reduction: reduction(r),
-        }),
+        Method::TfKdReg { alpha, temperature, correct_prob, multiplier, variant, reduction: r } => {
+            losses::Loss::TfKdReg(losses::TfKdReg {
+                alpha,
+                temperature,
+                correct_prob,
+                multiplier,
+                variant: match variant {
+                    RegVariant::OfficialCode => losses::TfKdRegVariant::OfficialCode,
+                    RegVariant::PaperEq9 => losses::TfKdRegVariant::PaperEq9,
+                },
+                reduction: reduction(r),
+            })
+        }
     }
 }
 

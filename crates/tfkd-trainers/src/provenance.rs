@@ -37,7 +37,12 @@ impl Provenance {
     #[must_use]
     pub fn capture(libtorch: &str, device: &str) -> Self {
         let git = |args: &[&str]| {
-            Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         };
         Provenance {
             tfkd_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -49,7 +54,9 @@ impl Provenance {
             libtorch: libtorch.to_string(),
             device: device.to_string(),
             threads: tch::get_num_threads(),
-            host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
             started: rfc3339(SystemTime::now()),
             finished: None,
             wall_seconds: None,

@@ -86,13 +86,21 @@ pub fn teacher_weights<'a>(run: &PlannedRun, teacher: &'a RunRecord, cache_dir: 
             return Ok(TeacherChoice { record: teacher, path: dir.best(), epoch, test_acc: acc_at(epoch) });
         }
         Some(Snapshot::Epoch(e)) => e,
-        Some(Snapshot::Accuracy(a)) => teacher.metrics.iter().find(|m| m.test_acc >= a).map(|m| m.epoch).ok_or_else(|| {
-            TrainError::Config(format!("teacher {} never reached test accuracy {a}; its best was {}", teacher.label, teacher.summary.best_test_acc))
-        })?,
+        Some(Snapshot::Accuracy(a)) => {
+            teacher.metrics.iter().find(|m| m.test_acc >= a).map(|m| m.epoch).ok_or_else(|| {
+                TrainError::Config(format!(
+                    "teacher {} never reached test accuracy {a}; its best was {}",
+                    teacher.label, teacher.summary.best_test_acc
+                ))
+            })?
+        }
     };
     let path = dir.snapshot(epoch);
     if !path.is_file() {
-        return Err(TrainError::Checkpoint { path, detail: format!("teacher {} kept no snapshot of epoch {epoch}", teacher.label) });
+        return Err(TrainError::Checkpoint {
+            path,
+            detail: format!("teacher {} kept no snapshot of epoch {epoch}", teacher.label),
+        });
     }
     Ok(TeacherChoice { record: teacher, path, epoch, test_acc: acc_at(epoch) })
 }
@@ -101,7 +109,14 @@ pub fn teacher_weights<'a>(run: &PlannedRun, teacher: &'a RunRecord, cache_dir: 
 const GPU_READ_EVERY: usize = 25;
 
 /// Trains `run` (resuming from its last checkpoint) and returns its record.
-pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option<&TeacherChoice<'_>>, ctx: &Context, obs: &mut dyn Observer) -> Result<RunRecord> {
+pub fn train(
+    run: &PlannedRun,
+    splits: &Splits,
+    data_hash: &str,
+    teacher: Option<&TeacherChoice<'_>>,
+    ctx: &Context,
+    obs: &mut dyn Observer,
+) -> Result<RunRecord> {
     let cfg = &run.config;
     let label = cfg.label();
     let dir = RunDir::new(&ctx.cache_dir, &run.run_id);
@@ -133,7 +148,8 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
         None => None,
     };
 
-    let mut progress = Progress { run_id: run.run_id.clone(), epochs_done: 0, steps: 0, metrics: Vec::new(), selected_epoch: None };
+    let mut progress =
+        Progress { run_id: run.run_id.clone(), epochs_done: 0, steps: 0, metrics: Vec::new(), selected_epoch: None };
     if let Some((saved, momentum)) = dir.load_state(&mut vs, &run.run_id)? {
         progress = saved;
         sgd.set_buffers(momentum);
@@ -141,11 +157,24 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
 
     let loader = Loader::new(
         splits.train.clone(),
-        LoaderConfig { batch_size: cfg.train.batch_size, shuffle: true, augment: augment.clone(), normalize: normalize.clone(), seed: cfg.seed, prefetch: cfg.data.prefetch },
+        LoaderConfig {
+            batch_size: cfg.train.batch_size,
+            shuffle: true,
+            augment: augment.clone(),
+            normalize: normalize.clone(),
+            seed: cfg.seed,
+            prefetch: cfg.data.prefetch,
+        },
     )?;
     let on_device = if ctx.device.is_cuda() { Some(DeviceSplit::new(&splits.train, ctx.device)?) } else { None };
     let iters = loader.batches_per_epoch();
-    obs.event(&Event::RunStart { label: label.clone(), run_id: run.run_id.clone(), epochs: cfg.train.epochs, batches: iters, resumed_epochs: progress.epochs_done });
+    obs.event(&Event::RunStart {
+        label: label.clone(),
+        run_id: run.run_id.clone(),
+        epochs: cfg.train.epochs,
+        batches: iters,
+        resumed_epochs: progress.epochs_done,
+    });
 
     for epoch in progress.epochs_done..cfg.train.epochs {
         let epoch_start = Instant::now();
@@ -159,7 +188,9 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
                 let (aug, norm) = (augment.clone(), normalize.clone());
                 Box::new(plan.into_iter().map(move |idx| Ok(ds.batch(&idx, &aug, cfg.seed, u64::from(epoch), &norm)?)))
             }
-            None => Box::new(loader.epoch(u64::from(epoch), 0).map(|b| b.map(|b| (b.images, b.labels)).map_err(TrainError::from))),
+            None => Box::new(
+                loader.epoch(u64::from(epoch), 0).map(|b| b.map(|b| (b.images, b.labels)).map_err(TrainError::from)),
+            ),
         };
         for (b, batch) in batches.enumerate() {
             let (x, y) = batch?;
@@ -168,11 +199,22 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             sgd.set_lr(lr);
             let logits = autocast::bf16(bf16, || net.forward(&x, true)).to_kind(Kind::Float);
             let t_logits = teacher_net.as_ref().map(|t| autocast::bf16(bf16, || t.logits(&x)).to_kind(Kind::Float));
-            let nonfinite = |total: f64, ce: f64, kl: Option<f64>| TrainError::NonFinite { epoch: epoch + 1, batch: b, step: progress.steps, total, ce, kl };
+            let nonfinite = |total: f64, ce: f64, kl: Option<f64>| TrainError::NonFinite {
+                epoch: epoch + 1,
+                batch: b,
+                step: progress.steps,
+                total,
+                ce,
+                kl,
+            };
             // On a GPU the loss is checked through the tally, not by per-batch reads inside the loss.
-            let terms = match tfkd_losses::with_value_checks(!ctx.device.is_cuda(), || loss.compute(&logits, &y, t_logits.as_ref())) {
+            let terms = match tfkd_losses::with_value_checks(!ctx.device.is_cuda(), || {
+                loss.compute(&logits, &y, t_logits.as_ref())
+            }) {
                 Ok(t) => t,
-                Err(tfkd_losses::LossError::NonFinite { .. }) => return fail(&dir, nonfinite(f64::NAN, f64::NAN, None)),
+                Err(tfkd_losses::LossError::NonFinite { .. }) => {
+                    return fail(&dir, nonfinite(f64::NAN, f64::NAN, None))
+                }
                 Err(e) => return Err(e.into()),
             };
             if tally.add(&terms.total, &terms.ce, &logits, &y, b + 1 == iters)? {
@@ -195,7 +237,11 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
             progress.steps += 1;
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let val_acc = if splits.val.is_empty() { None } else { Some(evaluate(&net, &splits.val, &normalize, ctx.device, bf16)?.0) };
+        let val_acc = if splits.val.is_empty() {
+            None
+        } else {
+            Some(evaluate(&net, &splits.val, &normalize, ctx.device, bf16)?.0)
+        };
         let (test_acc, test_loss) = evaluate(&net, &splits.test, &normalize, ctx.device, bf16)?;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -223,7 +269,8 @@ pub fn train(run: &PlannedRun, splits: &Splits, data_hash: &str, teacher: Option
         obs.event(&Event::Epoch { label: label.clone(), metrics: progress.metrics.last().expect("pushed").clone() });
     }
 
-    let summary = Summary::of(&progress.metrics).ok_or_else(|| TrainError::Config("a run needs at least one epoch".into()))?;
+    let summary =
+        Summary::of(&progress.metrics).ok_or_else(|| TrainError::Config("a run needs at least one epoch".into()))?;
     provenance.finish(start.elapsed().as_secs_f64());
     let record = RunRecord {
         run_id: run.run_id.clone(),
@@ -251,10 +298,23 @@ fn fail(dir: &RunDir, err: TrainError) -> Result<RunRecord> {
 }
 
 /// Accuracy and mean cross-entropy of `net` (eval mode) on `split`; `bf16` evaluates under bf16 autocast.
-pub fn evaluate(net: &Network, split: &Arc<Split>, normalize: &Normalize, device: Device, bf16: bool) -> Result<(f64, f64)> {
+pub fn evaluate(
+    net: &Network,
+    split: &Arc<Split>,
+    normalize: &Normalize,
+    device: Device,
+    bf16: bool,
+) -> Result<(f64, f64)> {
     let loader = Loader::new(
         split.clone(),
-        LoaderConfig { batch_size: 500, shuffle: false, augment: Augment::none(), normalize: normalize.clone(), seed: 0, prefetch: 1 },
+        LoaderConfig {
+            batch_size: 500,
+            shuffle: false,
+            augment: Augment::none(),
+            normalize: normalize.clone(),
+            seed: 0,
+            prefetch: 1,
+        },
     )?;
     let (mut correct, mut loss, mut n) = (0i64, 0.0, 0i64);
     for batch in loader.epoch(0, 0) {

@@ -56,7 +56,8 @@ impl Sgd {
                 if !grad.defined() {
                     continue;
                 }
-                let mut d = if self.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(self.weight_decay)?)? } else { grad };
+                let mut d =
+                    if self.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(self.weight_decay)?)? } else { grad };
                 if self.momentum != 0.0 {
                     let buf = match self.buffers.get_mut(name) {
                         Some(buf) => {

@@ -132,7 +132,9 @@ impl RunDir {
     /// Reads JSON; `None` when the file is absent.
     pub fn read_json<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<T>> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() }),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(path)(e)),
         }
@@ -140,10 +142,14 @@ impl RunDir {
 
     /// Saves the state after `progress.epochs_done` epochs: tensors first, then the pointer.
     pub fn save_state(&self, vs: &VarStore, momentum: &BTreeMap<String, Tensor>, progress: &Progress) -> Result<()> {
-        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
+        let mut named: Vec<(String, Tensor)> =
+            vs.variables().into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
         named.extend(momentum.iter().map(|(k, v)| (format!("momentum.{k}"), v.shallow_clone())));
         let file = self.state_file(progress.epochs_done);
-        atomic_write(&file, |tmp| Tensor::write_safetensors(&named, tmp).map_err(|e| TrainError::Checkpoint { path: tmp.to_path_buf(), detail: e.to_string() }))?;
+        atomic_write(&file, |tmp| {
+            Tensor::write_safetensors(&named, tmp)
+                .map_err(|e| TrainError::Checkpoint { path: tmp.to_path_buf(), detail: e.to_string() })
+        })?;
         self.write_json(&self.progress(), progress)?;
         // Older states are no longer referenced.
         for epoch in 0..progress.epochs_done {

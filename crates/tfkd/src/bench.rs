@@ -113,7 +113,14 @@ pub struct ModelsReport {
 }
 
 /// Measures every model at every width on the context's device.
-pub fn models(archs: &[Arch], widths: &[f64], batch: i64, seconds: f64, ctx: &Context, reference: Vec<ReferenceRow>) -> anyhow::Result<ModelsReport> {
+pub fn models(
+    archs: &[Arch],
+    widths: &[f64],
+    batch: i64,
+    seconds: f64,
+    ctx: &Context,
+    reference: Vec<ReferenceRow>,
+) -> anyhow::Result<ModelsReport> {
     let start = Instant::now();
     let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name);
     let mut rows = Vec::new();
@@ -133,15 +140,28 @@ impl ModelsReport {
     #[must_use]
     pub fn markdown(&self) -> String {
         let p = &self.provenance;
-        let where_ = if p.device.starts_with("cuda") { format!("GPU {}", p.device) } else { format!("this machine's CPU, {} threads", p.threads) };
-        let mut out = format!("Training throughput on {where_}: batch {}, 32×32 inputs, K = 10, SGD step included.\n\n", self.batch);
+        let where_ = if p.device.starts_with("cuda") {
+            format!("GPU {}", p.device)
+        } else {
+            format!("this machine's CPU, {} threads", p.threads)
+        };
+        let mut out = format!(
+            "Training throughput on {where_}: batch {}, 32×32 inputs, K = 10, SGD step included.\n\n",
+            self.batch
+        );
         if self.reference.is_empty() {
             out += "| model | width | params | train img/s |\n|---|---:|---:|---:|\n";
         } else {
             out += "| model | width | params | train img/s | PyTorch reference img/s | ratio tfkd / reference |\n|---|---:|---:|---:|---:|---:|\n";
         }
         for r in &self.rows {
-            out += &format!("| {} | {} | {} | {:.1} |", r.model, r.width, crate::models::thousands(r.params), r.train_img_per_s);
+            out += &format!(
+                "| {} | {} | {} | {:.1} |",
+                r.model,
+                r.width,
+                crate::models::thousands(r.params),
+                r.train_img_per_s
+            );
             if !self.reference.is_empty() {
                 out += &match self.reference.iter().find(|x| x.model == r.model && x.width == r.width) {
                     Some(x) => format!(" {:.1} | {:.2}× |", x.train_img_per_s, r.train_img_per_s / x.train_img_per_s),
@@ -150,8 +170,13 @@ impl ModelsReport {
             }
             out.push('\n');
         }
-        let commit = p.git_commit.as_deref().map_or("unknown".to_string(), |c| format!("{}{}", &c[..c.len().min(12)], if p.git_dirty == Some(true) { " (dirty)" } else { "" }));
-        out += &format!("\ntfkd {}, commit {commit}, libtorch {}, host {}, {}.\n", p.tfkd_version, p.libtorch, p.host, p.started);
+        let commit = p.git_commit.as_deref().map_or("unknown".to_string(), |c| {
+            format!("{}{}", &c[..c.len().min(12)], if p.git_dirty == Some(true) { " (dirty)" } else { "" })
+        });
+        out += &format!(
+            "\ntfkd {}, commit {commit}, libtorch {}, host {}, {}.\n",
+            p.tfkd_version, p.libtorch, p.host, p.started
+        );
         out
     }
 }

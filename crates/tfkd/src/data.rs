@@ -41,7 +41,12 @@ pub struct Report {
 
 fn split_report(s: &Split, classes: usize) -> SplitReport {
     let stats = s.channel_stats();
-    SplitReport { images: s.len(), per_class: s.histogram(classes), mean: stats.iter().map(|x| x.0).collect(), std: stats.iter().map(|x| x.1).collect() }
+    SplitReport {
+        images: s.len(),
+        per_class: s.histogram(classes),
+        mean: stats.iter().map(|x| x.0).collect(),
+        std: stats.iter().map(|x| x.1).collect(),
+    }
 }
 
 /// Loads `name` (through the decode cache) and summarises it.
@@ -64,7 +69,16 @@ pub fn inspect(name: &str) -> anyhow::Result<Report> {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} ({} classes, {}×{}×{}), content sha256 {}", self.source, self.classes.len(), self.chw[0], self.chw[1], self.chw[2], self.content_hash)?;
+        writeln!(
+            f,
+            "{} ({} classes, {}×{}×{}), content sha256 {}",
+            self.source,
+            self.classes.len(),
+            self.chw[0],
+            self.chw[1],
+            self.chw[2],
+            self.content_hash
+        )?;
         writeln!(f, "loaded in {:.2} s", self.load_seconds)?;
         for (name, s) in [("train", &self.train), ("test", &self.test)] {
             let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(", ");

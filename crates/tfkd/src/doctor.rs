@@ -56,14 +56,26 @@ impl std::fmt::Display for Report {
         let or_unknown = |o: Option<String>| o.unwrap_or_else(|| "unknown".into());
         writeln!(f, "tfkd               {}", self.tfkd_version)?;
         writeln!(f, "libtorch           {}", or_unknown(self.libtorch_version.clone()))?;
-        writeln!(f, "  loaded from      {}", or_unknown(self.libtorch_loaded_from.as_ref().map(|p| p.display().to_string())))?;
+        writeln!(
+            f,
+            "  loaded from      {}",
+            or_unknown(self.libtorch_loaded_from.as_ref().map(|p| p.display().to_string()))
+        )?;
         writeln!(f, "  built against    {}", self.libtorch_built_against.unwrap_or("unknown"))?;
         writeln!(f, "  libtorch_cuda    {}", self.libtorch_cuda)?;
         writeln!(f, "CUDA available     {} ({} device(s))", self.cuda_available, self.cuda_devices)?;
-        writeln!(f, "cuDNN              {}", self.cudnn_version.map_or("no".to_string(), |v| format!("yes, version {v}")))?;
+        writeln!(
+            f,
+            "cuDNN              {}",
+            self.cudnn_version.map_or("no".to_string(), |v| format!("yes, version {v}"))
+        )?;
         writeln!(f, "MKL / OpenMP       {} / {}", self.mkl, self.openmp)?;
         writeln!(f, "threads            {}", self.threads)?;
-        writeln!(f, "venv               {}", self.venv.as_deref().unwrap_or("(TFKD_VENV unset: not run through just)"))?;
+        writeln!(
+            f,
+            "venv               {}",
+            self.venv.as_deref().unwrap_or("(TFKD_VENV unset: not run through just)")
+        )?;
         write!(f, "cache              {}", self.cache_dir.display())
     }
 }

@@ -65,7 +65,11 @@ pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
     }
     let teacher_of = |id: &str| exp.runs.iter().find(|r| r.id == id).map(|r| r.teacher.as_deref());
     let keep = tfkd_spec::with_teachers(only, teacher_of).map_err(|id| {
-        anyhow::anyhow!("--only {id}: no such run in {} (runs: {})", exp.name, exp.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "))
+        anyhow::anyhow!(
+            "--only {id}: no such run in {} (runs: {})",
+            exp.name,
+            exp.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+        )
     })?;
     exp.runs.retain(|r| keep.contains(&r.id));
     Ok(())
@@ -149,12 +153,25 @@ fn jobs(exp: &Experiment, args: &RunArgs, device: Device) -> (usize, Option<usiz
 }
 
 /// Trains one run in a worker process (`tfkd train-one`), forwarding its JSON-line events.
-fn train_in_worker(exp: &Experiment, args: &RunArgs, threads: Option<usize>, run: &PlannedRun, report: &mut dyn FnMut(Event)) -> tfkd_trainers::Result<RunRecord> {
+fn train_in_worker(
+    exp: &Experiment,
+    args: &RunArgs,
+    threads: Option<usize>,
+    run: &PlannedRun,
+    report: &mut dyn FnMut(Event),
+) -> tfkd_trainers::Result<RunRecord> {
     use std::io::{BufRead, Read};
     let worker = |e: String| tfkd_trainers::TrainError::Worker(format!("worker for {}: {e}", run.config.label()));
     let exe = std::env::current_exe().map_err(|e| worker(e.to_string()))?;
     let mut cmd = std::process::Command::new(&exe);
-    cmd.arg("train-one").arg(&exp.file).args(["--run-id", &run.run_id, "--profile", &exp.profile, "--device", &args.device]);
+    cmd.arg("train-one").arg(&exp.file).args([
+        "--run-id",
+        &run.run_id,
+        "--profile",
+        &exp.profile,
+        "--device",
+        &args.device,
+    ]);
     for set in &args.sets {
         cmd.args(["--set", set]);
     }
@@ -242,7 +259,12 @@ pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
         .collect();
     let trained = outcomes.iter().filter(|o| matches!(o, Outcome::Trained(_))).count();
     let cached = outcomes.iter().filter(|o| matches!(o, Outcome::Cached(_))).count();
-    eprintln!("{}: {trained} trained, {cached} cached, {} failed; records in {}", exp.name, failed.len(), dir.display());
+    eprintln!(
+        "{}: {trained} trained, {cached} cached, {} failed; records in {}",
+        exp.name,
+        failed.len(),
+        dir.display()
+    );
     if !failed.is_empty() {
         bail!("{} run(s) failed:\n{}", failed.len(), failed.join("\n"));
     }
@@ -251,7 +273,8 @@ pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
 
 fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
     let path = dir.join(format!("{}.json", record.label.replace('@', "-s")));
-    paths::write_atomic(&path, serde_json::to_string_pretty(record)?).with_context(|| format!("writing {}", path.display()))
+    paths::write_atomic(&path, serde_json::to_string_pretty(record)?)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// `tfkd check`: validates a spec and lists its resolved runs.
@@ -261,7 +284,9 @@ pub fn check(exp: &Experiment) -> anyhow::Result<String> {
         out += &format!("dataset substituted: {sub}\n");
     }
     for r in &exp.runs {
-        r.model.parse::<tfkd_models::Arch>().map_err(|e| anyhow::anyhow!("{}: runs[{}].model: {e}", exp.file.display(), r.id))?;
+        r.model
+            .parse::<tfkd_models::Arch>()
+            .map_err(|e| anyhow::anyhow!("{}: runs[{}].model: {e}", exp.file.display(), r.id))?;
         let teacher = r.teacher.as_deref().map_or(String::new(), |t| format!(" teacher={t}"));
         let snap = r.teacher_snapshot.map_or(String::new(), |s| format!(" snapshot={s:?}"));
         out += &format!(
@@ -288,7 +313,12 @@ pub fn status() -> anyhow::Result<String> {
         match RunDir::new(&paths::cache_dir(), &id).state()? {
             RunState::Done(r) => {
                 done += 1;
-                rows.push(format!("done     {id} {:<32} test {:.2}% (best {:.2}%)", r.label, r.summary.last_test_acc * 100.0, r.summary.best_test_acc * 100.0));
+                rows.push(format!(
+                    "done     {id} {:<32} test {:.2}% (best {:.2}%)",
+                    r.label,
+                    r.summary.last_test_acc * 100.0,
+                    r.summary.best_test_acc * 100.0
+                ));
             }
             RunState::Failed(error) => {
                 failed += 1;
@@ -297,7 +327,10 @@ pub fn status() -> anyhow::Result<String> {
             RunState::Partial(p) => {
                 partial += 1;
                 let last = p.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
-                rows.push(format!("partial  {id} {} epochs done{last} (running, or interrupted: the same command resumes it)", p.epochs_done));
+                rows.push(format!(
+                    "partial  {id} {} epochs done{last} (running, or interrupted: the same command resumes it)",
+                    p.epochs_done
+                ));
             }
             RunState::Pending => {}
         }

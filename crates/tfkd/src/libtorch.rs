@@ -67,7 +67,11 @@ pub fn enable_cuda() -> CudaLoad {
         // SAFETY: dlerror returns null or a valid C string owned by libc.
         let msg = unsafe {
             let e = libc::dlerror();
-            if e.is_null() { "unknown dlopen error".to_string() } else { std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned() }
+            if e.is_null() {
+                "unknown dlopen error".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
+            }
         };
         return CudaLoad::Failed(msg);
     }

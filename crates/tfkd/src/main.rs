@@ -217,21 +217,32 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
         }
         Command::Bench { command: BenchCommand::Data { images, batch, reference } } => {
             let ours = bench::data(images, batch)?;
-            println!("tfkd CPU pipeline: {ours:.0} augmented images/s ({images} images, batch {batch}, {} threads)", rayon::current_num_threads());
+            println!(
+                "tfkd CPU pipeline: {ours:.0} augmented images/s ({images} images, batch {batch}, {} threads)",
+                rayon::current_num_threads()
+            );
             if let Some(reference) = reference {
-                println!("reference:         {reference:.0} images/s\nratio tfkd / reference: {:.2}x", ours / reference);
+                println!(
+                    "reference:         {reference:.0} images/s\nratio tfkd / reference: {:.2}x",
+                    ours / reference
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out, device, reference } } => {
             let ctx = experiment::context(&device)?;
             let reference: Vec<bench::ReferenceRow> = match reference {
-                Some(path) => serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
-                    .with_context(|| format!("{}: expected the JSON rows of benches/torch_train.py", path.display()))?,
+                Some(path) => serde_json::from_str(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                )
+                .with_context(|| format!("{}: expected the JSON rows of benches/torch_train.py", path.display()))?,
                 None => Vec::new(),
             };
-            let archs: Vec<tfkd_models::Arch> =
-                if models.is_empty() { tfkd_models::Arch::ALL.to_vec() } else { models.iter().map(|m| m.parse()).collect::<Result<_, _>>()? };
+            let archs: Vec<tfkd_models::Arch> = if models.is_empty() {
+                tfkd_models::Arch::ALL.to_vec()
+            } else {
+                models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
+            };
             let report = bench::models(&archs, &widths, batch, seconds, &ctx, reference)?;
             let table = report.markdown();
             print!("{table}");
@@ -296,7 +307,10 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
         }
         Command::Status { target, profile } => {
             match target {
-                Some(t) => print!("{}", experiment::target_status(&experiment::load(&experiment::spec_path(&t)?, &profile, &[])?)?),
+                Some(t) => print!(
+                    "{}",
+                    experiment::target_status(&experiment::load(&experiment::spec_path(&t)?, &profile, &[])?)?
+                ),
                 None => println!("{}", experiment::status()?),
             }
             Ok(ExitCode::SUCCESS)

@@ -30,7 +30,8 @@ pub fn list(classes: i64, width: f64) -> anyhow::Result<Vec<Row>> {
 /// Renders rows as an aligned text table with thousands separators.
 #[must_use]
 pub fn render(rows: &[Row], classes: i64, width: f64) -> String {
-    let mut out = format!("models at K = {classes}, width {width}\n{:<18} {:>14} {:>16}\n", "model", "params", "GFLOPs @32x32");
+    let mut out =
+        format!("models at K = {classes}, width {width}\n{:<18} {:>14} {:>16}\n", "model", "params", "GFLOPs @32x32");
     for r in rows {
         out += &format!("{:<18} {:>14} {:>16.3}\n", r.model, thousands(r.params), r.flops_32 as f64 / 1e9);
     }

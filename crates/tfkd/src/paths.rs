@@ -16,7 +16,8 @@ pub fn project_root() -> Option<PathBuf> {
 }
 
 fn env_or(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var).map_or_else(|| project_root().map_or_else(|| PathBuf::from(default), |root| root.join(default)), PathBuf::from)
+    std::env::var_os(var)
+        .map_or_else(|| project_root().map_or_else(|| PathBuf::from(default), |root| root.join(default)), PathBuf::from)
 }
 
 /// `$TFKD_CACHE_DIR`, or `.cache`: decoded data and run folders (checkpoints); git-ignored.

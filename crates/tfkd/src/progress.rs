@@ -20,9 +20,17 @@ impl Progress {
     /// A display for `runs` runs; `quiet` prints only one line per epoch and run.
     #[must_use]
     pub fn new(runs: usize, name: &str, quiet: bool) -> Self {
-        let multi = MultiProgress::with_draw_target(if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+        let multi = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
         let target = multi.add(ProgressBar::new(runs as u64));
-        target.set_style(ProgressStyle::with_template("{msg:<24} runs [{bar:30}] {pos}/{len} elapsed {elapsed_precise}").expect("template").progress_chars("=> "));
+        target.set_style(
+            ProgressStyle::with_template("{msg:<24} runs [{bar:30}] {pos}/{len} elapsed {elapsed_precise}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
         target.set_message(name.to_string());
         Progress { multi, target, runs: HashMap::new(), quiet }
     }
@@ -50,11 +58,17 @@ impl Observer for Progress {
             Event::RunStart { label, run_id, epochs, batches, resumed_epochs } => {
                 let bar = self.multi.add(ProgressBar::new(*batches as u64));
                 bar.set_style(
-                    ProgressStyle::with_template("  {prefix:<28} [{bar:25}] {pos}/{len} {msg} eta {eta}").expect("template").progress_chars("=> "),
+                    ProgressStyle::with_template("  {prefix:<28} [{bar:25}] {pos}/{len} {msg} eta {eta}")
+                        .expect("template")
+                        .progress_chars("=> "),
                 );
                 bar.set_prefix(format!("{label} ep {}/{epochs}", resumed_epochs + 1));
                 self.runs.insert(label.clone(), (bar, *epochs));
-                let resumed = if *resumed_epochs > 0 { format!(" (resuming after epoch {resumed_epochs})") } else { String::new() };
+                let resumed = if *resumed_epochs > 0 {
+                    format!(" (resuming after epoch {resumed_epochs})")
+                } else {
+                    String::new()
+                };
                 self.line(format!("train {label} [{run_id}]{resumed}"));
             }
             Event::Batch { label, epoch, batch, loss, acc, img_per_s } => {
@@ -86,11 +100,19 @@ impl Observer for Progress {
                     bar.finish_and_clear();
                 }
                 self.target.inc(1);
-                self.line(format!("done  {label}: test {:.2}% (best {:.2}% at epoch {})", summary.last_test_acc * 100.0, summary.best_test_acc * 100.0, summary.best_test_epoch));
+                self.line(format!(
+                    "done  {label}: test {:.2}% (best {:.2}% at epoch {})",
+                    summary.last_test_acc * 100.0,
+                    summary.best_test_acc * 100.0,
+                    summary.best_test_epoch
+                ));
             }
             Event::RunCached { label, run_id, summary } => {
                 self.target.inc(1);
-                self.line(format!("cached {label} [{run_id}]: already trained, not training again (test {:.2}%)", summary.last_test_acc * 100.0));
+                self.line(format!(
+                    "cached {label} [{run_id}]: already trained, not training again (test {:.2}%)",
+                    summary.last_test_acc * 100.0
+                ));
             }
         }
     }

@@ -35,7 +35,9 @@ pub fn teacher_curve(exp: &Experiment) -> anyhow::Result<Option<TeacherCurve>> {
         return Ok(None);
     }
     let Some(kd_id) = paper.rows.iter().find_map(|r| r.cells.get("normal_kd")?.run.clone()) else { return Ok(None) };
-    let Some(teacher_id) = exp.runs.iter().find(|r| r.id == kd_id).and_then(|r| r.teacher.clone()) else { return Ok(None) };
+    let Some(teacher_id) = exp.runs.iter().find(|r| r.id == kd_id).and_then(|r| r.teacher.clone()) else {
+        return Ok(None);
+    };
     let (splits, _, planned) = tfkd_trainers::engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
     let Some(teacher) = planned.iter().find(|p| p.config.id == teacher_id) else { return Ok(None) };
     let dir = RunDir::new(&paths::cache_dir(), &teacher.run_id);
@@ -44,7 +46,14 @@ pub fn teacher_curve(exp: &Experiment) -> anyhow::Result<Option<TeacherCurve>> {
     let net = tfkd_models::Teacher::load(&dir.best(), arch, cfg, tch::Device::Cpu)?;
     let loader = tfkd_datasets::Loader::new(
         splits.test.clone(),
-        tfkd_datasets::LoaderConfig { batch_size: 500, shuffle: false, augment: tfkd_datasets::Augment::none(), normalize: record.normalize.clone(), seed: 0, prefetch: 1 },
+        tfkd_datasets::LoaderConfig {
+            batch_size: 500,
+            shuffle: false,
+            augment: tfkd_datasets::Augment::none(),
+            normalize: record.normalize.clone(),
+            seed: 0,
+            prefetch: 1,
+        },
     )?;
     let (mut logits, mut labels) = (Vec::new(), Vec::new());
     for batch in loader.epoch(0, 0) {
@@ -54,13 +63,23 @@ pub fn teacher_curve(exp: &Experiment) -> anyhow::Result<Option<TeacherCurve>> {
         logits.extend(rows);
         labels.extend(Vec::<i64>::try_from(&batch.labels)?.into_iter().map(|l| l as usize));
     }
-    Ok(Some(TeacherCurve { teacher: record.label.clone(), classes: splits.classes, images: labels.len(), curve: soft::soften(&logits, &labels, &soft::TEMPERATURES) }))
+    Ok(Some(TeacherCurve {
+        teacher: record.label.clone(),
+        classes: splits.classes,
+        images: labels.len(),
+        curve: soft::soften(&logits, &labels, &soft::TEMPERATURES),
+    }))
 }
 
 /// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder.
 pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathBuf)> {
     let dir = experiment::results_dir(exp);
-    let records = tfkd_report::load_dir(&dir.join("runs")).with_context(|| format!("no run records for {} [{}]: run `tfkd reproduce {} --profile {}` first", exp.name, exp.profile, exp.name, exp.profile))?;
+    let records = tfkd_report::load_dir(&dir.join("runs")).with_context(|| {
+        format!(
+            "no run records for {} [{}]: run `tfkd reproduce {} --profile {}` first",
+            exp.name, exp.profile, exp.name, exp.profile
+        )
+    })?;
     let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
     let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
     let soft_path = dir.join("soft_targets.json");
@@ -77,7 +96,8 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
 pub fn store_teacher_curve(exp: &Experiment) -> anyhow::Result<()> {
     if let Some(curve) = teacher_curve(exp)? {
         let path = experiment::results_dir(exp).join("soft_targets.json");
-        paths::write_atomic(&path, serde_json::to_string_pretty(&curve)?).with_context(|| format!("writing {}", path.display()))?;
+        paths::write_atomic(&path, serde_json::to_string_pretty(&curve)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

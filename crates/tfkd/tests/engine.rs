@@ -39,7 +39,15 @@ fn smoke_target_end_to_end_then_cached() {
     let home = tempfile::tempdir().unwrap();
     let first = ok(tfkd(home.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet"]).output().unwrap());
     assert!(first.contains("smoke: 8 trained, 0 cached, 0 failed"), "{first}");
-    for label in ["base-resnet8-s230", "kd-cnn5-from-resnet8-s230", "rekd-resnet8-from-cnn5-s230", "dekd-cnn5-from-resnet8-s230", "lsr-resnet8-s230", "self-resnet8-s230", "reg-resnet8-s230"] {
+    for label in [
+        "base-resnet8-s230",
+        "kd-cnn5-from-resnet8-s230",
+        "rekd-resnet8-from-cnn5-s230",
+        "dekd-cnn5-from-resnet8-s230",
+        "lsr-resnet8-s230",
+        "self-resnet8-s230",
+        "reg-resnet8-s230",
+    ] {
         let r = record(home.path(), "smoke", label);
         assert_eq!(r["metrics"].as_array().unwrap().len(), 2, "{label}");
         assert_eq!(r["split_sizes"], serde_json::json!([512, 128, 256]));
@@ -56,7 +64,19 @@ fn smoke_target_end_to_end_then_cached() {
 }
 
 /// The resume test's run: 4 epochs of a small ResNet on 1,024 images, one thread.
-const RESUME: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8", "--set", "train.epochs=4", "--set", "dataset.train_subset=1024"];
+const RESUME: &[&str] = &[
+    "run",
+    "smoke",
+    "--profile",
+    "smoke",
+    "--quiet",
+    "--only",
+    "base-resnet8",
+    "--set",
+    "train.epochs=4",
+    "--set",
+    "dataset.train_subset=1024",
+];
 
 fn final_state(home: &Path) -> (serde_json::Value, Vec<u8>) {
     let r = record(home, "smoke", "base-resnet8-s230");
@@ -78,7 +98,11 @@ fn kill_9_then_resume_is_bit_identical() {
     let (want_metrics, want_weights) = final_state(reference.path());
 
     let home = tempfile::tempdir().unwrap();
-    let mut child = tfkd(home.path(), RESUME).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = tfkd(home.path(), RESUME)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until two epochs are checkpointed, then kill in the middle of the third.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -112,7 +136,19 @@ fn kill_9_then_resume_is_bit_identical() {
 #[test]
 fn nan_loss_stops_and_marks_the_run_failed() {
     let home = tempfile::tempdir().unwrap();
-    let args = ["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-cnn5", "--set", "train.lr=1.0e12", "--set", "train.warmup_epochs=0"];
+    let args = [
+        "run",
+        "smoke",
+        "--profile",
+        "smoke",
+        "--quiet",
+        "--only",
+        "base-cnn5",
+        "--set",
+        "train.lr=1.0e12",
+        "--set",
+        "train.warmup_epochs=0",
+    ];
     let out = tfkd(home.path(), &args).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -159,13 +195,17 @@ fn table3_smoke_metrics_are_stable() {
     for path in labels {
         let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let last = r["metrics"].as_array().unwrap().last().unwrap().clone();
-        got.insert(r["label"].as_str().unwrap().to_string(), serde_json::json!({ "best_test_acc": r["summary"]["best_test_acc"], "train_loss": last["train_loss"] }));
+        got.insert(
+            r["label"].as_str().unwrap().to_string(),
+            serde_json::json!({ "best_test_acc": r["summary"]["best_test_acc"], "train_loss": last["train_loss"] }),
+        );
     }
     let expected_path = repo().join("crates/tfkd/tests/expected/table3-smoke.json");
     if std::env::var_os("TFKD_BLESS").is_some() {
         std::fs::write(&expected_path, serde_json::to_string_pretty(&got).unwrap()).unwrap();
     }
-    let want: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+    let want: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
     for (label, w) in &want {
         let g = &got[label];
@@ -189,14 +229,37 @@ fn report_regenerates_committed_tables() {
     }
     let out = ok(tfkd(home.path(), &["report", "table3"]).output().unwrap());
     assert!(out.contains("table3: rekd-tiny-imagenet"), "{out}");
-    assert_eq!(std::fs::read_to_string(dst.join("table.md")).unwrap(), std::fs::read_to_string(src.join("table.md")).unwrap());
-    assert_eq!(std::fs::read_to_string(dst.join("table.csv")).unwrap(), std::fs::read_to_string(src.join("table.csv")).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(dst.join("table.md")).unwrap(),
+        std::fs::read_to_string(src.join("table.md")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dst.join("table.csv")).unwrap(),
+        std::fs::read_to_string(src.join("table.csv")).unwrap()
+    );
 }
 
 #[test]
 fn bf16_is_refused_on_the_cpu() {
     let home = tempfile::tempdir().unwrap();
-    let out = tfkd(home.path(), &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-cnn5", "--set", "train.precision=bf16", "--device", "cpu"]).output().unwrap();
+    let out = tfkd(
+        home.path(),
+        &[
+            "run",
+            "smoke",
+            "--profile",
+            "smoke",
+            "--quiet",
+            "--only",
+            "base-cnn5",
+            "--set",
+            "train.precision=bf16",
+            "--device",
+            "cpu",
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bf16 is for CUDA devices only"));
 }
@@ -207,11 +270,15 @@ fn numbers(home: &Path) -> Vec<(String, serde_json::Value)> {
     let mut out: Vec<(String, serde_json::Value)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| {
-            let mut r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
+            let mut r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
             for m in r["metrics"].as_array_mut().unwrap() {
                 m.as_object_mut().unwrap().retain(|k, _| !["seconds", "train_img_per_s"].contains(&k.as_str()));
             }
-            (r["label"].as_str().unwrap().to_string(), serde_json::json!([r["run_id"], r["summary"], r["metrics"], r["teacher_epoch"]]))
+            (
+                r["label"].as_str().unwrap().to_string(),
+                serde_json::json!([r["run_id"], r["summary"], r["metrics"], r["teacher_epoch"]]),
+            )
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -221,9 +288,11 @@ fn numbers(home: &Path) -> Vec<(String, serde_json::Value)> {
 #[test]
 fn worker_processes_give_the_same_numbers_as_one_process() {
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let serial = ok(tfkd(one.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "1"]).output().unwrap());
+    let serial =
+        ok(tfkd(one.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "1"]).output().unwrap());
     assert!(!serial.contains("runs at once"), "{serial}");
-    let parallel = ok(tfkd(two.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "3"]).output().unwrap());
+    let parallel =
+        ok(tfkd(two.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "3"]).output().unwrap());
     assert!(parallel.contains("training up to 3 runs at once"), "{parallel}");
     let (a, b) = (numbers(one.path()), numbers(two.path()));
     assert_eq!(a.len(), 8);
@@ -234,8 +303,20 @@ fn worker_processes_give_the_same_numbers_as_one_process() {
 fn a_failed_teacher_fails_its_students_in_worker_mode() {
     let home = tempfile::tempdir().unwrap();
     // Every run diverges; the students of base-resnet8 must not start, and must say why.
-    let args = ["run", "smoke", "--profile", "smoke", "--quiet", "--jobs", "2", "--only", "kd-cnn5-from-resnet8,rekd-resnet8-from-cnn5"];
-    let out = tfkd(home.path(), &[&args[..], &["--set", "train.lr=1.0e12", "--set", "train.warmup_epochs=0"]].concat()).output().unwrap();
+    let args = [
+        "run",
+        "smoke",
+        "--profile",
+        "smoke",
+        "--quiet",
+        "--jobs",
+        "2",
+        "--only",
+        "kd-cnn5-from-resnet8,rekd-resnet8-from-cnn5",
+    ];
+    let out = tfkd(home.path(), &[&args[..], &["--set", "train.lr=1.0e12", "--set", "train.warmup_epochs=0"]].concat())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("4 run(s) failed"), "{err}");

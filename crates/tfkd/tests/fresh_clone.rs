@@ -61,7 +61,10 @@ fn nothing_refers_to_a_folder_outside_the_repository() {
     // Built at run time, so this file does not match itself.
     let (outside, team_data) = (format!("{}/shared", ".."), format!("{}/data", "shared"));
     let out = Command::new("git")
-        .args(["grep", "-n", "-F", "-e", &outside, "-e", &team_data, "--", "*.rs", "*.sh", "justfile", "*.yaml", "*.py", ".ci/*"])
+        .args([
+            "grep", "-n", "-F", "-e", &outside, "-e", &team_data, "--", "*.rs", "*.sh", "justfile", "*.yaml", "*.py",
+            ".ci/*",
+        ])
         .current_dir(repo())
         .output()
         .unwrap();

@@ -49,7 +49,9 @@ impl Variant {
     }
     fn train_files(self) -> Vec<&'static str> {
         match self {
-            Variant::Cifar10 => vec!["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"],
+            Variant::Cifar10 => {
+                vec!["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"]
+            }
             Variant::Cifar100 => vec!["train.bin"],
         }
     }
@@ -92,7 +94,9 @@ pub fn load(variant: Variant, path: &Path, content_hash: String) -> Result<Datas
     }
     let classes = files
         .get(variant.names_file())
-        .map(|(_, bytes)| String::from_utf8_lossy(bytes).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .map(|(_, bytes)| {
+            String::from_utf8_lossy(bytes).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+        })
         .filter(|names: &Vec<String>| names.len() == variant.classes())
         .unwrap_or_else(|| (0..variant.classes()).map(|i| i.to_string()).collect());
     Ok(Dataset { name: variant.name().into(), classes, train, test, content_hash })
@@ -140,7 +144,8 @@ fn read_archive(variant: Variant, path: &Path) -> Result<Files> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut files = Files::new();
     let names: Vec<&'static str> = wanted(variant).into_iter().chain([variant.names_file()]).collect();
-    let corrupt = |detail: String| DataError::Corrupt { path: path.to_path_buf(), what: "tar.gz archive", offset: 0, detail };
+    let corrupt =
+        |detail: String| DataError::Corrupt { path: path.to_path_buf(), what: "tar.gz archive", offset: 0, detail };
     for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
         let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
         let entry_path = entry.path().map_err(|e| corrupt(e.to_string()))?.into_owned();

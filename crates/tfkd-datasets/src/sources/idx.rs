@@ -31,9 +31,20 @@ impl Variant {
     fn classes(self) -> Vec<String> {
         match self {
             Variant::Mnist => (0..10).map(|i| i.to_string()).collect(),
-            Variant::FashionMnist => ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-                .map(String::from)
-                .to_vec(),
+            Variant::FashionMnist => [
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
     fn how(self) -> &'static str {
@@ -87,9 +98,19 @@ pub fn load(variant: Variant, dir: &Path, content_hash: String) -> Result<Datase
             });
         }
         if let Some((i, &l)) = label_bytes.iter().enumerate().find(|(_, &l)| l >= 10) {
-            return Err(DataError::Corrupt { path: lpath, what: "IDX label", offset: 8 + i as u64, detail: format!("label {l} out of range for 10 classes") });
+            return Err(DataError::Corrupt {
+                path: lpath,
+                what: "IDX label",
+                offset: 8 + i as u64,
+                detail: format!("label {l} out of range for 10 classes"),
+            });
         }
-        Ok(Split { images: pixels.to_vec(), labels: label_bytes.iter().map(|&l| u16::from(l)).collect(), chw: [1, dims[1], dims[2]], coarse_labels: None })
+        Ok(Split {
+            images: pixels.to_vec(),
+            labels: label_bytes.iter().map(|&l| u16::from(l)).collect(),
+            chw: [1, dims[1], dims[2]],
+            coarse_labels: None,
+        })
     };
     let train = split("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
     let test = split("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
@@ -98,7 +119,12 @@ pub fn load(variant: Variant, dir: &Path, content_hash: String) -> Result<Datase
 
 /// Parses an IDX header; returns the dimensions and the payload (exactly their product in bytes).
 fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, ndim: usize) -> Result<(Vec<usize>, &'a [u8])> {
-    let corrupt = |offset: usize, detail: String| DataError::Corrupt { path: path.to_path_buf(), what: "IDX file", offset: offset as u64, detail };
+    let corrupt = |offset: usize, detail: String| DataError::Corrupt {
+        path: path.to_path_buf(),
+        what: "IDX file",
+        offset: offset as u64,
+        detail,
+    };
     let header = 4 + 4 * ndim;
     if bytes.len() < header {
         return Err(corrupt(bytes.len(), format!("file ends inside the {header}-byte header")));
@@ -110,7 +136,10 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, ndim: usize) -> Result<(V
     let dims: Vec<usize> = (0..ndim).map(|d| word(4 + 4 * d) as usize).collect();
     let len: usize = dims.iter().product();
     if bytes.len() != header + len {
-        return Err(corrupt(bytes.len().min(header + len), format!("{} payload bytes, header promises {len}", bytes.len() - header)));
+        return Err(corrupt(
+            bytes.len().min(header + len),
+            format!("{} payload bytes, header promises {len}", bytes.len() - header),
+        ));
     }
     Ok((dims, &bytes[header..]))
 }

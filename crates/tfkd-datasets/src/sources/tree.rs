@@ -18,7 +18,9 @@ use crate::{
 const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "JPEG"];
 
 fn is_image(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// Files grouped as split → class → sorted list of (name, bytes).
@@ -63,7 +65,12 @@ fn from_tree(
         }
         let images = decode_all(&items, target, what)?;
         let [h, w] = target.size;
-        Ok(Split { images, labels: items.iter().map(|e| e.label).collect(), chw: [target.channels, h, w], coarse_labels: None })
+        Ok(Split {
+            images,
+            labels: items.iter().map(|e| e.label).collect(),
+            chw: [target.channels, h, w],
+            coarse_labels: None,
+        })
     };
     let train = decode(train, "train")?;
     let test = decode(test, "test")?;
@@ -74,7 +81,12 @@ fn from_tree(
 pub fn load_tar_gz(source_name: &'static str, archive: &Path, target: Target, content_hash: String) -> Result<Dataset> {
     let file = std::fs::File::open(archive).map_err(io(archive))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let corrupt = |offset: u64, detail: String| DataError::Corrupt { path: archive.to_path_buf(), what: "tar.gz archive", offset, detail };
+    let corrupt = |offset: u64, detail: String| DataError::Corrupt {
+        path: archive.to_path_buf(),
+        what: "tar.gz archive",
+        offset,
+        detail,
+    };
     let mut tree = Tree::new();
     for entry in tar.entries().map_err(|e| corrupt(0, e.to_string()))? {
         let mut entry = entry.map_err(|e| corrupt(0, e.to_string()))?;
@@ -128,7 +140,8 @@ pub fn load_folder(source_name: &'static str, root: &Path, target: Target, conte
 /// the official `val` set is the test split.
 pub fn load_tiny_imagenet(root: &Path, content_hash: String) -> Result<Dataset> {
     let name = "tiny-imagenet";
-    let root = if root.join("tiny-imagenet-200").is_dir() { root.join("tiny-imagenet-200") } else { root.to_path_buf() };
+    let root =
+        if root.join("tiny-imagenet-200").is_dir() { root.join("tiny-imagenet-200") } else { root.to_path_buf() };
     let wnids_file = root.join("wnids.txt");
     if !wnids_file.is_file() {
         return Err(DataError::Missing {
@@ -140,12 +153,20 @@ pub fn load_tiny_imagenet(root: &Path, content_hash: String) -> Result<Dataset> 
     }
     let text = std::fs::read_to_string(&wnids_file).map_err(io(&wnids_file))?;
     let wnids: BTreeSet<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
-    let layout = |expected: &str, found: String| DataError::Layout { source_name: name, path: root.clone(), expected: expected.into(), found };
+    let layout = |expected: &str, found: String| DataError::Layout {
+        source_name: name,
+        path: root.clone(),
+        expected: expected.into(),
+        found,
+    };
     let mut tree = Tree::new();
     for wnid in &wnids {
         let dir = root.join("train").join(wnid).join("images");
         if !dir.is_dir() {
-            return Err(layout("train/<wnid>/images/ for every wnid in wnids.txt", format!("no folder {}", dir.display())));
+            return Err(layout(
+                "train/<wnid>/images/ for every wnid in wnids.txt",
+                format!("no folder {}", dir.display()),
+            ));
         }
         let files = read_files(list_dir(&dir)?.into_iter().filter(|p| is_image(p)).collect())?;
         tree.entry("train".into()).or_default().insert(wnid.clone(), files);
@@ -164,7 +185,10 @@ pub fn load_tiny_imagenet(root: &Path, content_hash: String) -> Result<Dataset> 
             });
         };
         if !wnids.contains(wnid) {
-            return Err(layout("val annotations naming wnids from wnids.txt", format!("unknown wnid '{wnid}' on line {}", line_no + 1)));
+            return Err(layout(
+                "val annotations naming wnids from wnids.txt",
+                format!("unknown wnid '{wnid}' on line {}", line_no + 1),
+            ));
         }
         let path = root.join("val").join("images").join(file);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
@@ -176,8 +200,11 @@ pub fn load_tiny_imagenet(root: &Path, content_hash: String) -> Result<Dataset> 
 }
 
 fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(io(dir))?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io(dir))?;
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(io(dir))?;
     out.sort();
     Ok(out)
 }

@@ -31,7 +31,10 @@ pub fn png(planar_px: &[u8], chw: [usize; 3]) -> Vec<u8> {
     let (interleaved, color) = if c == 1 {
         (planar_px.to_vec(), image::ExtendedColorType::L8)
     } else {
-        ((0..plane).flat_map(|p| (0..3).map(move |ch| (p, ch))).map(|(p, ch)| planar_px[ch * plane + p]).collect(), image::ExtendedColorType::Rgb8)
+        (
+            (0..plane).flat_map(|p| (0..3).map(move |ch| (p, ch))).map(|(p, ch)| planar_px[ch * plane + p]).collect(),
+            image::ExtendedColorType::Rgb8,
+        )
     };
     image::ImageEncoder::write_image(enc, &interleaved, w as u32, h as u32, color).unwrap();
     out
