@@ -32,16 +32,8 @@ pub enum Op {
     },
 }
 
-/// How rotation samples the source image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Interpolation {
-    /// Nearest neighbour, as torchvision's `RandomRotation` default (the official code).
-    #[default]
-    Nearest,
-    /// Bilinear, in floating point (PIL would round to u8).
-    Bilinear,
-}
+pub use tfkd_names::Interpolation;
+use tfkd_names::{AugmentPreset, AugmentStep, NormalizePreset};
 
 /// Per-channel normalisation `(x/255 − mean)/std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +65,22 @@ impl Normalize {
     #[must_use]
     pub fn half(channels: usize) -> Self {
         Normalize { mean: vec![0.5; channels], std: vec![0.5; channels] }
+    }
+
+    /// The constants of a preset for `channels`-channel images; the official presets are for RGB only.
+    pub fn preset(preset: NormalizePreset, channels: usize) -> crate::Result<Self> {
+        let n = match preset {
+            NormalizePreset::CifarOfficial => Normalize::cifar_official(),
+            NormalizePreset::TinyImagenetOfficial => Normalize::tiny_imagenet_official(),
+            NormalizePreset::Half => Normalize::half(channels),
+        };
+        if n.mean.len() != channels {
+            return Err(crate::DataError::Invalid(format!(
+                "normalisation '{preset}' is for {}-channel images; the data has {channels} (use `half`)",
+                n.mean.len()
+            )));
+        }
+        Ok(n)
     }
 }
 
@@ -107,6 +115,26 @@ impl Augment {
     #[must_use]
     pub fn none() -> Self {
         Augment { ops: Vec::new(), interpolation: Interpolation::Nearest }
+    }
+
+    /// A preset with its rotation interpolation, minus the steps in `off`.
+    #[must_use]
+    pub fn preset(preset: AugmentPreset, interpolation: Interpolation, off: &[AugmentStep]) -> Self {
+        let mut a = match preset {
+            AugmentPreset::Cifar => Augment::cifar_official(),
+            AugmentPreset::TinyImagenet => Augment::tiny_imagenet_official(),
+            AugmentPreset::None => Augment::none(),
+        };
+        a.interpolation = interpolation;
+        a.ops.retain(|op| {
+            let step = match op {
+                Op::Crop { .. } => AugmentStep::Crop,
+                Op::Flip => AugmentStep::Flip,
+                Op::Rotate { .. } => AugmentStep::Rotate,
+            };
+            !off.contains(&step)
+        });
+        a
     }
 
     /// The random parameters of every op for sample `index` in `epoch`.

@@ -31,5 +31,6 @@ pub use dataset::Dataset;
 pub use device::DeviceSplit;
 pub use error::{DataError, Result};
 pub use loader::{Batch, Loader, LoaderConfig};
-pub use source::{default_location, hex, sha256_file, Source, CIFAR10_JPEG_SHA256, SOURCE_NAMES};
+pub use source::{default_location, hex, sha256_file, Source, CIFAR10_JPEG_SHA256};
 pub use split::Split;
+pub use tfkd_names::SourceName;

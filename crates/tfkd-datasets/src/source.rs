@@ -6,6 +6,7 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
+use tfkd_names::SourceName;
 
 use crate::{
     cache,
@@ -44,38 +45,48 @@ pub enum Source {
     Mnist(PathBuf),
 }
 
-/// Names accepted by [`Source::named`].
-pub const SOURCE_NAMES: [&str; 7] =
-    ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
-
 impl Source {
     /// The source's name in specs and reports.
     #[must_use]
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> SourceName {
         match self {
-            Source::Cifar10(_) => "cifar10",
-            Source::Cifar100(_) => "cifar100",
-            Source::Cifar10Jpeg(_) => "cifar10-jpeg",
-            Source::TinyImageNet(_) => "tiny-imagenet",
-            Source::ImageFolder { .. } => "imagefolder",
-            Source::FashionMnist(_) => "fashion-mnist",
-            Source::Mnist(_) => "mnist",
+            Source::Cifar10(_) => SourceName::Cifar10,
+            Source::Cifar100(_) => SourceName::Cifar100,
+            Source::Cifar10Jpeg(_) => SourceName::Cifar10Jpeg,
+            Source::TinyImageNet(_) => SourceName::TinyImagenet,
+            Source::ImageFolder { .. } => SourceName::Imagefolder,
+            Source::FashionMnist(_) => SourceName::FashionMnist,
+            Source::Mnist(_) => SourceName::Mnist,
         }
     }
 
-    /// The source called `name` at its default location under `data_dir` (see [`default_location`]).
-    pub fn named(name: &str, data_dir: &Path) -> Result<Source> {
-        let loc = default_location(name, data_dir)?;
-        Ok(match name {
-            "cifar10" => Source::Cifar10(loc),
-            "cifar100" => Source::Cifar100(loc),
-            "cifar10-jpeg" => Source::Cifar10Jpeg(loc),
-            "tiny-imagenet" => Source::TinyImageNet(loc),
-            "imagefolder" => Source::ImageFolder { root: loc, size: [32, 32], channels: 3 },
-            "fashion-mnist" => Source::FashionMnist(loc),
-            "mnist" => Source::Mnist(loc),
-            _ => unreachable!("default_location rejects unknown names"),
-        })
+    /// The source `name` at `location` (an ImageFolder is read at 32×32 RGB unless resized with [`Source::sized`]).
+    #[must_use]
+    pub fn at(name: SourceName, location: PathBuf) -> Source {
+        match name {
+            SourceName::Cifar10 => Source::Cifar10(location),
+            SourceName::Cifar100 => Source::Cifar100(location),
+            SourceName::Cifar10Jpeg => Source::Cifar10Jpeg(location),
+            SourceName::TinyImagenet => Source::TinyImageNet(location),
+            SourceName::Imagefolder => Source::ImageFolder { root: location, size: [32, 32], channels: 3 },
+            SourceName::FashionMnist => Source::FashionMnist(location),
+            SourceName::Mnist => Source::Mnist(location),
+        }
+    }
+
+    /// The source `name` at its default location under `data_dir` (see [`default_location`]).
+    #[must_use]
+    pub fn named(name: SourceName, data_dir: &Path) -> Source {
+        Source::at(name, default_location(name, data_dir))
+    }
+
+    /// An ImageFolder brought to `size` (h, w); other sources are returned unchanged (their size is fixed).
+    #[must_use]
+    pub fn sized(self, size: [usize; 2]) -> Source {
+        match self {
+            Source::ImageFolder { root, channels, .. } => Source::ImageFolder { root, size, channels },
+            other => other,
+        }
     }
 
     fn location(&self) -> &Path {
@@ -154,7 +165,7 @@ impl Source {
         if let Source::Cifar10Jpeg(p) = self {
             check_bundled_archive(p, &hash)?;
         }
-        let path = cache::path_for(cache_dir, self.name(), &hash);
+        let path = cache::path_for(cache_dir, self.name().name(), &hash);
         if let Some(ds) = cache::load(&path)? {
             if ds.content_hash == hash {
                 return Ok(ds);
@@ -169,27 +180,33 @@ impl Source {
 /// Where a named source is looked for: `$TFKD_<NAME>` (e.g. `TFKD_CIFAR10_JPEG`) if set, else under
 /// `data_dir` (the repository's `data/` folder, which carries `cifar10-jpeg.tar.gz`); `fashion-mnist` also
 /// falls back to Debian's `/usr/share/datasets/fashion-mnist`.
-pub fn default_location(name: &str, data_dir: &Path) -> Result<PathBuf> {
-    if !SOURCE_NAMES.contains(&name) {
-        return Err(DataError::Invalid(format!(
-            "unknown dataset '{name}': expected one of {}",
-            SOURCE_NAMES.join(", ")
-        )));
-    }
-    let var = format!("TFKD_{}", name.to_ascii_uppercase().replace('-', "_"));
+pub fn default_location(name: SourceName, data_dir: &Path) -> PathBuf {
+    let var = format!("TFKD_{}", name.name().to_ascii_uppercase().replace('-', "_"));
     if let Some(p) = std::env::var_os(&var) {
-        return Ok(PathBuf::from(p));
+        return PathBuf::from(p);
     }
     let candidates: Vec<PathBuf> = match name {
-        "cifar10" => vec![data_dir.join("cifar-10-batches-bin"), data_dir.join("cifar-10-binary.tar.gz")],
-        "cifar100" => vec![data_dir.join("cifar-100-binary"), data_dir.join("cifar-100-binary.tar.gz")],
-        "cifar10-jpeg" => vec![data_dir.join("cifar10-jpeg.tar.gz")],
-        "tiny-imagenet" => vec![data_dir.join("tiny-imagenet-200")],
-        "fashion-mnist" => vec![data_dir.join("fashion-mnist"), PathBuf::from("/usr/share/datasets/fashion-mnist")],
-        "mnist" => vec![data_dir.join("mnist")],
-        _ => vec![data_dir.join(name)],
+        SourceName::Cifar10 => vec![
+            data_dir.join("cifar-10-batches-bin"),
+            data_dir.join("cifar-10-binary.tar.gz"),
+            data_dir.join("cifar-10-batches-py"),
+            data_dir.join("cifar-10-python.tar.gz"),
+        ],
+        SourceName::Cifar100 => vec![
+            data_dir.join("cifar-100-binary"),
+            data_dir.join("cifar-100-binary.tar.gz"),
+            data_dir.join("cifar-100-python"),
+            data_dir.join("cifar-100-python.tar.gz"),
+        ],
+        SourceName::Cifar10Jpeg => vec![data_dir.join("cifar10-jpeg.tar.gz")],
+        SourceName::TinyImagenet => vec![data_dir.join("tiny-imagenet-200")],
+        SourceName::FashionMnist => {
+            vec![data_dir.join("fashion-mnist"), PathBuf::from("/usr/share/datasets/fashion-mnist")]
+        }
+        SourceName::Mnist => vec![data_dir.join("mnist")],
+        SourceName::Imagefolder => vec![data_dir.join("imagefolder")],
     };
-    Ok(candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone()))
+    candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone())
 }
 
 /// The first line of a Git LFS pointer file, which a clone without `git lfs` holds instead of the data.

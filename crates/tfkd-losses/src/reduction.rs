@@ -17,6 +17,13 @@ pub enum Reduction {
     BatchMean,
     /// Divide the summed KL by N·K: the official code's `nn.KLDivLoss()` default `'mean'`.
     ElementwiseMean,
+    /// Divide the summed KL by N·`classes` for data with another K: the official `'mean'` as it weighs an
+    /// example on a `classes`-class dataset. A study that substitutes a K-class dataset for the paper's
+    /// `classes`-class one keeps the paper's per-example KD weight α·T²/`classes` this way.
+    ElementwiseMeanOver {
+        /// The class count whose N·classes divides the sum.
+        classes: i64,
+    },
 }
 
 impl Reduction {
@@ -27,6 +34,7 @@ impl Reduction {
         let denom = match self {
             Reduction::BatchMean => n,
             Reduction::ElementwiseMean => n * k,
+            Reduction::ElementwiseMeanOver { classes } => n * classes,
         };
         Ok(summed.f_div_scalar(denom as f64)?)
     }

@@ -8,7 +8,6 @@
 //!
 //! This crate depends on libtorch (tch) only; it knows nothing of losses, data or specs.
 
-mod arch;
 mod checkpoint;
 mod cnn5;
 mod densenet;
@@ -23,8 +22,8 @@ mod wrn;
 
 use tch::{nn, nn::ModuleT, Device, Tensor};
 
-pub use arch::{Arch, ParseArchError};
 pub use checkpoint::{load, save, CheckpointError, Teacher};
+pub use tfkd_names::{Arch, ParseArchError};
 
 /// What to build besides the architecture: classes, input channels, width and reproduction quirks.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -36,6 +36,9 @@ pub struct RecordConfig {
     pub seed: u64,
     /// Model.
     pub model: String,
+    /// The class count the elementwise-mean KL was divided by, when a substitution kept the paper's KD weight.
+    #[serde(default)]
+    pub kl_classes: Option<usize>,
 }
 
 /// Accuracies of a record (fractions).

@@ -240,7 +240,12 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
         title: exp.title.clone(),
         profile: exp.profile.clone(),
         profile_description: exp.profile_description.trim().to_string(),
-        substitution: exp.substitution(),
+        substitution: exp.substitution().map(|sub| {
+            // What the runs did, from their records: they may predate a change of the spec.
+            let used = exp.runs.first().and_then(|r| r.data.source.classes());
+            let kl = records.iter().find_map(|r| r.config.kl_classes);
+            format!("{sub}; {}", tfkd_spec::kl_weight_note(kl, used, exp.paper_dataset.and_then(|d| d.classes())))
+        }),
         layout,
         paper_dataset: paper.dataset.clone(),
         paper_source: paper.source.clone(),

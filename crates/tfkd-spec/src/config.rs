@@ -2,14 +2,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Precision, SourceName};
+
 use crate::schema::{Method, Snapshot};
 
 /// Data settings of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// Source name.
-    pub source: String,
+    /// Source.
+    pub source: SourceName,
     /// Explicit location, if the spec gave one.
     pub path: Option<String>,
     /// Stratified validation images carved from train.
@@ -18,15 +20,15 @@ pub struct DataConfig {
     pub train_subset: Option<usize>,
     /// Stratified test subset size, if any.
     pub test_subset: Option<usize>,
-    /// Augmentation preset: `cifar`, `tiny-imagenet` or `none`.
-    pub augment: String,
-    /// Steps of the preset switched off (`crop`, `flip`, `rotate`); omitted from ids when empty.
+    /// Augmentation preset.
+    pub augment: AugmentPreset,
+    /// Steps of the preset switched off; omitted from ids when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub augment_off: Vec<String>,
-    /// Rotation interpolation: `nearest` or `bilinear`.
-    pub interpolation: String,
+    pub augment_off: Vec<AugmentStep>,
+    /// Rotation interpolation.
+    pub interpolation: Interpolation,
     /// Normalisation preset.
-    pub normalize: String,
+    pub normalize: NormalizePreset,
     /// ImageFolder output size.
     pub image_size: Option<[usize; 2]>,
     /// Prefetched batches (does not change results; not part of the run id).
@@ -61,16 +63,12 @@ pub struct TrainConfig {
     /// libtorch threads (0 = all cores). Bit-exact equality holds for equal thread counts.
     pub threads: usize,
     /// `fp32` or `bf16` (CUDA only). Omitted from records and run ids when fp32, so fp32 ids never change.
-    #[serde(default = "fp32", skip_serializing_if = "is_fp32")]
-    pub precision: String,
+    #[serde(default, skip_serializing_if = "is_fp32")]
+    pub precision: Precision,
 }
 
-fn fp32() -> String {
-    "fp32".into()
-}
-
-fn is_fp32(p: &str) -> bool {
-    p == "fp32"
+fn is_fp32(p: &Precision) -> bool {
+    *p == Precision::Fp32
 }
 
 impl TrainConfig {
@@ -123,8 +121,8 @@ pub struct RunConfig {
     pub id: String,
     /// Seed of initialisation, shuffling, augmentation and dropout.
     pub seed: u64,
-    /// Model name.
-    pub model: String,
+    /// Model.
+    pub model: Arch,
     /// Method.
     pub method: Method,
     /// Teacher entry id.
@@ -137,6 +135,11 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// Model options.
     pub model_options: ModelOptions,
+    /// Divide the official elementwise-mean KL by N·`kl_classes` instead of N·K: set when a profile substitutes
+    /// a K-class dataset for the paper's `kl_classes`-class one, so the per-example KD weight stays the paper's.
+    /// Omitted from records and run ids when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_classes: Option<usize>,
 }
 
 impl RunConfig {
@@ -164,7 +167,7 @@ mod tests {
             milestones: vec![0.3, 0.6, 0.8],
             gamma: 0.2,
             threads: 0,
-            precision: "fp32".into(),
+            precision: tfkd_names::Precision::Fp32,
         }
     }
 

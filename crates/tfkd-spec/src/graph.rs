@@ -44,7 +44,7 @@ pub const RUN_FORMAT: &str = "tfkd-run-1";
 struct Identity<'a> {
     format: &'static str,
     seed: u64,
-    model: &'a str,
+    model: &'a tfkd_names::Arch,
     method: &'a crate::schema::Method,
     teacher_id: Option<&'a str>,
     teacher_snapshot: Option<Snapshot>,
@@ -52,6 +52,8 @@ struct Identity<'a> {
     data_hash: &'a str,
     train: &'a crate::config::TrainConfig,
     model_options: &'a crate::config::ModelOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kl_classes: Option<usize>,
 }
 
 /// The run id: sha256 over the resolved settings (not the entry's name), the teacher's run id and the
@@ -69,6 +71,7 @@ pub fn run_id(config: &RunConfig, teacher_id: Option<&str>, data_hash: &str) -> 
         data_hash,
         train: &config.train,
         model_options: &config.model_options,
+        kl_classes: config.kl_classes,
     };
     let json = serde_json::to_string(&identity).expect("serialisable");
     let digest = Sha256::digest(json.as_bytes());

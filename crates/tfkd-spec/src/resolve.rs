@@ -14,19 +14,17 @@ use std::{
 use serde::{de::DeserializeOwned, Serialize};
 use serde_yaml::Value;
 
+use tfkd_names::SourceName;
+
 use crate::{
     config::{DataConfig, ModelOptions, RunConfig, TrainConfig},
     error::{SpecError, SpecErrors},
-    schema::{DataPatch, Method, ModelPatch, ProfilePatch, Snapshot, SpecFile, TrainPatch},
+    schema::{DataPatch, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, Snapshot, SpecFile, TrainPatch},
 };
 
-/// Source names a spec may use.
-pub const SOURCES: [&str; 7] =
-    ["cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "imagefolder", "fashion-mnist", "mnist"];
-/// Augmentation presets.
-pub const AUGMENTS: [&str; 3] = ["cifar", "tiny-imagenet", "none"];
-/// Normalisation presets.
-pub const NORMALIZATIONS: [&str; 3] = ["cifar-official", "tiny-imagenet-official", "half"];
+/// The largest learning rate (at batch 128) a spec may ask for: the official recipe uses 0.1; rates far
+/// above 10 turn the loss into NaN within the first steps, which is better said before any work.
+pub const MAX_LR: f64 = 10.0;
 
 /// A resolved experiment under one profile.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,19 +44,68 @@ pub struct Experiment {
     /// Profiles the spec defines.
     pub profiles: Vec<String>,
     /// The dataset the spec names before any profile (the paper's).
-    pub paper_dataset: String,
+    pub paper_dataset: Option<SourceName>,
     /// Every run, one per entry and seed, in spec order.
     pub runs: Vec<RunConfig>,
     /// The paper table this experiment mirrors.
     pub paper: Option<crate::schema::PaperTable>,
+    /// The entries `sweep:` blocks expanded into, per swept entry.
+    pub sweeps: Vec<Sweep>,
+}
+
+/// The runs a `sweep:` block of one entry expanded into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    /// The entry's own id.
+    pub base: String,
+    /// The swept keys (`method.temperature`, …), in the order of the member ids.
+    pub keys: Vec<String>,
+    /// One member per combination: its entry id and the value of each key (as written in the spec).
+    pub members: Vec<(String, Vec<String>)>,
 }
 
 impl Experiment {
     /// `Some("X → Y")` when the profile replaced the paper's dataset.
     #[must_use]
     pub fn substitution(&self) -> Option<String> {
-        let used = &self.runs.first()?.data.source;
-        (used != &self.paper_dataset).then(|| format!("{} → {used}", self.paper_dataset))
+        let (paper, used) = (self.paper_dataset?, self.runs.first()?.data.source);
+        (paper != used).then(|| format!("{paper} → {used}"))
+    }
+
+    /// The class count whose N·K divides the elementwise-mean KL of this experiment's distillation runs when a
+    /// substitution keeps the paper's per-example KD weight (see [`RunConfig::kl_classes`]).
+    #[must_use]
+    pub fn kl_classes(&self) -> Option<usize> {
+        self.runs.iter().find_map(|r| r.kl_classes)
+    }
+
+    /// [`kl_weight_note`] for this experiment's settings.
+    #[must_use]
+    pub fn kl_note(&self) -> String {
+        let used = self.runs.first().and_then(|r| r.data.source.classes());
+        kl_weight_note(self.kl_classes(), used, self.paper_dataset.and_then(|d| d.classes()))
+    }
+}
+
+/// How a substitution treats the KD weight, in words: `kl_classes` is the class count the runs' elementwise-mean
+/// KL was divided by (`None`: the official N·K of the data used), `used` and `paper` the class counts of the
+/// data used and of the paper's dataset, where known.
+#[must_use]
+pub fn kl_weight_note(kl_classes: Option<usize>, used: Option<usize>, paper: Option<usize>) -> String {
+    match (kl_classes, used, paper) {
+        (Some(k_paper), Some(k), _) => format!(
+            "the official elementwise-mean KL is divided by N·{k_paper} (the paper's classes) instead of N·{k}, so \
+             the per-example KD weight stays the paper's α·T²/{k_paper}"
+        ),
+        (Some(k_paper), None, _) => format!("the elementwise-mean KL is divided by N·{k_paper}, the paper's classes"),
+        (None, Some(k), Some(p)) if k == p => {
+            format!("both have {k} classes, so the official per-example KD weight α·T²/{k} is the paper's")
+        }
+        (None, Some(k), _) => format!(
+            "the official elementwise-mean KL divides by N·{k} of the data used, so the per-example KD weight α·T²/{k} \
+             differs from the paper's"
+        ),
+        (None, None, _) => "the official elementwise-mean KL is unchanged".into(),
     }
 }
 
@@ -75,6 +122,16 @@ pub fn load_str(text: &str, file: &Path, profile: &str, sets: &[String]) -> Resu
 }
 
 fn parse_layer(text: &str, file: &Path) -> Result<(SpecFile, Value), SpecError> {
+    if text.trim().is_empty() {
+        return Err(SpecError::Parse {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "the file is empty: a spec needs `name`, `runs` and `profiles` (or `extends: defaults.yaml`, \
+                      which defines the smoke, quick and paper profiles)"
+                .into(),
+        });
+    }
     let located = |e: serde_yaml::Error| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         // serde_yaml appends " at line L column C"; the location is already in front.
@@ -105,7 +162,19 @@ fn load_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Value, SpecError> 
     }
     match typed.extends {
         Some(parent) => {
-            let parent_path = path.parent().unwrap_or(Path::new(".")).join(parent);
+            let parent_path = path.parent().unwrap_or(Path::new(".")).join(&parent);
+            if !parent_path.is_file() {
+                let line = text.lines().position(|l| l.trim_start().starts_with("extends:")).map_or(0, |i| i + 1);
+                return Err(SpecError::Parse {
+                    file: path.to_path_buf(),
+                    line,
+                    column: 1,
+                    message: format!(
+                        "extends: no spec file {} (relative to this file's folder)",
+                        parent_path.display()
+                    ),
+                });
+            }
             Ok(merge(load_chain(&parent_path, seen)?, value))
         }
         None => Ok(value),
@@ -170,6 +239,8 @@ fn layered<T: Serialize + DeserializeOwned + Default>(layers: &[Value]) -> Resul
     }
 }
 
+const REQUIRED: &str = "is required (set it in the spec or in experiments/defaults.yaml)";
+
 struct Checker<'a> {
     file: &'a Path,
     errors: Vec<SpecError>,
@@ -191,14 +262,15 @@ impl Checker<'_> {
 
     fn require<T: Default>(&mut self, value: Option<T>, path: &str) -> T {
         value.unwrap_or_else(|| {
-            self.fail(path, "is required (set it in the spec or in experiments/defaults.yaml)");
+            self.fail(path, REQUIRED);
             T::default()
         })
     }
 
     fn range(&mut self, ok: bool, path: &str, value: f64, rule: &str) {
         if !ok {
-            self.fail(path, format!("{value} {rule}"));
+            let shown = if value.abs() >= 1e6 { format!("{value:e}") } else { value.to_string() };
+            self.fail(path, format!("{shown} {rule}"));
         }
     }
 }
@@ -216,32 +288,47 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     let prof = match profiles.get(profile) {
         Some(p) => p.clone(),
         None => {
-            let known: Vec<&String> = profiles.keys().collect();
-            return Err(SpecError::Invalid {
-                file: file.into(),
-                path: format!("profiles.{profile}"),
-                message: format!("no such profile; this spec defines {known:?}"),
-            }
-            .into());
+            let message = if profiles.is_empty() {
+                "no such profile: this spec defines no profiles (add `extends: defaults.yaml`, which defines smoke, \
+                 quick and paper, or a `profiles:` section)"
+                    .to_string()
+            } else {
+                format!(
+                    "no such profile; this spec defines {}",
+                    profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            };
+            return Err(SpecError::Invalid { file: file.into(), path: format!("profiles.{profile}"), message }.into());
         }
     };
-    let mut entries = spec.runs.clone().unwrap_or_default();
+    let (mut entries, mut sweeps) = expand_sweeps(&mut c, spec.runs.clone().unwrap_or_default());
     let all_ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     if let Some(only) = &prof.only {
+        // A swept entry's own id stands for all the runs it expanded into.
+        let only: Vec<String> = only
+            .iter()
+            .flat_map(|id| match sweeps.iter().find(|s| &s.base == id) {
+                Some(s) => s.members.iter().map(|m| m.0.clone()).collect(),
+                None => vec![id.clone()],
+            })
+            .collect();
         let teacher_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.teacher.as_deref());
-        match crate::graph::with_teachers(only, teacher_of) {
+        match crate::graph::with_teachers(&only, teacher_of) {
             Ok(keep) => entries.retain(|e| keep.contains(&e.id)),
             Err(id) => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
         }
+        for s in &mut sweeps {
+            s.members.retain(|m| entries.iter().any(|e| e.id == m.0));
+        }
+        sweeps.retain(|s| !s.members.is_empty());
     }
     if entries.is_empty() {
         c.fail("runs", "an experiment needs at least one run");
     }
-    let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let mut seen = BTreeSet::new();
-    for id in &ids {
-        if !seen.insert(*id) {
-            c.fail(format!("runs[{id}]"), "duplicate run id");
+    for e in &entries {
+        if !seen.insert(e.id.as_str()) {
+            c.fail(format!("runs[{}]", e.id), "duplicate run id");
         }
     }
     for key in prof.runs.as_ref().map(BTreeMap::keys).into_iter().flatten() {
@@ -253,12 +340,16 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     if seeds.is_empty() {
         c.fail("seeds", "at least one seed is required");
     }
-    let data_patch: DataPatch =
-        layered(&[to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)])
-            .map_err(|e| SpecError::Invalid { file: file.into(), path: "dataset".into(), message: e.to_string() })?;
-    let paper_dataset = spec.dataset.as_ref().and_then(|d| d.source.clone()).unwrap_or_default();
+    let data_layers = [to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)];
+    let data_patch: DataPatch = layered(&data_layers).map_err(|e| SpecError::Invalid {
+        file: file.into(),
+        path: "dataset".into(),
+        message: e.to_string(),
+    })?;
+    let paper_dataset = spec.dataset.as_ref().and_then(|d| d.source);
+    let keep_kl_weight = data_patch.keep_paper_kl_weight.unwrap_or(true);
     let data = resolve_data(&mut c, data_patch);
-    let mut runs = Vec::new();
+    let mut resolved: Vec<(&RunEntry, TrainConfig, ModelOptions, Method, Option<Snapshot>)> = Vec::new();
     for entry in &entries {
         let at = format!("runs[{}]", entry.id);
         let patch = prof.runs.as_ref().and_then(|r| r.get(&entry.id)).cloned().unwrap_or_default();
@@ -296,18 +387,45 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         );
         check_method(&mut c, &method, &at);
         check_teacher(&mut c, entry, &entries, &method, teacher_snapshot, &at);
-        for &seed in &seeds {
-            runs.push(RunConfig {
-                id: entry.id.clone(),
-                seed,
-                model: entry.model.clone(),
-                method,
-                teacher: entry.teacher.clone(),
-                teacher_snapshot,
-                data: data.clone(),
-                train: train.clone(),
-                model_options: model_options.clone(),
-            });
+        if entry.teacher.as_ref().is_some_and(|t| sweeps.iter().any(|s| &s.base == t)) {
+            c.fail(format!("{at}.teacher"), "a swept entry is many runs; name one of the runs it expanded into");
+        }
+        resolved.push((entry, train, model_options, method, teacher_snapshot));
+    }
+    // A snapshot must exist in the teacher's run: its epoch cannot exceed the teacher's epochs under this profile.
+    for (entry, _, _, _, snapshot) in &resolved {
+        let Some(Snapshot::Epoch(e)) = snapshot else { continue };
+        let teacher = resolved.iter().find(|r| Some(&r.0.id) == entry.teacher.as_ref());
+        if let Some((t, t_train, ..)) = teacher {
+            if *e > t_train.epochs {
+                c.fail(
+                    format!("runs[{}].teacher_snapshot.epoch", entry.id),
+                    format!(
+                        "{e} is beyond the {} epochs its teacher {} trains for in profile {profile}",
+                        t_train.epochs, t.id
+                    ),
+                );
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    if let Some(data) = &data {
+        let kl_classes = kl_classes(paper_dataset, data.source, keep_kl_weight);
+        for (entry, train, model_options, method, teacher_snapshot) in &resolved {
+            for &seed in &seeds {
+                runs.push(RunConfig {
+                    id: entry.id.clone(),
+                    seed,
+                    model: entry.model,
+                    method: *method,
+                    teacher: entry.teacher.clone(),
+                    teacher_snapshot: *teacher_snapshot,
+                    data: data.clone(),
+                    train: train.clone(),
+                    model_options: model_options.clone(),
+                    kl_classes: kl_classes.filter(|_| method.kl_reduction() == Some(KlReduction::ElementwiseMean)),
+                });
+            }
         }
     }
     check_cycles(&mut c, &entries);
@@ -327,7 +445,9 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
                     c.fail(&at, format!("not a column of this layout; columns are {:?}", layout.columns()));
                 }
                 for id in cell.run.iter().chain(&cell.teacher_of) {
-                    if !all_ids.contains(id) {
+                    if sweeps.iter().any(|s| &s.base == id) {
+                        c.fail(&at, format!("'{id}' is swept into many runs; a cell names one of them"));
+                    } else if !all_ids.contains(id) {
                         c.fail(&at, format!("no run '{id}' in this spec"));
                     }
                 }
@@ -351,51 +471,137 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         paper_dataset,
         runs,
         paper: spec.paper,
+        sweeps,
     })
 }
 
-fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> DataConfig {
-    let source = c.require(d.source, "dataset.source");
-    if !source.is_empty() && !SOURCES.contains(&source.as_str()) {
-        c.fail("dataset.source", format!("unknown source '{source}'; expected one of {}", SOURCES.join(", ")));
-    }
-    let augment = c.require(d.augment, "dataset.augment");
-    if !augment.is_empty() && !AUGMENTS.contains(&augment.as_str()) {
-        c.fail("dataset.augment", format!("unknown augmentation '{augment}'; expected one of {}", AUGMENTS.join(", ")));
-    }
-    let normalize = c.require(d.normalize, "dataset.normalize");
-    if !normalize.is_empty() && !NORMALIZATIONS.contains(&normalize.as_str()) {
-        c.fail(
-            "dataset.normalize",
-            format!("unknown normalisation '{normalize}'; expected one of {}", NORMALIZATIONS.join(", ")),
-        );
-    }
-    let augment_off = d.augment_off.unwrap_or_default();
-    for op in &augment_off {
-        if !matches!(op.as_str(), "crop" | "flip" | "rotate") {
-            c.fail("dataset.augment_off", format!("unknown augmentation step '{op}'; expected crop, flip or rotate"));
+/// The class count whose N·K divides the official elementwise-mean KL when a profile substitutes a dataset
+/// with another number of classes (`Some(K′)`, the paper's), so the per-example KD weight α·T²/K′ stays the
+/// paper's; `None` without a substitution, when it is switched off (`dataset.keep_paper_kl_weight: false`) or
+/// when a class count is not known in advance (ImageFolder).
+fn kl_classes(paper: Option<SourceName>, used: SourceName, keep: bool) -> Option<usize> {
+    let (k_paper, k_used) = (paper?.classes()?, used.classes()?);
+    (keep && k_paper != k_used).then_some(k_paper)
+}
+
+/// Separator between a swept entry's id and each `key=value` of its combination.
+pub const SWEEP_SEPARATOR: char = '+';
+
+/// Expands every entry with a `sweep:` block into one entry per combination of its values (a grid), with
+/// ids `<id>+<key>=<value>…` (key: the last part of the swept path). Keys are paths into the entry:
+/// `method.<field>`, `train.<field>` or `model_options.<field>`.
+fn expand_sweeps(c: &mut Checker<'_>, entries: Vec<RunEntry>) -> (Vec<RunEntry>, Vec<Sweep>) {
+    let mut out = Vec::new();
+    let mut sweeps = Vec::new();
+    for mut entry in entries {
+        let Some(grid) = entry.sweep.take() else {
+            out.push(entry);
+            continue;
+        };
+        let at = format!("runs[{}].sweep", entry.id);
+        let mut ok = !grid.is_empty();
+        if grid.is_empty() {
+            c.fail(&at, "lists no keys to sweep");
         }
+        for (key, values) in &grid {
+            if !["method.", "train.", "model_options."].iter().any(|p| key.starts_with(p))
+                || key.split('.').count() != 2
+            {
+                c.fail(format!("{at}.{key}"), "expected method.<field>, train.<field> or model_options.<field>");
+                ok = false;
+            }
+            if values.is_empty() {
+                c.fail(format!("{at}.{key}"), "lists no values");
+                ok = false;
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let keys: Vec<String> = grid.keys().cloned().collect();
+        let base = serde_yaml::to_value(&entry).unwrap_or(Value::Null);
+        let mut combos: Vec<Vec<Value>> = vec![Vec::new()];
+        for key in &keys {
+            combos = combos
+                .into_iter()
+                .flat_map(|prefix| grid[key].iter().map(move |v| [prefix.clone(), vec![v.clone()]].concat()))
+                .collect();
+        }
+        let mut sweep = Sweep { base: entry.id.clone(), keys: keys.clone(), members: Vec::new() };
+        for combo in combos {
+            let mut value = base.clone();
+            let texts: Vec<String> = combo.iter().map(yaml_text).collect();
+            let suffix: Vec<String> =
+                keys.iter().zip(&texts).map(|(k, t)| format!("{}={t}", k.rsplit('.').next().unwrap_or(k))).collect();
+            let id = format!("{}{SWEEP_SEPARATOR}{}", entry.id, suffix.join(&SWEEP_SEPARATOR.to_string()));
+            for (key, v) in keys.iter().zip(combo) {
+                let (section, field) = key.split_once('.').unwrap_or((key, ""));
+                set_path(&mut value, section, field, v);
+            }
+            set_path(&mut value, "id", "", Value::String(id.clone()));
+            match serde_yaml::from_value::<RunEntry>(value) {
+                Ok(e) => {
+                    out.push(e);
+                    sweep.members.push((id, texts));
+                }
+                Err(e) => c.fail(format!("{at} ({id})"), e.to_string()),
+            }
+        }
+        sweeps.push(sweep);
     }
-    let interpolation = d.interpolation.unwrap_or_else(|| "nearest".into());
-    if !matches!(interpolation.as_str(), "nearest" | "bilinear") {
-        c.fail(
-            "dataset.interpolation",
-            format!("unknown interpolation '{interpolation}'; expected nearest or bilinear"),
-        );
+    (out, sweeps)
+}
+
+/// A scalar as the spec wrote it (`20`, `0.99`, `paper-eq9`).
+fn yaml_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
     }
-    DataConfig {
+}
+
+/// Sets `section.field` (or the top-level `section` when `field` is empty) in a mapping, creating `section`.
+fn set_path(value: &mut Value, section: &str, field: &str, v: Value) {
+    let Value::Mapping(m) = value else { return };
+    let key = Value::String(section.to_string());
+    if field.is_empty() {
+        m.insert(key, v);
+        return;
+    }
+    let inner = m.entry(key).or_insert_with(|| Value::Mapping(Default::default()));
+    if inner.is_null() {
+        *inner = Value::Mapping(Default::default());
+    }
+    if let Value::Mapping(inner) = inner {
+        inner.insert(Value::String(field.to_string()), v);
+    }
+}
+
+fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> Option<DataConfig> {
+    let missing = |c: &mut Checker<'_>, key: &str| c.fail(format!("dataset.{key}"), REQUIRED);
+    let (Some(source), Some(augment), Some(normalize)) = (d.source, d.augment, d.normalize) else {
+        for (key, absent) in
+            [("source", d.source.is_none()), ("augment", d.augment.is_none()), ("normalize", d.normalize.is_none())]
+        {
+            if absent {
+                missing(c, key);
+            }
+        }
+        return None;
+    };
+    Some(DataConfig {
         source,
         path: d.path,
         val_size: d.val_size.unwrap_or(0),
         train_subset: d.train_subset,
         test_subset: d.test_subset,
         augment,
-        augment_off,
-        interpolation,
+        augment_off: d.augment_off.unwrap_or_default(),
+        interpolation: d.interpolation.unwrap_or_default(),
         normalize,
         image_size: d.image_size,
         prefetch: d.prefetch.unwrap_or(2),
-    }
+    })
 }
 
 fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
@@ -412,11 +618,8 @@ fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
         milestones: t.milestones.unwrap_or_default(),
         gamma: t.gamma.unwrap_or(1.0),
         threads: t.threads.unwrap_or(0),
-        precision: t.precision.unwrap_or_else(|| "fp32".into()),
+        precision: t.precision.unwrap_or_default(),
     };
-    if !matches!(train.precision.as_str(), "fp32" | "bf16") {
-        c.fail(p("precision"), format!("unknown precision '{}'; expected fp32 or bf16", train.precision));
-    }
     if train.epochs == 0 {
         c.fail(p("epochs"), "must be >= 1");
     }
@@ -424,6 +627,12 @@ fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
         c.fail(p("batch_size"), "must be >= 1");
     }
     c.range(train.lr > 0.0 && train.lr.is_finite(), &p("lr"), train.lr, "must be > 0");
+    c.range(
+        train.lr <= MAX_LR,
+        &p("lr"),
+        train.lr,
+        &format!("is too large: at most {MAX_LR} (the official recipe uses 0.1; such a rate turns the loss into NaN at once)"),
+    );
     c.range((0.0..1.0).contains(&train.momentum), &p("momentum"), train.momentum, "must lie in [0, 1)");
     c.range(train.weight_decay >= 0.0, &p("weight_decay"), train.weight_decay, "must be >= 0");
     c.range(train.gamma > 0.0 && train.gamma <= 1.0, &p("gamma"), train.gamma, "must lie in (0, 1]");

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Precision, SourceName};
 
 /// One YAML file: shared defaults or an experiment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,8 +134,8 @@ pub struct ProfilePatch {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataPatch {
-    /// Source name: cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist.
-    pub source: Option<String>,
+    /// Source: cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist.
+    pub source: Option<SourceName>,
     /// Location of the source (default: the source's default location).
     pub path: Option<String>,
     /// Images carved from train as a stratified validation split (0 = none).
@@ -143,18 +144,22 @@ pub struct DataPatch {
     pub train_subset: Option<usize>,
     /// Use a stratified subset of this many test images.
     pub test_subset: Option<usize>,
-    /// Augmentation preset or list: `cifar`, `tiny-imagenet`, `none`.
-    pub augment: Option<String>,
+    /// Augmentation preset: `cifar`, `tiny-imagenet`, `none`.
+    pub augment: Option<AugmentPreset>,
     /// Steps of the augmentation preset to switch off: any of `crop`, `flip`, `rotate`.
-    pub augment_off: Option<Vec<String>>,
+    pub augment_off: Option<Vec<AugmentStep>>,
     /// Rotation interpolation: `nearest` (official) or `bilinear`.
-    pub interpolation: Option<String>,
+    pub interpolation: Option<Interpolation>,
     /// Normalisation constants: `cifar-official`, `tiny-imagenet-official`, `half`.
-    pub normalize: Option<String>,
+    pub normalize: Option<NormalizePreset>,
     /// ImageFolder only: output size (h, w).
     pub image_size: Option<[usize; 2]>,
     /// Batches prepared ahead of training.
     pub prefetch: Option<usize>,
+    /// When a profile substitutes a dataset with K classes for the paper's K′-class one, divide the official
+    /// elementwise-mean KL by N·K′ instead of N·K, keeping the paper's per-example KD weight α·T²/K′
+    /// (default true; false keeps the official formula on the substituted data).
+    pub keep_paper_kl_weight: Option<bool>,
 }
 
 /// Optimisation settings.
@@ -184,7 +189,7 @@ pub struct TrainPatch {
     /// Threads for libtorch (0 = all cores); recorded with the run.
     pub threads: Option<usize>,
     /// Numeric precision: `fp32` (default) or `bf16` (CUDA only: mixed precision, bf16 autocast with fp32 weights, optimizer state and loss).
-    pub precision: Option<String>,
+    pub precision: Option<Precision>,
 }
 
 /// Model settings.
@@ -204,7 +209,7 @@ pub struct RunEntry {
     /// Identifier within the experiment, e.g. `base-resnet18`, `rekd-resnet18-from-mobilenetv2`.
     pub id: String,
     /// Model name from the zoo.
-    pub model: String,
+    pub model: Arch,
     /// Training method and its hyper-parameters.
     pub method: Method,
     /// The run whose trained model is the teacher (KD, Re-KD, De-KD, Tf-KD_self).
@@ -215,6 +220,11 @@ pub struct RunEntry {
     pub train: Option<TrainPatch>,
     /// Run-specific model settings.
     pub model_options: Option<ModelPatch>,
+    /// A grid: the entry becomes one run per combination of these values, e.g.
+    /// `{ method.temperature: [1, 4, 20, 40], method.correct_prob: [0.9, 0.99] }`; each gets the id
+    /// `<id>+temperature=1+correct_prob=0.9` and its own content-addressed run id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<BTreeMap<String, Vec<serde_yaml::Value>>>,
 }
 
 /// A profile's patch of one run.
@@ -413,6 +423,19 @@ impl Method {
             Method::Lsr { .. } => "lsr",
             Method::TfKdSelf { .. } => "tf-kd-self",
             Method::TfKdReg { .. } => "tf-kd-reg",
+        }
+    }
+
+    /// The KL reduction of a distillation method; `None` for the baseline and LSR.
+    #[must_use]
+    pub fn kl_reduction(&self) -> Option<KlReduction> {
+        match *self {
+            Method::Baseline {} | Method::Lsr { .. } => None,
+            Method::Kd { reduction, .. }
+            | Method::ReKd { reduction, .. }
+            | Method::DeKd { reduction, .. }
+            | Method::TfKdSelf { reduction, .. }
+            | Method::TfKdReg { reduction, .. } => Some(reduction),
         }
     }
 

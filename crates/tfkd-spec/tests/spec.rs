@@ -84,6 +84,17 @@ fn profile_layers_and_seeds() {
     let exp = check(BASE, "smoke", &["train.epochs=3"]).unwrap();
     assert_eq!(exp.runs.len(), 16, "8 entries × 2 seeds");
     assert_eq!(exp.substitution().as_deref(), Some("tiny-imagenet → cifar10-jpeg"));
+    assert_eq!(exp.kl_classes(), Some(200));
+    // The KD weight is kept for every method with the official reduction, and only under substitution.
+    let kl = |id: &str, exp: &tfkd_spec::Experiment| exp.runs.iter().find(|r| r.id == id).unwrap().kl_classes;
+    assert_eq!(
+        (kl("kd-mobilenetv2", &exp), kl("reg-resnet18", &exp), kl("lsr-resnet18", &exp)),
+        (Some(200), Some(200), None)
+    );
+    let off = check(BASE, "smoke", &["dataset.keep_paper_kl_weight=false"]).unwrap();
+    assert_eq!(kl("kd-mobilenetv2", &off), None);
+    assert_eq!(off.kl_classes(), None);
+    assert_eq!(kl("kd-mobilenetv2", &check(BASE, "paper", &[]).unwrap()), None);
     let base = exp.runs.iter().find(|r| r.id == "base-resnet18").unwrap();
     assert_eq!(
         (base.train.epochs, base.train.batch_size),
@@ -124,6 +135,13 @@ fn error_messages() {
         ("unknown profile", BASE.to_string(), "quick", vec![]),
         ("bad override", BASE.to_string(), "paper", vec!["train.epoch=3"]),
         ("bad source", BASE.replace("source: tiny-imagenet", "source: imagenet"), "paper", vec![]),
+        ("bad source in the spec, replaced by the profile", BASE.replace("source: tiny-imagenet", "source: imagenet22k"), "smoke", vec![]),
+        ("unknown model", BASE.replace("model: mobilenetv2, method: { kind: baseline }", "model: mobilenet_v3, method: { kind: baseline }"), "paper", vec![]),
+        ("learning rate far too large", BASE.replace("lr: 0.1", "lr: 1.0e30"), "paper", vec![]),
+        ("snapshot beyond the teacher's epochs", BASE.replace("teacher_snapshot: { epoch: 1 }", "teacher_snapshot: { epoch: 3 }"), "smoke", vec![]),
+        ("empty spec", String::new(), "quick", vec![]),
+        ("no profiles", BASE[..BASE.find("profiles:").unwrap()].to_string(), "quick", vec![]),
+        ("sweep of an unknown key", BASE.replace("method: { kind: lsr } }", "method: { kind: lsr }, sweep: { method.temperature: [1, 2] } }"), "paper", vec![]),
         ("cycle", BASE.replace("- { id: base-resnet18, model: resnet18, method: { kind: baseline } }", "- { id: base-resnet18, model: resnet18, method: { kind: kd, alpha: 0.5, temperature: 2 }, teacher: kd-mobilenetv2 }"), "paper", vec![]),
     ];
     let mut out = String::new();

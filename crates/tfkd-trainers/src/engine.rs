@@ -65,7 +65,7 @@ impl std::fmt::Debug for Parallel<'_> {
 /// Loads the data an experiment uses and plans its runs (the data's content hash is part of every run id).
 pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<(prepare::Splits, String, Vec<PlannedRun>)> {
     let data = &exp.runs.first().ok_or_else(|| TrainError::Config("experiment has no runs".into()))?.data;
-    let source = prepare::source(data, data_dir)?;
+    let source = prepare::source(data, data_dir);
     let ds = source.load(cache_dir)?;
     let splits = prepare::splits(&ds, data)?;
     let planned = tfkd_spec::plan(exp, &ds.content_hash);

@@ -12,6 +12,7 @@ pub mod autocast;
 pub mod engine;
 mod error;
 pub mod events;
+pub mod fault;
 pub mod metrics;
 pub mod prepare;
 pub mod provenance;

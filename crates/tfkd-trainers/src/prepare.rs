@@ -2,12 +2,12 @@
 
 use std::{path::Path, sync::Arc};
 
-use tfkd_datasets::{Augment, Dataset, Interpolation, Normalize, Op, Source, Split};
+use tfkd_datasets::{Augment, Dataset, Normalize, Source, Split};
 use tfkd_losses as losses;
 use tfkd_models::{Arch, ModelConfig};
 use tfkd_spec::{config::DataConfig, KlReduction, Method, RegVariant, RunConfig, Spread};
 
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 
 /// Seed of every data carve (validation split, subsets): fixed, so all seeds and runs of a target see
 /// the same images and differ only in initialisation, order, augmentation and dropout.
@@ -26,29 +26,16 @@ pub struct Splits {
     pub classes: usize,
 }
 
-/// The data source a config names (explicit `path` or the source's default location).
-pub fn source(data: &DataConfig, data_dir: &Path) -> Result<Source> {
-    let named = Source::named(&data.source, data_dir)?;
-    let Some(path) = &data.path else { return Ok(apply_size(named, data)) };
-    let p = std::path::PathBuf::from(path);
-    Ok(apply_size(
-        match named {
-            Source::Cifar10(_) => Source::Cifar10(p),
-            Source::Cifar100(_) => Source::Cifar100(p),
-            Source::Cifar10Jpeg(_) => Source::Cifar10Jpeg(p),
-            Source::TinyImageNet(_) => Source::TinyImageNet(p),
-            Source::ImageFolder { size, channels, .. } => Source::ImageFolder { root: p, size, channels },
-            Source::FashionMnist(_) => Source::FashionMnist(p),
-            Source::Mnist(_) => Source::Mnist(p),
-        },
-        data,
-    ))
-}
-
-fn apply_size(source: Source, data: &DataConfig) -> Source {
-    match (source, data.image_size) {
-        (Source::ImageFolder { root, channels, .. }, Some(size)) => Source::ImageFolder { root, size, channels },
-        (s, _) => s,
+/// The data source a config names (explicit `path` or the source's default location), at its image size.
+#[must_use]
+pub fn source(data: &DataConfig, data_dir: &Path) -> Source {
+    let source = match &data.path {
+        Some(path) => Source::at(data.source, path.into()),
+        None => Source::named(data.source, data_dir),
+    };
+    match data.image_size {
+        Some(size) => source.sized(size),
+        None => source,
     }
 }
 
@@ -67,48 +54,20 @@ pub fn splits(ds: &Dataset, data: &DataConfig) -> Result<Splits> {
 }
 
 /// The augmentation preset, minus the steps the spec switches off.
-pub fn augment(data: &DataConfig) -> Result<Augment> {
-    let mut a = match data.augment.as_str() {
-        "cifar" => Augment::cifar_official(),
-        "tiny-imagenet" => Augment::tiny_imagenet_official(),
-        "none" => Augment::none(),
-        other => return Err(TrainError::Config(format!("unknown augmentation '{other}'"))),
-    };
-    a.interpolation = if data.interpolation == "bilinear" { Interpolation::Bilinear } else { Interpolation::Nearest };
-    a.ops.retain(|op| {
-        let name = match op {
-            Op::Crop { .. } => "crop",
-            Op::Flip => "flip",
-            Op::Rotate { .. } => "rotate",
-        };
-        !data.augment_off.iter().any(|off| off == name)
-    });
-    Ok(a)
+#[must_use]
+pub fn augment(data: &DataConfig) -> Augment {
+    Augment::preset(data.augment, data.interpolation, &data.augment_off)
 }
 
 /// The normalisation preset for `channels`-channel images.
 pub fn normalize(data: &DataConfig, channels: usize) -> Result<Normalize> {
-    let n = match data.normalize.as_str() {
-        "cifar-official" => Normalize::cifar_official(),
-        "tiny-imagenet-official" => Normalize::tiny_imagenet_official(),
-        "half" => Normalize::half(channels),
-        other => return Err(TrainError::Config(format!("unknown normalisation '{other}'"))),
-    };
-    if n.mean.len() != channels {
-        return Err(TrainError::Config(format!(
-            "normalisation '{}' is for {}-channel images; the data has {channels}",
-            data.normalize,
-            n.mean.len()
-        )));
-    }
-    Ok(n)
+    Ok(Normalize::preset(data.normalize, channels)?)
 }
 
 /// The model to build.
 pub fn model(run: &RunConfig, classes: usize, channels: usize) -> Result<(Arch, ModelConfig)> {
-    let arch: Arch = run.model.parse().map_err(|e: tfkd_models::ParseArchError| TrainError::Config(e.to_string()))?;
     Ok((
-        arch,
+        run.model,
         ModelConfig {
             classes: classes as i64,
             in_channels: channels as i64,
@@ -118,17 +77,17 @@ pub fn model(run: &RunConfig, classes: usize, channels: usize) -> Result<(Arch, 
     ))
 }
 
-fn reduction(r: KlReduction) -> losses::Reduction {
-    match r {
-        KlReduction::ElementwiseMean => losses::Reduction::ElementwiseMean,
-        KlReduction::BatchMean => losses::Reduction::BatchMean,
-    }
-}
-
-/// The loss of a method.
+/// The loss of a run: its method, with the KL divided as the run's `kl_classes` says.
 #[must_use]
-pub fn loss(method: &Method) -> losses::Loss {
-    match *method {
+pub fn loss(run: &RunConfig) -> losses::Loss {
+    let reduction = |r: KlReduction| match (r, run.kl_classes) {
+        (KlReduction::ElementwiseMean, Some(classes)) => {
+            losses::Reduction::ElementwiseMeanOver { classes: classes as i64 }
+        }
+        (KlReduction::ElementwiseMean, None) => losses::Reduction::ElementwiseMean,
+        (KlReduction::BatchMean, _) => losses::Reduction::BatchMean,
+    };
+    match run.method {
         Method::Baseline {} => losses::Loss::CrossEntropy(losses::CrossEntropy),
         Method::Kd { alpha, temperature, reduction: r }
         | Method::ReKd { alpha, temperature, reduction: r }
@@ -176,7 +135,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let ops = super::augment(&exp.runs[0].data).unwrap().ops;
+        let ops = super::augment(&exp.runs[0].data).ops;
         assert_eq!(ops, vec![Op::Crop { padding: 4 }, Op::Flip]);
     }
 }

@@ -128,11 +128,11 @@ pub fn train(
     let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name);
     let channels = splits.train.chw[0];
     let (arch, model_cfg) = prepare::model(cfg, splits.classes, channels)?;
-    let augment = prepare::augment(&cfg.data)?;
+    let augment = prepare::augment(&cfg.data);
     let normalize = prepare::normalize(&cfg.data, channels)?;
-    let loss = prepare::loss(&cfg.method);
+    let loss = prepare::loss(cfg);
 
-    let bf16 = cfg.train.precision == "bf16";
+    let bf16 = cfg.train.precision == tfkd_spec::names::Precision::Bf16;
     if bf16 && !ctx.device.is_cuda() {
         return Err(TrainError::Config("train.precision bf16 is for CUDA devices only; use fp32 on the CPU".into()));
     }
@@ -168,6 +168,7 @@ pub fn train(
     )?;
     let on_device = if ctx.device.is_cuda() { Some(DeviceSplit::new(&splits.train, ctx.device)?) } else { None };
     let iters = loader.batches_per_epoch();
+    let fault = crate::fault::nan_step(&label);
     obs.event(&Event::RunStart {
         label: label.clone(),
         run_id: run.run_id.clone(),
@@ -211,7 +212,12 @@ pub fn train(
             let terms = match tfkd_losses::with_value_checks(!ctx.device.is_cuda(), || {
                 loss.compute(&logits, &y, t_logits.as_ref())
             }) {
-                Ok(t) => t,
+                Ok(mut t) => {
+                    if fault.is_some_and(|s| s == progress.steps) {
+                        t.total = t.total.f_mul_scalar(f64::NAN)?;
+                    }
+                    t
+                }
                 Err(tfkd_losses::LossError::NonFinite { .. }) => {
                     return fail(&dir, nonfinite(f64::NAN, f64::NAN, None))
                 }

@@ -13,7 +13,7 @@ use crate::paths;
 
 /// Throughput of the CPU augmentation pipeline on `images` images of cifar10-jpeg (decode cache warm).
 pub fn data(images: usize, batch_size: usize) -> anyhow::Result<f64> {
-    let ds = Source::named("cifar10-jpeg", &paths::data_dir())?.load(&paths::cache_dir())?;
+    let ds = Source::named(tfkd_datasets::SourceName::Cifar10Jpeg, &paths::data_dir()).load(&paths::cache_dir())?;
     let (subset, _) = ds.train.stratified(images.min(ds.train.len()), 0, "bench")?;
     let config = LoaderConfig {
         batch_size,

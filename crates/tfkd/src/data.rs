@@ -50,8 +50,8 @@ fn split_report(s: &Split, classes: usize) -> SplitReport {
 }
 
 /// Loads `name` (through the decode cache) and summarises it.
-pub fn inspect(name: &str) -> anyhow::Result<Report> {
-    let source = Source::named(name, &paths::data_dir())?;
+pub fn inspect(name: tfkd_datasets::SourceName) -> anyhow::Result<Report> {
+    let source = Source::named(name, &paths::data_dir());
     let start = Instant::now();
     let ds: Dataset = source.load(&paths::cache_dir())?;
     let load_seconds = start.elapsed().as_secs_f64();

@@ -233,7 +233,7 @@ pub fn train_one(args: &TrainOneArgs) -> anyhow::Result<()> {
 pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
     let ctx = context(&args.device)?;
     if let Some(sub) = exp.substitution() {
-        eprintln!("dataset substituted: {sub} (profile {})", exp.profile);
+        eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
     }
     let (jobs, threads) = jobs(exp, args, ctx.device);
     let mut progress = Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
@@ -281,12 +281,9 @@ fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
 pub fn check(exp: &Experiment) -> anyhow::Result<String> {
     let mut out = format!("{} — {} [profile {}]\n", exp.name, exp.title, exp.profile);
     if let Some(sub) = exp.substitution() {
-        out += &format!("dataset substituted: {sub}\n");
+        out += &format!("dataset substituted: {sub}; {}\n", exp.kl_note());
     }
     for r in &exp.runs {
-        r.model
-            .parse::<tfkd_models::Arch>()
-            .map_err(|e| anyhow::anyhow!("{}: runs[{}].model: {e}", exp.file.display(), r.id))?;
         let teacher = r.teacher.as_deref().map_or(String::new(), |t| format!(" teacher={t}"));
         let snap = r.teacher_snapshot.map_or(String::new(), |s| format!(" snapshot={s:?}"));
         out += &format!(

@@ -114,7 +114,7 @@ enum DataCommand {
     /// Counts per split and class, and per-channel mean/std of the decoded images.
     Inspect {
         /// cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist or mnist.
-        source: String,
+        source: tfkd_datasets::SourceName,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -202,7 +202,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Data { command: DataCommand::Inspect { source, json } } => {
-            let report = data::inspect(&source)?;
+            let report = data::inspect(source)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

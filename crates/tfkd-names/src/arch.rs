@@ -80,21 +80,23 @@ impl Arch {
 }
 
 impl fmt::Display for Arch {
+    /// The canonical name; honours width and alignment (`{:<16}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Arch::ResNet18 => f.write_str("resnet18"),
-            Arch::ResNet34 => f.write_str("resnet34"),
-            Arch::ResNet50 => f.write_str("resnet50"),
-            Arch::ResNet101 => f.write_str("resnet101"),
-            Arch::CifarResNet { depth } => write!(f, "resnet{depth}"),
-            Arch::ResNeXt29_8x64d => f.write_str("resnext29_8x64d"),
-            Arch::MobileNetV2 => f.write_str("mobilenetv2"),
-            Arch::ShuffleNetV2 => f.write_str("shufflenetv2"),
-            Arch::GoogLeNet => f.write_str("googlenet"),
-            Arch::DenseNet121 => f.write_str("densenet121"),
-            Arch::Wrn { depth, widen } => write!(f, "wrn-{depth}-{widen}"),
-            Arch::Cnn5 => f.write_str("cnn5"),
-        }
+        let name: std::borrow::Cow<'static, str> = match self {
+            Arch::ResNet18 => "resnet18".into(),
+            Arch::ResNet34 => "resnet34".into(),
+            Arch::ResNet50 => "resnet50".into(),
+            Arch::ResNet101 => "resnet101".into(),
+            Arch::CifarResNet { depth } => format!("resnet{depth}").into(),
+            Arch::ResNeXt29_8x64d => "resnext29_8x64d".into(),
+            Arch::MobileNetV2 => "mobilenetv2".into(),
+            Arch::ShuffleNetV2 => "shufflenetv2".into(),
+            Arch::GoogLeNet => "googlenet".into(),
+            Arch::DenseNet121 => "densenet121".into(),
+            Arch::Wrn { depth, widen } => format!("wrn-{depth}-{widen}").into(),
+            Arch::Cnn5 => "cnn5".into(),
+        };
+        f.pad(&name)
     }
 }
 

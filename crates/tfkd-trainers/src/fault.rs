@@ -1,0 +1,14 @@
+//! Fault injection for tests of the failure paths: `TFKD_FAULT_NAN=LABEL:STEP[,LABEL:STEP…]` makes the loss
+//! of run `LABEL` (`id@seed`, or `*` for every run) NaN at global optimisation step `STEP` (0-based), so
+//! the NaN handling is exercised through the real training loop rather than by an absurd learning rate
+//! (which specs now refuse).
+
+/// The step at which `label`'s loss is to turn NaN, if the environment asks for it.
+#[must_use]
+pub fn nan_step(label: &str) -> Option<u64> {
+    let spec = std::env::var("TFKD_FAULT_NAN").ok()?;
+    spec.split(',').find_map(|item| {
+        let (who, step) = item.trim().rsplit_once(':')?;
+        (who == "*" || who == label).then(|| step.parse().ok()).flatten()
+    })
+}
