@@ -14,12 +14,20 @@ pub enum CheckpointError {
     #[error(transparent)]
     Build(#[from] BuildError),
     /// libtorch failed to read or write the file, or its tensors do not fit the model.
-    #[error("checkpoint {path}: {source}")]
+    #[error("checkpoint {}", path.display())]
     Torch {
         /// The file.
         path: PathBuf,
         /// What libtorch said.
         source: tch::TchError,
+    },
+    /// The file's tensors are not the model's variables.
+    #[error("checkpoint {}: {detail}", path.display())]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit.
+        detail: String,
     },
 }
 
@@ -46,6 +54,24 @@ impl Teacher {
         let mut vs = nn::VarStore::new(device);
         let net = Network::build(&vs, arch, config)?;
         load(&mut vs, path)?;
+        vs.freeze();
+        Ok(Teacher { vs, net })
+    }
+
+    /// Builds `arch` as an array of `paths.len()` members on `device`, member `a` loaded from `paths[a]`, frozen:
+    /// several teachers of one architecture evaluated in one pass (see [`crate::member`]).
+    pub fn load_members(
+        paths: &[&Path],
+        arch: Arch,
+        config: ModelConfig,
+        device: Device,
+    ) -> Result<Self, CheckpointError> {
+        let members = paths.len() as i64;
+        let mut vs = nn::VarStore::new(device);
+        let net = Network::build(&vs, arch, config.with_members(members))?;
+        for (a, path) in paths.iter().enumerate() {
+            crate::member::load(&vs, a as i64, members, path)?;
+        }
         vs.freeze();
         Ok(Teacher { vs, net })
     }

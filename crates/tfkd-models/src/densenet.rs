@@ -5,7 +5,7 @@
 
 use tch::{nn, nn::ModuleT, Tensor};
 
-use crate::layers::{bn, conv, global_pool, linear, Conv, ConvSpec, Linear};
+use crate::layers::{bn, cat, conv, global_pool, linear, Conv, ConvSpec, Linear};
 use crate::width::scale;
 use crate::ModelConfig;
 
@@ -13,7 +13,7 @@ use crate::ModelConfig;
 #[allow(clippy::large_enum_variant)] // built once per model; boxing would only add an indirection per forward
 enum Layer {
     /// BN-ReLU-1×1-BN-ReLU-3×3, output concatenated to the input.
-    Bottleneck { bn1: nn::BatchNorm, conv1: Conv, bn2: nn::BatchNorm, conv2: Conv },
+    Bottleneck { bn1: nn::BatchNorm, conv1: Conv, bn2: nn::BatchNorm, conv2: Conv, members: i64 },
     /// BN-1×1 conv-2×2 average pool.
     Transition { bn: nn::BatchNorm, conv: Conv },
 }
@@ -21,10 +21,10 @@ enum Layer {
 impl ModuleT for Layer {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         match self {
-            Layer::Bottleneck { bn1, conv1, bn2, conv2 } => {
+            Layer::Bottleneck { bn1, conv1, bn2, conv2, members } => {
                 let out = xs.apply_t(bn1, train).relu().apply_t(conv1, train);
                 let out = out.apply_t(bn2, train).relu().apply_t(conv2, train);
-                Tensor::cat(&[xs.shallow_clone(), out], 1)
+                cat(&[xs.shallow_clone(), out], *members)
             }
             Layer::Transition { bn, conv } => {
                 xs.apply_t(bn, train).apply_t(conv, train).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None)
@@ -47,7 +47,8 @@ impl DenseNet {
     pub fn new(p: &nn::Path, cfg: &ModelConfig, blocks: &[i64]) -> Self {
         let growth = scale(32, cfg.width, 1);
         let mut c = 2 * growth;
-        let conv1 = conv(p / "conv1", cfg.in_channels, c, ConvSpec::new(3).no_bias());
+        let m = cfg.members;
+        let conv1 = conv(p / "conv1", m, cfg.in_channels, c, ConvSpec::new(3).no_bias());
         let features = p / "features";
         let mut layers = Vec::new();
         let last = blocks.len() - 1;
@@ -58,10 +59,11 @@ impl DenseNet {
                 let bp = (&block / format!("bottle_neck_layer_{j}")) / "bottle_neck";
                 let inner = 4 * growth;
                 layers.push(Layer::Bottleneck {
-                    bn1: bn(&bp / "0", c),
-                    conv1: conv(&bp / "2", c, inner, ConvSpec::new(1).no_bias()),
-                    bn2: bn(&bp / "3", inner),
-                    conv2: conv(&bp / "5", inner, growth, ConvSpec::new(3).no_bias()),
+                    bn1: bn(&bp / "0", m, c),
+                    conv1: conv(&bp / "2", m, c, inner, ConvSpec::new(1).no_bias()),
+                    bn2: bn(&bp / "3", m, inner),
+                    conv2: conv(&bp / "5", m, inner, growth, ConvSpec::new(3).no_bias()),
+                    members: m,
                 });
                 c += growth;
             }
@@ -69,13 +71,18 @@ impl DenseNet {
                 let out = c / 2; // int(reduction * inner_channels), reduction 0.5
                 let tp = (&features / format!("transition_layer_{index}")) / "down_sample";
                 layers.push(Layer::Transition {
-                    bn: bn(&tp / "0", c),
-                    conv: conv(&tp / "1", c, out, ConvSpec::new(1).no_bias()),
+                    bn: bn(&tp / "0", m, c),
+                    conv: conv(&tp / "1", m, c, out, ConvSpec::new(1).no_bias()),
                 });
                 c = out;
             }
         }
-        DenseNet { conv1, layers, bn: bn(&features / "bn", c), linear: linear(p / "linear", c, cfg.classes, false) }
+        DenseNet {
+            conv1,
+            layers,
+            bn: bn(&features / "bn", m, c),
+            linear: linear(p / "linear", m, c, cfg.classes, false),
+        }
     }
 }
 

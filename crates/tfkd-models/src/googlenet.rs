@@ -7,7 +7,7 @@
 
 use tch::{nn, nn::ModuleT, Tensor};
 
-use crate::layers::{global_pool, linear, step, Act, Chain, ConvSpec, Linear, Step};
+use crate::layers::{cat, dropout, global_pool, linear, step, Act, Chain, ConvSpec, Linear, Step};
 use crate::width::scale;
 use crate::ModelConfig;
 
@@ -18,20 +18,22 @@ struct Inception {
     b2: Chain,
     b3: Chain,
     b4: Chain,
+    members: i64,
 }
 
 impl Inception {
     /// Channel counts as in the official constructor: (n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj).
-    fn new(p: &nn::Path, c_in: i64, n: [i64; 6], quirk: bool) -> Self {
+    fn new(p: &nn::Path, m: i64, c_in: i64, n: [i64; 6], quirk: bool) -> Self {
         let [n1, n3r, n3, n5r, n5, pp] = n;
         let (k1, k3) = (ConvSpec::new(1), ConvSpec::new(3));
         let quirky = Step { bn_eps: if quirk { n5 as f64 } else { 1e-5 }, ..step(n5r, n5, k3, Act::Relu) };
         Inception {
-            b1: Chain::new(&(p / "b1"), 0, &[step(c_in, n1, k1, Act::Relu)]),
-            b2: Chain::new(&(p / "b2"), 0, &[step(c_in, n3r, k1, Act::Relu), step(n3r, n3, k3, Act::Relu)]),
-            b3: Chain::new(&(p / "b3"), 0, &[step(c_in, n5r, k1, Act::Relu), quirky, step(n5, n5, k3, Act::Relu)]),
+            b1: Chain::new(&(p / "b1"), m, 0, &[step(c_in, n1, k1, Act::Relu)]),
+            b2: Chain::new(&(p / "b2"), m, 0, &[step(c_in, n3r, k1, Act::Relu), step(n3r, n3, k3, Act::Relu)]),
+            b3: Chain::new(&(p / "b3"), m, 0, &[step(c_in, n5r, k1, Act::Relu), quirky, step(n5, n5, k3, Act::Relu)]),
             // Index 0 of the official b4 Sequential is the 3×3/1 max-pool.
-            b4: Chain::new(&(p / "b4"), 1, &[step(c_in, pp, k1, Act::Relu)]),
+            b4: Chain::new(&(p / "b4"), m, 1, &[step(c_in, pp, k1, Act::Relu)]),
+            members: m,
         }
     }
 
@@ -43,14 +45,14 @@ impl Inception {
 impl ModuleT for Inception {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let pooled = xs.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
-        Tensor::cat(
+        cat(
             &[
                 xs.apply_t(&self.b1, train),
                 xs.apply_t(&self.b2, train),
                 xs.apply_t(&self.b3, train),
                 pooled.apply_t(&self.b4, train),
             ],
-            1,
+            self.members,
         )
     }
 }
@@ -61,6 +63,7 @@ pub struct GoogLeNet {
     prelayer: Chain,
     stages: Vec<Vec<Inception>>,
     linear: Linear,
+    members: i64,
 }
 
 /// (name, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj) per stage, as in the official code.
@@ -81,8 +84,10 @@ impl GoogLeNet {
     /// Builds the network under `p`.
     pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
         let w = |c| scale(c, cfg.width, 1);
+        let members = cfg.members;
         let stem = w(192);
-        let prelayer = Chain::new(&(p / "prelayer"), 0, &[step(cfg.in_channels, stem, ConvSpec::new(3), Act::Relu)]);
+        let prelayer =
+            Chain::new(&(p / "prelayer"), members, 0, &[step(cfg.in_channels, stem, ConvSpec::new(3), Act::Relu)]);
         let mut c_in = stem;
         let stages = STAGES
             .iter()
@@ -91,14 +96,14 @@ impl GoogLeNet {
                     .iter()
                     .map(|(name, n)| {
                         let n = n.map(w);
-                        let m = Inception::new(&(p / *name), c_in, n, cfg.googlenet_bn_eps_quirk);
+                        let module = Inception::new(&(p / *name), members, c_in, n, cfg.googlenet_bn_eps_quirk);
                         c_in = Inception::out_channels(n);
-                        m
+                        module
                     })
                     .collect()
             })
             .collect();
-        GoogLeNet { prelayer, stages, linear: linear(p / "linear", c_in, cfg.classes, false) }
+        GoogLeNet { prelayer, stages, linear: linear(p / "linear", members, c_in, cfg.classes, false), members }
     }
 }
 
@@ -114,7 +119,7 @@ impl ModuleT for GoogLeNet {
             }
         }
         // Dropout2d on the pooled N×C×1×1 map drops whole channels, as in the official code.
-        let pooled = out.adaptive_avg_pool2d([1, 1]).feature_dropout(0.4, train);
+        let pooled = dropout(&out.adaptive_avg_pool2d([1, 1]), 0.4, train, self.members);
         global_pool(&pooled).apply_t(&self.linear, train)
     }
 }

@@ -1,16 +1,27 @@
-//! Convolution, batch-norm and linear layers with PyTorch's default initialisation and MAC counting.
+//! The layers of the zoo, with PyTorch's default initialisation, MAC counting, and a member dimension.
 //!
-//! tch's defaults differ from PyTorch's (`kaiming_uniform` with ReLU gain instead of a = √5), so
-//! every layer here states its init. Each forward also adds its multiply-accumulates to a
-//! thread-local counter while [`count_macs`] runs, which is how `tfkd models` reports FLOPs
-//! without a hand-written formula per architecture.
+//! **Members (fused training arrays).** Every layer is built for `m` members: independent copies of the
+//! same model trained together as one, as in HFTA (Wang et al., "Horizontally Fused Training Array",
+//! MLSys 2021). Activations are `N × (m·C) × H × W` with member `a`'s channels in the block
+//! `[a·C, (a+1)·C)`; a convolution with `g` groups becomes one with `m·g` groups, batch norm runs over the
+//! `m·C` channels (its statistics are per channel, hence per member), a linear layer is one batched
+//! product, and every channel-wise operation — concatenation, split, shuffle, zero-padding of channels,
+//! dropout masks — stays within each member's block ([`cat`], [`split`], [`shuffle`], [`pad_channels`],
+//! [`dropout`]). Every variable's first dimension is `m` times the single model's, member by member, so a
+//! member's weights are a slice ([`crate::member`]) and save to exactly the files a single run writes.
+//! With `m = 1` every layer is the plain PyTorch layer.
+//!
+//! tch's defaults differ from PyTorch's (`kaiming_uniform` with ReLU gain instead of a = √5), so every layer
+//! states its init. Each forward also adds its multiply-accumulates to a thread-local counter while
+//! [`count_macs`] runs, which is how `tfkd models` reports FLOPs without a formula per architecture.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use tch::{nn, nn::ModuleT, Tensor};
 
 thread_local! {
     static MACS: Cell<Option<u64>> = const { Cell::new(None) };
+    static DROPOUT: RefCell<Option<DropoutDraws>> = const { RefCell::new(None) };
 }
 
 fn add_macs(macs: i64) {
@@ -37,7 +48,7 @@ pub enum Init {
     KaimingFanOut,
 }
 
-/// A 2-D convolution.
+/// A 2-D convolution (of `m` members: `m·groups` groups).
 #[derive(Debug)]
 pub struct Conv {
     conv: nn::Conv2D,
@@ -53,7 +64,7 @@ pub struct ConvSpec {
     pub stride: i64,
     /// Zero padding on each side.
     pub padding: i64,
-    /// Channel groups (depthwise when equal to the channel count).
+    /// Channel groups of one member (depthwise when equal to the channel count).
     pub groups: i64,
     /// Whether the layer has a bias.
     pub bias: bool,
@@ -94,8 +105,8 @@ impl ConvSpec {
     }
 }
 
-/// Builds a convolution `c_in → c_out` under path `p`.
-pub fn conv(p: nn::Path, c_in: i64, c_out: i64, s: ConvSpec) -> Conv {
+/// Builds a convolution `c_in → c_out` (per member) of `m` members under path `p`.
+pub fn conv(p: nn::Path, m: i64, c_in: i64, c_out: i64, s: ConvSpec) -> Conv {
     let fan_in = (c_in / s.groups) * s.k * s.k;
     let (ws_init, bs_init) = match s.init {
         Init::PyTorch => {
@@ -110,13 +121,13 @@ pub fn conv(p: nn::Path, c_in: i64, c_out: i64, s: ConvSpec) -> Conv {
     let cfg = nn::ConvConfig {
         stride: s.stride,
         padding: s.padding,
-        groups: s.groups,
+        groups: m * s.groups,
         bias: s.bias,
         ws_init,
         bs_init,
         ..Default::default()
     };
-    Conv { conv: nn::conv2d(p, c_in, c_out, s.k, cfg), macs_per_output: fan_in }
+    Conv { conv: nn::conv2d(p, m * c_in, m * c_out, s.k, cfg), macs_per_output: fan_in }
 }
 
 impl ModuleT for Conv {
@@ -127,24 +138,30 @@ impl ModuleT for Conv {
     }
 }
 
-/// Batch norm over channels with PyTorch's defaults (weight 1, bias 0, momentum 0.1) and the given eps.
-pub fn bn_eps(p: nn::Path, c: i64, eps: f64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, c, nn::BatchNormConfig { eps, ..Default::default() })
+/// Batch norm over `c` channels of each of `m` members (PyTorch's defaults: weight 1, bias 0, momentum 0.1).
+pub fn bn_eps(p: nn::Path, m: i64, c: i64, eps: f64) -> nn::BatchNorm {
+    nn::batch_norm2d(p, m * c, nn::BatchNormConfig { eps, ..Default::default() })
 }
 
-/// Batch norm over channels with PyTorch's defaults (eps 1e-5).
-pub fn bn(p: nn::Path, c: i64) -> nn::BatchNorm {
-    bn_eps(p, c, 1e-5)
+/// Batch norm with PyTorch's default eps 1e-5.
+pub fn bn(p: nn::Path, m: i64, c: i64) -> nn::BatchNorm {
+    bn_eps(p, m, c, 1e-5)
 }
 
-/// A fully-connected layer.
+/// Batch norm over the `c` features of each of `m` members of an `N × (m·c)` matrix.
+pub fn bn1d(p: nn::Path, m: i64, c: i64) -> nn::BatchNorm {
+    nn::batch_norm1d(p, m * c, Default::default())
+}
+
+/// A fully-connected layer of `m` members: weight `(m·c_out) × c_in`, bias `m·c_out`.
 #[derive(Debug)]
 pub struct Linear {
     linear: nn::Linear,
+    members: i64,
 }
 
 /// Builds a linear layer with PyTorch's default init, or `kaiming_normal` (fan-in) weights and zero bias.
-pub fn linear(p: nn::Path, c_in: i64, c_out: i64, kaiming_normal: bool) -> Linear {
+pub fn linear(p: nn::Path, m: i64, c_in: i64, c_out: i64, kaiming_normal: bool) -> Linear {
     let bound = 1.0 / (c_in as f64).sqrt();
     let cfg = if kaiming_normal {
         nn::LinearConfig {
@@ -159,13 +176,31 @@ pub fn linear(p: nn::Path, c_in: i64, c_out: i64, kaiming_normal: bool) -> Linea
             bias: true,
         }
     };
-    Linear { linear: nn::linear(p, c_in, c_out, cfg) }
+    // nn::linear(p, in, out) makes an out×in weight: with in = c_in and out = m·c_out, member a's rows are
+    // the block [a·c_out, (a+1)·c_out), its own out×in matrix.
+    Linear { linear: nn::linear(p, c_in, m * c_out, cfg), members: m }
 }
 
 impl ModuleT for Linear {
+    /// `N × (m·c_in)` in, `N × (m·c_out)` out; member a's inputs and outputs are its own blocks. Each member
+    /// is the single model's product (one small matrix product per member rather than one batched product:
+    /// the same bits as alone, and linear layers are a sliver of these models' work).
     fn forward_t(&self, xs: &Tensor, _train: bool) -> Tensor {
-        let (_, c_in) = self.linear.ws.size2().unwrap_or((0, 0));
-        let out = xs.apply(&self.linear);
+        let m = self.members;
+        let (out_total, c_in) = self.linear.ws.size2().unwrap_or((0, 0));
+        let out = if m == 1 {
+            xs.apply(&self.linear)
+        } else {
+            let c_out = out_total / m;
+            let bias = self.linear.bs.as_ref().expect("every linear layer has a bias");
+            let parts: Vec<Tensor> = (0..m)
+                .map(|a| {
+                    let x = xs.narrow(1, a * c_in, c_in);
+                    x.linear(&self.linear.ws.narrow(0, a * c_out, c_out), Some(bias.narrow(0, a * c_out, c_out)))
+                })
+                .collect();
+            Tensor::cat(&parts, 1)
+        };
         add_macs(out.numel() as i64 * c_in);
         out
     }
@@ -174,6 +209,119 @@ impl ModuleT for Linear {
 /// Global average pooling to 1×1 followed by flattening to N×C: makes every model input-size agnostic.
 pub fn global_pool(xs: &Tensor) -> Tensor {
     xs.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+}
+
+/// `xs` (N × (m·C) × H × W) seen as N × m × C × H × W.
+fn members_view(xs: &Tensor, m: i64) -> Tensor {
+    let s = xs.size();
+    let mut shape = vec![s[0], m, s[1] / m];
+    shape.extend_from_slice(&s[2..]);
+    xs.view(shape.as_slice())
+}
+
+/// N × m × C × … back to N × (m·C) × ….
+fn fused_view(xs: &Tensor) -> Tensor {
+    let s = xs.size();
+    let mut shape = vec![s[0], s[1] * s[2]];
+    shape.extend_from_slice(&s[3..]);
+    xs.reshape(shape.as_slice())
+}
+
+/// Concatenates channel blocks member by member: each member's output holds its own parts, in order.
+pub fn cat(parts: &[Tensor], m: i64) -> Tensor {
+    if m == 1 {
+        return Tensor::cat(parts, 1);
+    }
+    let views: Vec<Tensor> = parts.iter().map(|p| members_view(p, m)).collect();
+    fused_view(&Tensor::cat(&views, 2))
+}
+
+/// Splits every member's channels into parts of the given sizes (the inverse of [`cat`]).
+pub fn split(xs: &Tensor, sizes: &[i64], m: i64) -> Vec<Tensor> {
+    if m == 1 {
+        return xs.split_with_sizes(sizes, 1);
+    }
+    members_view(xs, m).split_with_sizes(sizes, 2).iter().map(fused_view).collect()
+}
+
+/// ShuffleNet's channel shuffle with `groups` groups, within each member.
+pub fn shuffle(xs: &Tensor, groups: i64, m: i64) -> Tensor {
+    let (n, c, h, w) = xs.size4().expect("4-D activations");
+    let per = c / m;
+    xs.view([n, m, groups, per / groups, h, w]).transpose(2, 3).contiguous().view([n, c, h, w])
+}
+
+/// Zero channels added before and after each member's channels (CIFAR ResNet's option-A shortcut).
+pub fn pad_channels(xs: &Tensor, before: i64, after: i64, m: i64) -> Tensor {
+    if m == 1 {
+        return xs.constant_pad_nd([0, 0, 0, 0, before, after]);
+    }
+    fused_view(&members_view(xs, m).constant_pad_nd([0, 0, 0, 0, before, after]))
+}
+
+/// The draws of dropout masks for one forward: one key per member, and a counter over the dropout layers.
+#[derive(Debug)]
+struct DropoutDraws {
+    keys: Vec<u64>,
+    layer: u64,
+}
+
+/// Runs `f` with dropout masks drawn from `keys` (one per member): in train mode, the mask of layer `l`,
+/// sample `n`, unit `j` of member `a` depends on (`keys[a]`, `l`, `n`, `j`) alone. So a member's masks
+/// are the same whether it trains alone or in an array, and a run resumed mid-epoch redraws them exactly.
+/// The trainer derives one key per member and optimisation step from the run's seed.
+pub fn with_dropout_keys<T>(keys: &[u64], f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<DropoutDraws>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DROPOUT.with(|d| *d.borrow_mut() = self.0.take());
+        }
+    }
+    let previous = DROPOUT.with(|d| d.borrow_mut().replace(DropoutDraws { keys: keys.to_vec(), layer: 0 }));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit value from a counter.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Inverted dropout with probability `p` on `units` per sample and member: element-wise (`units` =
+/// every feature of an `N × (m·F)` matrix) or whole channels (`Dropout2d` on `N × (m·C) × 1 × 1`).
+/// Outside [`with_dropout_keys`] the masks come from key 0 for every member (still deterministic).
+pub fn dropout(xs: &Tensor, p: f64, train: bool, m: i64) -> Tensor {
+    if !train || p == 0.0 {
+        return xs.shallow_clone();
+    }
+    let s = xs.size();
+    let (n, per_member) = (s[0], s[1] / m);
+    let (keys, layer) = DROPOUT.with(|d| match d.borrow_mut().as_mut() {
+        Some(d) => {
+            d.layer += 1;
+            (d.keys.clone(), d.layer)
+        }
+        None => (vec![0; m as usize], 0),
+    });
+    let keep = 1.0 - p;
+    let threshold = (keep * (1u64 << 53) as f64) as u64;
+    let scale = (1.0 / keep) as f32;
+    let mut mask = vec![0f32; (n * m * per_member) as usize];
+    for (i, v) in mask.iter_mut().enumerate() {
+        let i = i as u64;
+        let (sample, member, unit) =
+            (i / (m * per_member) as u64, (i / per_member as u64) % m as u64, i % per_member as u64);
+        let key = keys.get(member as usize).copied().unwrap_or(0);
+        let draw = mix(mix(mix(key ^ layer) ^ sample) ^ unit) >> 11;
+        *v = if draw < threshold { scale } else { 0.0 };
+    }
+    let mut shape = vec![n, m * per_member];
+    shape.extend(std::iter::repeat_n(1, s.len() - 2));
+    let mask = Tensor::from_slice(&mask).view(shape.as_slice()).to_device(xs.device()).to_kind(xs.kind());
+    xs * mask
 }
 
 /// The activation after a conv + BN step.
@@ -225,14 +373,14 @@ pub fn step(c_in: i64, c_out: i64, spec: ConvSpec, act: Act) -> Step {
 pub struct Chain(Vec<(Conv, nn::BatchNorm, Act)>);
 
 impl Chain {
-    /// Builds the chain under `p`, numbering modules from `first_index`.
-    pub fn new(p: &nn::Path, first_index: usize, steps: &[Step]) -> Self {
+    /// Builds the chain of `m` members under `p`, numbering modules from `first_index`.
+    pub fn new(p: &nn::Path, m: i64, first_index: usize, steps: &[Step]) -> Self {
         let mut idx = first_index;
         let layers = steps
             .iter()
             .map(|s| {
-                let c = conv(p / idx, s.c_in, s.c_out, s.spec);
-                let b = bn_eps(p / (idx + 1), s.c_out, s.bn_eps);
+                let c = conv(p / idx, m, s.c_in, s.c_out, s.spec);
+                let b = bn_eps(p / (idx + 1), m, s.c_out, s.bn_eps);
                 idx += if s.act == Act::Identity { 2 } else { 3 };
                 (c, b, s.act)
             })

@@ -12,7 +12,9 @@ mod checkpoint;
 mod cnn5;
 mod densenet;
 mod googlenet;
+pub mod kernels;
 pub mod layers;
+pub mod member;
 mod mobilenetv2;
 mod resnet;
 mod resnext;
@@ -23,6 +25,7 @@ mod wrn;
 use tch::{nn, nn::ModuleT, Device, Tensor};
 
 pub use checkpoint::{load, save, CheckpointError, Teacher};
+pub use layers::with_dropout_keys;
 pub use tfkd_names::{Arch, ParseArchError};
 
 /// What to build besides the architecture: classes, input channels, width and reproduction quirks.
@@ -37,13 +40,26 @@ pub struct ModelConfig {
     pub width: f64,
     /// Reproduce the official GoogLeNet's `BatchNorm2d(n, n)` accident (eps = n); see [`Arch::GoogLeNet`].
     pub googlenet_bn_eps_quirk: bool,
+    /// Members of a fused training array (1: a single model); see [`layers`] and [`member`].
+    #[serde(default = "one")]
+    pub members: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 impl ModelConfig {
-    /// K classes, 3 input channels, full width, no quirks.
+    /// K classes, 3 input channels, full width, no quirks, one member.
     #[must_use]
     pub fn new(classes: i64) -> Self {
-        ModelConfig { classes, in_channels: 3, width: 1.0, googlenet_bn_eps_quirk: false }
+        ModelConfig { classes, in_channels: 3, width: 1.0, googlenet_bn_eps_quirk: false, members: 1 }
+    }
+
+    /// The same model as `members` fused members.
+    #[must_use]
+    pub fn with_members(self, members: i64) -> Self {
+        ModelConfig { members, ..self }
     }
 }
 
@@ -77,6 +93,9 @@ impl Network {
         }
         if !matches!(config.in_channels, 1..=4) {
             return Err(BuildError::Invalid(format!("in_channels = {} must be 1..=4", config.in_channels)));
+        }
+        if config.members < 1 {
+            return Err(BuildError::Invalid(format!("members = {} must be >= 1", config.members)));
         }
         if !(config.width > 0.0 && config.width <= 4.0) {
             return Err(BuildError::Invalid(format!("width = {} must lie in (0, 4]", config.width)));
@@ -113,15 +132,23 @@ impl Network {
         &self.config
     }
 
-    /// Logits (N×K) for a batch of images (N×C×H×W); `train` selects batch statistics and dropout.
+    /// Logits for a batch of images; `train` selects batch statistics and dropout. One member: N×C×H×W in,
+    /// N×K out. `m` members: N×(m·C)×H×W in (member a's images in channels `[a·C, (a+1)·C)`), N×(m·K) out.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
         self.module.forward_t(xs, train)
     }
 
-    /// Forward FLOPs per image (2 × multiply-accumulates of convs and linears) at the given input size.
+    /// Members of the array (1 for a single model).
+    #[must_use]
+    pub fn members(&self) -> i64 {
+        self.config.members
+    }
+
+    /// Forward FLOPs per image of all members (2 × multiply-accumulates of convs and linears) at the given size.
     #[must_use]
     pub fn flops(&self, height: i64, width: i64, device: Device) -> u64 {
-        let x = Tensor::zeros([1, self.config.in_channels, height, width], (tch::Kind::Float, device));
+        let channels = self.config.in_channels * self.config.members;
+        let x = Tensor::zeros([1, channels, height, width], (tch::Kind::Float, device));
         let (_, macs) = layers::count_macs(|| tch::no_grad(|| self.forward(&x, false)));
         2 * macs
     }

@@ -17,10 +17,11 @@ struct LinearBottleneck {
 }
 
 impl LinearBottleneck {
-    fn new(p: &nn::Path, c_in: i64, c_out: i64, stride: i64, t: i64) -> Self {
+    fn new(p: &nn::Path, m: i64, c_in: i64, c_out: i64, stride: i64, t: i64) -> Self {
         let mid = c_in * t;
         let residual = Chain::new(
             &(p / "residual"),
+            m,
             0,
             &[
                 step(c_in, mid, ConvSpec::new(1), Act::Relu6),
@@ -56,8 +57,10 @@ impl MobileNetV2 {
     /// Builds the network under `p`.
     pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
         let w = |c| scale(c, cfg.width, 1);
+        let m = cfg.members;
         let stem = w(32);
-        let pre = Chain::new(&(p / "pre"), 0, &[step(cfg.in_channels, stem, ConvSpec::new(1).padding(1), Act::Relu6)]);
+        let pre =
+            Chain::new(&(p / "pre"), m, 0, &[step(cfg.in_channels, stem, ConvSpec::new(1).padding(1), Act::Relu6)]);
         // (name, repeat, out, stride, t); stage1 and stage7 are single blocks, not Sequentials.
         let stages = [
             ("stage1", 1, 16, 1, 1),
@@ -74,13 +77,13 @@ impl MobileNetV2 {
             let out = w(out);
             for i in 0..repeat {
                 let path = if repeat == 1 { p / name } else { p / name / i };
-                blocks.push(LinearBottleneck::new(&path, c_in, out, if i == 0 { stride } else { 1 }, t));
+                blocks.push(LinearBottleneck::new(&path, m, c_in, out, if i == 0 { stride } else { 1 }, t));
                 c_in = out;
             }
         }
         let last = w(1280);
-        let conv1 = Chain::new(&(p / "conv1"), 0, &[step(c_in, last, ConvSpec::new(1), Act::Relu6)]);
-        let conv2 = conv(p / "conv2", last, cfg.classes, ConvSpec::new(1));
+        let conv1 = Chain::new(&(p / "conv1"), m, 0, &[step(c_in, last, ConvSpec::new(1), Act::Relu6)]);
+        let conv2 = conv(p / "conv2", m, last, cfg.classes, ConvSpec::new(1));
         MobileNetV2 { pre, blocks, conv1, conv2 }
     }
 }

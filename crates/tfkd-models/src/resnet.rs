@@ -3,7 +3,7 @@
 
 use tch::{nn, nn::ModuleT, Tensor};
 
-use crate::layers::{bn, conv, global_pool, linear, Conv, ConvSpec, Linear};
+use crate::layers::{bn, conv, global_pool, linear, pad_channels, Conv, ConvSpec, Linear};
 use crate::width::scale;
 use crate::ModelConfig;
 
@@ -24,11 +24,12 @@ enum Shortcut {
     ZeroPad {
         stride: i64,
         extra: i64,
+        members: i64,
     },
 }
 
 impl Block {
-    fn new(p: &nn::Path, c_in: i64, planes: i64, stride: i64, bottleneck: bool, zero_pad: bool) -> Self {
+    fn new(p: &nn::Path, m: i64, c_in: i64, planes: i64, stride: i64, bottleneck: bool, zero_pad: bool) -> Self {
         let expansion = if bottleneck { 4 } else { 1 };
         let c_out = planes * expansion;
         let k3 = ConvSpec::new(3).no_bias();
@@ -41,15 +42,17 @@ impl Block {
         let convs = shapes
             .into_iter()
             .enumerate()
-            .map(|(i, (a, b, s))| (conv(p / format!("conv{}", i + 1), a, b, s), bn(p / format!("bn{}", i + 1), b)))
+            .map(|(i, (a, b, s))| {
+                (conv(p / format!("conv{}", i + 1), m, a, b, s), bn(p / format!("bn{}", i + 1), m, b))
+            })
             .collect();
         let shortcut = if stride == 1 && c_in == c_out {
             Shortcut::Identity
         } else if zero_pad {
-            Shortcut::ZeroPad { stride, extra: c_out - c_in }
+            Shortcut::ZeroPad { stride, extra: c_out - c_in, members: m }
         } else {
             let sc = p / "shortcut";
-            Shortcut::Projection(conv(&sc / "0", c_in, c_out, k1.stride(stride)), bn(&sc / "1", c_out))
+            Shortcut::Projection(conv(&sc / "0", m, c_in, c_out, k1.stride(stride)), bn(&sc / "1", m, c_out))
         };
         Block { convs, shortcut }
     }
@@ -68,9 +71,9 @@ impl ModuleT for Block {
         let short = match &self.shortcut {
             Shortcut::Identity => xs.shallow_clone(),
             Shortcut::Projection(c, b) => xs.apply_t(c, train).apply_t(b, train),
-            Shortcut::ZeroPad { stride, extra } => {
+            Shortcut::ZeroPad { stride, extra, members } => {
                 let sub = xs.slice(2, 0, None, *stride).slice(3, 0, None, *stride);
-                sub.constant_pad_nd([0, 0, 0, 0, extra / 2, extra - extra / 2])
+                pad_channels(&sub, extra / 2, extra - extra / 2, *members)
             }
         };
         (out + short).relu()
@@ -112,7 +115,9 @@ impl ResNet {
         bottleneck: bool,
         zero_pad: bool,
     ) -> Self {
-        let stem_layers = (conv(p / "conv1", cfg.in_channels, stem, ConvSpec::new(3).no_bias()), bn(p / "bn1", stem));
+        let m = cfg.members;
+        let stem_layers =
+            (conv(p / "conv1", m, cfg.in_channels, stem, ConvSpec::new(3).no_bias()), bn(p / "bn1", m, stem));
         let expansion = if bottleneck { 4 } else { 1 };
         let mut c_in = stem;
         let mut blocks = Vec::new();
@@ -120,11 +125,11 @@ impl ResNet {
             let sp = p / format!("layer{}", stage + 1);
             for i in 0..depth {
                 let s = if i == 0 { stride } else { 1 };
-                blocks.push(Block::new(&(&sp / i), c_in, pl, s, bottleneck, zero_pad));
+                blocks.push(Block::new(&(&sp / i), m, c_in, pl, s, bottleneck, zero_pad));
                 c_in = pl * expansion;
             }
         }
-        let head = linear(p / "linear", c_in, cfg.classes, false);
+        let head = linear(p / "linear", m, c_in, cfg.classes, false);
         ResNet { stem: stem_layers, blocks, head }
     }
 }

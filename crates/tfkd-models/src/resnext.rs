@@ -45,10 +45,11 @@ impl ResNeXt {
     pub fn new(p: &nn::Path, cfg: &ModelConfig, cardinality: i64, depth: i64, base_width: i64) -> Self {
         let widen = 4;
         let w = |c| scale(c, cfg.width, cardinality);
+        let m = cfg.members;
         let base_width = scale(base_width, cfg.width, 1);
         let k = |size| ConvSpec::new(size).no_bias().init(Init::KaimingFanOut);
         let stages = [64, 64 * widen, 128 * widen, 256 * widen].map(w);
-        let stem = (conv(p / "conv_1_3x3", cfg.in_channels, stages[0], k(3)), bn(p / "bn_1", stages[0]));
+        let stem = (conv(p / "conv_1_3x3", m, cfg.in_channels, stages[0], k(3)), bn(p / "bn_1", m, stages[0]));
         let mut blocks = Vec::new();
         for i in 0..3 {
             let name = format!("stage_{}", i + 1);
@@ -59,20 +60,23 @@ impl ResNeXt {
                 // width_ratio = out / (widen · 64) uses the paper's (unscaled) stage widths.
                 let d = cardinality * (base_width * ((64 * widen) << i) / (widen * 64));
                 blocks.push(Bottleneck {
-                    reduce: (conv(&bp / "conv_reduce", c_in, d, k(1)), bn(&bp / "bn_reduce", d)),
+                    reduce: (conv(&bp / "conv_reduce", m, c_in, d, k(1)), bn(&bp / "bn_reduce", m, d)),
                     grouped: (
-                        conv(&bp / "conv_conv", d, d, k(3).stride(stride).groups(cardinality)),
-                        bn(&bp / "bn", d),
+                        conv(&bp / "conv_conv", m, d, d, k(3).stride(stride).groups(cardinality)),
+                        bn(&bp / "bn", m, d),
                     ),
-                    expand: (conv(&bp / "conv_expand", d, c_out, k(1)), bn(&bp / "bn_expand", c_out)),
+                    expand: (conv(&bp / "conv_expand", m, d, c_out, k(1)), bn(&bp / "bn_expand", m, c_out)),
                     shortcut: (c_in != c_out).then(|| {
                         let sp = &bp / "shortcut";
-                        (conv(&sp / "shortcut_conv", c_in, c_out, k(1).stride(stride)), bn(&sp / "shortcut_bn", c_out))
+                        (
+                            conv(&sp / "shortcut_conv", m, c_in, c_out, k(1).stride(stride)),
+                            bn(&sp / "shortcut_bn", m, c_out),
+                        )
                     }),
                 });
             }
         }
-        let classifier = linear(p / "classifier", stages[3], cfg.classes, true);
+        let classifier = linear(p / "classifier", m, stages[3], cfg.classes, true);
         ResNeXt { stem, blocks, classifier }
     }
 }

@@ -44,10 +44,11 @@ impl WideResNet {
     /// Builds WRN-`depth`-`widen` under `p`; `depth` must be 6n+4.
     pub fn new(p: &nn::Path, cfg: &ModelConfig, depth: i64, widen: i64) -> Self {
         let w = |c| scale(c, cfg.width, 1);
+        let m = cfg.members;
         let n = (depth - 4) / 6;
         let k = |size| ConvSpec::new(size).no_bias().init(Init::KaimingFanOut);
         let channels = [16, 16 * widen, 32 * widen, 64 * widen].map(w);
-        let conv1 = conv(p / "conv1", cfg.in_channels, channels[0], k(3));
+        let conv1 = conv(p / "conv1", m, cfg.in_channels, channels[0], k(3));
         let mut blocks = Vec::new();
         for g in 0..3 {
             let gp = (p / format!("block{}", g + 1)) / "layer";
@@ -56,17 +57,17 @@ impl WideResNet {
                 let (c_in, c_out) = (if i == 0 { channels[g] } else { channels[g + 1] }, channels[g + 1]);
                 let stride = if i == 0 && g > 0 { 2 } else { 1 };
                 blocks.push(Block {
-                    bn1: bn(&bp / "bn1", c_in),
-                    conv1: conv(&bp / "conv1", c_in, c_out, k(3).stride(stride)),
-                    bn2: bn(&bp / "bn2", c_out),
-                    conv2: conv(&bp / "conv2", c_out, c_out, k(3)),
+                    bn1: bn(&bp / "bn1", m, c_in),
+                    conv1: conv(&bp / "conv1", m, c_in, c_out, k(3).stride(stride)),
+                    bn2: bn(&bp / "bn2", m, c_out),
+                    conv2: conv(&bp / "conv2", m, c_out, c_out, k(3)),
                     shortcut: (c_in != c_out)
-                        .then(|| conv(&bp / "convShortcut", c_in, c_out, k(1).stride(stride).padding(0))),
+                        .then(|| conv(&bp / "convShortcut", m, c_in, c_out, k(1).stride(stride).padding(0))),
                 });
             }
         }
-        let fc = linear(p / "fc", channels[3], cfg.classes, false);
-        WideResNet { conv1, blocks, bn: bn(p / "bn1", channels[3]), fc }
+        let fc = linear(p / "fc", m, channels[3], cfg.classes, false);
+        WideResNet { conv1, blocks, bn: bn(p / "bn1", m, channels[3]), fc }
     }
 }
 

@@ -162,6 +162,23 @@ named!(
     }
 );
 
+named!(
+    /// How libtorch chooses its CPU kernels.
+    Numerics, "numerics mode" {
+        /// The widest instruction set the CPU offers (fastest; numbers depend on the CPU).
+        Native = "native",
+        /// Every kernel family pinned to AVX2, so x86-64 CPUs with AVX2 compute the same bits.
+        Portable = "portable",
+    }
+);
+
+#[allow(clippy::derivable_impls)] // the enum is declared by `named!`, which derives no Default
+impl Default for Numerics {
+    fn default() -> Self {
+        Numerics::Native
+    }
+}
+
 #[allow(clippy::derivable_impls)] // the enum is declared by `named!`, which derives no Default
 impl Default for Precision {
     fn default() -> Self {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Precision, SourceName};
+use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Numerics, Precision, SourceName};
 
 use crate::schema::{Method, Snapshot};
 
@@ -65,6 +65,16 @@ pub struct TrainConfig {
     /// `fp32` or `bf16` (CUDA only). Omitted from records and run ids when fp32, so fp32 ids never change.
     #[serde(default, skip_serializing_if = "is_fp32")]
     pub precision: Precision,
+    /// Fused training arrays (how runs are grouped, not what they compute): not part of run ids or records.
+    #[serde(skip)]
+    pub array: crate::schema::ArrayMode,
+    /// How CPU kernels are chosen. Omitted from records and run ids when native, so native ids never change.
+    #[serde(default, skip_serializing_if = "is_native")]
+    pub numerics: Numerics,
+}
+
+fn is_native(n: &Numerics) -> bool {
+    *n == Numerics::Native
 }
 
 fn is_fp32(p: &Precision) -> bool {
@@ -168,6 +178,8 @@ mod tests {
             gamma: 0.2,
             threads: 0,
             precision: tfkd_names::Precision::Fp32,
+            array: crate::schema::ArrayMode::Auto,
+            numerics: tfkd_names::Numerics::Native,
         }
     }
 

@@ -619,6 +619,8 @@ fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
         gamma: t.gamma.unwrap_or(1.0),
         threads: t.threads.unwrap_or(0),
         precision: t.precision.unwrap_or_default(),
+        array: t.array.unwrap_or_default(),
+        numerics: t.numerics.unwrap_or_default(),
     };
     if train.epochs == 0 {
         c.fail(p("epochs"), "must be >= 1");

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Precision, SourceName};
+use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Numerics, Precision, SourceName};
 
 /// One YAML file: shared defaults or an experiment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -190,6 +190,70 @@ pub struct TrainPatch {
     pub threads: Option<usize>,
     /// Numeric precision: `fp32` (default) or `bf16` (CUDA only: mixed precision, bf16 autocast with fp32 weights, optimizer state and loss).
     pub precision: Option<Precision>,
+    /// Fused training arrays: `auto` (arrays of up to 16 runs on CUDA, none on the CPU), `off`, or the most
+    /// runs per array. Runs of one wave that share the model, batch size and epochs train as one fused
+    /// model; each stays its own run (id, record, checkpoints). Not part of run ids.
+    pub array: Option<ArrayMode>,
+    /// CPU kernels: `native` (default; libtorch picks the widest instruction set) or `portable` (pinned to AVX2
+    /// so any x86-64 CPU with AVX2 computes the same bits). Part of run ids when portable.
+    pub numerics: Option<Numerics>,
+}
+
+/// How many runs may train as one fused array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArrayMode {
+    /// Up to [`ArrayMode::AUTO_CUDA`] on CUDA, 1 on the CPU (where arrays do not pay).
+    #[default]
+    Auto,
+    /// Every run alone.
+    Off,
+    /// At most this many runs per array.
+    Max(usize),
+}
+
+impl ArrayMode {
+    /// The array size `auto` uses on CUDA.
+    pub const AUTO_CUDA: usize = 16;
+
+    /// The most runs per array on a CUDA device or not.
+    #[must_use]
+    pub fn limit(self, cuda: bool) -> usize {
+        match self {
+            ArrayMode::Auto if cuda => Self::AUTO_CUDA,
+            ArrayMode::Auto | ArrayMode::Off => 1,
+            ArrayMode::Max(n) => n.max(1),
+        }
+    }
+}
+
+impl Serialize for ArrayMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ArrayMode::Auto => s.serialize_str("auto"),
+            ArrayMode::Off => s.serialize_str("off"),
+            ArrayMode::Max(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ArrayMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Word(String),
+            Count(u64),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Word(w) if w == "auto" => Ok(ArrayMode::Auto),
+            Repr::Word(w) if w == "off" => Ok(ArrayMode::Off),
+            Repr::Count(n) if n >= 1 => Ok(ArrayMode::Max(n as usize)),
+            Repr::Word(w) => {
+                Err(serde::de::Error::custom(format!("array: '{w}' is not auto, off or a number of runs")))
+            }
+            Repr::Count(_) => Err(serde::de::Error::custom("array: at least 1 run per array")),
+        }
+    }
 }
 
 /// Model settings.

@@ -1,17 +1,26 @@
-//! Executing an experiment: load data once, expand the run graph, skip finished runs, train the rest
-//! teachers first — one after another in this process, or several at once through a [`Parallel`] trainer
-//! (`tfkd --jobs`) — and collect every run's record.
+//! Executing an experiment: load data once, expand the run graph, take stock of the cache (finished,
+//! failed, resumable, damaged — and repair what is damaged), then train what is left, teachers first.
+//!
+//! Runs that are ready (their teacher finished) and share an [`ArrayKey`] are grouped into *jobs* of up to
+//! `array` members, each trained as one fused array ([`crate::array`]); up to `jobs` jobs train at once,
+//! in this process or in worker processes (a [`Launch`] function, `tfkd train-one` in the CLI). Whoever
+//! trains a job first takes each run's lease ([`tfkd_io::Lease`]): a run another process is training is
+//! waited for and its result reused, so concurrent invocations — on one machine or a cluster's shared
+//! filesystem — never train a run twice.
 
-use std::{path::Path, sync::mpsc};
+use std::{path::Path, sync::mpsc, time::Duration};
 
+use tfkd_io::{Acquire, Lease};
 use tfkd_spec::{Experiment, PlannedRun};
 
 use crate::{
+    array::{self, ArrayKey, Member},
     error::{Result, TrainError},
     events::{Event, Observer},
-    prepare,
-    run::{self, Context, RunRecord},
-    state::RunDir,
+    prepare::{self, Splits},
+    run::{Context, RunRecord},
+    state::{RunDir, RunState},
+    teacher,
 };
 
 /// The outcome of one planned run.
@@ -19,8 +28,13 @@ use crate::{
 pub enum Outcome {
     /// Trained now.
     Trained(Box<RunRecord>),
-    /// Finished in an earlier invocation (possibly by another target): not trained again.
-    Cached(Box<RunRecord>),
+    /// Finished before, in an earlier invocation or by another process meanwhile (`by`): not trained again.
+    Cached {
+        /// Its record.
+        record: Box<RunRecord>,
+        /// Who finished it, when another process did while this one waited.
+        by: Option<String>,
+    },
     /// Failed now or earlier; the message says why.
     Failed {
         /// `id@seed`.
@@ -30,6 +44,15 @@ pub enum Outcome {
         /// Why.
         error: String,
     },
+    /// Stopped on request; its checkpoint is kept and the same command resumes it.
+    Interrupted {
+        /// `id@seed`.
+        label: String,
+        /// Run id.
+        run_id: String,
+        /// Where it stopped.
+        at: String,
+    },
 }
 
 impl Outcome {
@@ -37,234 +60,420 @@ impl Outcome {
     #[must_use]
     pub fn record(&self) -> Option<&RunRecord> {
         match self {
-            Outcome::Trained(r) | Outcome::Cached(r) => Some(r),
-            Outcome::Failed { .. } => None,
+            Outcome::Trained(r) | Outcome::Cached { record: r, .. } => Some(r),
+            Outcome::Failed { .. } | Outcome::Interrupted { .. } => None,
         }
     }
-}
 
-/// Trains one run whose teacher, if any, has finished, reporting its events through the callback.
-pub type TrainFn<'a> = dyn Fn(&PlannedRun, &mut dyn FnMut(Event)) -> Result<RunRecord> + Sync + 'a;
-
-/// Trains runs concurrently: `jobs` at a time, each by `train` on its own thread (a child process per
-/// run in `tfkd`, since libtorch's random generator is global to a process). `train` gets the run and a
-/// callback for its events, and returns the record the run wrote.
-pub struct Parallel<'a> {
-    /// Runs trained at once (at least 1).
-    pub jobs: usize,
-    /// Trains one run whose teacher, if any, has finished.
-    pub train: &'a TrainFn<'a>,
-}
-
-impl std::fmt::Debug for Parallel<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parallel").field("jobs", &self.jobs).finish_non_exhaustive()
+    fn failed(p: &PlannedRun, error: String) -> Outcome {
+        Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error }
     }
 }
 
-/// Loads the data an experiment uses and plans its runs (the data's content hash is part of every run id).
-pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<(prepare::Splits, String, Vec<PlannedRun>)> {
-    let data = &exp.runs.first().ok_or_else(|| TrainError::Config("experiment has no runs".into()))?.data;
-    let source = prepare::source(data, data_dir);
-    let ds = source.load(cache_dir)?;
+/// The data and the planned runs of an experiment.
+#[derive(Debug)]
+pub struct Plan {
+    /// The splits every run trains and evaluates on.
+    pub splits: Splits,
+    /// Content hash of the data (part of every run id).
+    pub data_hash: String,
+    /// The runs, teachers before their students.
+    pub runs: Vec<PlannedRun>,
+}
+
+/// Loads the data an experiment uses and plans its runs.
+pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<Plan> {
+    let data = &exp
+        .runs
+        .first()
+        .ok_or_else(|| TrainError::UnknownRun { target: exp.name.clone(), run_id: "(none)".into() })?
+        .data;
+    let ds = prepare::source(data, data_dir).load(cache_dir)?;
     let splits = prepare::splits(&ds, data)?;
-    let planned = tfkd_spec::plan(exp, &ds.content_hash);
-    for p in &planned {
-        prepare::model(&p.config, splits.classes, splits.train.chw[0])?;
-    }
-    Ok((splits, ds.content_hash, planned))
+    let runs = tfkd_spec::plan(exp, &ds.content_hash);
+    Ok(Plan { splits, data_hash: ds.content_hash, runs })
 }
 
-/// Trains one planned run in this process, reading its teacher's record from the cache.
-/// This is what a worker process of a [`Parallel`] trainer runs.
-pub fn train_one(
-    exp: &Experiment,
-    data_dir: &Path,
-    run_id: &str,
-    ctx: &Context,
-    obs: &mut dyn Observer,
-) -> Result<RunRecord> {
-    let (splits, data_hash, planned) = plan(exp, data_dir, &ctx.cache_dir)?;
-    let p = planned
-        .iter()
-        .find(|p| p.run_id == run_id)
-        .ok_or_else(|| TrainError::Config(format!("{}: no planned run has id {run_id}", exp.name)))?;
-    let teacher = match &p.teacher_id {
-        None => None,
-        Some(tid) => {
-            let dir = RunDir::new(&ctx.cache_dir, tid);
-            Some(
-                dir.read_json::<RunRecord>(&dir.done())?
-                    .ok_or_else(|| TrainError::Config(format!("teacher run {tid} has not finished")))?,
-            )
-        }
-    };
-    train_with(p, teacher.as_ref(), &splits, &data_hash, ctx, obs)
+/// Seconds without a heartbeat after which a run's lease is stale (`TFKD_LEASE_SECONDS`, default 120).
+fn lease_timeout() -> Duration {
+    Duration::from_secs(std::env::var("TFKD_LEASE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(120))
 }
 
-/// Trains `p` in this process against the weights of its finished teacher run, if it has one.
-fn train_with(
-    p: &PlannedRun,
-    teacher: Option<&RunRecord>,
-    splits: &prepare::Splits,
-    data_hash: &str,
-    ctx: &Context,
-    obs: &mut dyn Observer,
-) -> Result<RunRecord> {
-    match teacher {
-        None => run::train(p, splits, data_hash, None, ctx, obs),
-        Some(t) => run::train(p, splits, data_hash, Some(&run::teacher_weights(p, t, &ctx.cache_dir)?), ctx, obs),
-    }
-}
-
-/// What the engine knows about a planned run before training anything.
+/// What the cache says about a planned run before anything trains.
 enum Start {
     Done(Outcome),
-    Train,
+    /// To train, from this (epoch, batch).
+    Train((u32, usize)),
 }
 
-/// A finished run with the snapshots its dependents need is cached; one that failed before is reported.
-fn classify(p: &PlannedRun, ctx: &Context) -> Result<Start> {
+/// Takes stock of a run folder, repairing what is damaged: a run whose record is damaged resumes from its
+/// final checkpoint; a run whose weights no longer match their checksums, or that lacks a snapshot a new
+/// dependent needs, is retrained from scratch; a damaged checkpoint falls back to the one before it.
+fn classify(p: &PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<Start> {
     let dir = RunDir::new(&ctx.cache_dir, &p.run_id);
-    if let Some(record) = dir.read_json::<RunRecord>(&dir.done())? {
-        let has_snapshots = (p.keep_all_epochs && (1..=record.summary.epochs).all(|e| dir.snapshot(e).is_file()))
-            || (!p.keep_all_epochs && p.keep_epochs.iter().all(|&e| dir.snapshot(e).is_file()));
-        if has_snapshots {
-            return Ok(Start::Done(Outcome::Cached(Box::new(record))));
+    let repaired = |obs: &mut dyn Observer, damaged: String, action: &str| {
+        obs.event(&Event::RunRepaired {
+            label: p.config.label(),
+            run_id: p.run_id.clone(),
+            damaged,
+            action: action.into(),
+        });
+    };
+    match dir.state()? {
+        RunState::Done(record) => {
+            let damaged = dir.verify(&record);
+            let missing: Vec<u32> = if p.keep_all_epochs {
+                (1..=record.summary.epochs).filter(|&e| !dir.snapshot(e).is_file()).collect()
+            } else {
+                p.keep_epochs.iter().copied().filter(|&e| !dir.snapshot(e).is_file()).collect()
+            };
+            if damaged.is_empty() && missing.is_empty() {
+                return Ok(Start::Done(Outcome::Cached { record, by: None }));
+            }
+            match damaged.first() {
+                Some(d) => repaired(obs, d.to_string(), "retraining it from scratch"),
+                None => repaired(
+                    obs,
+                    format!("no snapshot of epoch(s) {missing:?}"),
+                    "retraining it to keep the snapshots a student needs",
+                ),
+            }
+            dir.clear()?;
+            Ok(Start::Train((0, 0)))
         }
-        // Retrain (deterministically) to produce the snapshots a new dependent needs.
-        std::fs::remove_dir_all(dir.path()).map_err(crate::error::io(dir.path()))?;
+        RunState::Failed(error) => Ok(Start::Done(Outcome::failed(
+            p,
+            format!("failed earlier ({error}); `tfkd clean --failed` removes it so it can be retried"),
+        ))),
+        RunState::Damaged(damages) => {
+            for d in &damages {
+                if d.file == dir.done() || d.file == dir.failed() {
+                    std::fs::remove_file(&d.file).map_err(|e| tfkd_io::IoError {
+                        op: "removing",
+                        path: d.file.clone(),
+                        source: e,
+                    })?;
+                }
+            }
+            let position = match dir.state()? {
+                RunState::Partial { progress, .. } => Some(progress.position()),
+                _ => None,
+            };
+            let action = match position {
+                Some((e, b)) => format!("resuming it from its last good checkpoint (epoch {e}, batch {b})"),
+                None => "retraining it from scratch".into(),
+            };
+            for d in &damages {
+                repaired(obs, d.to_string(), &action);
+            }
+            if position.is_none() {
+                dir.clear()?;
+            }
+            Ok(Start::Train(position.unwrap_or((0, 0))))
+        }
+        RunState::Partial { progress, damaged } => {
+            for d in damaged {
+                repaired(
+                    obs,
+                    d.to_string(),
+                    &format!("resuming from the checkpoint before it (epoch {})", progress.epochs_done),
+                );
+            }
+            Ok(Start::Train(progress.position()))
+        }
+        RunState::Pending => Ok(Start::Train((0, 0))),
     }
-    if let Some(failure) = dir.read_json::<serde_json::Value>(&dir.failed())? {
-        let error = format!(
-            "failed earlier ({}); `tfkd clean --failed` removes it so it can be retried",
-            failure["error"].as_str().unwrap_or("?")
-        );
-        return Ok(Start::Done(failed(p, error)));
-    }
-    Ok(Start::Train)
 }
 
-/// Whether `p` can start: `Some(Ok(teacher))` when its teacher (if any) finished, `Some(Err)` when the
-/// teacher failed, `None` while the teacher is still pending.
-fn readiness<'o>(
-    p: &PlannedRun,
-    planned: &[PlannedRun],
-    outcomes: &'o [Option<Outcome>],
-) -> Option<Result<Option<&'o RunRecord>, String>> {
-    let Some(tid) = &p.teacher_id else { return Some(Ok(None)) };
+/// An observer that hands every event to a function (a worker's pipe, a thread's channel).
+pub struct Forward<'f>(pub &'f mut dyn FnMut(Event));
+
+impl Observer for Forward<'_> {
+    fn event(&mut self, event: &Event) {
+        (self.0)(event.clone());
+    }
+}
+
+/// Trains one job — runs that share an [`ArrayKey`] — in this process: takes each run's lease (waiting for
+/// another process that holds it, then reusing its result), picks the teachers' weights, and trains what is
+/// left as one array. Emits `RunFailed`/`RunInterrupted` events for runs that end so, besides returning them.
+pub fn train_job(plan: &Plan, job: &[&PlannedRun], ctx: &Context, obs: &mut dyn Observer) -> Vec<Outcome> {
+    let mut outcomes: Vec<Option<Outcome>> = job.iter().map(|_| None).collect();
+    let mut members: Vec<(usize, Member<'_>)> = Vec::new();
+    // Leases are taken in run-id order, the same in every process, so two invocations whose jobs share
+    // runs in another order never wait for each other.
+    let mut order: Vec<usize> = (0..job.len()).collect();
+    order.sort_by(|&a, &b| job[a].run_id.cmp(&job[b].run_id));
+    for i in order {
+        let p = job[i];
+        match claim(p, ctx, obs) {
+            Ok(Claim::Train(member)) => members.push((i, *member)),
+            Ok(Claim::Done(outcome)) => outcomes[i] = Some(outcome),
+            Err(e) => outcomes[i] = Some(Outcome::failed(p, tfkd_io::chain(&e))),
+        }
+    }
+    members.sort_by_key(|(i, _)| *i);
+    // Members resuming from different points (another process trained some meanwhile) train as separate arrays.
+    while !members.is_empty() {
+        let key = ArrayKey::of(members[0].1.run, position(&members[0].1, ctx));
+        let (now, later): (Vec<_>, Vec<_>) =
+            members.into_iter().partition(|(_, m)| ArrayKey::of(m.run, position(m, ctx)) == key);
+        members = later;
+        let (idx, group): (Vec<usize>, Vec<Member<'_>>) = now.into_iter().unzip();
+        let runs: Vec<&PlannedRun> = group.iter().map(|m| m.run).collect();
+        for ((i, p), result) in
+            idx.into_iter().zip(runs).zip(array::train(group, &plan.splits, &plan.data_hash, ctx, obs))
+        {
+            outcomes[i] = Some(match result {
+                Ok(record) => Outcome::Trained(Box::new(record)),
+                Err(TrainError::Interrupted { at }) => {
+                    Outcome::Interrupted { label: p.config.label(), run_id: p.run_id.clone(), at }
+                }
+                Err(e) => Outcome::failed(p, tfkd_io::chain(&e)),
+            });
+        }
+    }
+    let outcomes: Vec<Outcome> =
+        outcomes.into_iter().map(|o| o.expect("every run of the job has an outcome")).collect();
+    for o in &outcomes {
+        match o {
+            Outcome::Failed { label, run_id, error } => {
+                obs.event(&Event::RunFailed { label: label.clone(), run_id: run_id.clone(), error: error.clone() });
+            }
+            Outcome::Interrupted { label, run_id, at } => {
+                obs.event(&Event::RunInterrupted { label: label.clone(), run_id: run_id.clone(), at: at.clone() });
+            }
+            Outcome::Trained(_) | Outcome::Cached { .. } => {}
+        }
+    }
+    outcomes
+}
+
+fn position(m: &Member<'_>, ctx: &Context) -> (u32, usize) {
+    match RunDir::new(&ctx.cache_dir, &m.run.run_id).state() {
+        Ok(RunState::Partial { progress, .. }) => progress.position(),
+        _ => (0, 0),
+    }
+}
+
+enum Claim<'a> {
+    Train(Box<Member<'a>>),
+    Done(Outcome),
+}
+
+/// Takes `p`'s lease (waiting while another live process holds it) and says what is left to do.
+fn claim<'a>(p: &'a PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<Claim<'a>> {
+    let dir = RunDir::new(&ctx.cache_dir, &p.run_id);
+    dir.create()?;
+    let what = format!("tfkd training {}", p.config.label());
+    let mut holder = None;
+    let lease = Lease::acquire_waiting(
+        &dir.lock(),
+        &what,
+        lease_timeout(),
+        Duration::from_millis(500),
+        |owner| {
+            holder = Some(owner.to_string());
+            obs.event(&Event::RunWaiting {
+                label: p.config.label(),
+                run_id: p.run_id.clone(),
+                holder: owner.to_string(),
+            });
+        },
+        || ctx.interrupt.load(std::sync::atomic::Ordering::SeqCst),
+    )?;
+    let Some(lease) = lease else {
+        return Ok(Claim::Done(Outcome::Interrupted {
+            label: p.config.label(),
+            run_id: p.run_id.clone(),
+            at: "while waiting for its lease".into(),
+        }));
+    };
+    match classify(p, ctx, obs)? {
+        Start::Done(Outcome::Cached { record, .. }) => {
+            let by = holder.map(|h| format!("trained meanwhile by {h}"));
+            obs.event(&Event::RunCached {
+                label: record.label.clone(),
+                run_id: p.run_id.clone(),
+                summary: record.summary.clone(),
+                by: by.clone(),
+            });
+            Ok(Claim::Done(Outcome::Cached { record, by }))
+        }
+        Start::Done(outcome) => Ok(Claim::Done(outcome)),
+        Start::Train(_) => {
+            let teacher = match &p.teacher_id {
+                None => None,
+                Some(tid) => {
+                    let tdir = RunDir::new(&ctx.cache_dir, tid);
+                    let record: RunRecord =
+                        tdir.read_json(&tdir.done())?.ok_or_else(|| TrainError::TeacherNotDone(tid.clone()))?;
+                    Some(teacher::choose(p, &record, &ctx.cache_dir)?)
+                }
+            };
+            Ok(Claim::Train(Box::new(Member { run: p, teacher, lease })))
+        }
+    }
+}
+
+/// Trains one job in a worker process: the runs, and a function that receives the worker's events.
+pub type Launch<'a> = dyn Fn(&[&PlannedRun], &mut dyn FnMut(Event)) -> Vec<Outcome> + Sync + 'a;
+
+/// How an experiment's jobs run.
+#[derive(Clone, Copy)]
+pub struct Options<'a> {
+    /// Jobs at once.
+    pub jobs: usize,
+    /// Members per array at most (1: every run alone).
+    pub array: usize,
+    /// Runs each job in a worker process; `None`: in this process.
+    pub launch: Option<&'a Launch<'a>>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("jobs", &self.jobs)
+            .field("array", &self.array)
+            .field("workers", &self.launch.is_some())
+            .finish()
+    }
+}
+
+/// Whether `p` can start: `Some(Ok(()))` when its teacher (if any) finished, `Some(Err)` when the teacher
+/// failed or was interrupted, `None` while the teacher is still pending.
+fn readiness(p: &PlannedRun, planned: &[PlannedRun], outcomes: &[Option<Outcome>]) -> Option<Result<(), String>> {
+    let Some(tid) = &p.teacher_id else { return Some(Ok(())) };
     let i = planned.iter().position(|q| &q.run_id == tid)?;
     match outcomes[i].as_ref()? {
         Outcome::Failed { .. } => Some(Err("its teacher run did not finish".into())),
-        done => Some(Ok(done.record())),
+        Outcome::Interrupted { at, .. } => Some(Err(format!("its teacher run was interrupted {at}"))),
+        _ => Some(Ok(())),
     }
 }
 
-fn failed(p: &PlannedRun, error: String) -> Outcome {
-    Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error }
-}
-
-fn finish(p: &PlannedRun, result: Result<RunRecord>) -> Outcome {
-    match result {
-        Ok(record) => Outcome::Trained(Box::new(record)),
-        Err(e) => failed(p, e.to_string()),
+/// The jobs to start now: ready runs grouped by [`ArrayKey`] into arrays of at most `array` members, in plan order.
+fn ready_jobs(
+    plan: &Plan,
+    outcomes: &mut [Option<Outcome>],
+    running: &[bool],
+    starts: &[(u32, usize)],
+    array: usize,
+) -> Vec<Vec<usize>> {
+    let mut jobs: Vec<(ArrayKey, Vec<usize>)> = Vec::new();
+    for (i, p) in plan.runs.iter().enumerate() {
+        if outcomes[i].is_some() || running[i] {
+            continue;
+        }
+        match readiness(p, &plan.runs, outcomes) {
+            None => {}
+            Some(Err(error)) => outcomes[i] = Some(Outcome::failed(p, error)),
+            Some(Ok(())) => {
+                let key = ArrayKey::of(p, starts[i]);
+                match jobs.iter_mut().find(|(k, members)| *k == key && members.len() < array.max(1)) {
+                    Some((_, members)) => members.push(i),
+                    None => jobs.push((key, vec![i])),
+                }
+            }
+        }
     }
+    jobs.into_iter().map(|(_, members)| members).collect()
 }
 
-/// Runs every planned run, teachers before their students. A run whose `done.json` exists (with the
-/// snapshots its dependents need) is not trained again; a run that failed before is reported, not
-/// retried (`tfkd clean --failed` retries it). Without `parallel`, runs train one after another in this
-/// process; with it, up to `jobs` train at once. Outcomes come back in plan order either way.
-pub fn execute(
-    exp: &Experiment,
-    data_dir: &Path,
-    ctx: &Context,
-    obs: &mut dyn Observer,
-    parallel: Option<&Parallel<'_>>,
-) -> Result<Vec<Outcome>> {
-    let (splits, data_hash, planned) = plan(exp, data_dir, &ctx.cache_dir)?;
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(planned.len());
-    for p in &planned {
-        outcomes.push(match classify(p, ctx)? {
+/// A message from a job's thread.
+enum Message {
+    Event(Box<Event>),
+    Done(Vec<usize>, Vec<Outcome>),
+}
+
+/// Runs every planned run, teachers before their students, as [`Options`] say. A run whose record exists
+/// (with intact weights and the snapshots its dependents need) is not trained again; a run that failed
+/// before is reported, not retried (`tfkd clean --failed` retries it). Outcomes come back in plan order.
+pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options<'_>) -> Result<Vec<Outcome>> {
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(plan.runs.len());
+    let mut starts = Vec::with_capacity(plan.runs.len());
+    for p in &plan.runs {
+        match classify(p, ctx, obs)? {
             Start::Done(outcome) => {
-                if let Outcome::Cached(record) = &outcome {
+                if let Outcome::Cached { record, .. } = &outcome {
                     obs.event(&Event::RunCached {
                         label: record.label.clone(),
                         run_id: p.run_id.clone(),
                         summary: record.summary.clone(),
+                        by: None,
                     });
                 }
-                Some(outcome)
+                outcomes.push(Some(outcome));
+                starts.push((0, 0));
             }
-            Start::Train => None,
-        });
-    }
-    match parallel {
-        None => {
-            // Plan order puts teachers first, so every teacher has an outcome when its student comes up.
-            for (i, p) in planned.iter().enumerate() {
-                if outcomes[i].is_some() {
-                    continue;
-                }
-                let outcome = match readiness(p, &planned, &outcomes) {
-                    Some(Ok(teacher)) => finish(p, train_with(p, teacher, &splits, &data_hash, ctx, obs)),
-                    Some(Err(error)) => failed(p, error),
-                    None => failed(p, "its teacher is planned after it".into()),
-                };
-                outcomes[i] = Some(outcome);
+            Start::Train(position) => {
+                outcomes.push(None);
+                starts.push(position);
             }
         }
-        Some(par) => run_parallel(&planned, &mut outcomes, par, obs),
     }
-    Ok(outcomes.into_iter().map(|o| o.expect("every run has an outcome")).collect())
-}
-
-/// A message from a worker thread.
-enum Message {
-    Event(Event),
-    Done(usize, Box<Result<RunRecord>>),
-}
-
-fn run_parallel(planned: &[PlannedRun], outcomes: &mut [Option<Outcome>], par: &Parallel<'_>, obs: &mut dyn Observer) {
     let (tx, rx) = mpsc::channel::<Message>();
-    let mut running = vec![false; planned.len()];
+    let mut running = vec![false; plan.runs.len()];
     std::thread::scope(|scope| {
         let mut in_flight = 0;
         loop {
-            // Start every run whose teacher is done, up to `jobs` at once; fail those whose teacher failed.
-            for (i, p) in planned.iter().enumerate() {
-                if outcomes[i].is_some() || running[i] || in_flight >= par.jobs.max(1) {
-                    continue;
-                }
-                match readiness(p, planned, outcomes) {
-                    None => {}
-                    Some(Err(error)) => outcomes[i] = Some(failed(p, error)),
-                    Some(Ok(_)) => {
-                        running[i] = true;
-                        in_flight += 1;
-                        let tx = tx.clone();
-                        let train = par.train;
-                        scope.spawn(move || {
-                            let events = tx.clone();
-                            let result = train(p, &mut |e| {
-                                let _ = events.send(Message::Event(e));
-                            });
-                            let _ = tx.send(Message::Done(i, Box::new(result)));
-                        });
+            let stopping = ctx.interrupt.load(std::sync::atomic::Ordering::SeqCst);
+            if !stopping {
+                for job in ready_jobs(plan, &mut outcomes, &running, &starts, opts.array) {
+                    if in_flight >= opts.jobs.max(1) {
+                        break;
                     }
+                    for &i in &job {
+                        running[i] = true;
+                    }
+                    in_flight += 1;
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let runs: Vec<&PlannedRun> = job.iter().map(|&i| &plan.runs[i]).collect();
+                        let events = tx.clone();
+                        let mut report = |e: Event| {
+                            let _ = events.send(Message::Event(Box::new(e)));
+                        };
+                        let outcomes = match opts.launch {
+                            Some(launch) => launch(&runs, &mut report),
+                            None => train_job(plan, &runs, ctx, &mut Forward(&mut report)),
+                        };
+                        let _ = tx.send(Message::Done(job, outcomes));
+                    });
                 }
             }
             if in_flight == 0 {
-                break; // nothing running and nothing could start: every run has an outcome
+                break; // nothing running and nothing could start
             }
-            match rx.recv().expect("a worker holds a sender") {
+            match rx.recv().expect("a job thread holds a sender") {
                 Message::Event(e) => obs.event(&e),
-                Message::Done(i, result) => {
+                Message::Done(job, results) => {
                     in_flight -= 1;
-                    running[i] = false;
-                    outcomes[i] = Some(finish(&planned[i], *result));
+                    for (i, outcome) in job.into_iter().zip(results) {
+                        running[i] = false;
+                        outcomes[i] = Some(outcome);
+                    }
                 }
             }
         }
     });
+    Ok(outcomes
+        .into_iter()
+        .zip(&plan.runs)
+        .map(|(o, p)| {
+            o.unwrap_or_else(|| Outcome::Interrupted {
+                label: p.config.label(),
+                run_id: p.run_id.clone(),
+                at: "before it started".into(),
+            })
+        })
+        .collect())
+}
+
+/// Tries once to take a run's lease, for tools that must not wait (status, clean).
+pub fn try_lease(dir: &RunDir) -> Result<Option<Lease>> {
+    Ok(match Lease::try_acquire(&dir.lock(), "tfkd maintenance", lease_timeout())? {
+        Acquire::Acquired(l) => Some(l),
+        Acquire::Held(_) => None,
+    })
 }

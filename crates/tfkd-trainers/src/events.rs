@@ -54,7 +54,7 @@ pub enum Event {
         /// Its accuracies.
         summary: Summary,
     },
-    /// A run was already finished earlier: nothing trained.
+    /// A run was already finished earlier (or by another process meanwhile): nothing trained.
     RunCached {
         /// `id@seed`.
         label: String,
@@ -62,6 +62,47 @@ pub enum Event {
         run_id: String,
         /// Its accuracies.
         summary: Summary,
+        /// Who finished it, when not an earlier invocation: e.g. another tfkd that held its lease.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// Another process holds the run's lease: this one waits for it to finish, then reuses its result.
+    RunWaiting {
+        /// `id@seed`.
+        label: String,
+        /// Run id.
+        run_id: String,
+        /// The holder (what, pid, host, last heartbeat).
+        holder: String,
+    },
+    /// A run failed (a NaN loss, a teacher that did not finish, …); the message says why.
+    RunFailed {
+        /// `id@seed`.
+        label: String,
+        /// Run id.
+        run_id: String,
+        /// Why.
+        error: String,
+    },
+    /// A run stopped on request with a checkpoint; the same command resumes it.
+    RunInterrupted {
+        /// `id@seed`.
+        label: String,
+        /// Run id.
+        run_id: String,
+        /// Where it stopped.
+        at: String,
+    },
+    /// A damaged file of the run's folder was found; the run is resumed or retrained as `action` says.
+    RunRepaired {
+        /// `id@seed`.
+        label: String,
+        /// Run id.
+        run_id: String,
+        /// The file and what is wrong with it.
+        damaged: String,
+        /// What happens instead.
+        action: String,
     },
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+pub use tfkd_analysis::calibration::Calibration;
 
 /// Metrics of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,8 +21,14 @@ pub struct EpochMetrics {
     pub val_acc: Option<f64>,
     /// Test accuracy.
     pub test_acc: f64,
-    /// Test cross-entropy.
+    /// Test cross-entropy (the mean negative log-likelihood of the true label).
     pub test_loss: f64,
+    /// Test calibration and confidence (absent in records from before they were measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<Calibration>,
+    /// Validation calibration and confidence, when a validation split exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<Calibration>,
     /// Wall seconds of the epoch (training and evaluation).
     pub seconds: f64,
     /// Training images per second.
@@ -35,24 +42,26 @@ pub struct Summary {
     pub last_test_acc: f64,
     /// Highest test accuracy over all epochs — what the official code reported (selection on the test set).
     pub best_test_acc: f64,
-    /// Epoch of `best_test_acc`.
+    /// Epoch of `best_test_acc` (the later one on ties, as the official `>=`).
     pub best_test_epoch: u32,
     /// Test accuracy at the epoch with the best validation accuracy (proper model selection), if a validation split exists.
     pub test_at_best_val: Option<f64>,
-    /// Epoch of the best validation accuracy.
+    /// Epoch of the best validation accuracy (the later one on ties).
     pub best_val_epoch: Option<u32>,
     /// Epochs trained.
     pub epochs: u32,
 }
 
 impl Summary {
-    /// Summarises per-epoch metrics (ties go to the earlier epoch).
+    /// Summarises per-epoch metrics. Ties go to the **later** epoch, as the official code's
+    /// `is_best = val_acc >= best_val_acc` (train_kd.py) overwrites `best.pth.tar` on a tie — which matters
+    /// because the selected epoch's weights are what a student learns from.
     #[must_use]
     pub fn of(metrics: &[EpochMetrics]) -> Option<Summary> {
         let last = metrics.last()?;
-        let best_test = metrics.iter().fold(&metrics[0], |b, m| if m.test_acc > b.test_acc { m } else { b });
+        let best_test = metrics.iter().fold(&metrics[0], |b, m| if m.test_acc >= b.test_acc { m } else { b });
         let best_val = metrics.iter().filter(|m| m.val_acc.is_some()).fold(None::<&EpochMetrics>, |b, m| match b {
-            Some(b) if b.val_acc >= m.val_acc => Some(b),
+            Some(b) if b.val_acc > m.val_acc => Some(b),
             _ => Some(m),
         });
         Some(Summary {
@@ -87,27 +96,30 @@ mod tests {
             val_acc: val,
             test_acc: test,
             test_loss: 1.0,
+            test: None,
+            val: None,
             seconds: 1.0,
             train_img_per_s: 1.0,
         }
     }
 
+    /// The official rule (`>=`, train_kd.py): on a tie the later epoch is selected.
     #[test]
-    fn three_accuracies() {
+    fn ties_go_to_the_later_epoch_as_in_the_official_code() {
         let s =
             Summary::of(&[m(1, Some(0.3), 0.31), m(2, Some(0.5), 0.40), m(3, Some(0.45), 0.52), m(4, Some(0.5), 0.50)])
                 .unwrap();
         assert_eq!((s.last_test_acc, s.best_test_acc, s.best_test_epoch), (0.50, 0.52, 3));
-        assert_eq!((s.test_at_best_val, s.best_val_epoch), (Some(0.40), Some(2)), "ties keep the earlier epoch");
-        assert_eq!(s.selected_epoch(), 2);
-        let no_val = Summary::of(&[m(1, None, 0.2), m(2, None, 0.3)]).unwrap();
-        assert_eq!((no_val.test_at_best_val, no_val.selected_epoch()), (None, 2));
+        assert_eq!((s.test_at_best_val, s.best_val_epoch), (Some(0.50), Some(4)), "val tie at epochs 2 and 4: epoch 4");
+        assert_eq!(s.selected_epoch(), 4);
+        let no_val = Summary::of(&[m(1, None, 0.2), m(2, None, 0.3), m(3, None, 0.3)]).unwrap();
+        assert_eq!((no_val.test_at_best_val, no_val.best_test_epoch, no_val.selected_epoch()), (None, 3, 3));
     }
 }
 
-/// Running sums of an epoch's training batches. Each batch's terms are added on the device; they are read
-/// back every `every` batches (1 on the CPU, so every value is as if read at once), because on a GPU a read
-/// waits for all queued work and reading every batch would stall the queue.
+/// Running sums of one member's training batches. Each batch's terms are added on the device; they are
+/// read back every `every` batches (1 on the CPU, so every value is as if read at once), because on a GPU
+/// a read waits for all queued work and reading every batch would stall the queue.
 #[derive(Debug)]
 pub struct Tally {
     every: usize,
@@ -130,6 +142,18 @@ impl Tally {
     #[must_use]
     pub fn new(every: usize) -> Self {
         Tally { every: every.max(1), pending: None, unread: 0, loss_sum: 0.0, ce_sum: 0.0, correct: 0, seen: 0 }
+    }
+
+    /// A tally that continues an epoch checkpointed mid-way.
+    #[must_use]
+    pub fn resumed(every: usize, so_far: &crate::state::EpochSoFar) -> Self {
+        Tally {
+            loss_sum: so_far.loss_sum,
+            ce_sum: so_far.ce_sum,
+            correct: so_far.correct,
+            seen: so_far.seen,
+            ..Tally::new(every)
+        }
     }
 
     /// Adds a batch's mean loss and cross-entropy (scalars), its logits and labels; says whether a read is due
@@ -168,5 +192,11 @@ impl Tally {
             return Ok(loss.is_finite());
         }
         Ok(true)
+    }
+
+    /// Whether sums are waiting to be read.
+    #[must_use]
+    pub fn unread(&self) -> bool {
+        self.pending.is_some()
     }
 }

@@ -64,17 +64,19 @@ pub fn normalize(data: &DataConfig, channels: usize) -> Result<Normalize> {
     Ok(Normalize::preset(data.normalize, channels)?)
 }
 
-/// The model to build.
-pub fn model(run: &RunConfig, classes: usize, channels: usize) -> Result<(Arch, ModelConfig)> {
-    Ok((
+/// The model a run trains (one member; arrays set their member count on it).
+#[must_use]
+pub fn model(run: &RunConfig, classes: usize, channels: usize) -> (Arch, ModelConfig) {
+    (
         run.model,
         ModelConfig {
             classes: classes as i64,
             in_channels: channels as i64,
             width: run.model_options.width,
             googlenet_bn_eps_quirk: run.model_options.googlenet_bn_eps_quirk,
+            members: 1,
         },
-    ))
+    )
 }
 
 /// The loss of a run: its method, with the KL divided as the run's `kl_classes` says.

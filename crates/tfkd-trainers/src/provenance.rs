@@ -30,12 +30,65 @@ pub struct Provenance {
     pub finished: Option<String>,
     /// Wall seconds.
     pub wall_seconds: Option<f64>,
+    /// CPU model (`/proc/cpuinfo`): CPU results depend on the instruction sets libtorch dispatches to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// The vector instruction sets the CPU offers that libtorch's kernels may use (avx2, avx512f, amx, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_isa: Vec<String>,
+    /// How CPU kernels were chosen: `native` (libtorch picks the widest instruction set) or a pinned mode
+    /// such as `portable-avx2` (see tfkd's numerics setting), with the variables set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numerics: Option<String>,
+    /// The fused array the run trained in, if it trained with others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<ArrayInfo>,
+}
+
+/// A run's place in a fused training array.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArrayInfo {
+    /// Members of the array.
+    pub members: usize,
+    /// This run's member index.
+    pub index: usize,
+    /// Every member's label, in member order.
+    pub labels: Vec<String>,
+}
+
+/// The CPU model and the vector instruction sets it offers, from `/proc/cpuinfo`.
+#[must_use]
+pub fn cpu() -> (Option<String>, Vec<String>) {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string())
+    };
+    let flags = field("flags").unwrap_or_default();
+    let isa = [
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_tile",
+        "amx_bf16",
+    ]
+    .iter()
+    .filter(|f| flags.split_whitespace().any(|x| x == **f))
+    .map(|f| (*f).to_string())
+    .collect();
+    (field("model name"), isa)
 }
 
 impl Provenance {
-    /// Captures the environment now; `libtorch` and `device` come from the caller, which knows them.
+    /// Captures the environment now; `libtorch`, `device` and `numerics` come from the caller, which knows them.
     #[must_use]
-    pub fn capture(libtorch: &str, device: &str) -> Self {
+    pub fn capture(libtorch: &str, device: &str, numerics: &str) -> Self {
+        let (cpu, cpu_isa) = cpu();
         let git = |args: &[&str]| {
             Command::new("git")
                 .args(args)
@@ -54,12 +107,14 @@ impl Provenance {
             libtorch: libtorch.to_string(),
             device: device.to_string(),
             threads: tch::get_num_threads(),
-            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_default(),
+            host: tfkd_io::host_name(),
             started: rfc3339(SystemTime::now()),
             finished: None,
             wall_seconds: None,
+            cpu,
+            cpu_isa,
+            numerics: Some(numerics.to_string()),
+            array: None,
         }
     }
 

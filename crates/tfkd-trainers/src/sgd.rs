@@ -1,7 +1,10 @@
-//! SGD exactly as PyTorch's `torch.optim.SGD` (dampening 0), with inspectable momentum buffers.
+//! SGD exactly as PyTorch's `torch.optim.SGD` (dampening 0), over the members of a fused array, with
+//! inspectable momentum buffers.
 //!
 //! tch's optimiser hides its state, which makes a bit-exact resume impossible; this one keeps the
-//! momentum buffers as named tensors that checkpoints save and restore.
+//! momentum buffers as named tensors that checkpoints save and restore. Each member has its own learning
+//! rate, momentum and weight decay (its own run's settings), applied to its rows of every variable
+//! (see `tfkd_models::member`); with one member it is the plain update.
 //!
 //! ```text
 //! d = grad + weight_decay · p
@@ -12,33 +15,58 @@
 
 use std::collections::BTreeMap;
 
-use tch::{nn::VarStore, Tensor};
+use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::error::Result;
 
-/// SGD with momentum and weight decay over every trainable variable of a VarStore.
+/// SGD with momentum and weight decay over every trainable variable of a VarStore of `members` members.
 #[derive(Debug)]
 pub struct Sgd {
     params: Vec<(String, Tensor)>,
     buffers: BTreeMap<String, Tensor>,
-    momentum: f64,
-    weight_decay: f64,
+    members: i64,
+    momentum: Tensor,
+    weight_decay: Tensor,
+    uses_momentum: bool,
+    uses_weight_decay: bool,
     nesterov: bool,
-    lr: f64,
+    lr: Tensor,
+    device: Device,
+}
+
+/// A per-member column vector (members × 1) on `device`, in f32 like the weights.
+fn column(values: &[f64], device: Device) -> Tensor {
+    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    Tensor::from_slice(&v).view([-1, 1]).to_device(device)
 }
 
 impl Sgd {
-    /// An optimiser over `vs`'s trainable variables, in name order.
+    /// An optimiser over `vs`'s trainable variables, in name order; one momentum and weight decay per member.
     #[must_use]
-    pub fn new(vs: &VarStore, momentum: f64, weight_decay: f64, nesterov: bool) -> Self {
+    pub fn new(vs: &VarStore, momentum: &[f64], weight_decay: &[f64], nesterov: bool) -> Self {
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
-        Sgd { params, buffers: BTreeMap::new(), momentum, weight_decay, nesterov, lr: 0.0 }
+        let device = vs.device();
+        Sgd {
+            params,
+            buffers: BTreeMap::new(),
+            members: momentum.len() as i64,
+            momentum: column(momentum, device),
+            weight_decay: column(weight_decay, device),
+            uses_momentum: momentum.iter().any(|&m| m != 0.0),
+            uses_weight_decay: weight_decay.iter().any(|&w| w != 0.0),
+            nesterov,
+            lr: column(&vec![0.0; momentum.len()], device),
+            device,
+        }
     }
 
-    /// Sets the learning rate of the next steps.
-    pub fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+    /// Sets each member's learning rate for the next steps.
+    pub fn set_lr(&mut self, lr: &[f64]) {
+        let v: Vec<f32> = lr.iter().map(|&x| x as f32).collect();
+        let host = Tensor::from_slice(&v).view([-1, 1]);
+        // A small host→device copy queued without waiting for the device (as the data loaders' uploads).
+        self.lr = if self.device.is_cuda() { host.to_device_(self.device, Kind::Float, true, false) } else { host };
     }
 
     /// Zeroes every gradient.
@@ -50,18 +78,20 @@ impl Sgd {
 
     /// One update from the current gradients.
     pub fn step(&mut self) -> Result<()> {
+        let m = self.members;
         tch::no_grad(|| -> Result<()> {
             for (name, p) in &mut self.params {
                 let grad = p.grad();
                 if !grad.defined() {
                     continue;
                 }
-                let mut d =
-                    if self.weight_decay != 0.0 { grad.f_add(&p.f_mul_scalar(self.weight_decay)?)? } else { grad };
-                if self.momentum != 0.0 {
+                let pv = p.f_view([m, -1])?;
+                let gv = grad.f_view([m, -1])?;
+                let mut d = if self.uses_weight_decay { gv.f_add(&pv.f_mul(&self.weight_decay)?)? } else { gv };
+                if self.uses_momentum {
                     let buf = match self.buffers.get_mut(name) {
                         Some(buf) => {
-                            let _ = buf.f_mul_scalar_(self.momentum)?.f_add_(&d)?;
+                            let _ = buf.f_mul_(&self.momentum)?.f_add_(&d)?;
                             buf.shallow_clone()
                         }
                         None => {
@@ -70,23 +100,46 @@ impl Sgd {
                             buf
                         }
                     };
-                    d = if self.nesterov { d.f_add(&buf.f_mul_scalar(self.momentum)?)? } else { buf };
+                    d = if self.nesterov { d.f_add(&buf.f_mul(&self.momentum)?)? } else { buf };
                 }
-                let _ = p.f_sub_(&d.f_mul_scalar(self.lr)?)?;
+                let mut pv = pv;
+                let _ = pv.f_sub_(&d.f_mul(&self.lr)?)?;
             }
             Ok(())
         })
     }
 
-    /// The momentum buffers by parameter name (for checkpoints).
+    /// Member `member`'s momentum buffers, under the parameter names (for its checkpoint).
     #[must_use]
-    pub fn buffers(&self) -> &BTreeMap<String, Tensor> {
-        &self.buffers
+    pub fn member_buffers(&self, member: i64) -> BTreeMap<String, Tensor> {
+        let shapes: BTreeMap<&str, Vec<i64>> = self.params.iter().map(|(k, p)| (k.as_str(), p.size())).collect();
+        self.buffers
+            .iter()
+            .map(|(k, buf)| {
+                let mut shape = shapes[k.as_str()].clone();
+                shape[0] /= self.members;
+                (k.clone(), buf.select(0, member).reshape(shape.as_slice()))
+            })
+            .collect()
     }
 
-    /// Restores momentum buffers saved by [`Sgd::buffers`].
-    pub fn set_buffers(&mut self, buffers: BTreeMap<String, Tensor>) {
-        self.buffers = buffers;
+    /// Restores the momentum buffers of every member from their checkpoints (`per_member[a]` for member a);
+    /// members without buffers (a fresh start) leave them unset.
+    pub fn set_member_buffers(&mut self, per_member: &[BTreeMap<String, Tensor>]) -> Result<()> {
+        if per_member.iter().all(BTreeMap::is_empty) {
+            return Ok(());
+        }
+        for (name, _) in &self.params {
+            let rows: Vec<Tensor> = per_member
+                .iter()
+                .map(|b| b.get(name).map(|t| t.to_device(self.device).f_view([1, -1])).transpose())
+                .collect::<std::result::Result<Option<Vec<_>>, _>>()?
+                .unwrap_or_default();
+            if rows.len() == per_member.len() {
+                self.buffers.insert(name.clone(), Tensor::f_cat(&rows, 0)?);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -100,8 +153,8 @@ mod tests {
     fn matches_pytorch_update_rule() {
         let vs = VarStore::new(Device::Cpu);
         let w = vs.root().var("w", &[1], nn::Init::Const(1.0));
-        let mut opt = Sgd::new(&vs, 0.9, 0.01, false);
-        opt.set_lr(0.1);
+        let mut opt = Sgd::new(&vs, &[0.9], &[0.01], false);
+        opt.set_lr(&[0.1]);
         for _ in 0..2 {
             opt.zero_grad();
             (&w * &w).sum(Kind::Float).backward(); // grad = 2w
@@ -110,6 +163,38 @@ mod tests {
         // step 1: d = 2 + 0.01 = 2.01, buf = 2.01, w = 1 − 0.201 = 0.799
         // step 2: d = 1.598 + 0.00799 = 1.60599, buf = 0.9·2.01 + 1.60599 = 3.41499, w = 0.799 − 0.341499
         assert!((w.double_value(&[0]) - 0.457_501).abs() < 1e-6, "{}", w.double_value(&[0]));
-        assert!((opt.buffers()["w"].double_value(&[0]) - 3.41499).abs() < 1e-5);
+        assert!((opt.member_buffers(0)["w"].double_value(&[0]) - 3.41499).abs() < 1e-5);
+    }
+
+    /// Two members with their own hyper-parameters take exactly the steps each would take alone.
+    #[test]
+    fn members_update_with_their_own_settings() {
+        let settings = [(0.1, 0.9, 0.01), (0.05, 0.0, 0.0)];
+        let alone: Vec<f64> = settings
+            .iter()
+            .map(|&(lr, mom, wd)| {
+                let vs = VarStore::new(Device::Cpu);
+                let w = vs.root().var("w", &[2], nn::Init::Const(1.0));
+                let mut opt = Sgd::new(&vs, &[mom], &[wd], false);
+                opt.set_lr(&[lr]);
+                for _ in 0..3 {
+                    opt.zero_grad();
+                    (&w * &w * 3.0).sum(Kind::Float).backward();
+                    opt.step().unwrap();
+                }
+                w.double_value(&[1])
+            })
+            .collect();
+        let vs = VarStore::new(Device::Cpu);
+        let w = vs.root().var("w", &[4], nn::Init::Const(1.0)); // 2 members × 2
+        let mut opt = Sgd::new(&vs, &[0.9, 0.0], &[0.01, 0.0], false);
+        opt.set_lr(&[0.1, 0.05]);
+        for _ in 0..3 {
+            opt.zero_grad();
+            (&w * &w * 3.0).sum(Kind::Float).backward();
+            opt.step().unwrap();
+        }
+        assert_eq!((w.double_value(&[1]), w.double_value(&[3])), (alone[0], alone[1]));
+        assert_eq!(opt.member_buffers(1)["w"].size(), vec![2]);
     }
 }

@@ -1,17 +1,21 @@
-//! The files of a run's working folder and their atomic updates.
+//! A run's working folder: its files, their checksummed updates, its lease, and what state it is in.
 //!
 //! ```text
 //! <cache>/runs/<run-id>/
-//!   state.json                 pointer: last completed epoch, metrics so far (written last, atomically)
-//!   state-<epoch>.safetensors  model variables (model.*) and momentum buffers (momentum.*) after that epoch
-//!   best.safetensors           weights of the selected epoch (best val, else best test): the teacher weights
-//!   epoch-<n>.safetensors      snapshots dependents asked for (De-KD teachers)
-//!   done.json                  the finished run's record; its presence means "never train again"
-//!   failed.json                why the run stopped (NaN loss, …)
+//!   lock                          lease of the process training the run (host, pid, heartbeat)
+//!   state-<step>.safetensors      model variables (model.*) and momentum buffers (momentum.*) after <step>
+//!                                 optimisation steps; the last two are kept
+//!   state-<step>.json             progress at that point, with the sha256 of its .safetensors (written after it)
+//!   best.safetensors              weights of the selected epoch (best val, else best test): the teacher weights
+//!   epoch-<n>.safetensors         snapshots dependents asked for (De-KD teachers)
+//!   done.json                     the finished run's record, with the sha256 of every weights file
+//!   failed.json                   why the run stopped (NaN loss, …)
 //! ```
 //!
-//! Every file is written under a temporary name and renamed into place, so `kill -9` at any moment
-//! leaves either the previous state or the new one, never a torn file.
+//! Every file goes through the one atomic write ([`tfkd_io::write_atomic`]), so `kill -9` at any moment
+//! leaves the previous file or the new one, never a torn one. A file damaged anyway (a disk error, a copy
+//! cut short, a hand edit) is found by its checksum or its parse: the run is then [`RunState::Damaged`],
+//! reported with the file, and the engine resumes it from its last good checkpoint or retrains it.
 
 use std::{
     collections::BTreeMap,
@@ -19,37 +23,129 @@ use std::{
 };
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tch::{nn::VarStore, Tensor};
+use tfkd_io::{write_atomic, write_atomic_with, IoError, Owner};
 
 use crate::{
-    error::{io, Result, TrainError},
+    error::{Result, TrainError},
     metrics::EpochMetrics,
+    run::RunRecord,
 };
 
-/// The resumable part of a run, recorded in `state.json`.
+/// Checkpoints kept per run: the newest, and the one before it in case the newest is damaged.
+const KEEP: usize = 2;
+
+/// The running sums of an epoch interrupted mid-way (a checkpoint between two batches).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct EpochSoFar {
+    /// Σ loss·n over the finished batches.
+    pub loss_sum: f64,
+    /// Σ cross-entropy·n.
+    pub ce_sum: f64,
+    /// Correct training predictions.
+    pub correct: i64,
+    /// Images seen.
+    pub seen: i64,
+    /// Wall seconds spent training this epoch before the checkpoint.
+    pub seconds: f64,
+    /// Learning rate of the last step.
+    pub lr: f64,
+}
+
+/// The resumable part of a run, recorded in `state-<step>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// The run it belongs to.
     pub run_id: String,
     /// Epochs completed.
     pub epochs_done: u32,
+    /// Batches of the epoch in progress already trained (0 at an epoch boundary).
+    #[serde(default)]
+    pub batches_done: usize,
     /// Global optimisation steps done.
     pub steps: u64,
     /// Metrics of the completed epochs.
     pub metrics: Vec<EpochMetrics>,
     /// Selected epoch so far (its weights are in best.safetensors).
     pub selected_epoch: Option<u32>,
+    /// The sums of the epoch in progress, when the checkpoint was taken between two batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_so_far: Option<EpochSoFar>,
+    /// sha256 of `state-<steps>.safetensors`.
+    #[serde(default)]
+    pub tensors_sha256: String,
+    /// sha256 of `best.safetensors` at this point.
+    #[serde(default)]
+    pub best_sha256: Option<String>,
+}
+
+impl Progress {
+    /// A run that has not started.
+    #[must_use]
+    pub fn fresh(run_id: &str) -> Self {
+        Progress {
+            run_id: run_id.to_string(),
+            epochs_done: 0,
+            batches_done: 0,
+            steps: 0,
+            metrics: Vec::new(),
+            selected_epoch: None,
+            epoch_so_far: None,
+            tensors_sha256: String::new(),
+            best_sha256: None,
+        }
+    }
+
+    /// Where training resumes, as (epoch, batch): comparable between runs.
+    #[must_use]
+    pub fn position(&self) -> (u32, usize) {
+        (self.epochs_done, self.batches_done)
+    }
+}
+
+/// A file of a run folder that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The file.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.detail)
+    }
+}
+
+/// A checkpoint to resume from: the progress and the member's tensors (`model.*`, `momentum.*`).
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// Progress at the checkpoint.
+    pub progress: Progress,
+    /// The model variables by name.
+    pub model: Vec<(String, Tensor)>,
+    /// The momentum buffers by parameter name.
+    pub momentum: BTreeMap<String, Tensor>,
 }
 
 /// Where a run stands, as its folder says.
 #[derive(Debug)]
 pub enum RunState {
     /// Finished: its record.
-    Done(Box<crate::run::RunRecord>),
+    Done(Box<RunRecord>),
     /// Stopped with an error: the message.
     Failed(String),
-    /// Some epochs checkpointed: running now, or interrupted (the same command resumes it).
-    Partial(Progress),
+    /// Some steps checkpointed (resumable); `damaged` lists newer checkpoints that cannot be used.
+    Partial {
+        /// Progress of the newest good checkpoint.
+        progress: Box<Progress>,
+        /// Newer checkpoint files that are damaged.
+        damaged: Vec<Damage>,
+    },
+    /// Files that cannot be used and nothing good to resume from, or a damaged record.
+    Damaged(Vec<Damage>),
     /// Nothing there yet.
     Pending,
 }
@@ -58,6 +154,12 @@ pub enum RunState {
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,
+}
+
+/// sha256 of a file as lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl RunDir {
@@ -97,106 +199,278 @@ impl RunDir {
         self.root.join(format!("epoch-{epoch}.safetensors"))
     }
 
-    fn state_file(&self, epoch: u32) -> PathBuf {
-        self.root.join(format!("state-{epoch}.safetensors"))
-    }
-
-    /// `state.json`.
+    /// `lock`.
     #[must_use]
-    pub fn progress(&self) -> PathBuf {
-        self.root.join("state.json")
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("lock")
     }
 
-    /// Done, failed, partial or pending, in that order of precedence.
+    fn state_tensors(&self, step: u64) -> PathBuf {
+        self.root.join(format!("state-{step}.safetensors"))
+    }
+
+    fn state_json(&self, step: u64) -> PathBuf {
+        self.root.join(format!("state-{step}.json"))
+    }
+
+    /// The steps of the checkpoints present (`state-<step>.json`), newest first.
+    fn checkpoint_steps(&self) -> Vec<u64> {
+        let mut steps: Vec<u64> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_prefix("state-")?.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        steps.sort_unstable_by(|a, b| b.cmp(a));
+        steps
+    }
+
+    /// The live process holding the run's lease, if any.
+    #[must_use]
+    pub fn holder(&self) -> Option<Owner> {
+        let text = std::fs::read_to_string(self.lock()).ok()?;
+        let owner: Owner = serde_json::from_str(&text).ok()?;
+        let local = owner.host == tfkd_io::host_name();
+        (!local || tfkd_io::temp::pid_alive(owner.pid)).then_some(owner)
+    }
+
+    /// Done, failed, partial, damaged or pending, from the files alone (weights are checked by [`RunDir::verify`]).
     pub fn state(&self) -> Result<RunState> {
-        if let Some(record) = self.read_json(&self.done())? {
-            return Ok(RunState::Done(Box::new(record)));
+        match self.read_json::<RunRecord>(&self.done()) {
+            Ok(Some(record)) => return Ok(RunState::Done(Box::new(record))),
+            Ok(None) => {}
+            Err(TrainError::Damaged { file, detail }) => return Ok(RunState::Damaged(vec![Damage { file, detail }])),
+            Err(e) => return Err(e),
         }
-        if let Some(f) = self.read_json::<serde_json::Value>(&self.failed())? {
-            return Ok(RunState::Failed(f["error"].as_str().unwrap_or("?").to_string()));
+        match self.read_json::<serde_json::Value>(&self.failed()) {
+            Ok(Some(f)) => return Ok(RunState::Failed(f["error"].as_str().unwrap_or("?").to_string())),
+            Ok(None) => {}
+            Err(TrainError::Damaged { file, detail }) => return Ok(RunState::Damaged(vec![Damage { file, detail }])),
+            Err(e) => return Err(e),
         }
-        Ok(self.read_json(&self.progress())?.map_or(RunState::Pending, RunState::Partial))
+        let (good, damaged) = self.newest_good_progress();
+        Ok(match good {
+            Some(progress) => RunState::Partial { progress: Box::new(progress), damaged },
+            None if damaged.is_empty() => RunState::Pending,
+            None => RunState::Damaged(damaged),
+        })
+    }
+
+    /// The newest checkpoint whose JSON parses and whose tensors match their checksum, and the damaged newer ones.
+    fn newest_good_progress(&self) -> (Option<Progress>, Vec<Damage>) {
+        let mut damaged = Vec::new();
+        for step in self.checkpoint_steps() {
+            match self.check_checkpoint(step) {
+                Ok(progress) => return (Some(progress), damaged),
+                Err(d) => damaged.push(d),
+            }
+        }
+        (None, damaged)
+    }
+
+    fn check_checkpoint(&self, step: u64) -> Result<Progress, Damage> {
+        let json = self.state_json(step);
+        let damage = |file: &Path, detail: String| Damage { file: file.to_path_buf(), detail };
+        let text = std::fs::read_to_string(&json).map_err(|e| damage(&json, e.to_string()))?;
+        let progress: Progress =
+            serde_json::from_str(&text).map_err(|e| damage(&json, format!("not a checkpoint: {e}")))?;
+        let tensors = self.state_tensors(step);
+        let sha = sha256_file(&tensors).map_err(|e| damage(&tensors, e.to_string()))?;
+        if sha != progress.tensors_sha256 {
+            return Err(damage(
+                &tensors,
+                format!("checksum {sha} does not match its checkpoint's {}", progress.tensors_sha256),
+            ));
+        }
+        Ok(progress)
+    }
+
+    /// Checks a finished run's weights files against the checksums in its record; the damaged ones.
+    #[must_use]
+    pub fn verify(&self, record: &RunRecord) -> Vec<Damage> {
+        record
+            .weights
+            .iter()
+            .filter_map(|(name, want)| {
+                let file = self.root.join(name);
+                match sha256_file(&file) {
+                    Ok(got) if &got == want => None,
+                    Ok(got) => {
+                        Some(Damage { file, detail: format!("checksum {got} does not match the record's {want}") })
+                    }
+                    Err(e) => Some(Damage { file, detail: e.to_string() }),
+                }
+            })
+            .collect()
     }
 
     /// Creates the folder.
     pub fn create(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.root).map_err(io(&self.root))
+        std::fs::create_dir_all(&self.root)
+            .map_err(|e| IoError { op: "creating", path: self.root.clone(), source: e }.into())
     }
 
     /// Writes JSON atomically.
     pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
-        let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Config(e.to_string()))?;
-        atomic_write(path, |tmp| std::fs::write(tmp, text.as_bytes()).map_err(io(tmp)))
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| TrainError::Damaged { file: path.to_path_buf(), detail: e.to_string() })?;
+        Ok(write_atomic(path, text)?)
     }
 
-    /// Reads JSON; `None` when the file is absent.
+    /// Reads JSON; `None` when the file is absent, [`TrainError::Damaged`] when it does not parse.
     pub fn read_json<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<T>> {
         match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text)
                 .map(Some)
-                .map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), detail: e.to_string() }),
+                .map_err(|e| TrainError::Damaged { file: path.to_path_buf(), detail: format!("does not parse: {e}") }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(path)(e)),
+            Err(e) => Err(IoError { op: "reading", path: path.to_path_buf(), source: e }.into()),
         }
     }
 
-    /// Saves the state after `progress.epochs_done` epochs: tensors first, then the pointer.
-    pub fn save_state(&self, vs: &VarStore, momentum: &BTreeMap<String, Tensor>, progress: &Progress) -> Result<()> {
+    /// Saves a checkpoint of one member after `progress.steps` steps: tensors, then the JSON with their
+    /// checksum; keeps the newest [`KEEP`] checkpoints. `model` and `momentum` are the member's slices.
+    pub fn save_checkpoint(
+        &self,
+        model: &[(String, Tensor)],
+        momentum: &BTreeMap<String, Tensor>,
+        progress: &mut Progress,
+    ) -> Result<()> {
         let mut named: Vec<(String, Tensor)> =
-            vs.variables().into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect();
-        named.extend(momentum.iter().map(|(k, v)| (format!("momentum.{k}"), v.shallow_clone())));
-        let file = self.state_file(progress.epochs_done);
-        atomic_write(&file, |tmp| {
-            Tensor::write_safetensors(&named, tmp)
-                .map_err(|e| TrainError::Checkpoint { path: tmp.to_path_buf(), detail: e.to_string() })
-        })?;
-        self.write_json(&self.progress(), progress)?;
-        // Older states are no longer referenced.
-        for epoch in 0..progress.epochs_done {
-            let _ = std::fs::remove_file(self.state_file(epoch));
+            model.iter().map(|(k, v)| (format!("model.{k}"), v.contiguous())).collect();
+        named.extend(momentum.iter().map(|(k, v)| (format!("momentum.{k}"), v.contiguous())));
+        let file = self.state_tensors(progress.steps);
+        write_atomic_with(&file, |tmp| Tensor::write_safetensors(&named, tmp))
+            .map_err(|e| TrainError::checkpoint_write(&file, e))?;
+        progress.tensors_sha256 =
+            sha256_file(&file).map_err(|e| IoError { op: "reading", path: file.clone(), source: e })?;
+        self.write_json(&self.state_json(progress.steps), progress)?;
+        for step in self.checkpoint_steps().into_iter().skip(KEEP) {
+            let _ = std::fs::remove_file(self.state_json(step));
+            let _ = std::fs::remove_file(self.state_tensors(step));
         }
         Ok(())
     }
 
-    /// Loads the last saved state into `vs`; returns the progress and momentum buffers, or `None` to start fresh.
-    pub fn load_state(&self, vs: &mut VarStore, run_id: &str) -> Result<Option<(Progress, BTreeMap<String, Tensor>)>> {
-        let Some(progress) = self.read_json::<Progress>(&self.progress())? else { return Ok(None) };
-        let file = self.state_file(progress.epochs_done);
-        let bad = |detail: String| TrainError::Checkpoint { path: file.clone(), detail };
-        if progress.run_id != run_id {
-            return Err(bad(format!("belongs to run {}, not {run_id}", progress.run_id)));
-        }
-        let tensors = Tensor::read_safetensors(&file).map_err(|e| bad(e.to_string()))?;
-        let mut momentum = BTreeMap::new();
-        let mut vars = vs.variables();
-        let device = vs.device();
-        let mut restored = 0;
-        for (name, t) in tensors {
-            if let Some(k) = name.strip_prefix("model.") {
-                let Some(dst) = vars.get_mut(k) else { return Err(bad(format!("unknown variable {k}"))) };
-                tch::no_grad(|| dst.f_copy_(&t)).map_err(|e| bad(e.to_string()))?;
-                restored += 1;
-            } else if let Some(k) = name.strip_prefix("momentum.") {
-                momentum.insert(k.to_string(), t.to_device(device));
+    /// The newest usable checkpoint of `run_id` and the damaged newer files, which are removed (they would
+    /// be overwritten by the resumed run anyway). `None` when there is nothing to resume from.
+    pub fn resume(&self, run_id: &str) -> Result<(Option<Checkpoint>, Vec<Damage>)> {
+        let mut damaged = Vec::new();
+        for step in self.checkpoint_steps() {
+            let progress = match self.check_checkpoint(step) {
+                Ok(p) => p,
+                Err(d) => {
+                    damaged.push(d);
+                    let _ = std::fs::remove_file(self.state_json(step));
+                    let _ = std::fs::remove_file(self.state_tensors(step));
+                    continue;
+                }
+            };
+            let file = self.state_tensors(step);
+            if progress.run_id != run_id {
+                return Err(TrainError::Damaged {
+                    file,
+                    detail: format!("belongs to run {}, not {run_id}", progress.run_id),
+                });
             }
+            if let Some(want) = &progress.best_sha256 {
+                let got = sha256_file(&self.best()).ok();
+                if got.as_ref() != Some(want) {
+                    return Err(TrainError::Damaged {
+                        file: self.best(),
+                        detail: "does not match the checkpoint it was selected with (retrain the run)".into(),
+                    });
+                }
+            }
+            let tensors = Tensor::read_safetensors(&file)
+                .map_err(|e| TrainError::Damaged { file: file.clone(), detail: e.to_string() })?;
+            let mut model = Vec::new();
+            let mut momentum = BTreeMap::new();
+            for (name, t) in tensors {
+                if let Some(k) = name.strip_prefix("model.") {
+                    model.push((k.to_string(), t));
+                } else if let Some(k) = name.strip_prefix("momentum.") {
+                    momentum.insert(k.to_string(), t);
+                }
+            }
+            model.sort_by(|a, b| a.0.cmp(&b.0));
+            return Ok((Some(Checkpoint { progress, model, momentum }), damaged));
         }
-        if restored != vars.len() {
-            return Err(bad(format!("restored {restored} of {} variables", vars.len())));
-        }
-        Ok(Some((progress, momentum)))
+        Ok((None, damaged))
     }
 
-    /// Saves model weights (a snapshot or the best weights) atomically.
-    pub fn save_weights(&self, vs: &VarStore, path: &Path) -> Result<()> {
-        atomic_write(path, |tmp| tfkd_models::save(vs, tmp).map_err(TrainError::from))
+    /// Saves a member's weights (a snapshot or the best weights) atomically; returns their sha256.
+    pub fn save_weights(&self, vs: &VarStore, member: i64, members: i64, path: &Path) -> Result<String> {
+        write_atomic_with(path, |tmp| tfkd_models::member::save(vs, member, members, tmp))
+            .map_err(|e| TrainError::checkpoint_write(path, e))?;
+        Ok(sha256_file(path).map_err(|e| IoError { op: "reading", path: path.to_path_buf(), source: e })?)
+    }
+
+    /// Removes every file of the folder but the lock (to retrain from scratch).
+    pub fn clear(&self) -> Result<()> {
+        for entry in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            if entry.file_name() != "lock" {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|e| IoError { op: "removing", path, source: e })?;
+            }
+        }
+        Ok(())
     }
 }
 
-/// Writes through `write(tmp)` and renames the temporary file onto `path`.
-fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // Keep the extension last: VarStore picks the format from it.
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    write(&tmp)?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensors() -> Vec<(String, Tensor)> {
+        vec![("w".into(), Tensor::from_slice(&[1.0f32, 2.0, 3.0]))]
+    }
+
+    #[test]
+    fn a_truncated_newest_checkpoint_falls_back_to_the_previous_one() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(home.path(), "r1");
+        dir.create().unwrap();
+        for steps in [4u64, 8, 12] {
+            let mut p = Progress { steps, epochs_done: (steps / 4) as u32, ..Progress::fresh("r1") };
+            dir.save_checkpoint(&tensors(), &BTreeMap::new(), &mut p).unwrap();
+        }
+        assert_eq!(dir.checkpoint_steps(), vec![12, 8], "two are kept");
+        let newest = dir.state_tensors(12);
+        let bytes = std::fs::read(&newest).unwrap();
+        std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+        match dir.state().unwrap() {
+            RunState::Partial { progress, damaged } => {
+                assert_eq!(progress.steps, 8);
+                assert_eq!(damaged.len(), 1);
+                assert!(damaged[0].to_string().contains("state-12.safetensors: checksum"), "{}", damaged[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let (ck, damaged) = dir.resume("r1").unwrap();
+        assert_eq!((ck.unwrap().progress.steps, damaged.len()), (8, 1));
+        assert_eq!(dir.checkpoint_steps(), vec![8], "the damaged checkpoint is gone");
+    }
+
+    #[test]
+    fn a_damaged_record_or_checkpoint_json_is_reported_not_an_error() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(home.path(), "r2");
+        dir.create().unwrap();
+        std::fs::write(dir.done(), "{\"run_id\": \"r2\", \"lab").unwrap();
+        match dir.state().unwrap() {
+            RunState::Damaged(d) => {
+                assert!(d[0].file.ends_with("done.json") && d[0].detail.contains("does not parse"), "{d:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_file(dir.done()).unwrap();
+        let mut p = Progress::fresh("r2");
+        dir.save_checkpoint(&tensors(), &BTreeMap::new(), &mut p).unwrap();
+        std::fs::write(dir.state_json(0), "{").unwrap();
+        assert!(matches!(dir.state().unwrap(), RunState::Damaged(d) if d[0].file.ends_with("state-0.json")));
+    }
 }

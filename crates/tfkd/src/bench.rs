@@ -122,7 +122,7 @@ pub fn models(
     reference: Vec<ReferenceRow>,
 ) -> anyhow::Result<ModelsReport> {
     let start = Instant::now();
-    let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name);
+    let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
     let mut rows = Vec::new();
     for &width in widths {
         for &arch in archs {

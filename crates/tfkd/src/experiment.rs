@@ -1,21 +1,29 @@
 //! `tfkd run`, `reproduce`, `check`, `status` and `clean`: specs in, runs trained, records written.
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::{BufRead, Read},
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+};
 
 use anyhow::{bail, Context as _};
 use tch::Device;
 use tfkd_spec::{Experiment, PlannedRun};
 use tfkd_trainers::{
+    engine::{self, Options, Plan},
     state::{RunDir, RunState},
-    Context, Event, JsonLines, Outcome, Parallel, RunRecord,
+    Context, Event, JsonLines, Outcome, RunRecord,
 };
 
-use crate::{libtorch, paths, progress::Progress};
+use crate::{libtorch, numerics, paths, progress::Progress};
 
 /// Options shared by `run` and `reproduce`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Profile: smoke (seconds), quick (a 2-core CPU machine) or paper (the paper's settings).
+    /// Profile: smoke (seconds), quick (a 2-core CPU machine), gpu (one GPU) or paper (the paper's settings).
     #[arg(long, default_value = "quick")]
     pub profile: String,
     /// Override a setting, e.g. `--set train.epochs=3` (sections: dataset, train, model, seeds).
@@ -30,20 +38,20 @@ pub struct RunArgs {
     /// Train only these run ids (and the teachers they need).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Runs trained at once, each in its own process [default: on the CPU, cores ÷ train.threads
+    /// Jobs trained at once, each in its own process [default: on the CPU, cores ÷ train.threads
     /// (1 when train.threads is 0, i.e. all cores); on a GPU, 1]. Results do not depend on it.
     #[arg(long, short)]
     pub jobs: Option<usize>,
 }
 
-/// Arguments of the hidden `tfkd train-one`: a worker process that trains one run of a spec for `--jobs`.
+/// Arguments of the hidden `tfkd train-one`: a worker process that trains one job (one run, or an array).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainOneArgs {
     /// Path to the spec.
     pub spec: PathBuf,
-    /// Its run id (content hash).
-    #[arg(long)]
-    pub run_id: String,
+    /// The runs' ids (content hashes); several train as one fused array.
+    #[arg(long = "run-id", required = true)]
+    pub run_ids: Vec<String>,
     /// Profile.
     #[arg(long)]
     pub profile: String,
@@ -68,18 +76,27 @@ pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
         anyhow::anyhow!(
             "--only {id}: no such run in {} (runs: {})",
             exp.name,
-            exp.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            exp.runs
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     exp.runs.retain(|r| keep.contains(&r.id));
     Ok(())
 }
 
-/// The spec file of a target name (`experiments/<name>.yaml`) or a path.
+/// The spec file of a target: a path to a spec, a name under experiments/, or a paper alias (table1…).
 pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     let direct = PathBuf::from(target);
     if direct.is_file() {
         return Ok(direct);
+    }
+    if target.ends_with(".yaml") || target.ends_with(".yml") || target.contains('/') {
+        bail!("no spec file {}", direct.display());
     }
     let named = paths::experiments_dir().join(format!("{target}.yaml"));
     if named.is_file() {
@@ -88,9 +105,10 @@ pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     if let Some(name) = crate::report::aliases().ok().and_then(|a| a.aliases.get(target).cloned()) {
         return Ok(paths::experiments_dir().join(format!("{name}.yaml")));
     }
-    let known: Vec<String> = std::fs::read_dir(paths::experiments_dir())
+    let mut known: Vec<String> = std::fs::read_dir(paths::experiments_dir())
         .map(|d| d.filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned())).collect())
         .unwrap_or_default();
+    known.sort();
     bail!("no experiment '{target}': looked for {} (known: {})", named.display(), known.join(", "))
 }
 
@@ -126,8 +144,9 @@ pub fn results_dir(exp: &Experiment) -> PathBuf {
     paths::results_dir().join(&exp.name).join(&exp.profile)
 }
 
-/// The device, libtorch version and cache folder runs and benchmarks record.
-pub fn context(device_arg: &str) -> anyhow::Result<Context> {
+/// The device, libtorch version, numerics mode and cache folder runs and benchmarks record; `interrupt` is the
+/// flag the signal handlers set.
+pub fn context(device_arg: &str, interrupt: Arc<AtomicBool>) -> anyhow::Result<Context> {
     let (device, device_name) = device(device_arg)?;
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(false);
@@ -136,11 +155,13 @@ pub fn context(device_arg: &str) -> anyhow::Result<Context> {
         device,
         device_name,
         libtorch: libtorch::loaded_lib_dir().as_deref().and_then(libtorch::version).unwrap_or_else(|| "unknown".into()),
+        numerics: numerics::describe(),
         cache_dir: paths::cache_dir(),
+        interrupt,
     })
 }
 
-/// Runs trained at once and libtorch threads per worker (`None`: each run's own `train.threads`).
+/// Jobs trained at once and libtorch threads per worker (`None`: each run's own `train.threads`).
 fn jobs(exp: &Experiment, args: &RunArgs, device: Device) -> (usize, Option<usize>) {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let per_run = exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0);
@@ -152,31 +173,36 @@ fn jobs(exp: &Experiment, args: &RunArgs, device: Device) -> (usize, Option<usiz
     (jobs, (per_run == 0).then(|| (cores / jobs).max(1)))
 }
 
-/// Trains one run in a worker process (`tfkd train-one`), forwarding its JSON-line events.
+/// Trains one job in a worker process (`tfkd train-one`), forwarding its JSON-line events; outcomes from
+/// the events it sent (a worker that dies without a word fails its runs with how it died).
 fn train_in_worker(
     exp: &Experiment,
     args: &RunArgs,
     threads: Option<usize>,
-    run: &PlannedRun,
+    job: &[&PlannedRun],
+    ctx: &Context,
     report: &mut dyn FnMut(Event),
-) -> tfkd_trainers::Result<RunRecord> {
-    use std::io::{BufRead, Read};
-    let worker = |e: String| tfkd_trainers::TrainError::Worker(format!("worker for {}: {e}", run.config.label()));
-    let exe = std::env::current_exe().map_err(|e| worker(e.to_string()))?;
+) -> Vec<Outcome> {
+    let labels: Vec<String> = job.iter().map(|p| p.config.label()).collect();
+    let fail_all = |error: String| -> Vec<Outcome> {
+        job.iter()
+            .map(|p| Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error: error.clone() })
+            .collect()
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail_all(format!("worker for {}: {e}", labels.join(", "))),
+    };
     let mut cmd = std::process::Command::new(&exe);
-    cmd.arg("train-one").arg(&exp.file).args([
-        "--run-id",
-        &run.run_id,
-        "--profile",
-        &exp.profile,
-        "--device",
-        &args.device,
-    ]);
+    cmd.arg("train-one").arg(&exp.file).args(["--profile", &exp.profile, "--device", &args.device]);
+    for p in job {
+        cmd.args(["--run-id", &p.run_id]);
+    }
     for set in &args.sets {
         cmd.args(["--set", set]);
     }
     // Augmentation threads (rayon) share the cores with libtorch's: one worker's share each.
-    let per_worker = threads.unwrap_or(run.config.train.threads).max(1);
+    let per_worker = threads.unwrap_or(job[0].config.train.threads).max(1);
     cmd.env("RAYON_NUM_THREADS", per_worker.to_string());
     if let Some(t) = threads {
         cmd.args(["--threads", &t.to_string()]);
@@ -191,62 +217,178 @@ fn train_in_worker(
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| worker(format!("starting {}: {e}", exe.display())))?;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return fail_all(format!("starting {}: {e}", exe.display())),
+    };
+    let pid = child.id();
     let mut stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);
         text
     });
+    // A parent that is asked to stop passes it on, so the worker checkpoints and says so.
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (done, interrupt) = (done.clone(), ctx.interrupt.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                if interrupt.load(Ordering::SeqCst) {
+                    // SAFETY: signalling our own child by pid.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let mut ended: std::collections::BTreeMap<String, Event> = std::collections::BTreeMap::new();
     for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
         if let Ok(event) = serde_json::from_str::<Event>(&line) {
+            if let Event::RunEnd { label, .. }
+            | Event::RunCached { label, .. }
+            | Event::RunFailed { label, .. }
+            | Event::RunInterrupted { label, .. } = &event
+            {
+                ended.insert(label.clone(), event.clone());
+            }
             report(event);
         }
     }
-    let status = child.wait().map_err(|e| worker(e.to_string()))?;
+    let status = child.wait();
+    done.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
     let said = err_reader.join().unwrap_or_default();
-    if !status.success() {
-        let tail: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = tail[tail.len().saturating_sub(3)..].join(" / ");
-        return Err(worker(if tail.is_empty() { format!("exited with {status}") } else { tail }));
-    }
-    for line in said.lines().filter(|l| !l.trim().is_empty()) {
-        eprintln!("[{}] {line}", run.config.label());
-    }
-    let dir = RunDir::new(&paths::cache_dir(), &run.run_id);
-    dir.read_json::<RunRecord>(&dir.done())?.ok_or_else(|| worker("finished without a done.json".into()))
+    let lines: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
+    let how = match &status {
+        Ok(s) if s.success() => String::new(),
+        Ok(s) => format!("worker exited with {s}"),
+        Err(e) => format!("worker: {e}"),
+    };
+    job.iter()
+        .map(|p| {
+            let label = p.config.label();
+            let record = || {
+                let dir = RunDir::new(&ctx.cache_dir, &p.run_id);
+                dir.read_json::<RunRecord>(&dir.done()).ok().flatten().map(Box::new)
+            };
+            match ended.get(&label) {
+                Some(Event::RunEnd { .. }) => match record() {
+                    Some(r) => Outcome::Trained(r),
+                    None => Outcome::Failed {
+                        label,
+                        run_id: p.run_id.clone(),
+                        error: "finished without a done.json".into(),
+                    },
+                },
+                Some(Event::RunCached { by, .. }) => match record() {
+                    Some(r) => Outcome::Cached { record: r, by: by.clone() },
+                    None => {
+                        Outcome::Failed { label, run_id: p.run_id.clone(), error: "cached without a done.json".into() }
+                    }
+                },
+                Some(Event::RunInterrupted { at, .. }) => {
+                    Outcome::Interrupted { label, run_id: p.run_id.clone(), at: at.clone() }
+                }
+                Some(Event::RunFailed { error, .. }) => {
+                    Outcome::Failed { label, run_id: p.run_id.clone(), error: error.clone() }
+                }
+                _ => {
+                    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+                    let error = [how.as_str(), tail.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    Outcome::Failed {
+                        label,
+                        run_id: p.run_id.clone(),
+                        error: if error.is_empty() { "worker ended without a word".into() } else { error },
+                    }
+                }
+            }
+        })
+        .collect()
 }
 
-/// `tfkd train-one`: trains one run in this process and reports its events as JSON lines on stdout.
-pub fn train_one(args: &TrainOneArgs) -> anyhow::Result<()> {
+/// `tfkd train-one`: trains one job in this process and reports its events as JSON lines on stdout. Exits
+/// with [`INTERRUPTED_EXIT`] when stopped by a signal (a cluster task's cue to requeue itself).
+pub fn train_one(args: &TrainOneArgs, interrupt: Arc<AtomicBool>) -> anyhow::Result<bool> {
     let exp = load(&args.spec, &args.profile, &args.sets)?;
-    let ctx = context(&args.device)?;
+    let ctx = context(&args.device, interrupt)?;
     if let Some(t) = args.threads {
         tch::set_num_threads(i32::try_from(t)?);
     }
+    let plan = engine::plan(&exp, &paths::data_dir(), &ctx.cache_dir)?;
+    let job: Vec<&PlannedRun> = args
+        .run_ids
+        .iter()
+        .map(|id| {
+            plan.runs
+                .iter()
+                .find(|p| &p.run_id == id)
+                .ok_or_else(|| anyhow::anyhow!("{}: no planned run has id {id}", exp.name))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let stdout = std::io::stdout();
-    tfkd_trainers::engine::train_one(&exp, &paths::data_dir(), &args.run_id, &ctx, &mut JsonLines(stdout.lock()))?;
+    let outcomes = engine::train_job(&plan, &job, &ctx, &mut JsonLines(stdout.lock()));
+    Ok(!outcomes.iter().any(|o| matches!(o, Outcome::Interrupted { .. })))
+}
+
+/// The exit status of a worker or a `run`/`reproduce` stopped by a signal with its checkpoints kept.
+pub const INTERRUPTED_EXIT: u8 = 3;
+
+/// Checks before any work that the results folder can be written, so a read-only folder is found now.
+fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let probe = tfkd_io::temp::path_for(&dir.join("write-check"));
+    std::fs::write(&probe, b"").with_context(|| format!("{} cannot be written", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
     Ok(())
 }
 
-/// Trains every run of the experiment and writes each record under `results/<name>/<profile>/runs/`.
-pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
-    let ctx = context(&args.device)?;
+/// Removes the temporary files that processes killed mid-write left behind (cache and results).
+pub fn sweep_temporaries() -> Vec<(PathBuf, u64)> {
+    let mut removed = tfkd_io::temp::sweep(&paths::cache_dir(), true);
+    removed.extend(tfkd_io::temp::sweep(&paths::results_dir(), true));
+    removed
+}
+
+/// What `run`/`reproduce` leaves for the report step: the plan (data and runs).
+pub struct Ran {
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// Trains every run of the experiment and writes each finished run's record under
+/// `results/<name>/<profile>/runs/`, also when interrupted (then it says what was kept and fails).
+pub fn run(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> anyhow::Result<Ran> {
+    let ctx = context(&args.device, interrupt)?;
+    let dir = results_dir(exp).join("runs");
+    check_writable(&dir)?;
+    for (path, size) in sweep_temporaries() {
+        eprintln!("removed {} ({size} bytes), a temporary file a killed process left behind", path.display());
+    }
     if let Some(sub) = exp.substitution() {
         eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
     }
+    let plan = engine::plan(exp, &paths::data_dir(), &ctx.cache_dir)?;
     let (jobs, threads) = jobs(exp, args, ctx.device);
+    let array = exp.runs.iter().map(|r| r.train.array.limit(ctx.device.is_cuda())).min().unwrap_or(1);
     let mut progress = Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
-    let outcomes = if jobs > 1 {
-        eprintln!("training up to {jobs} runs at once, each in its own process");
-        let train = |run: &PlannedRun, report: &mut dyn FnMut(Event)| train_in_worker(exp, args, threads, run, report);
-        tfkd_trainers::execute(exp, &paths::data_dir(), &ctx, &mut progress, Some(&Parallel { jobs, train: &train }))?
-    } else {
-        tfkd_trainers::execute(exp, &paths::data_dir(), &ctx, &mut progress, None)?
-    };
+    let launch =
+        |job: &[&PlannedRun], report: &mut dyn FnMut(Event)| train_in_worker(exp, args, threads, job, &ctx, report);
+    if jobs > 1 {
+        eprintln!("training up to {jobs} jobs at once, each in its own process");
+    }
+    if array > 1 {
+        eprintln!("runs that share a model train as fused arrays of up to {array}");
+    }
+    let opts = Options { jobs, array, launch: (jobs > 1).then_some(&launch as &engine::Launch<'_>) };
+    let outcomes = engine::execute(&plan, &ctx, &mut progress, opts)?;
     progress.finish();
-    let dir = results_dir(exp).join("runs");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for record in outcomes.iter().filter_map(Outcome::record) {
         write_record(&dir, record)?;
     }
@@ -257,24 +399,53 @@ pub fn run(exp: &Experiment, args: &RunArgs) -> anyhow::Result<Vec<Outcome>> {
             _ => None,
         })
         .collect();
+    let interrupted: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Interrupted { label, at, .. } => Some(format!("  {label}: {at}")),
+            _ => None,
+        })
+        .collect();
     let trained = outcomes.iter().filter(|o| matches!(o, Outcome::Trained(_))).count();
-    let cached = outcomes.iter().filter(|o| matches!(o, Outcome::Cached(_))).count();
+    let cached = outcomes.iter().filter(|o| matches!(o, Outcome::Cached { .. })).count();
     eprintln!(
-        "{}: {trained} trained, {cached} cached, {} failed; records in {}",
+        "{}: {trained} trained, {cached} cached, {} failed, {} interrupted; records in {}",
         exp.name,
         failed.len(),
+        interrupted.len(),
         dir.display()
     );
+    if !interrupted.is_empty() {
+        bail!(Interrupted(format!(
+            "stopped: {} finished run(s) are recorded in {}; {} run(s) kept their last checkpoint and the same command resumes them:\n{}",
+            trained + cached,
+            dir.display(),
+            interrupted.len(),
+            interrupted.join("\n")
+        )));
+    }
     if !failed.is_empty() {
         bail!("{} run(s) failed:\n{}", failed.len(), failed.join("\n"));
     }
-    Ok(outcomes)
+    Ok(Ran { plan })
 }
+
+/// A run or reproduce stopped by a signal: the message says what was kept (exit status [`INTERRUPTED_EXIT`]).
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
     let path = dir.join(format!("{}.json", record.label.replace('@', "-s")));
-    paths::write_atomic(&path, serde_json::to_string_pretty(record)?)
-        .with_context(|| format!("writing {}", path.display()))
+    tfkd_io::write_atomic(&path, serde_json::to_string_pretty(record)?)?;
+    Ok(())
 }
 
 /// `tfkd check`: validates a spec and lists its resolved runs.
@@ -300,67 +471,120 @@ pub fn check(exp: &Experiment) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// `tfkd status`: every run folder in the cache with its state.
+fn describe(dir: &RunDir, id: &str, epochs: Option<u32>) -> anyhow::Result<(&'static str, String)> {
+    let running = dir.holder().map(|o| format!(" — running now: {o}")).unwrap_or_default();
+    Ok(match dir.state()? {
+        RunState::Done(r) => (
+            "done",
+            format!("{:<32} test {:.2}% (best {:.2}%)", r.label, r.summary.last_test_acc * 100.0, r.summary.best_test_acc * 100.0),
+        ),
+        RunState::Failed(error) => ("failed", error),
+        RunState::Partial { progress, damaged } => {
+            let last = progress.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
+            let of = epochs.map_or(String::new(), |e| format!("/{e}"));
+            let damaged = if damaged.is_empty() {
+                String::new()
+            } else {
+                format!("; damaged and skipped: {}", damaged.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            };
+            let how = if running.is_empty() { " (interrupted: the same command resumes it)" } else { "" };
+            ("partial", format!("{}{of} epochs done{last}{how}{running}{damaged}", progress.epochs_done))
+        }
+        RunState::Damaged(d) => (
+            "damaged",
+            format!(
+                "{} — the next run of its target resumes it from its last good checkpoint or retrains it; `tfkd clean --damaged` removes it",
+                d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ),
+        ),
+        RunState::Pending if !running.is_empty() => ("running", format!("starting{running}")),
+        RunState::Pending => ("pending", format!("[{id}]")),
+    })
+}
+
+/// `tfkd status`: every run folder in the cache with its state (damaged ones with the file and why).
 pub fn status() -> anyhow::Result<String> {
     let root = paths::cache_dir().join("runs");
     let mut rows = Vec::new();
-    let (mut done, mut failed, mut partial) = (0, 0, 0);
+    let mut counts = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        match RunDir::new(&paths::cache_dir(), &id).state()? {
-            RunState::Done(r) => {
-                done += 1;
-                rows.push(format!(
-                    "done     {id} {:<32} test {:.2}% (best {:.2}%)",
-                    r.label,
-                    r.summary.last_test_acc * 100.0,
-                    r.summary.best_test_acc * 100.0
-                ));
-            }
-            RunState::Failed(error) => {
-                failed += 1;
-                rows.push(format!("failed   {id} {error}"));
-            }
-            RunState::Partial(p) => {
-                partial += 1;
-                let last = p.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
-                rows.push(format!(
-                    "partial  {id} {} epochs done{last} (running, or interrupted: the same command resumes it)",
-                    p.epochs_done
-                ));
-            }
-            RunState::Pending => {}
+        let (state, text) = describe(&RunDir::new(&paths::cache_dir(), &id), &id, None)?;
+        if state == "pending" {
+            continue;
         }
+        *counts.entry(state).or_insert(0) += 1;
+        rows.push(format!("{state:<8} {id} {text}"));
     }
     rows.sort();
-    Ok(format!("{done} done, {partial} partial, {failed} failed in {}\n{}", root.display(), rows.join("\n")))
+    let summary: Vec<String> = ["done", "partial", "running", "failed", "damaged"]
+        .iter()
+        .map(|s| format!("{} {s}", counts.get(s).unwrap_or(&0)))
+        .collect();
+    Ok(format!("{} in {}\n{}", summary.join(", "), root.display(), rows.join("\n")))
 }
 
-/// `tfkd status TARGET`: each planned run of a target: done, partial, failed or pending.
+/// `tfkd status TARGET`: each planned run of a target: done, partial, running, failed, damaged or pending.
 pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
-    let (_, _, planned) = tfkd_trainers::engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+    let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
     let mut out = format!("{} [{}]\n", exp.name, exp.profile);
-    for p in planned {
-        let state = match RunDir::new(&paths::cache_dir(), &p.run_id).state()? {
-            RunState::Done(r) => format!("done     test {:.2}%", r.summary.last_test_acc * 100.0),
-            RunState::Failed(_) => "failed".into(),
-            RunState::Partial(pr) => format!("partial  {}/{} epochs", pr.epochs_done, p.config.train.epochs),
-            RunState::Pending => "pending".into(),
-        };
-        out += &format!("  {:<34} [{}] {state}\n", p.config.label(), p.run_id);
+    for p in &plan.runs {
+        let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
+        let (state, text) = describe(&dir, &p.run_id, Some(p.config.train.epochs))?;
+        let text = if state == "done" { text.split_whitespace().skip(1).collect::<Vec<_>>().join(" ") } else { text };
+        out += &format!("  {:<34} [{}] {state:<8} {text}\n", p.config.label(), p.run_id);
     }
     Ok(out)
 }
 
-/// `tfkd clean --failed`: removes failed run folders so they are retried.
-pub fn clean_failed() -> anyhow::Result<usize> {
-    let mut removed = 0;
+/// What `tfkd clean` removes.
+#[derive(Debug, Clone, Copy)]
+pub struct Clean {
+    /// Failed runs, so the next invocation retries them.
+    pub failed: bool,
+    /// Damaged run folders.
+    pub damaged: bool,
+    /// Temporary files left by killed processes.
+    pub temp: bool,
+}
+
+/// `tfkd clean`: removes what `what` names; run folders another process is training are left alone.
+pub fn clean(what: Clean) -> anyhow::Result<String> {
+    let mut lines = Vec::new();
+    let (mut failed, mut damaged) = (0, 0);
     for entry in std::fs::read_dir(paths::cache_dir().join("runs")).into_iter().flatten().flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        if RunDir::new(&paths::cache_dir(), &id).failed().is_file() {
-            std::fs::remove_dir_all(entry.path())?;
-            removed += 1;
+        let dir = RunDir::new(&paths::cache_dir(), &id);
+        let state = dir.state()?;
+        let remove = match state {
+            RunState::Failed(_) => what.failed,
+            RunState::Damaged(_) => what.damaged,
+            _ => false,
+        };
+        if !remove {
+            continue;
         }
+        let Some(lease) = engine::try_lease(&dir)? else {
+            lines.push(format!("left {id}: another process is working in it"));
+            continue;
+        };
+        match state {
+            RunState::Failed(_) => failed += 1,
+            _ => damaged += 1,
+        }
+        drop(lease);
+        std::fs::remove_dir_all(entry.path()).with_context(|| format!("removing {}", entry.path().display()))?;
     }
-    Ok(removed)
+    if what.failed {
+        lines.push(format!("removed {failed} failed run(s)"));
+    }
+    if what.damaged {
+        lines.push(format!("removed {damaged} damaged run(s)"));
+    }
+    if what.temp {
+        let removed = sweep_temporaries();
+        let bytes: u64 = removed.iter().map(|r| r.1).sum();
+        lines.push(format!("removed {} temporary file(s), {bytes} bytes", removed.len()));
+    }
+    Ok(lines.join("\n"))
 }

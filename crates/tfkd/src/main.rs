@@ -6,11 +6,15 @@ mod doctor;
 mod experiment;
 mod libtorch;
 mod models;
+mod numerics;
 mod paths;
 mod progress;
 mod report;
 
-use std::process::ExitCode;
+use std::{
+    process::ExitCode,
+    sync::{atomic::AtomicBool, Arc},
+};
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -101,11 +105,18 @@ enum Command {
         #[arg(long, default_value = "quick")]
         profile: String,
     },
-    /// Remove cached runs.
+    /// Remove failed or damaged run folders, or temporary files left by killed processes.
+    #[command(group = clap::ArgGroup::new("what").required(true).multiple(true))]
     Clean {
         /// Remove failed runs so the next invocation retries them.
-        #[arg(long, required = true)]
+        #[arg(long, group = "what")]
         failed: bool,
+        /// Remove damaged run folders (the next invocation would resume or retrain them anyway).
+        #[arg(long, group = "what")]
+        damaged: bool,
+        /// Remove temporary files that processes killed mid-write left in the cache and results.
+        #[arg(long, group = "what")]
+        temp: bool,
     },
 }
 
@@ -171,17 +182,38 @@ fn parse_metric(s: &str) -> Result<tfkd_report::Metric, String> {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`tfkd status | head -1`) ends tfkd quietly, as other command-line tools, not with a panic.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let cli = Cli::parse();
+    // The numerics mode must be in the environment before libtorch dispatches its first kernel.
+    if let Err(err) = numerics::apply_for(&cli.command) {
+        eprintln!("error: {err:#}");
+        return ExitCode::FAILURE;
+    }
     let cuda = libtorch::enable_cuda();
-    match run(Cli::parse(), &cuda) {
+    // SIGINT, SIGTERM and SIGUSR1 (a cluster's preemption notice) ask training to stop at the next batch
+    // with a checkpoint; a second SIGINT or SIGTERM stops at once.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, interrupt.clone());
+        let _ = signal_hook::flag::register(signal, interrupt.clone());
+    }
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR1, interrupt.clone());
+    match run(cli, &cuda, interrupt) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            if err.downcast_ref::<experiment::Interrupted>().is_some() {
+                ExitCode::from(experiment::INTERRUPTED_EXIT)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
-fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
+fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode> {
     match cli.command {
         Command::Doctor { json } => {
             let report = doctor::report(cuda);
@@ -230,7 +262,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out, device, reference } } => {
-            let ctx = experiment::context(&device)?;
+            let ctx = experiment::context(&device, interrupt)?;
             let reference: Vec<bench::ReferenceRow> = match reference {
                 Some(path) => serde_json::from_str(
                     &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
@@ -250,19 +282,19 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
                 if let Some(dir) = stem.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                paths::write_atomic(&stem.with_extension("md"), &table)?;
-                paths::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
+                tfkd_io::write_atomic(&stem.with_extension("md"), &table)?;
+                tfkd_io::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::TrainOne(args) => {
-            experiment::train_one(&args)?;
-            Ok(ExitCode::SUCCESS)
+            let finished = experiment::train_one(&args, interrupt)?;
+            Ok(if finished { ExitCode::SUCCESS } else { ExitCode::from(experiment::INTERRUPTED_EXIT) })
         }
         Command::Run { spec, args } => {
             let mut exp = experiment::load(&experiment::spec_path(&spec)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
-            experiment::run(&exp, &args)?;
+            experiment::run(&exp, &args, interrupt)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { target, args } => {
@@ -273,9 +305,9 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             }
             let mut exp = experiment::load(&experiment::spec_path(&target)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
-            experiment::run(&exp, &args)?;
+            let ran = experiment::run(&exp, &args, interrupt)?;
             if exp.paper.is_some() {
-                report::store_teacher_curve(&exp)?;
+                report::store_teacher_curve(&exp, &ran.plan)?;
                 let (rep, dir) = report::report(&exp, tfkd_report::Metric::BestTest)?;
                 println!("{}", rep.markdown);
                 println!("verdicts:\n{}", report::verdict_lines(&rep));
@@ -315,8 +347,8 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Clean { failed: _ } => {
-            println!("removed {} failed run(s)", experiment::clean_failed()?);
+        Command::Clean { failed, damaged, temp } => {
+            println!("{}", experiment::clean(experiment::Clean { failed, damaged, temp })?);
             Ok(ExitCode::SUCCESS)
         }
     }

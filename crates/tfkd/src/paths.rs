@@ -43,12 +43,3 @@ pub fn experiments_dir() -> PathBuf {
 pub fn results_dir() -> PathBuf {
     env_or("TFKD_RESULTS_DIR", "results")
 }
-
-/// Writes `contents` to `path` through a temporary file beside it and a rename, so an interrupted write
-/// never leaves a half-written file behind.
-pub fn write_atomic(path: &std::path::Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)
-}

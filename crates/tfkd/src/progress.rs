@@ -107,12 +107,34 @@ impl Observer for Progress {
                     summary.best_test_epoch
                 ));
             }
-            Event::RunCached { label, run_id, summary } => {
+            Event::RunCached { label, run_id, summary, by } => {
                 self.target.inc(1);
+                let how = by.as_deref().unwrap_or("already trained");
                 self.line(format!(
-                    "cached {label} [{run_id}]: already trained, not training again (test {:.2}%)",
+                    "cached {label} [{run_id}]: {how}, not training again (test {:.2}%)",
                     summary.last_test_acc * 100.0
                 ));
+            }
+            Event::RunWaiting { label, run_id, holder } => {
+                self.line(format!(
+                    "wait  {label} [{run_id}]: another process is training it ({holder}); its result will be reused"
+                ));
+            }
+            Event::RunRepaired { label, run_id, damaged, action } => {
+                self.line(format!("repair {label} [{run_id}]: {damaged} — {action}"));
+            }
+            Event::RunFailed { label, error, .. } => {
+                if let Some((bar, _)) = self.runs.remove(label) {
+                    bar.finish_and_clear();
+                }
+                self.target.inc(1);
+                self.line(format!("failed {label}: {error}"));
+            }
+            Event::RunInterrupted { label, at, .. } => {
+                if let Some((bar, _)) = self.runs.remove(label) {
+                    bar.finish_and_clear();
+                }
+                self.line(format!("stopped {label} {at}: its checkpoint is kept"));
             }
         }
     }

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use tfkd_analysis::soft::{self, TeacherCurve};
+use tfkd_analysis::soft::TeacherCurve;
 use tfkd_report::{Metric, Report};
 use tfkd_spec::{Experiment, Layout};
-use tfkd_trainers::{state::RunDir, RunRecord};
+use tfkd_trainers::{engine::Plan, state::RunDir, RunRecord};
 
 use crate::{experiment, paths};
 
@@ -28,8 +28,8 @@ pub fn aliases() -> anyhow::Result<Aliases> {
     serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// Soft-target statistics of the teacher of the first normal-KD cell, on the test split (inference only).
-pub fn teacher_curve(exp: &Experiment) -> anyhow::Result<Option<TeacherCurve>> {
+/// Soft-target statistics of the teacher of the first normal-KD cell of a Tf-KD_reg table, on the test split.
+pub fn teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<Option<TeacherCurve>> {
     let Some(paper) = &exp.paper else { return Ok(None) };
     if paper.layout != Some(Layout::TfReg) {
         return Ok(None);
@@ -38,48 +38,27 @@ pub fn teacher_curve(exp: &Experiment) -> anyhow::Result<Option<TeacherCurve>> {
     let Some(teacher_id) = exp.runs.iter().find(|r| r.id == kd_id).and_then(|r| r.teacher.clone()) else {
         return Ok(None);
     };
-    let (splits, _, planned) = tfkd_trainers::engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
-    let Some(teacher) = planned.iter().find(|p| p.config.id == teacher_id) else { return Ok(None) };
+    let Some(teacher) = plan.runs.iter().find(|p| p.config.id == teacher_id) else { return Ok(None) };
     let dir = RunDir::new(&paths::cache_dir(), &teacher.run_id);
     let Some(record) = dir.read_json::<RunRecord>(&dir.done())? else { return Ok(None) };
-    let (arch, cfg) = tfkd_trainers::prepare::model(&record.config, splits.classes, splits.test.chw[0])?;
-    let net = tfkd_models::Teacher::load(&dir.best(), arch, cfg, tch::Device::Cpu)?;
-    let loader = tfkd_datasets::Loader::new(
-        splits.test.clone(),
-        tfkd_datasets::LoaderConfig {
-            batch_size: 500,
-            shuffle: false,
-            augment: tfkd_datasets::Augment::none(),
-            normalize: record.normalize.clone(),
-            seed: 0,
-            prefetch: 1,
-        },
-    )?;
-    let (mut logits, mut labels) = (Vec::new(), Vec::new());
-    for batch in loader.epoch(0, 0) {
-        let batch = batch?;
-        let z = net.logits(&batch.images).to_kind(tch::Kind::Double);
-        let rows: Vec<Vec<f64>> = Vec::<Vec<f64>>::try_from(&z)?;
-        logits.extend(rows);
-        labels.extend(Vec::<i64>::try_from(&batch.labels)?.into_iter().map(|l| l as usize));
-    }
-    Ok(Some(TeacherCurve {
-        teacher: record.label.clone(),
-        classes: splits.classes,
-        images: labels.len(),
-        curve: soft::soften(&logits, &labels, &soft::TEMPERATURES),
-    }))
+    Ok(Some(tfkd_trainers::teacher::curve(&record, &dir.best(), &plan.splits.test, plan.splits.classes)?))
 }
 
 /// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder.
 pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathBuf)> {
     let dir = experiment::results_dir(exp);
-    let records = tfkd_report::load_dir(&dir.join("runs")).with_context(|| {
-        format!(
-            "no run records for {} [{}]: run `tfkd reproduce {} --profile {}` first",
-            exp.name, exp.profile, exp.name, exp.profile
-        )
-    })?;
+    if !dir.join("runs").is_dir() {
+        anyhow::bail!(
+            "no run records for {} [{}] in {}: run `tfkd reproduce {} --profile {}` first",
+            exp.name,
+            exp.profile,
+            dir.join("runs").display(),
+            exp.name,
+            exp.profile
+        );
+    }
+    // A record that does not parse is named with what is wrong, not taken for missing records.
+    let records = tfkd_report::load_dir(&dir.join("runs"))?;
     let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
     let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
     let soft_path = dir.join("soft_targets.json");
@@ -93,10 +72,10 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
 }
 
 /// Computes and stores the soft-target curve of a Tf-KD_reg target (after its runs finished).
-pub fn store_teacher_curve(exp: &Experiment) -> anyhow::Result<()> {
-    if let Some(curve) = teacher_curve(exp)? {
+pub fn store_teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<()> {
+    if let Some(curve) = teacher_curve(exp, plan)? {
         let path = experiment::results_dir(exp).join("soft_targets.json");
-        paths::write_atomic(&path, serde_json::to_string_pretty(&curve)?)
+        tfkd_io::write_atomic(&path, serde_json::to_string_pretty(&curve)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
