@@ -60,14 +60,26 @@ pub struct Figure {
 
 const SIZE: (u32, u32) = (900, 560);
 
-/// Writes `<dir>/<stem>.svg` and `<dir>/<stem>.png`.
+/// Writes `<dir>/<stem>.svg` and `<dir>/<stem>.png`, each atomically.
 pub fn render(fig: &Figure, dir: &Path) -> Result<(), ReportError> {
     let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     let svg = dir.join(format!("{}.svg", fig.stem));
-    draw(fig, SVGBackend::new(&svg, SIZE).into_drawing_area())?;
+    tfkd_io::write_atomic_with(&svg, |tmp| draw(fig, SVGBackend::new(tmp, SIZE).into_drawing_area()))
+        .map_err(|e| atomic(e, &svg))?;
     let png = dir.join(format!("{}.png", fig.stem));
-    draw(fig, BitMapBackend::new(&png, SIZE).into_drawing_area())?;
+    tfkd_io::write_atomic_with(&png, |tmp| draw(fig, BitMapBackend::new(tmp, SIZE).into_drawing_area()))
+        .map_err(|e| atomic(e, &png))?;
     Ok(())
+}
+
+fn atomic(err: tfkd_io::atomic::AtomicError<ReportError>, path: &Path) -> ReportError {
+    match err {
+        tfkd_io::atomic::AtomicError::Io(e) => ReportError::Io(e),
+        tfkd_io::atomic::AtomicError::Write(ReportError::Figure { stem, message }) => {
+            ReportError::Figure { stem, message: format!("writing {}: {message}", path.display()) }
+        }
+        tfkd_io::atomic::AtomicError::Write(e) => e,
+    }
 }
 
 fn bounds(fig: &Figure) -> ((f64, f64), (f64, f64)) {

@@ -21,12 +21,15 @@ use tfkd_spec::Experiment;
 #[non_exhaustive]
 pub enum ReportError {
     /// A file could not be read or written.
-    #[error("{}: {message}", path.display())]
-    Io {
+    #[error(transparent)]
+    Io(#[from] tfkd_io::IoError),
+    /// A file in a records folder is not a run record.
+    #[error("{}: not a run record", path.display())]
+    BadRecord {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// What the parser said.
+        source: serde_json::Error,
     },
     /// polars failed.
     #[error("polars: {0}")]
@@ -78,9 +81,10 @@ pub fn build(
     })
 }
 
-/// Writes table.{md,csv,tex}, report.json and every figure (SVG and PNG) into `dir`; returns the paths.
+/// Writes table.{md,csv,tex}, report.json and every figure (SVG and PNG) into `dir`, each atomically (a
+/// full disk leaves the previous file, never a truncated one, and the error names the file); returns the paths.
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReportError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
+    std::fs::create_dir_all(dir).map_err(tfkd_io::IoError::new("creating", dir))?;
     let mut written = Vec::new();
     let json = serde_json::to_string_pretty(&serde_json::json!({ "table": report.table, "figures": report.figures }))
         .unwrap_or_default();
@@ -88,7 +92,7 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         [("table.md", &report.markdown), ("table.csv", &report.csv), ("table.tex", &report.tex), ("report.json", &json)]
     {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| ReportError::Io { path: path.clone(), message: e.to_string() })?;
+        tfkd_io::write_atomic(&path, text)?;
         written.push(path);
     }
     for fig in &report.figures {

@@ -102,8 +102,7 @@ impl Metric {
 
 /// Reads every `*.json` record in `dir`, sorted by label.
 pub fn load_dir(dir: &Path) -> Result<Vec<Record>, ReportError> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| ReportError::Io { path: dir.to_path_buf(), message: e.to_string() })?;
+    let entries = std::fs::read_dir(dir).map_err(tfkd_io::IoError::new("reading", dir))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -112,10 +111,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Record>, ReportError> {
     paths
         .into_iter()
         .map(|p| {
-            let text =
-                std::fs::read_to_string(&p).map_err(|e| ReportError::Io { path: p.clone(), message: e.to_string() })?;
-            serde_json::from_str(&text)
-                .map_err(|e| ReportError::Io { path: p.clone(), message: format!("not a run record: {e}") })
+            let text = std::fs::read_to_string(&p).map_err(tfkd_io::IoError::new("reading", &p))?;
+            serde_json::from_str(&text).map_err(|source| ReportError::BadRecord { path: p.clone(), source })
         })
         .collect()
 }

@@ -481,6 +481,7 @@ impl<'a> Array<'a> {
             }
             let last = b + 1 == self.iters;
             if tallies[a].add(&terms.total, &terms.ce, &logits, &ys[a], last)? {
+                let before = tallies[a].loss_sum;
                 if !tallies[a].read()? {
                     let kl = terms.kl.as_ref().map(|k| k.double_value(&[]));
                     s.fail(nonfinite(terms.total.double_value(&[]), terms.ce.double_value(&[]), kl))?;
@@ -492,6 +493,8 @@ impl<'a> Array<'a> {
                     epoch: epoch + 1,
                     batch: b,
                     loss: t.loss_sum / t.seen as f64,
+                    step_loss: (t.loss_sum - before) / ys[a].size()[0] as f64,
+                    step,
                     acc: t.correct as f64 / t.seen as f64,
                     img_per_s: t.seen as f64 / started.elapsed().as_secs_f64(),
                 });

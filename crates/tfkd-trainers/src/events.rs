@@ -35,6 +35,12 @@ pub enum Event {
         batch: usize,
         /// Running mean loss of the epoch.
         loss: f64,
+        /// The mean loss of this batch alone (of the last batch read, on a GPU).
+        #[serde(default)]
+        step_loss: f64,
+        /// The global optimisation step of this batch (0-based).
+        #[serde(default)]
+        step: u64,
         /// Running training accuracy of the epoch.
         acc: f64,
         /// Training images per second so far in the epoch.
@@ -139,8 +145,16 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_json_lines() {
-        let event =
-            Event::Batch { label: "base-cnn5@1".into(), epoch: 2, batch: 7, loss: 1.25, acc: 0.5, img_per_s: 900.0 };
+        let event = Event::Batch {
+            label: "base-cnn5@1".into(),
+            epoch: 2,
+            batch: 7,
+            loss: 1.25,
+            step_loss: 1.5,
+            step: 15,
+            acc: 0.5,
+            img_per_s: 900.0,
+        };
         let mut out = JsonLines(Vec::new());
         out.event(&event);
         let text = String::from_utf8(out.0).unwrap();

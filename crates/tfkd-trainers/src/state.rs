@@ -349,14 +349,18 @@ impl RunDir {
             sha256_file(&file).map_err(|e| IoError { op: "reading", path: file.clone(), source: e })?;
         self.write_json(&self.state_json(progress.steps), progress)?;
         for step in self.checkpoint_steps().into_iter().skip(KEEP) {
-            let _ = std::fs::remove_file(self.state_json(step));
-            let _ = std::fs::remove_file(self.state_tensors(step));
+            self.remove_checkpoint(step);
         }
         Ok(())
     }
 
     /// The newest usable checkpoint of `run_id` and the damaged newer files, which are removed (they would
     /// be overwritten by the resumed run anyway). `None` when there is nothing to resume from.
+    ///
+    /// A checkpoint older than the newest may predate a change of `best.safetensors` (a later epoch was
+    /// selected, then its checkpoint was lost). Its best weights are then restored from the checkpoint itself
+    /// when it was taken at the end of its selected epoch; otherwise it cannot be resumed from and the next
+    /// older one is tried.
     pub fn resume(&self, run_id: &str) -> Result<(Option<Checkpoint>, Vec<Damage>)> {
         let mut damaged = Vec::new();
         for step in self.checkpoint_steps() {
@@ -364,8 +368,7 @@ impl RunDir {
                 Ok(p) => p,
                 Err(d) => {
                     damaged.push(d);
-                    let _ = std::fs::remove_file(self.state_json(step));
-                    let _ = std::fs::remove_file(self.state_tensors(step));
+                    self.remove_checkpoint(step);
                     continue;
                 }
             };
@@ -375,15 +378,6 @@ impl RunDir {
                     file,
                     detail: format!("belongs to run {}, not {run_id}", progress.run_id),
                 });
-            }
-            if let Some(want) = &progress.best_sha256 {
-                let got = sha256_file(&self.best()).ok();
-                if got.as_ref() != Some(want) {
-                    return Err(TrainError::Damaged {
-                        file: self.best(),
-                        detail: "does not match the checkpoint it was selected with (retrain the run)".into(),
-                    });
-                }
             }
             let tensors = Tensor::read_safetensors(&file)
                 .map_err(|e| TrainError::Damaged { file: file.clone(), detail: e.to_string() })?;
@@ -397,9 +391,41 @@ impl RunDir {
                 }
             }
             model.sort_by(|a, b| a.0.cmp(&b.0));
+            if let Some(want) = &progress.best_sha256 {
+                if sha256_file(&self.best()).ok().as_ref() != Some(want)
+                    && !self.restore_best(&progress, &model, want)?
+                {
+                    damaged.push(Damage {
+                        file: self.best(),
+                        detail: format!("holds a later epoch's weights than checkpoint state-{step} selected"),
+                    });
+                    self.remove_checkpoint(step);
+                    continue;
+                }
+            }
             return Ok((Some(Checkpoint { progress, model, momentum }), damaged));
         }
+        if !damaged.is_empty() {
+            // Nothing to resume from: whatever best or snapshot files remain belong to the lost training.
+            self.clear()?;
+        }
         Ok((None, damaged))
+    }
+
+    /// Rewrites `best.safetensors` from a checkpoint taken at the end of its selected epoch; whether it could.
+    fn restore_best(&self, progress: &Progress, model: &[(String, Tensor)], want: &str) -> Result<bool> {
+        if progress.batches_done != 0 || progress.selected_epoch != Some(progress.epochs_done) {
+            return Ok(false);
+        }
+        let best = self.best();
+        write_atomic_with(&best, |tmp| Tensor::write_safetensors(model, tmp))
+            .map_err(|e| TrainError::checkpoint_write(&best, e))?;
+        Ok(sha256_file(&best).ok().as_deref() == Some(want))
+    }
+
+    fn remove_checkpoint(&self, step: u64) {
+        let _ = std::fs::remove_file(self.state_json(step));
+        let _ = std::fs::remove_file(self.state_tensors(step));
     }
 
     /// Saves a member's weights (a snapshot or the best weights) atomically; returns their sha256.

@@ -21,6 +21,9 @@ pub struct Report {
     mkl: bool,
     openmp: bool,
     threads: i32,
+    numerics: String,
+    cpu: Option<String>,
+    cpu_isa: Vec<String>,
     venv: Option<String>,
     cache_dir: PathBuf,
 }
@@ -46,6 +49,12 @@ pub fn report(cuda: &CudaLoad) -> Report {
         mkl: tch::utils::has_mkl(),
         openmp: tch::utils::has_openmp(),
         threads: tch::get_num_threads(),
+        numerics: match crate::numerics::describe() {
+            native if native == "native" => format!("native (MKL branch {})", crate::numerics::mkl_branch()),
+            pinned => pinned,
+        },
+        cpu: tfkd_trainers::provenance::cpu().0,
+        cpu_isa: tfkd_trainers::provenance::cpu().1,
         venv: std::env::var("TFKD_VENV").ok(),
         cache_dir: crate::paths::cache_dir(),
     }
@@ -71,6 +80,8 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(f, "MKL / OpenMP       {} / {}", self.mkl, self.openmp)?;
         writeln!(f, "threads            {}", self.threads)?;
+        writeln!(f, "CPU                {} [{}]", self.cpu.as_deref().unwrap_or("unknown"), self.cpu_isa.join(" "))?;
+        writeln!(f, "numerics           {}", self.numerics)?;
         writeln!(
             f,
             "venv               {}",

@@ -71,7 +71,7 @@ impl Observer for Progress {
                 };
                 self.line(format!("train {label} [{run_id}]{resumed}"));
             }
-            Event::Batch { label, epoch, batch, loss, acc, img_per_s } => {
+            Event::Batch { label, epoch, batch, loss, acc, img_per_s, .. } => {
                 if let Some((bar, epochs)) = self.runs.get(label) {
                     bar.set_prefix(format!("{label} ep {epoch}/{epochs}"));
                     bar.set_position(*batch as u64 + 1);

@@ -1,0 +1,376 @@
+//! What a careful user breaks, and what tfkd must do then: damaged files in the cache, concurrent invocations,
+//! a full disk, a closed pipe, interrupted runs, leftovers of killed processes, and bad input found early.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+/// A `tfkd` command with its own cache and results folders, the repository's experiments and data.
+fn tfkd(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
+    cmd.args(args)
+        .env("TFKD_CACHE_DIR", home.join("cache"))
+        .env("TFKD_RESULTS_DIR", home.join("results"))
+        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
+        .env("TFKD_DATA_DIR", repo().join("data"))
+        .env_remove("TFKD_FAULT_NAN")
+        .current_dir(home);
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn ok(out: Output) -> String {
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    t
+}
+
+/// Two small runs of the smoke spec: a CIFAR ResNet and the 5-layer CNN, 2 epochs each.
+const TWO: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8,base-cnn5"];
+
+fn run_dir(home: &Path, label: &str) -> PathBuf {
+    let record = home.join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    home.join("cache/runs").join(r["run_id"].as_str().unwrap())
+}
+
+/// A record's numbers without wall times: what must not change when a run is repaired, resumed or retried.
+fn numbers(home: &Path, label: &str) -> String {
+    let record = home.join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
+    without_times(&std::fs::read_to_string(record).unwrap())
+}
+
+/// The lines of a pretty-printed record that hold times or where it ran, which differ from run to run.
+fn without_times(record: &str) -> String {
+    const VARYING: [&str; 7] = [
+        "\"seconds\"",
+        "\"train_img_per_s\"",
+        "\"started\"",
+        "\"finished\"",
+        "\"wall_seconds\"",
+        "\"git_dirty\"",
+        "\"git_commit\"",
+    ];
+    record.lines().filter(|l| !VARYING.iter().any(|k| l.trim_start().starts_with(k))).collect::<Vec<_>>().join("\n")
+}
+
+fn truncate(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..bytes.len() / 3]).unwrap();
+}
+
+fn newest_state(dir: &Path, ext: &str) -> PathBuf {
+    let step = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_prefix("state-")?.strip_suffix(ext)?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    dir.join(format!("state-{step}{ext}"))
+}
+
+/// A truncated record, checkpoint or weights file is reported as damaged (with the file), hides no other run,
+/// and the next run of the target repairs it — resuming from the last good checkpoint or retraining — to the
+/// same numbers; `tfkd clean --damaged` removes what is damaged.
+#[test]
+fn damaged_run_folders_are_reported_and_repaired() {
+    let home = tempfile::tempdir().unwrap();
+    ok(tfkd(home.path(), TWO).output().unwrap());
+    let (resnet, cnn) = (run_dir(home.path(), "base-resnet8@230"), run_dir(home.path(), "base-cnn5@230"));
+    let (want_resnet, want_cnn) = (numbers(home.path(), "base-resnet8@230"), numbers(home.path(), "base-cnn5@230"));
+
+    // 1. A truncated done.json: damaged, the other run still listed; resumed from its final checkpoint.
+    truncate(&resnet.join("done.json"));
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(
+        status.contains("1 done") && status.contains("1 damaged") && status.contains("done.json: does not parse"),
+        "{status}"
+    );
+    let target = ok(tfkd(home.path(), &["status", "smoke", "--profile", "smoke"]).output().unwrap());
+    assert!(target.contains("damaged") && target.contains("done "), "{target}");
+    let repaired = ok(tfkd(home.path(), TWO).output().unwrap());
+    assert!(
+        repaired.contains("repair base-resnet8@230")
+            && repaired.contains("resuming it from its last good checkpoint (epoch 2"),
+        "{repaired}"
+    );
+    assert_eq!(numbers(home.path(), "base-resnet8@230"), want_resnet);
+
+    // 2. A truncated newest checkpoint and a lost record: resumed from the checkpoint before it.
+    truncate(&newest_state(&cnn, ".safetensors"));
+    std::fs::remove_file(cnn.join("done.json")).unwrap();
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(
+        status.contains("partial") && status.contains("damaged and skipped") && status.contains("checksum"),
+        "{status}"
+    );
+    let repaired = ok(tfkd(home.path(), TWO).output().unwrap());
+    assert!(
+        repaired.contains("repair base-cnn5@230") && repaired.contains("resuming from the checkpoint before it"),
+        "{repaired}"
+    );
+    assert_eq!(numbers(home.path(), "base-cnn5@230"), want_cnn);
+
+    // 3. Damaged teacher weights: retrained from scratch, to the same numbers (CPU runs are deterministic).
+    truncate(&resnet.join("best.safetensors"));
+    let repaired = ok(tfkd(home.path(), TWO).output().unwrap());
+    assert!(
+        repaired.contains("best.safetensors: checksum") && repaired.contains("retraining it from scratch"),
+        "{repaired}"
+    );
+    assert_eq!(numbers(home.path(), "base-resnet8@230"), want_resnet);
+
+    // 4. clean --damaged removes a damaged folder and nothing else.
+    std::fs::write(cnn.join("done.json"), "{").unwrap();
+    let cleaned = ok(tfkd(home.path(), &["clean", "--damaged"]).output().unwrap());
+    assert!(cleaned.contains("removed 1 damaged run(s)"), "{cleaned}");
+    assert!(!cnn.exists() && resnet.join("done.json").is_file());
+}
+
+/// Three invocations of the same target started together train every run once: the others wait for each
+/// run's lease and reuse its result, and say so.
+#[test]
+fn concurrent_invocations_train_each_run_once() {
+    let home = tempfile::tempdir().unwrap();
+    let children: Vec<_> =
+        (0..3).map(|_| tfkd(home.path(), TWO).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+    let outputs: Vec<String> = children.into_iter().map(|c| ok(c.wait_with_output().unwrap())).collect();
+    let all = outputs.join("\n---\n");
+    for label in ["base-resnet8@230", "base-cnn5@230"] {
+        let trained = all.lines().filter(|l| l.starts_with(&format!("train {label} "))).count();
+        assert_eq!(trained, 1, "{label} trained {trained} times:\n{all}");
+    }
+    let reused = all.matches("trained meanwhile by tfkd training").count() + all.matches("already trained").count();
+    assert_eq!(reused, 4, "the other two invocations reuse both runs:\n{all}");
+    let summaries = all.matches("smoke: ").count();
+    assert_eq!(summaries, 3, "{all}");
+}
+
+/// A run's record does not depend on how many jobs trained at once: the files are identical byte for byte,
+/// but for wall times (numbers parse back exactly: serde_json's float round trip).
+#[test]
+fn records_do_not_depend_on_jobs_byte_for_byte() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    ok(tfkd(one.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "1"]).output().unwrap());
+    ok(tfkd(two.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "3"]).output().unwrap());
+    let dir = |h: &Path| h.join("results/smoke/smoke/runs");
+    let mut names: Vec<_> = std::fs::read_dir(dir(one.path())).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names.len(), 8);
+    for name in names {
+        let a = without_times(&std::fs::read_to_string(dir(one.path()).join(&name)).unwrap());
+        let b = without_times(&std::fs::read_to_string(dir(two.path()).join(&name)).unwrap());
+        assert!(a == b, "{name:?} differs between --jobs 1 and --jobs 3");
+    }
+}
+
+/// With a full disk every report file is either written whole or left as it was, never truncated under its
+/// name, no temporary file stays behind, and the error names the file once.
+#[test]
+fn a_full_disk_leaves_no_truncated_report_file() {
+    let home = tempfile::tempdir().unwrap();
+    let results = home.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    // A small tmpfs when this machine lets the test mount one (root in CI), else a file where the folder
+    // must go (even root cannot write into that).
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
+        .arg(&results)
+        .status()
+        .is_ok_and(|s| s.success());
+    let src = repo().join("results/rekd-tiny-imagenet/quick");
+    let dst = results.join("rekd-tiny-imagenet/quick");
+    std::fs::create_dir_all(dst.join("runs")).unwrap();
+    for e in std::fs::read_dir(src.join("runs")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dst.join("runs").join(e.file_name())).unwrap();
+    }
+    if mounted {
+        // Fill what is left but a little, so the report's files run out of space part way.
+        let free = {
+            let out = Command::new("df").args(["--output=avail", "-B1"]).arg(&results).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse::<u64>().unwrap()
+        };
+        std::fs::write(results.join("filler"), vec![0u8; free.saturating_sub(20_000) as usize]).ok();
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let out = tfkd(home.path(), &["report", "table3"]).output().unwrap();
+    let said = text(&out);
+    let reason = if mounted { "No space left on device" } else { "Permission denied" };
+    assert!(!out.status.success(), "the report was written on a full disk or into a read-only folder?\n{said}");
+    assert_eq!(said.matches(reason).count(), 1, "the reason is said once: {said}");
+    assert!(said.contains(&dst.display().to_string()), "the error names the file: {said}");
+    {
+        for entry in std::fs::read_dir(&dst).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.starts_with(".tmp-"), "temporary file {name} left behind");
+        }
+        for (file, check) in [("table.md", "# Reversed KD"), ("table.csv", "row,column")] {
+            if let Ok(text) = std::fs::read_to_string(dst.join(file)) {
+                let want = std::fs::read_to_string(src.join(file)).unwrap();
+                assert!(
+                    text.starts_with(check) && text == want,
+                    "{file} is truncated: {} of {} bytes\n{said}\n{text}",
+                    text.len(),
+                    want.len()
+                );
+            }
+        }
+        if let Ok(png) = std::fs::read(dst.join("re-kd.png")) {
+            assert_eq!(png, std::fs::read(src.join("re-kd.png")).unwrap(), "re-kd.png is truncated");
+        }
+    }
+    if mounted {
+        let _ = Command::new("umount").arg(&results).status();
+    }
+}
+
+/// A closed pipe ends tfkd quietly, as other command-line tools: no panic.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tfkd(home.path(), &["models"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // the reader goes away before tfkd writes
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "exit status of a panic");
+}
+
+/// SIGINT mid-run: the finished run's record is written, the interrupted one keeps a checkpoint between two
+/// batches, tfkd says what was kept and exits with status 3; the same command resumes it to the numbers of
+/// an uninterrupted run, bit for bit.
+#[test]
+fn sigint_keeps_finished_records_and_resumes_mid_epoch_bit_identically() {
+    let args: &[&str] = &[
+        "run",
+        "smoke",
+        "--profile",
+        "smoke",
+        "--quiet",
+        "--only",
+        "base-resnet8,base-cnn5",
+        "--set",
+        "train.epochs=6",
+        "--set",
+        "dataset.train_subset=1024",
+        "--jobs",
+        "1",
+    ];
+    let reference = tempfile::tempdir().unwrap();
+    ok(tfkd(reference.path(), args).output().unwrap());
+    let home = tempfile::tempdir().unwrap();
+    let child = tfkd(home.path(), args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Wait until the first run (base-resnet8, planned first) has finished and the second has a checkpoint.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = |dir: &Path| {
+        std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|e| e.path().join("done.json").is_file()).count()
+    };
+    let checkpoints = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| !e.path().join("done.json").exists())
+            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .any(|f| f.file_name().to_string_lossy().starts_with("state-"))
+    };
+    let runs = home.path().join("cache/runs");
+    while !(done(&runs) == 1 && checkpoints(&runs)) {
+        assert!(Instant::now() < deadline, "no checkpoint of the second run appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("stopped: 1 finished run(s) are recorded") && said.contains("the same command resumes them"),
+        "{said}"
+    );
+    assert!(home.path().join("results/smoke/smoke/runs/base-resnet8-s230.json").is_file(), "{said}");
+    let resumed = ok(tfkd(home.path(), args).output().unwrap());
+    assert!(resumed.contains("resuming after epoch") || resumed.contains("train base-cnn5@230"), "{resumed}");
+    for label in ["base-resnet8@230", "base-cnn5@230"] {
+        assert_eq!(numbers(home.path(), label), numbers(reference.path(), label), "{label} after the interrupt");
+    }
+}
+
+/// Temporary files of killed processes are removed on start and by `tfkd clean --temp`.
+#[test]
+fn leftover_temporary_files_are_swept() {
+    let home = tempfile::tempdir().unwrap();
+    let decoded = home.path().join("cache/decoded");
+    std::fs::create_dir_all(&decoded).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    // A pid above any pid_max: its process is surely gone.
+    let leftover = decoded.join(format!(".tmp-{host}-4194999-cifar10-jpeg-45b041e867f5a40f.bin"));
+    std::fs::write(&leftover, vec![0u8; 4096]).unwrap();
+    let cleaned = ok(tfkd(home.path(), &["clean", "--temp"]).output().unwrap());
+    assert!(cleaned.contains("removed 1 temporary file(s), 4096 bytes") && !leftover.exists(), "{cleaned}");
+    std::fs::write(&leftover, vec![0u8; 10]).unwrap();
+    let run = ok(tfkd(
+        home.path(),
+        &[
+            "run",
+            "smoke",
+            "--profile",
+            "smoke",
+            "--quiet",
+            "--only",
+            "base-cnn5",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.warmup_epochs=0",
+        ],
+    )
+    .output()
+    .unwrap());
+    assert!(run.contains("a temporary file a killed process left behind") && !leftover.exists(), "{run}");
+}
+
+/// What can be checked before any work is checked before any work, with a message that helps.
+#[test]
+fn bad_input_is_refused_before_training_with_a_useful_message() {
+    let home = tempfile::tempdir().unwrap();
+    // A spec file name that does not exist is not looked up as nope.yaml.yaml.
+    let out = tfkd(home.path(), &["check", "nope.yaml"]).output().unwrap();
+    assert!(!out.status.success() && text(&out).contains("no spec file nope.yaml"), "{}", text(&out));
+    // A results folder that cannot be written is found before the data is even decoded.
+    std::fs::write(home.path().join("results"), "a file where the results folder goes").unwrap();
+    let out = tfkd(home.path(), TWO).output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains("creating") && said.contains("results/smoke/smoke/runs"), "{said}");
+    assert!(
+        !home.path().join("cache/runs").exists() && !home.path().join("cache/decoded").exists(),
+        "nothing trained or decoded"
+    );
+    // A folder given as the bundled archive.
+    let out =
+        tfkd(home.path(), &["data", "inspect", "cifar10-jpeg"]).env("TFKD_CIFAR10_JPEG", home.path()).output().unwrap();
+    assert!(!out.status.success() && text(&out).contains("is a folder"), "{}", text(&out));
+    // A truncated record names the file, instead of saying there are no records.
+    let runs = home.path().join("r/rekd-tiny-imagenet/quick/runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    std::fs::write(runs.join("base-resnet18-s1.json"), "{\"run_id\": ").unwrap();
+    let out = tfkd(home.path(), &["report", "table3"]).env("TFKD_RESULTS_DIR", home.path().join("r")).output().unwrap();
+    let said = text(&out);
+    assert!(
+        !out.status.success()
+            && said.contains("base-resnet18-s1.json: not a run record")
+            && !said.contains("no run records"),
+        "{said}"
+    );
+}
