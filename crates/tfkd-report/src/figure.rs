@@ -24,7 +24,13 @@ pub enum Kind {
     Lines,
     /// Markers over a numeric x.
     Scatter,
+    /// Horizontal intervals, one per category (y = category index): x ± error as a bar with a dot at x. A
+    /// series named [`PAPER_SERIES`] is drawn as diamond markers instead (the paper's value to compare with).
+    Intervals,
 }
+
+/// The name of the series an [`Kind::Intervals`] figure draws as markers: the paper's values.
+pub const PAPER_SERIES: &str = "paper's gain";
 
 /// One series: a name and (x, y, error) points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +62,32 @@ pub struct Figure {
     pub hlines: Vec<(String, f64)>,
     /// Logarithmic x axis (temperatures).
     pub log_x: bool,
+    /// A line y = x (reliability diagrams).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diagonal: bool,
+    /// Text under the chart: what the figure tests and what the paper or later work says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+impl Figure {
+    /// A figure with no reference lines, caption or diagonal.
+    #[must_use]
+    pub fn new(stem: &str, title: String, kind: Kind, x_label: &str, y_label: &str) -> Self {
+        Figure {
+            stem: stem.into(),
+            title,
+            kind,
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            categories: Vec::new(),
+            series: Vec::new(),
+            hlines: Vec::new(),
+            log_x: false,
+            diagonal: false,
+            caption: None,
+        }
+    }
 }
 
 const SIZE: (u32, u32) = (900, 560);
@@ -92,6 +124,16 @@ fn bounds(fig: &Figure) -> ((f64, f64), (f64, f64)) {
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
+    if fig.diagonal {
+        let xs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        let (a, b) = xs.fold((lo, hi), |(a, b), x| (a.min(x), b.max(x)));
+        (lo, hi) = (a.min(0.0), b.max(1.0));
+        return ((lo, hi), (lo, hi));
+    }
+    if fig.kind == Kind::Intervals {
+        let pad = ((hi - lo) * 0.08).max(0.2);
+        return ((lo.min(0.0) - pad, hi.max(0.0) + pad), (-0.6, fig.categories.len() as f64 - 0.4));
+    }
     let pad = ((hi - lo) * 0.12).max(0.5);
     // Bars start at zero (a truncated axis exaggerates differences) and leave room for the legend above them.
     let y = if fig.kind == Kind::Bars { (lo.min(0.0), hi * 1.45) } else { (lo - pad, hi + pad) };
@@ -111,9 +153,53 @@ fn bounds(fig: &Figure) -> ((f64, f64), (f64, f64)) {
     (x, y)
 }
 
-fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Result<(), ReportError> {
+/// The colour of a verdict's series in [`Kind::Intervals`] figures, by series name.
+fn verdict_color(name: &str) -> Option<RGBColor> {
+    Some(match name {
+        "holds" => RGBColor(44, 160, 44),
+        "not significant" => RGBColor(127, 127, 127),
+        "underpowered" => RGBColor(255, 127, 14),
+        "contradicted" => RGBColor(214, 39, 40),
+        PAPER_SERIES => BLACK,
+        _ => return None,
+    })
+}
+
+fn draw<DB: DrawingBackend>(fig: &Figure, whole: DrawingArea<DB, Shift>) -> Result<(), ReportError> {
     let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
-    area.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    whole.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let (area, under) = match &fig.caption {
+        Some(_) => {
+            let (w, h) = whole.dim_in_pixel();
+            let _ = w;
+            whole.split_vertically(h.saturating_sub(48))
+        }
+        None => (whole.clone(), whole.clone().shrink((0, 0), (0, 0))),
+    };
+    if let Some(caption) = &fig.caption {
+        // Two lines at most, broken at a space near the middle when long.
+        let lines: Vec<String> = if caption.chars().count() > 110 {
+            let mid = caption
+                .char_indices()
+                .filter(|(i, c)| *c == ' ' && *i >= caption.len() / 2)
+                .map(|(i, _)| i)
+                .next()
+                .unwrap_or(caption.len());
+            vec![caption[..mid].to_string(), caption[mid..].trim().to_string()]
+        } else {
+            vec![caption.clone()]
+        };
+        for (i, line) in lines.iter().enumerate() {
+            under
+                .draw_text(line, &("sans-serif", 14).into_font().color(&BLACK), (15, 4 + 20 * i as i32))
+                .map_err(|e| err(e.to_string()))?;
+        }
+    }
+    if fig.kind == Kind::Intervals {
+        draw_intervals(fig, &area)?;
+        whole.present().map_err(|e| err(e.to_string()))?;
+        return Ok(());
+    }
     let ((x0, x1), (y0, y1)) = bounds(fig);
     let mut builder = ChartBuilder::on(&area);
     builder.caption(&fig.title, ("sans-serif", 22)).margin(15).x_label_area_size(45).y_label_area_size(60);
@@ -177,7 +263,18 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
                             .map_err(|e| err(e.to_string()))?
                             .label(s.name.as_str())
                             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+                        if s.points.iter().any(|p| p.2 > 0.0) {
+                            chart
+                                .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, style)))
+                                .map_err(|e| err(e.to_string()))?;
+                            chart
+                                .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
+                                    PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2))
+                                }))
+                                .map_err(|e| err(e.to_string()))?;
+                        }
                     }
+                    Kind::Intervals => unreachable!("drawn by draw_intervals"),
                     Kind::Scatter => {
                         chart
                             .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 6, style)))
@@ -191,6 +288,13 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
                             .map_err(|e| err(e.to_string()))?;
                     }
                 }
+            }
+            if fig.diagonal {
+                chart
+                    .draw_series(LineSeries::new(vec![(x0, x0), (x1, x1)], BLACK.mix(0.6).stroke_width(1)))
+                    .map_err(|e| err(e.to_string()))?
+                    .label("perfectly calibrated")
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1)));
             }
             let line_colors = [BLACK, RGBColor(255, 127, 14), RGBColor(127, 127, 127)];
             for (i, (label, y)) in fig.hlines.iter().enumerate() {
@@ -220,6 +324,73 @@ fn draw<DB: DrawingBackend>(fig: &Figure, area: DrawingArea<DB, Shift>) -> Resul
     } else {
         body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?);
     }
-    area.present().map_err(|e| err(e.to_string()))?;
+    whole.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// A forest plot: one row per category (top to bottom in category order), each series' interval on it.
+fn draw_intervals<DB: DrawingBackend>(fig: &Figure, area: &DrawingArea<DB, Shift>) -> Result<(), ReportError> {
+    let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
+    let ((x0, x1), (y0, y1)) = bounds(fig);
+    let n = fig.categories.len();
+    let longest = fig.categories.iter().map(|c| c.chars().count()).max().unwrap_or(10) as u32;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&fig.title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size((longest * 7).clamp(80, 420))
+        .build_cartesian_2d(x0..x1, y1..y0)
+        .map_err(|e| err(e.to_string()))?;
+    let categories = fig.categories.clone();
+    let label = |y: &f64| {
+        let i = y.round();
+        if (y - i).abs() < 1e-6 && i >= 0.0 {
+            categories.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(fig.x_label.as_str())
+        .y_labels(n.max(1))
+        .y_label_formatter(&label)
+        .disable_y_mesh()
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .draw_series(LineSeries::new(vec![(0.0, y0), (0.0, y1)], BLACK.mix(0.5).stroke_width(1)))
+        .map_err(|e| err(e.to_string()))?;
+    for s in &fig.series {
+        let color = verdict_color(&s.name).unwrap_or(BLUE);
+        if s.name == PAPER_SERIES {
+            chart
+                .draw_series(s.points.iter().map(|&(i, x, _)| Cross::new((x, i), 7, color.stroke_width(3))))
+                .map_err(|e| err(e.to_string()))?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| Cross::new((x + 7, y), 6, color.stroke_width(3)));
+            continue;
+        }
+        chart
+            .draw_series(
+                s.points.iter().map(|&(i, x, e)| PathElement::new(vec![(x - e, i), (x + e, i)], color.stroke_width(4))),
+            )
+            .map_err(|e| err(e.to_string()))?
+            .label(s.name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 3), (x + 16, y + 3)], color.filled()));
+        chart
+            .draw_series(s.points.iter().map(|&(i, x, _)| Circle::new((x, i), 5, color.filled())))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
     Ok(())
 }

@@ -37,6 +37,8 @@ fn bars(t: &TableReport, stem: &str, title: &str, columns: &[(&str, &str)], metr
             .collect(),
         hlines: Vec::new(),
         log_x: false,
+        diagonal: false,
+        caption: None,
     }
 }
 
@@ -114,6 +116,8 @@ pub fn figures(
                     series,
                     hlines: Vec::new(),
                     log_x: false,
+                    diagonal: false,
+                    caption: None,
                 });
             }
         }
@@ -153,10 +157,15 @@ pub fn figures(
                         .into_iter()
                         .collect(),
                     log_x: false,
+                    diagonal: false,
+                    caption: None,
                 });
             }
         }
     }
+    out.extend(verdicts(t));
+    out.extend(reliability(records, metric));
+    out.extend(confidence(records, metric));
     if let Some(tc) = teacher {
         let k = tc.classes;
         let lsr = soft::lsr_target(0.1, k, true).kl_to_uniform(k);
@@ -189,7 +198,160 @@ pub fn figures(
                 ),
             ],
             log_x: true,
+            diagonal: false,
+            caption: None,
         });
     }
     out
+}
+
+/// How a method is called in figures.
+#[must_use]
+pub fn method_label(kind: &str) -> &str {
+    match kind {
+        "baseline" => "baseline",
+        "lsr" => "LSR",
+        "kd" => "KD",
+        "re-kd" => "Re-KD",
+        "de-kd" => "De-KD",
+        "tf-kd-self" => "Tf-KD_self",
+        "tf-kd-reg" => "Tf-KD_reg",
+        other => other,
+    }
+}
+
+/// The verdicts at a glance: for every claim of every row, our gain with its 95% interval (coloured by
+/// verdict) and the paper's gain as a cross, rows grouped as in the paper's table.
+fn verdicts(t: &TableReport) -> Option<Figure> {
+    let mut fig = Figure::new(
+        "verdicts",
+        format!("Where the paper holds: {}", t.title),
+        Kind::Intervals,
+        "gain (accuracy points): ours, mean and 95% interval; × the paper's",
+        "",
+    );
+    let mut groups: Vec<Series> = ["holds", "not significant", "underpowered", "contradicted"]
+        .iter()
+        .map(|k| Series { name: (*k).into(), points: Vec::new() })
+        .collect();
+    let mut paper = Vec::new();
+    for row in &t.rows {
+        for c in &row.claims {
+            let (Some(v), Some(d)) = (c.verdict, c.diff) else { continue };
+            let i = fig.categories.len() as f64;
+            fig.categories.push(format!("{}: {}", row.label, c.claim));
+            let half = c.ci95.map_or(0.0, |(_, hi)| hi - d.mean);
+            if let Some(g) = groups.iter_mut().find(|g| g.name == v.as_str()) {
+                g.points.push((i, d.mean, half));
+            }
+            if let Some(p) = c.paper_effect {
+                paper.push((i, p, 0.0));
+            }
+        }
+    }
+    if fig.categories.is_empty() {
+        return None;
+    }
+    fig.series = groups.into_iter().filter(|g| !g.points.is_empty()).collect();
+    if !paper.is_empty() {
+        fig.series.push(Series { name: crate::figure::PAPER_SERIES.into(), points: paper });
+    }
+    fig.caption = Some(format!(
+        "Target {}, profile {}. A claim holds when its interval lies right of 0 (left: contradicted); underpowered: \
+         the design could not have detected the paper's effect.",
+        t.target, t.profile
+    ));
+    Some(fig)
+}
+
+/// Records with calibration at the epoch the metric takes, by (model, method).
+fn calibrated(records: &[Record], metric: Metric) -> Vec<(&Record, &tfkd_analysis::calibration::Calibration)> {
+    records.iter().filter_map(|r| Some((r, metric.calibration(r)?))).collect()
+}
+
+/// Reliability diagram of one model: accuracy against confidence per confidence bin, one line per method,
+/// pooled over seeds, for the model with the most methods in the target.
+fn reliability(records: &[Record], metric: Metric) -> Option<Figure> {
+    let runs = calibrated(records, metric);
+    let mut models: Vec<(&str, usize)> = Vec::new();
+    for (r, _) in &runs {
+        let methods: std::collections::BTreeSet<&str> = runs
+            .iter()
+            .filter(|(x, _)| x.config.model == r.config.model)
+            .map(|(x, _)| x.config.method_name())
+            .collect();
+        if !models.iter().any(|m| m.0 == r.config.model) {
+            models.push((r.config.model.as_str(), methods.len()));
+        }
+    }
+    let (model, _) = models.iter().copied().max_by_key(|m| m.1)?;
+    let mut fig = Figure::new(
+        "reliability",
+        format!("Reliability of {model} by method (test set)"),
+        Kind::Lines,
+        "confidence (mean top-1 probability in the bin)",
+        "accuracy in the bin",
+    );
+    fig.diagonal = true;
+    for method in ["baseline", "lsr", "kd", "re-kd", "de-kd", "tf-kd-self", "tf-kd-reg"] {
+        let cals: Vec<_> = runs
+            .iter()
+            .filter(|(r, _)| r.config.model == model && r.config.method_name() == method)
+            .map(|(_, c)| *c)
+            .collect();
+        if cals.is_empty() {
+            continue;
+        }
+        let bins = cals[0].bins.len();
+        let points: Vec<(f64, f64, f64)> = (0..bins)
+            .filter_map(|b| {
+                let count: u64 = cals.iter().map(|c| c.bins[b].count).sum();
+                (count > 0).then(|| {
+                    let w = |f: &dyn Fn(&tfkd_analysis::calibration::Bin) -> f64| {
+                        cals.iter().map(|c| f(&c.bins[b]) * c.bins[b].count as f64).sum::<f64>() / count as f64
+                    };
+                    (w(&|x| x.confidence), w(&|x| x.accuracy), 0.0)
+                })
+            })
+            .collect();
+        fig.series.push(Series { name: format!("{} ({} runs)", method_label(method), cals.len()), points });
+    }
+    fig.caption = Some(
+        "Below the diagonal: overconfident. Label smoothing is reported to improve calibration (Müller et al., 2019); \
+         KD students to inherit their teacher's confidence (Sultan, 2023)."
+            .into(),
+    );
+    Some(fig)
+}
+
+/// Confidence against accuracy of every run of the target, by method.
+fn confidence(records: &[Record], metric: Metric) -> Option<Figure> {
+    let runs = calibrated(records, metric);
+    if runs.is_empty() {
+        return None;
+    }
+    let mut fig = Figure::new(
+        "confidence",
+        "Confidence vs accuracy of every run (test set)".into(),
+        Kind::Scatter,
+        "mean top-1 confidence (%)",
+        &y_label(metric),
+    );
+    fig.diagonal = false;
+    for method in ["baseline", "lsr", "kd", "re-kd", "de-kd", "tf-kd-self", "tf-kd-reg"] {
+        let points: Vec<(f64, f64, f64)> = runs
+            .iter()
+            .filter(|(r, _)| r.config.method_name() == method)
+            .filter_map(|(r, c)| Some((100.0 * c.confidence, metric.of(r)?, 0.0)))
+            .collect();
+        if !points.is_empty() {
+            fig.series.push(Series { name: method_label(method).into(), points });
+        }
+    }
+    fig.caption = Some(
+        "The paper: KD is a learned LSR. If so, KD and LSR should move confidence the same way; Sultan (2023) finds \
+         KD raises it where LSR lowers it."
+            .into(),
+    );
+    Some(fig)
 }

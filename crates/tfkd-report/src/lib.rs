@@ -6,8 +6,10 @@
 pub mod aggregate;
 pub mod figure;
 pub mod figures;
+pub mod index;
 pub mod record;
 pub mod render;
+pub mod sweep;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -50,8 +52,8 @@ pub enum ReportError {
 /// A rendered report.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// The table as data.
-    pub table: table::TableReport,
+    /// The paper table as data, when the spec mirrors one.
+    pub table: Option<table::TableReport>,
     /// Markdown.
     pub markdown: String,
     /// CSV.
@@ -60,23 +62,65 @@ pub struct Report {
     pub tex: String,
     /// Figures as data.
     pub figures: Vec<figure::Figure>,
+    /// The sweeps of the target, as tables.
+    pub sweeps: Vec<sweep::SweepReport>,
+    /// The long run table (one row per run) as CSV.
+    pub runs_csv: String,
+    /// The per-entry summary (mean, sd, n of every measure) as CSV.
+    pub entries_csv: String,
 }
 
-/// Builds the report of `exp` from its records.
+/// Builds the report of `exp` from its records: the paper table with verdicts when the spec mirrors one,
+/// and a table and figure per sweep.
 pub fn build(
     exp: &Experiment,
     records: &[Record],
     metric: Metric,
     teacher: Option<&TeacherCurve>,
 ) -> Result<Report, ReportError> {
-    let paper = exp.paper.as_ref().ok_or_else(|| ReportError::NoTable(exp.name.clone()))?;
+    if exp.paper.is_none() && exp.sweeps.is_empty() {
+        return Err(ReportError::NoTable(exp.name.clone()));
+    }
     let agg = aggregate::aggregate(records, metric)?;
-    let table = table::build(exp, paper, &agg, records);
+    let sweeps: Vec<sweep::SweepReport> = exp.sweeps.iter().map(|s| sweep::build(s, &agg)).collect();
+    let mut figures = Vec::new();
+    let (mut markdown, mut csv, mut tex) = (String::new(), String::new(), String::new());
+    let table = match &exp.paper {
+        Some(paper) => {
+            let table = table::build(exp, paper, &agg, records);
+            markdown = render::markdown(&table, metric);
+            csv = render::csv(&table, &agg)?;
+            tex = render::tex(&table);
+            figures = figures::figures(&table, records, paper, metric, teacher);
+            Some(table)
+        }
+        None => {
+            markdown += &format!(
+                "# {}\n\nTarget `{}`, profile `{}`: {}\n",
+                exp.title,
+                exp.name,
+                exp.profile,
+                exp.profile_description.trim()
+            );
+            if let Some(sub) = exp.substitution() {
+                markdown += &format!("\n**Dataset substituted: {sub}; {}.**\n", exp.kl_note());
+            }
+            markdown += &format!("\nValues: {}, mean ± sample sd over seeds.\n", metric.describe());
+            None
+        }
+    };
+    for s in &sweeps {
+        markdown += &sweep::markdown(s);
+        figures.push(sweep::figure(s, exp, metric));
+    }
     Ok(Report {
-        markdown: render::markdown(&table, metric),
-        csv: render::csv(&table)?,
-        tex: render::tex(&table),
-        figures: figures::figures(&table, records, paper, metric, teacher),
+        markdown,
+        csv,
+        tex,
+        figures,
+        sweeps,
+        runs_csv: render::frame_csv(&mut agg.runs.clone())?,
+        entries_csv: render::frame_csv(&mut agg.entries.clone())?,
         table,
     })
 }
@@ -86,11 +130,20 @@ pub fn build(
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(tfkd_io::IoError::new("creating", dir))?;
     let mut written = Vec::new();
-    let json = serde_json::to_string_pretty(&serde_json::json!({ "table": report.table, "figures": report.figures }))
-        .unwrap_or_default();
-    for (name, text) in
-        [("table.md", &report.markdown), ("table.csv", &report.csv), ("table.tex", &report.tex), ("report.json", &json)]
-    {
+    let json = serde_json::to_string_pretty(
+        &serde_json::json!({ "table": report.table, "sweeps": report.sweeps, "figures": report.figures }),
+    )
+    .unwrap_or_default();
+    let mut files = vec![
+        ("table.md", &report.markdown),
+        ("runs.csv", &report.runs_csv),
+        ("entries.csv", &report.entries_csv),
+        ("report.json", &json),
+    ];
+    if report.table.is_some() {
+        files.extend([("table.csv", &report.csv), ("table.tex", &report.tex)]);
+    }
+    for (name, text) in files {
         let path = dir.join(name);
         tfkd_io::write_atomic(&path, text)?;
         written.push(path);

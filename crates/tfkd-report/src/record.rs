@@ -39,6 +39,20 @@ pub struct RecordConfig {
     /// The class count the elementwise-mean KL was divided by, when a substitution kept the paper's KD weight.
     #[serde(default)]
     pub kl_classes: Option<usize>,
+    /// The method and its hyper-parameters (`kind` names it).
+    #[serde(default)]
+    pub method: serde_json::Value,
+    /// The teacher entry, for distillation runs.
+    #[serde(default)]
+    pub teacher: Option<String>,
+}
+
+impl RecordConfig {
+    /// The method's name (`baseline`, `kd`, `tf-kd-reg`, …).
+    #[must_use]
+    pub fn method_name(&self) -> &str {
+        self.method.get("kind").and_then(serde_json::Value::as_str).unwrap_or("?")
+    }
 }
 
 /// Accuracies of a record (fractions).
@@ -50,6 +64,12 @@ pub struct RecordSummary {
     pub best_test_acc: f64,
     /// At the best validation epoch.
     pub test_at_best_val: Option<f64>,
+    /// Epoch of the best test accuracy.
+    #[serde(default)]
+    pub best_test_epoch: Option<u32>,
+    /// Epoch of the best validation accuracy.
+    #[serde(default)]
+    pub best_val_epoch: Option<u32>,
 }
 
 /// One epoch of a record.
@@ -59,6 +79,9 @@ pub struct RecordEpoch {
     pub epoch: u32,
     /// Test accuracy.
     pub test_acc: f64,
+    /// Test calibration and confidence (absent in records from before they were measured).
+    #[serde(default)]
+    pub test: Option<tfkd_analysis::calibration::Calibration>,
 }
 
 /// Which accuracy a table shows.
@@ -83,6 +106,23 @@ impl Metric {
             Metric::TestAtBestVal => r.summary.test_at_best_val,
         };
         v.map(|v| 100.0 * v)
+    }
+
+    /// The epoch the value is taken from: the one whose calibration goes with it.
+    #[must_use]
+    pub fn epoch(self, r: &Record) -> Option<u32> {
+        match self {
+            Metric::BestTest => r.summary.best_test_epoch,
+            Metric::Last => r.metrics.last().map(|m| m.epoch),
+            Metric::TestAtBestVal => r.summary.best_val_epoch,
+        }
+    }
+
+    /// The test calibration at the epoch the value is taken from, if recorded.
+    #[must_use]
+    pub fn calibration(self, r: &Record) -> Option<&tfkd_analysis::calibration::Calibration> {
+        let epoch = self.epoch(r)?;
+        r.metrics.iter().find(|m| m.epoch == epoch)?.test.as_ref()
     }
 
     /// A sentence for table headers.

@@ -3,6 +3,7 @@
 use polars::prelude::*;
 
 use crate::{
+    aggregate::Aggregate,
     record::Metric,
     table::{header, CellReport, TableReport},
     ReportError,
@@ -11,7 +12,10 @@ use crate::{
 /// The verdict rule, stated in every report.
 pub const VERDICT_RULE: &str = "Verdicts pair runs by seed and take the 95% Student-t interval of the mean difference: \
 a claim A > B *holds* when the interval lies above 0, is *contradicted* when it lies below 0, and is *not significant* \
-otherwise or with fewer than 2 seeds; |A − B| ≤ m holds when the interval lies inside [−m, m] and is contradicted when it lies outside.";
+otherwise or with fewer than 2 seeds; |A − B| ≤ m holds when the interval lies inside [−m, m] and is contradicted when it lies outside. \
+MDE is the minimum detectable effect: the true difference a two-sided paired t-test (α 0.05) would detect with 80% power, \
+given the seeds and the observed spread; a not-significant claim whose MDE exceeds the paper's effect is *underpowered*: \
+the design could not have seen the paper's effect, so it says nothing about the claim.";
 
 fn signed(x: f64) -> String {
     format!("{}{x:.2}", if x >= 0.0 { "+" } else { "" })
@@ -82,10 +86,11 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
             match row.claims.iter().find(|c| &c.claim == name) {
                 Some(c) => match (c.verdict, c.diff, c.ci95) {
                     (Some(v), Some(d), Some((lo, hi))) => {
-                        out += &format!(" **{}** (Δ {}, CI [{lo:.2}, {hi:.2}]) |", v.as_str(), signed(d.mean))
+                        let mde = c.mde.map_or(String::new(), |m| format!(", MDE {m:.2}"));
+                        out += &format!(" **{}** (Δ {}, CI [{lo:.2}, {hi:.2}]{mde}) |", v.describe(), signed(d.mean))
                     }
                     (Some(v), Some(d), None) => {
-                        out += &format!(" **{}** (Δ {}, n={}) |", v.as_str(), signed(d.mean), d.n)
+                        out += &format!(" **{}** (Δ {}, n={}) |", v.describe(), signed(d.mean), d.n)
                     }
                     _ => out += " not run |",
                 },
@@ -95,6 +100,7 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
         out += "\n";
     }
     out += &format!("\n{VERDICT_RULE}\n");
+    out += &calibration_markdown(t);
     for n in &t.notes {
         out += &format!("\n- {n}");
     }
@@ -104,16 +110,51 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
     out
 }
 
-/// CSV in long form: one line per cell, with ours, the paper's value, gains and the row's verdicts.
-pub fn csv(t: &TableReport) -> Result<String, ReportError> {
+/// The calibration table: what each entry's models believe, at the epoch its accuracy is taken from.
+fn calibration_markdown(t: &TableReport) -> String {
+    if t.calibration.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n## Calibration and confidence\n\nTest set, at the epoch each accuracy above is taken from; mean ± sample sd over \
+         seeds. ECE: expected calibration error over 15 equal-width confidence bins; confidence: mean top-1 probability; \
+         entropy of the predictive distribution in nats; agreement and KL(teacher ‖ student) with the run's teacher at \
+         temperature 1. Label smoothing is reported to lower confidence and improve calibration (Müller et al., 2019); KD \
+         students to inherit their teacher's confidence (Sultan, 2023).\n\n\
+         | Entry | Model | Method | Accuracy (%) | NLL | ECE (%) | Confidence (%) | Entropy | Agreement (%) | KL to teacher |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in &t.calibration {
+        out += &format!("| {} | {} | {} |", row.id, row.model, row.method);
+        for (i, m) in row.measures.iter().enumerate() {
+            let digits = if matches!(i, 1 | 4 | 6) { 3 } else { 2 };
+            out += &match m {
+                Some(m) if m.n > 1 => format!(" {:.digits$} ± {:.digits$} |", m.mean, m.sd),
+                Some(m) => format!(" {:.digits$} |", m.mean),
+                None if i >= 5 && !matches!(row.method.as_str(), "kd" | "re-kd" | "de-kd" | "tf-kd-self") => {
+                    " — |".into()
+                }
+                None => " not recorded |".into(),
+            };
+        }
+        out += "\n";
+    }
+    out
+}
+
+/// CSV in long form: one line per cell with ours, the paper's value and gains, joined (polars) with the
+/// calibration means of the cell's entry.
+pub fn csv(t: &TableReport, agg: &Aggregate) -> Result<String, ReportError> {
     let mut row_l = Vec::new();
     let mut col = Vec::new();
+    let mut ids: Vec<Option<String>> = Vec::new();
     let (mut mean, mut sd, mut n, mut gain) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut paper_text, mut paper_mean, mut paper_gain) = (Vec::new(), Vec::new(), Vec::new());
     for r in &t.rows {
         for c in &r.cells {
             row_l.push(r.label.clone());
             col.push(c.column.clone());
+            ids.push(c.run.clone());
             mean.push(c.ours.map(|s| s.mean));
             sd.push(c.ours.filter(|s| s.n > 1).map(|s| s.sd));
             n.push(c.ours.map_or(0, |s| s.n as u32));
@@ -123,12 +164,24 @@ pub fn csv(t: &TableReport) -> Result<String, ReportError> {
             paper_gain.push(c.paper_gain);
         }
     }
-    let mut df = df!(
-        "row" => row_l, "column" => col, "ours_mean" => mean, "ours_sd" => sd, "seeds" => n, "ours_gain" => gain,
-        "paper" => paper_text, "paper_mean" => paper_mean, "paper_gain" => paper_gain
+    let order: Vec<u32> = (0..row_l.len() as u32).collect();
+    let cells = df!(
+        "cell" => order, "row" => row_l, "column" => col, "id" => ids, "ours_mean" => mean, "ours_sd" => sd, "seeds" => n,
+        "ours_gain" => gain, "paper" => paper_text, "paper_mean" => paper_mean, "paper_gain" => paper_gain
     )?;
+    let calibration =
+        agg.entries.select(["id", "ece_mean", "confidence_mean", "entropy_mean", "teacher_agreement_mean"])?;
+    let mut df = cells
+        .join(&calibration, ["id"], ["id"], JoinArgs::new(JoinType::Left), None)?
+        .sort(["cell"], SortMultipleOptions::default())?
+        .drop("cell")?;
+    frame_csv(&mut df)
+}
+
+/// A data frame as CSV (floats to 4 decimals).
+pub fn frame_csv(df: &mut DataFrame) -> Result<String, ReportError> {
     let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).include_header(true).with_float_precision(Some(4)).finish(&mut df)?;
+    CsvWriter::new(&mut buf).include_header(true).with_float_precision(Some(4)).finish(df)?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 

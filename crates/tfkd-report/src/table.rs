@@ -4,7 +4,10 @@ use serde::Serialize;
 use tfkd_analysis::stats::{close, greater, paired, Summary, Verdict};
 use tfkd_spec::{Experiment, Layout, PaperTable};
 
-use crate::{aggregate::Aggregate, record::Record};
+use crate::{
+    aggregate::{Aggregate, Measure, MEASURES},
+    record::Record,
+};
 
 /// A number as the paper printed it: "71.05±0.16" or "75.87".
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,6 +49,8 @@ pub struct CellReport {
     pub paper_gain: Option<f64>,
     /// Extra text (the KD teacher's name).
     pub note: Option<String>,
+    /// The entry whose runs fill the cell (absent for a teacher's accuracy).
+    pub run: Option<String>,
 }
 
 /// One claim on one row.
@@ -57,8 +62,26 @@ pub struct ClaimReport {
     pub diff: Option<Summary>,
     /// 95% CI of the mean difference.
     pub ci95: Option<(f64, f64)>,
+    /// Minimum detectable effect of the paired comparison at 80% power (α 0.05), from n and the observed sd.
+    pub mde: Option<f64>,
+    /// The paper's A − B, where its numbers were retrieved.
+    pub paper_effect: Option<f64>,
     /// Verdict, or `None` when the cells were not run in this profile.
     pub verdict: Option<Verdict>,
+}
+
+/// Calibration and confidence of one entry of the target (mean and sample sd over seeds).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationRow {
+    /// Entry id.
+    pub id: String,
+    /// Model.
+    pub model: String,
+    /// Method.
+    pub method: String,
+    /// The table's accuracy (%), NLL, ECE (%), confidence (%), entropy, teacher agreement (%) and KL to the
+    /// teacher, in the order of [`crate::aggregate::MEASURES`]; `None` where not recorded.
+    pub measures: Vec<Option<Measure>>,
 }
 
 /// One row.
@@ -97,6 +120,8 @@ pub struct TableReport {
     pub rows: Vec<RowReport>,
     /// Notes.
     pub notes: Vec<String>,
+    /// Calibration and confidence of every entry with records, in spec order.
+    pub calibration: Vec<CalibrationRow>,
 }
 
 /// Column headers of a layout.
@@ -215,6 +240,7 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
                         paper: paper_value,
                         paper_gain,
                         note: row.cells.get(col).and_then(|c| c.paper_note.clone()),
+                        run: row.cells.get(col).and_then(|c| c.run.clone()),
                     }
                 })
                 .collect();
@@ -225,11 +251,19 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
                     let (a, b) = (values_of(c.a), values_of(c.b));
                     let diffs = paired(&a, &b);
                     let diff = Summary::of(&diffs);
+                    let paper_effect = paper_of(c.a).zip(paper_of(c.b)).map(|(a, b)| a.mean - b.mean);
                     let verdict = (!a.is_empty() && !b.is_empty()).then(|| match c.margin {
-                        None => greater(&diffs),
+                        None => greater(&diffs, paper_effect),
                         Some(m) => close(&diffs, m),
                     });
-                    ClaimReport { claim: c.text.to_string(), ci95: diff.and_then(|d| d.ci95()), diff, verdict }
+                    ClaimReport {
+                        claim: c.text.to_string(),
+                        ci95: diff.and_then(|d| d.ci95()),
+                        mde: diff.and_then(|d| d.mde()),
+                        paper_effect,
+                        diff,
+                        verdict,
+                    }
                 })
                 .collect();
             RowReport { label: row.label.clone(), cells, claims }
@@ -252,5 +286,25 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
         paper_numbers: paper.numbers_retrieved,
         rows,
         notes: paper.notes.clone(),
+        calibration: calibration_rows(exp, agg, records),
     }
+}
+
+/// The calibration table: every entry with records, in spec order.
+fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[Record]) -> Vec<CalibrationRow> {
+    let mut seen = Vec::new();
+    exp.runs
+        .iter()
+        .filter(|r| {
+            let new = !seen.contains(&r.id);
+            seen.push(r.id.clone());
+            new && records.iter().any(|x| x.config.id == r.id)
+        })
+        .map(|r| CalibrationRow {
+            id: r.id.clone(),
+            model: r.model.to_string(),
+            method: r.method.name().to_string(),
+            measures: MEASURES.iter().map(|m| agg.measure(&r.id, m)).collect(),
+        })
+        .collect()
 }

@@ -64,3 +64,28 @@ fn tf_kd_reg_cifar100() {
         "the KD ≈ LSR figure needs the committed soft_targets.json"
     );
 }
+
+/// The results index regenerates from the committed reports and records: what a reviewer opens first.
+#[test]
+fn results_index() {
+    let root = repo().join("results");
+    let aliases = [
+        ("rekd-cifar10", "table1"),
+        ("rekd-cifar100", "table2"),
+        ("rekd-tiny-imagenet", "table3"),
+        ("dekd", "table4"),
+        ("tf-kd-self-cifar100", "table5"),
+        ("tf-kd-reg-cifar100", "table6"),
+    ];
+    let entries: Vec<_> = aliases
+        .iter()
+        .filter_map(|(target, alias)| {
+            tfkd_report::index::entry(&root.join(target).join("quick"), Some((*alias).to_string())).unwrap()
+        })
+        .collect();
+    assert_eq!(entries.len(), 6, "every paper target has committed quick results");
+    let md = tfkd_report::index::markdown(&entries);
+    insta::assert_snapshot!("results-index", md);
+    let committed = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(committed.starts_with(&md), "results/README.md is stale; run `tfkd report`");
+}

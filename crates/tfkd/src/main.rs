@@ -306,7 +306,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
             let mut exp = experiment::load(&experiment::spec_path(&target)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
             let ran = experiment::run(&exp, &args, interrupt)?;
-            if exp.paper.is_some() {
+            if exp.paper.is_some() || !exp.sweeps.is_empty() {
                 report::store_teacher_curve(&exp, &ran.plan)?;
                 let (rep, dir) = report::report(&exp, tfkd_report::Metric::BestTest)?;
                 println!("{}", rep.markdown);
@@ -317,9 +317,10 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { target, profile, metric } => {
+            let all = target.is_none();
             let targets: Vec<String> = match target {
                 Some(t) => vec![t],
-                None => report::aliases()?.aliases.into_keys().collect(),
+                None => report::aliases()?.aliases.into_keys().chain(report::extra_targets()).collect(),
             };
             for t in targets {
                 let exp = experiment::load(&experiment::spec_path(&t)?, &profile, &[])?;
@@ -329,6 +330,9 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
                 } else {
                     println!("{t}: {} has no records for profile {profile}; skipped", exp.name);
                 }
+            }
+            if all {
+                println!("index: {}", report::write_index()?.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -85,13 +85,64 @@ pub fn store_teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<()> 
 #[must_use]
 pub fn verdict_lines(report: &Report) -> String {
     let mut out = String::new();
-    for row in &report.table.rows {
+    for row in report.table.iter().flat_map(|t| &t.rows) {
         for c in &row.claims {
             if let Some(v) = c.verdict {
                 let d = c.diff.map_or(String::new(), |d| format!("Δ {:+.2} over {} seed(s)", d.mean, d.n));
-                out += &format!("  {:<28} {:<40} {:<16} {d}\n", row.label, c.claim, v.as_str());
+                out += &format!("  {:<28} {:<40} {:<16} {d}\n", row.label, c.claim, v.describe());
             }
         }
     }
     out
+}
+
+/// Targets without a paper alias that `tfkd report` also reports (sensitivity studies).
+#[must_use]
+pub fn extra_targets() -> Vec<String> {
+    let aliased: Vec<String> = aliases().map(|a| a.aliases.into_values().collect()).unwrap_or_default();
+    let mut extra: Vec<String> = std::fs::read_dir(paths::experiments_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|n| !aliased.contains(n) && !["defaults", "paper", "smoke"].contains(&n.as_str()))
+        .filter(|n| {
+            tfkd_spec::load(&paths::experiments_dir().join(format!("{n}.yaml")), "quick", &[])
+                .is_ok_and(|e| !e.sweeps.is_empty())
+        })
+        .collect();
+    extra.sort();
+    extra
+}
+
+/// Writes `results/README.md`: every target and profile folder with a report; returns its path.
+pub fn write_index() -> anyhow::Result<PathBuf> {
+    let alias_of: std::collections::BTreeMap<String, String> =
+        aliases().map(|a| a.aliases.into_iter().map(|(k, v)| (v, k)).collect()).unwrap_or_default();
+    let root = paths::results_dir();
+    let mut targets: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "bench"))
+        .collect();
+    targets.sort();
+    let mut entries = Vec::new();
+    for t in targets {
+        let name = t.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut profiles: Vec<PathBuf> =
+            std::fs::read_dir(&t).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        profiles.sort();
+        for p in profiles {
+            if let Some(e) = tfkd_report::index::entry(&p, alias_of.get(&name).cloned())? {
+                entries.push(e);
+            }
+        }
+    }
+    entries.sort_by(|a, b| {
+        (a.alias.is_none(), &a.alias, &a.target, &a.profile).cmp(&(b.alias.is_none(), &b.alias, &b.target, &b.profile))
+    });
+    let path = root.join("README.md");
+    tfkd_io::write_atomic(&path, tfkd_report::index::markdown(&entries))?;
+    Ok(path)
 }

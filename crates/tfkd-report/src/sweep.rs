@@ -1,0 +1,130 @@
+//! Sensitivity: the runs a spec's `sweep:` block expanded into, as a table and as a line figure of accuracy
+//! (mean ± sd over seeds) against the first swept value, one line per value of the other keys.
+
+use serde::Serialize;
+use tfkd_spec::{Experiment, Sweep};
+
+use crate::{
+    aggregate::{Aggregate, Measure},
+    figure::{Figure, Kind, Series},
+    record::Metric,
+};
+
+/// One combination of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepRow {
+    /// The entry id of the combination.
+    pub id: String,
+    /// The value of each swept key, as the spec wrote it.
+    pub values: Vec<String>,
+    /// Accuracy (the table's metric, %).
+    pub accuracy: Option<Measure>,
+    /// Expected calibration error (%).
+    pub ece: Option<Measure>,
+    /// Mean top-1 confidence (%).
+    pub confidence: Option<Measure>,
+}
+
+/// A sweep's results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepReport {
+    /// The swept entry.
+    pub base: String,
+    /// The swept keys.
+    pub keys: Vec<String>,
+    /// One row per combination, in spec order.
+    pub rows: Vec<SweepRow>,
+}
+
+/// The sweep's rows from the aggregate.
+#[must_use]
+pub fn build(sweep: &Sweep, agg: &Aggregate) -> SweepReport {
+    SweepReport {
+        base: sweep.base.clone(),
+        keys: sweep.keys.clone(),
+        rows: sweep
+            .members
+            .iter()
+            .map(|(id, values)| SweepRow {
+                id: id.clone(),
+                values: values.clone(),
+                accuracy: agg.measure(id, "value"),
+                ece: agg.measure(id, "ece"),
+                confidence: agg.measure(id, "confidence"),
+            })
+            .collect(),
+    }
+}
+
+fn cell(m: Option<Measure>) -> String {
+    match m {
+        Some(m) if m.n > 1 => format!("{:.2} ± {:.2} (n={})", m.mean, m.sd, m.n),
+        Some(m) => format!("{:.2} (n=1)", m.mean),
+        None => "not run".into(),
+    }
+}
+
+/// The sweep as a Markdown section.
+#[must_use]
+pub fn markdown(s: &SweepReport) -> String {
+    let mut out = format!("\n## Sensitivity of `{}` to {}\n\n", s.base, s.keys.join(" and "));
+    out += &format!("| {} | Accuracy (%) | ECE (%) | Confidence (%) |\n|", s.keys.join(" | "));
+    out += &"---|".repeat(s.keys.len() + 3);
+    out += "\n";
+    for r in &s.rows {
+        out += &format!(
+            "| {} | {} | {} | {} |\n",
+            r.values.join(" | "),
+            cell(r.accuracy),
+            cell(r.ece),
+            cell(r.confidence)
+        );
+    }
+    out
+}
+
+/// Accuracy against the first swept key, one line per combination of the others.
+#[must_use]
+pub fn figure(s: &SweepReport, exp: &Experiment, metric: Metric) -> Figure {
+    let x_key = s.keys.first().cloned().unwrap_or_default();
+    let mut fig = Figure::new(
+        &format!("sweep-{}", s.base),
+        format!("{}: {} by {}", exp.title, s.base, x_key),
+        Kind::Lines,
+        &x_key,
+        &match metric {
+            Metric::BestTest => "best test accuracy (%), mean ± sd over seeds".to_string(),
+            Metric::Last => "final test accuracy (%), mean ± sd over seeds".to_string(),
+            Metric::TestAtBestVal => "test accuracy at best val (%), mean ± sd over seeds".to_string(),
+        },
+    );
+    let mut lines: Vec<Series> = Vec::new();
+    for r in &s.rows {
+        let (Some(x), Some(acc)) = (r.values.first().and_then(|v| v.parse::<f64>().ok()), r.accuracy) else { continue };
+        let name = s
+            .keys
+            .iter()
+            .zip(&r.values)
+            .skip(1)
+            .map(|(k, v)| format!("{} = {v}", k.rsplit('.').next().unwrap_or(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let name = if name.is_empty() { s.base.clone() } else { name };
+        match lines.iter_mut().find(|l| l.name == name) {
+            Some(l) => l.points.push((x, acc.mean, acc.sd)),
+            None => lines.push(Series { name, points: vec![(x, acc.mean, acc.sd)] }),
+        }
+    }
+    for l in &mut lines {
+        l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let xs: Vec<f64> = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).collect();
+    let (lo, hi) = xs.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    fig.log_x = lo > 0.0 && hi / lo >= 10.0;
+    fig.series = lines;
+    fig.caption = Some(format!(
+        "Target {}, profile {}: every point is the mean of its seeds; bars: ± one sample sd.",
+        exp.name, exp.profile
+    ));
+    fig
+}
