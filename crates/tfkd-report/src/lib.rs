@@ -82,7 +82,7 @@ pub fn build(
         return Err(ReportError::NoTable(exp.name.clone()));
     }
     let agg = aggregate::aggregate(records, metric)?;
-    let sweeps: Vec<sweep::SweepReport> = exp.sweeps.iter().map(|s| sweep::build(s, &agg)).collect();
+    let sweeps: Vec<sweep::SweepReport> = exp.sweeps.iter().map(|s| sweep::build(s, exp, &agg)).collect();
     let mut figures = Vec::new();
     let (mut markdown, mut csv, mut tex) = (String::new(), String::new(), String::new());
     let table = match &exp.paper {

@@ -34,12 +34,26 @@ pub struct SweepReport {
     pub keys: Vec<String>,
     /// One row per combination, in spec order.
     pub rows: Vec<SweepRow>,
+    /// The target's other entries of the same model (the baseline, …), for reference.
+    pub references: Vec<(String, Option<Measure>)>,
 }
 
-/// The sweep's rows from the aggregate.
+/// The sweep's rows from the aggregate, with the other entries of the same model as references.
 #[must_use]
-pub fn build(sweep: &Sweep, agg: &Aggregate) -> SweepReport {
+pub fn build(sweep: &Sweep, exp: &Experiment, agg: &Aggregate) -> SweepReport {
+    let model = exp.runs.iter().find(|r| sweep.members.iter().any(|m| m.0 == r.id)).map(|r| r.model);
+    let mut references: Vec<(String, Option<Measure>)> = Vec::new();
+    for r in exp
+        .runs
+        .iter()
+        .filter(|r| Some(r.model) == model && !exp.sweeps.iter().any(|s| s.members.iter().any(|m| m.0 == r.id)))
+    {
+        if !references.iter().any(|x| x.0 == r.id) {
+            references.push((r.id.clone(), agg.measure(&r.id, "value")));
+        }
+    }
     SweepReport {
+        references,
         base: sweep.base.clone(),
         keys: sweep.keys.clone(),
         rows: sweep
@@ -83,13 +97,21 @@ pub fn markdown(s: &SweepReport) -> String {
     out
 }
 
-/// Accuracy against the first swept key, one line per combination of the others.
+/// Accuracy against the swept key with the most values, one line per combination of the others, and the
+/// reference entries as horizontal lines.
 #[must_use]
 pub fn figure(s: &SweepReport, exp: &Experiment, metric: Metric) -> Figure {
-    let x_key = s.keys.first().cloned().unwrap_or_default();
+    let distinct = |k: usize| {
+        let mut v: Vec<&String> = s.rows.iter().filter_map(|r| r.values.get(k)).collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    };
+    let x = (0..s.keys.len()).max_by_key(|&k| distinct(k)).unwrap_or(0);
+    let x_key = s.keys.get(x).cloned().unwrap_or_default();
     let mut fig = Figure::new(
         &format!("sweep-{}", s.base),
-        format!("{}: {} by {}", exp.title, s.base, x_key),
+        format!("Sensitivity of {} to {}", s.base, x_key.rsplit('.').next().unwrap_or(&x_key)),
         Kind::Lines,
         &x_key,
         &match metric {
@@ -100,19 +122,21 @@ pub fn figure(s: &SweepReport, exp: &Experiment, metric: Metric) -> Figure {
     );
     let mut lines: Vec<Series> = Vec::new();
     for r in &s.rows {
-        let (Some(x), Some(acc)) = (r.values.first().and_then(|v| v.parse::<f64>().ok()), r.accuracy) else { continue };
+        let (Some(xv), Some(acc)) = (r.values.get(x).and_then(|v| v.parse::<f64>().ok()), r.accuracy) else { continue };
         let name = s
             .keys
             .iter()
             .zip(&r.values)
-            .skip(1)
+            .enumerate()
+            .filter(|(k, _)| *k != x)
+            .map(|(_, kv)| kv)
             .map(|(k, v)| format!("{} = {v}", k.rsplit('.').next().unwrap_or(k)))
             .collect::<Vec<_>>()
             .join(", ");
         let name = if name.is_empty() { s.base.clone() } else { name };
         match lines.iter_mut().find(|l| l.name == name) {
-            Some(l) => l.points.push((x, acc.mean, acc.sd)),
-            None => lines.push(Series { name, points: vec![(x, acc.mean, acc.sd)] }),
+            Some(l) => l.points.push((xv, acc.mean, acc.sd)),
+            None => lines.push(Series { name, points: vec![(xv, acc.mean, acc.sd)] }),
         }
     }
     for l in &mut lines {
@@ -122,6 +146,7 @@ pub fn figure(s: &SweepReport, exp: &Experiment, metric: Metric) -> Figure {
     let (lo, hi) = xs.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
     fig.log_x = lo > 0.0 && hi / lo >= 10.0;
     fig.series = lines;
+    fig.hlines = s.references.iter().filter_map(|(id, m)| Some((id.clone(), m.as_ref()?.mean))).collect();
     fig.caption = Some(format!(
         "Target {}, profile {}: every point is the mean of its seeds; bars: ± one sample sd.",
         exp.name, exp.profile

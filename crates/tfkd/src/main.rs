@@ -310,7 +310,9 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
                 report::store_teacher_curve(&exp, &ran.plan)?;
                 let (rep, dir) = report::report(&exp, tfkd_report::Metric::BestTest)?;
                 println!("{}", rep.markdown);
-                println!("verdicts:\n{}", report::verdict_lines(&rep));
+                if rep.table.is_some() {
+                    println!("verdicts:\n{}", report::verdict_lines(&rep));
+                }
                 println!("table and figures written to {}", dir.display());
             }
             eprintln!("{target} [{}] finished in {:.1} min", exp.profile, start.elapsed().as_secs_f64() / 60.0);
