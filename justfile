@@ -58,3 +58,15 @@ bench-step device="cpu":
     echo "reference: the same step in PyTorch…"
     "$bench/bin/python" benches/torch_train.py steps {{device}} 10 > "$ref"
     ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --device {{device}} --models resnet18 --widths 1,0.125 --seconds 10 --reference "$ref" --out results/bench/step-{{device}}
+
+# The Slurm executor against a real one-node Slurm on this machine (installs slurm-wlm and munge when missing).
+test-slurm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/env.sh
+    cargo build -q -p tfkd --tests
+    export SLURM_LOCAL_DIR=${SLURM_LOCAL_DIR:-/tmp/tfkd-slurm-test}
+    scripts/slurm-local.sh start --clean
+    trap 'scripts/slurm-local.sh stop' EXIT
+    eval "$(scripts/slurm-local.sh env)"
+    cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1

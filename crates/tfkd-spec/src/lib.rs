@@ -15,6 +15,7 @@ pub use error::{SpecError, SpecErrors};
 pub use graph::{plan, run_id, with_teachers, PlannedRun};
 pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
 pub use schema::{
-    ArrayMode, Cell, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, Snapshot, SpecFile, Spread,
+    ArrayMode, Cell, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, SlurmPatch, Snapshot, SpecFile,
+    Spread,
 };
 pub use tfkd_names as names;

@@ -19,7 +19,9 @@ use tfkd_names::SourceName;
 use crate::{
     config::{DataConfig, ModelOptions, RunConfig, TrainConfig},
     error::{SpecError, SpecErrors},
-    schema::{DataPatch, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, Snapshot, SpecFile, TrainPatch},
+    schema::{
+        DataPatch, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, SlurmPatch, Snapshot, SpecFile, TrainPatch,
+    },
 };
 
 /// The largest learning rate (at batch 128) a spec may ask for: the official recipe uses 0.1; rates far
@@ -51,6 +53,8 @@ pub struct Experiment {
     pub paper: Option<crate::schema::PaperTable>,
     /// The entries `sweep:` blocks expanded into, per swept entry.
     pub sweeps: Vec<Sweep>,
+    /// Slurm settings of the spec, its profile and `--set slurm.*` (a cluster's config file comes on top).
+    pub slurm: crate::schema::SlurmPatch,
 }
 
 /// The runs a `sweep:` block of one entry expanded into.
@@ -216,8 +220,8 @@ fn parse_sets(sets: &[String], file: &Path) -> Result<ProfilePatch, SpecError> {
         let (key, raw) = set.split_once('=').ok_or_else(|| invalid(set, "expected section.key=value".into()))?;
         let value: Value = serde_yaml::from_str(raw).map_err(|e| invalid(set, e.to_string()))?;
         let parts: Vec<&str> = key.split('.').collect();
-        if !matches!(parts[0], "dataset" | "train" | "model" | "seeds") {
-            return Err(invalid(set, "overridable sections are dataset.*, train.*, model.* and seeds".into()));
+        if !matches!(parts[0], "dataset" | "train" | "model" | "seeds" | "slurm") {
+            return Err(invalid(set, "overridable sections are dataset.*, train.*, model.*, slurm.* and seeds".into()));
         }
         let mut patch = value;
         for part in parts.iter().rev() {
@@ -457,6 +461,9 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
             }
         }
     }
+    let slurm = c
+        .layers::<SlurmPatch>(&[to_value(&spec.slurm), to_value(&prof.slurm), to_value(&sets.slurm)], "slurm")
+        .unwrap_or_default();
     if !c.errors.is_empty() {
         return Err(SpecErrors(c.errors));
     }
@@ -472,6 +479,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         runs,
         paper: spec.paper,
         sweeps,
+        slurm,
     })
 }
 

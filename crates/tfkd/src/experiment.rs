@@ -7,6 +7,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc,
     },
+    time::Duration,
 };
 
 use anyhow::{bail, Context as _};
@@ -15,10 +16,14 @@ use tfkd_spec::{Experiment, PlannedRun};
 use tfkd_trainers::{
     engine::{self, Options, Plan},
     state::{RunDir, RunState},
-    Context, Event, JsonLines, Outcome, RunRecord,
+    Context, Event, JsonLines, Observer as _, Outcome, RunRecord,
 };
 
-use crate::{libtorch, numerics, paths, progress::Progress};
+use crate::{
+    libtorch, numerics, paths,
+    progress::Progress,
+    slurm::{self, Executor},
+};
 
 /// Options shared by `run` and `reproduce`.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,6 +47,20 @@ pub struct RunArgs {
     /// (1 when train.threads is 0, i.e. all cores); on a GPU, 1]. Results do not depend on it.
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Where to train: here, or on a Slurm cluster (job arrays submitted from this login node; run the
+    /// same command again when they finish to write the report, or pass --wait).
+    #[arg(long, value_enum, default_value_t)]
+    pub executor: crate::slurm::Executor,
+    /// With `--executor slurm`: print the sbatch scripts and their order without submitting anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With `--executor slurm`: wait for the submitted tasks, then write the records and report.
+    #[arg(long)]
+    pub wait: bool,
+    /// With `--executor slurm`: the cluster's settings (default: $TFKD_SLURM_CONFIG, slurm.yaml in the
+    /// project, ~/.config/tfkd/slurm.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub slurm_config: Option<PathBuf>,
 }
 
 /// Arguments of the hidden `tfkd train-one`: a worker process that trains one job (one run, or an array).
@@ -64,6 +83,9 @@ pub struct TrainOneArgs {
     /// libtorch threads when the run's train.threads is 0.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Leave out the per-batch events (a cluster task's log keeps one line per epoch and run).
+    #[arg(long)]
+    pub no_batch_events: bool,
 }
 
 /// Keeps the runs named in `only` and, transitively, their teachers.
@@ -314,8 +336,9 @@ fn train_in_worker(
 }
 
 /// `tfkd train-one`: trains one job in this process and reports its events as JSON lines on stdout. Exits
-/// with [`INTERRUPTED_EXIT`] when stopped by a signal (a cluster task's cue to requeue itself).
-pub fn train_one(args: &TrainOneArgs, interrupt: Arc<AtomicBool>) -> anyhow::Result<bool> {
+/// with [`INTERRUPTED_EXIT`] when stopped by a signal (a cluster task's cue to requeue itself), with 1 when
+/// a run failed (so a Slurm task fails and its students' tasks are cancelled), else 0.
+pub fn train_one(args: &TrainOneArgs, interrupt: Arc<AtomicBool>) -> anyhow::Result<std::process::ExitCode> {
     let exp = load(&args.spec, &args.profile, &args.sets)?;
     let ctx = context(&args.device, interrupt)?;
     if let Some(t) = args.threads {
@@ -333,8 +356,28 @@ pub fn train_one(args: &TrainOneArgs, interrupt: Arc<AtomicBool>) -> anyhow::Res
         })
         .collect::<anyhow::Result<_>>()?;
     let stdout = std::io::stdout();
-    let outcomes = engine::train_job(&plan, &job, &ctx, &mut JsonLines(stdout.lock()));
-    Ok(!outcomes.iter().any(|o| matches!(o, Outcome::Interrupted { .. })))
+    let mut lines = JsonLines(stdout.lock());
+    let mut epochs_only = |e: Event| {
+        if !matches!(e, Event::Batch { .. }) {
+            lines.event(&e);
+        }
+    };
+    let outcomes = if args.no_batch_events {
+        engine::train_job(&plan, &job, &ctx, &mut engine::Forward(&mut epochs_only))
+    } else {
+        engine::train_job(&plan, &job, &ctx, &mut JsonLines(stdout.lock()))
+    };
+    if outcomes.iter().any(|o| matches!(o, Outcome::Interrupted { .. })) {
+        return Ok(std::process::ExitCode::from(INTERRUPTED_EXIT));
+    }
+    let mut failed = false;
+    for o in &outcomes {
+        if let Outcome::Failed { label, error, .. } = o {
+            eprintln!("{label} failed: {error}");
+            failed = true;
+        }
+    }
+    Ok(if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }
 
 /// The exit status of a worker or a `run`/`reproduce` stopped by a signal with its checkpoints kept.
@@ -354,6 +397,53 @@ pub fn sweep_temporaries() -> Vec<(PathBuf, u64)> {
     let mut removed = tfkd_io::temp::sweep(&paths::cache_dir(), true);
     removed.extend(tfkd_io::temp::sweep(&paths::results_dir(), true));
     removed
+}
+
+/// Trains a target's runs with the chosen executor: `Some` once every run has finished or failed and the
+/// records are written; `None` while runs are still queued or running in Slurm (and after a dry run).
+pub fn train(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> anyhow::Result<Option<Ran>> {
+    if args.executor == Executor::Local {
+        if args.dry_run || args.wait || args.slurm_config.is_some() {
+            bail!("--dry-run, --wait and --slurm-config go with --executor slurm");
+        }
+        return run(exp, args, interrupt).map(Some);
+    }
+    if let Some(sub) = exp.substitution() {
+        eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
+    }
+    let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+    // One submitter per target at a time, so two invocations never submit the same runs.
+    let lock = paths::cache_dir().join("slurm").join(format!("{}-{}.lock", exp.name, exp.profile));
+    std::fs::create_dir_all(lock.parent().expect("under the cache"))?;
+    let _lease = match tfkd_io::Lease::try_acquire(&lock, "tfkd submitting to Slurm", Duration::from_secs(120))? {
+        tfkd_io::Acquire::Acquired(l) => l,
+        tfkd_io::Acquire::Held(owner) => {
+            bail!("{owner} is submitting {} [{}] now; try again when it is done", exp.name, exp.profile)
+        }
+    };
+    loop {
+        let s = slurm::submit(exp, args, &plan)?;
+        if args.dry_run {
+            return Ok(None);
+        }
+        if s.active == 0 {
+            break;
+        }
+        if !args.wait {
+            eprintln!(
+                "{} run(s) queued or running in Slurm; `tfkd status {} --profile {}` shows them. Run this command \
+                 again when they finish to write the records and report, or pass --wait.",
+                s.active, exp.name, exp.profile
+            );
+            return Ok(None);
+        }
+        if !slurm::wait(&plan, &interrupt)? {
+            return Ok(None);
+        }
+    }
+    // Every run has finished or failed: collect the records as a local run would, training nothing.
+    run(exp, &RunArgs { executor: Executor::Local, wait: false, slurm_config: None, ..args.clone() }, interrupt)
+        .map(Some)
 }
 
 /// What `run`/`reproduce` leaves for the report step: the plan (data and runs).
@@ -527,11 +617,24 @@ pub fn status() -> anyhow::Result<String> {
 /// `tfkd status TARGET`: each planned run of a target: done, partial, running, failed, damaged or pending.
 pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
     let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+    let slurm = slurm::column(&plan);
     let mut out = format!("{} [{}]\n", exp.name, exp.profile);
     for p in &plan.runs {
         let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
         let (state, text) = describe(&dir, &p.run_id, Some(p.config.train.epochs))?;
         let text = if state == "done" { text.split_whitespace().skip(1).collect::<Vec<_>>().join(" ") } else { text };
+        let teacher_failed = p.teacher_id.as_ref().filter(|_| !matches!(state, "done" | "failed")).and_then(|t| {
+            let failed = matches!(RunDir::new(&paths::cache_dir(), t).state(), Ok(RunState::Failed(_)));
+            failed.then(|| plan.runs.iter().find(|q| &q.run_id == t).map_or(t.clone(), |q| q.config.label()))
+        });
+        let text = match teacher_failed {
+            Some(t) => format!("{text} — will not train: its teacher run {t} failed"),
+            None => text,
+        };
+        let text = match slurm.as_ref().and_then(|s| s.get(&p.run_id)) {
+            Some(job) if state != "done" => format!("{text} — {job}"),
+            _ => text,
+        };
         out += &format!("  {:<34} [{}] {state:<8} {text}\n", p.config.label(), p.run_id);
     }
     Ok(out)

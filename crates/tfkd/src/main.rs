@@ -10,6 +10,7 @@ mod numerics;
 mod paths;
 mod progress;
 mod report;
+mod slurm;
 
 use std::{
     process::ExitCode,
@@ -287,14 +288,11 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::TrainOne(args) => {
-            let finished = experiment::train_one(&args, interrupt)?;
-            Ok(if finished { ExitCode::SUCCESS } else { ExitCode::from(experiment::INTERRUPTED_EXIT) })
-        }
+        Command::TrainOne(args) => experiment::train_one(&args, interrupt),
         Command::Run { spec, args } => {
             let mut exp = experiment::load(&experiment::spec_path(&spec)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
-            experiment::run(&exp, &args, interrupt)?;
+            experiment::train(&exp, &args, interrupt)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { target, args } => {
@@ -305,7 +303,9 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
             }
             let mut exp = experiment::load(&experiment::spec_path(&target)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
-            let ran = experiment::run(&exp, &args, interrupt)?;
+            let Some(ran) = experiment::train(&exp, &args, interrupt)? else {
+                return Ok(ExitCode::SUCCESS);
+            };
             if exp.paper.is_some() || !exp.sweeps.is_empty() {
                 report::store_teacher_curve(&exp, &ran.plan)?;
                 let (rep, dir) = report::report(&exp, tfkd_report::Metric::BestTest)?;

@@ -1,0 +1,429 @@
+//! `--executor slurm`: a target's run graph as Slurm job arrays, and Slurm's view of them in `status`.
+//!
+//! Submitting takes stock of every planned run first: finished and failed runs are left alone, a run whose
+//! recorded task is still queued or running is not submitted again (its students wait for that task), a
+//! run whose task failed in Slurm is marked failed with Slurm's reason, and students of a failed teacher
+//! are failed too (their still-pending tasks cancelled). What is left is grouped like the local engine
+//! groups it — runs that share an [`ArrayKey`] train as one fused array, one Slurm task — and submitted as
+//! job arrays per wave ([`tfkd_slurm::waves`]). Each task runs `tfkd train-one` against the same cache and
+//! results folders (storage the nodes share), so records are written exactly as locally.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, SystemTime},
+};
+
+use anyhow::{bail, Context as _};
+use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, Submitted, Task, SUBMITTED_FILE};
+use tfkd_spec::{Experiment, SlurmPatch};
+use tfkd_trainers::{
+    array::ArrayKey,
+    engine,
+    state::{RunDir, RunState},
+};
+
+use crate::{experiment::RunArgs, paths};
+
+/// Where training happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Executor {
+    /// This machine (worker processes with `--jobs`).
+    #[default]
+    Local,
+    /// A Slurm cluster: job arrays submitted with sbatch from this (login) node.
+    Slurm,
+}
+
+/// The Slurm settings for `exp`: its spec and profile, the cluster's config file, then `--set slurm.*`.
+pub fn options(exp: &Experiment, args: &RunArgs) -> anyhow::Result<SlurmOptions> {
+    let config = tfkd_slurm::options::config_path(args.slurm_config.as_deref(), paths::project_root().as_deref());
+    let file = match &config {
+        Some(path) => tfkd_slurm::options::load_config(path)?,
+        None => SlurmPatch::default(),
+    };
+    // `--set slurm.*` is already in `exp.slurm`; applied again after the config file so it wins over it.
+    let sets: Vec<String> = args.sets.iter().filter(|s| s.starts_with("slurm.")).cloned().collect();
+    let sets = if sets.is_empty() {
+        SlurmPatch::default()
+    } else {
+        let mut doc = serde_yaml::Mapping::new();
+        for s in &sets {
+            let (k, v) = s.split_once('=').context("--set slurm.KEY=VALUE")?;
+            doc.insert(k.trim_start_matches("slurm.").into(), serde_yaml::from_str(v)?);
+        }
+        serde_yaml::from_value(serde_yaml::Value::Mapping(doc))?
+    };
+    let mut opts = SlurmOptions::resolve(&[&exp.slurm, &file, &sets])?;
+    if opts.cpus_per_task.is_none() {
+        let threads = exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0);
+        opts.cpus_per_task = Some(if threads > 0 { u32::try_from(threads)? } else { 4 });
+    }
+    Ok(opts)
+}
+
+/// Where a run stands before a submission.
+#[derive(Debug, Clone)]
+enum Stand {
+    Done,
+    Failed(String),
+    Active(JobRef),
+    /// To submit, resuming from (epoch, batch); with a note on why when it ran before.
+    Submit((u32, usize), Option<String>),
+}
+
+fn submitted(dir: &RunDir) -> Option<Submitted> {
+    dir.read_json::<Submitted>(&dir.path().join(SUBMITTED_FILE)).ok().flatten()
+}
+
+/// The Slurm state of every run of `plan` that has a recorded task, if Slurm is reachable.
+fn states(plan: &engine::Plan) -> anyhow::Result<(BTreeMap<String, Submitted>, BTreeMap<JobRef, JobState>)> {
+    let cache = paths::cache_dir();
+    let recorded: BTreeMap<String, Submitted> = plan
+        .runs
+        .iter()
+        .filter_map(|p| Some((p.run_id.clone(), submitted(&RunDir::new(&cache, &p.run_id))?)))
+        .collect();
+    let arrays: BTreeSet<u64> = recorded.values().map(|s| s.job.array).collect();
+    let states = if arrays.is_empty() { BTreeMap::new() } else { Cluster.states(&arrays)? };
+    Ok((recorded, states))
+}
+
+/// What a submission did and what is left.
+#[derive(Debug, Default)]
+pub struct Submission {
+    /// Runs submitted now.
+    pub submitted: usize,
+    /// Runs whose tasks are queued or running (now submitted included).
+    pub active: usize,
+    /// Runs failed (now or before), with why.
+    pub failed: Vec<String>,
+}
+
+fn failed_json(dir: &RunDir, error: &str) -> anyhow::Result<()> {
+    dir.write_json(&dir.failed(), &serde_json::json!({ "error": error }))?;
+    Ok(())
+}
+
+/// Takes stock of `plan` and submits what is left; with `dry_run`, prints the scripts instead.
+#[allow(clippy::too_many_lines)] // one pass: stock, tasks, arrays, scripts, submission
+pub fn submit(exp: &Experiment, args: &RunArgs, plan: &engine::Plan) -> anyhow::Result<Submission> {
+    let opts = options(exp, args)?;
+    let cluster = Cluster;
+    if !args.dry_run && !cluster.available() {
+        bail!("--executor slurm: `sbatch` is not available here; run tfkd where Slurm's commands are (a login node)");
+    }
+    let cache = absolute(&paths::cache_dir())?;
+    let (recorded, states) = if args.dry_run && !cluster.available() { Default::default() } else { states(plan)? };
+    let mut stands: Vec<Stand> = Vec::with_capacity(plan.runs.len());
+    let mut cancel = Vec::new();
+    let mut out = Submission::default();
+    for p in &plan.runs {
+        let dir = RunDir::new(&cache, &p.run_id);
+        let teacher_failed = p.teacher_id.as_ref().and_then(|t| {
+            let i = plan.runs.iter().position(|q| &q.run_id == t)?;
+            matches!(stands[i], Stand::Failed(_)).then(|| plan.runs[i].config.label())
+        });
+        let job = recorded.get(&p.run_id).map(|s| (s.job, states.get(&s.job)));
+        let stand = match dir.state()? {
+            RunState::Done(_) => Stand::Done,
+            RunState::Failed(e) => Stand::Failed(e),
+            state => {
+                let position = match &state {
+                    RunState::Partial { progress, .. } => progress.position(),
+                    _ => (0, 0),
+                };
+                match (teacher_failed, job) {
+                    (Some(teacher), job) => {
+                        if let Some((j, Some(st))) = job {
+                            if st.is_active() {
+                                cancel.push(j);
+                            }
+                        }
+                        Stand::Failed(format!("its teacher run {teacher} did not finish"))
+                    }
+                    (None, Some((j, Some(st)))) if st.is_active() => Stand::Active(j),
+                    (None, Some((j, Some(st)))) if st.is_failure() => {
+                        let log =
+                            recorded.get(&p.run_id).map_or(String::new(), |s| s.log.replace("%A_%a", &j.to_string()));
+                        let error = format!("Slurm task {j} ended {st}; its log: {log}");
+                        if !args.dry_run {
+                            failed_json(&dir, &error)?;
+                        }
+                        Stand::Failed(error)
+                    }
+                    (None, Some((j, Some(st)))) => Stand::Submit(position, Some(format!("its task {j} ended {st}"))),
+                    (None, Some((j, None))) => {
+                        Stand::Submit(position, Some(format!("Slurm no longer knows its task {j}")))
+                    }
+                    (None, None) => Stand::Submit(position, None),
+                }
+            }
+        };
+        stands.push(stand);
+    }
+    if !cancel.is_empty() && !args.dry_run {
+        cluster.cancel(&cancel)?;
+        eprintln!(
+            "cancelled {} task(s) whose teacher failed: {}",
+            cancel.len(),
+            cancel.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
+    // Tasks: runs to submit that share an array key and what they wait for, up to the array limit.
+    let cuda = args.device.starts_with("cuda") || (args.device == "auto" && opts.wants_gpu());
+    let limit = exp.runs.iter().map(|r| r.train.array.limit(cuda)).min().unwrap_or(1).max(1);
+    let mut tasks: Vec<Task> = Vec::new();
+    let mut keys: Vec<ArrayKey> = Vec::new();
+    let mut task_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, p) in plan.runs.iter().enumerate() {
+        match &stands[i] {
+            Stand::Done => {}
+            Stand::Failed(e) => out.failed.push(format!("  {} [{}]: {e}", p.config.label(), p.run_id)),
+            Stand::Active(_) => out.active += 1,
+            Stand::Submit(position, note) => {
+                if let Some(note) = note {
+                    eprintln!("resubmitting {}: {note}", p.config.label());
+                }
+                let mut deps = BTreeSet::new();
+                if let Some(t) = p.teacher_id.as_ref().and_then(|t| plan.runs.iter().position(|q| &q.run_id == t)) {
+                    match &stands[t] {
+                        Stand::Active(j) => {
+                            deps.insert(Dep::Queued(*j));
+                        }
+                        Stand::Submit(..) => {
+                            deps.insert(Dep::Task(task_of[&t]));
+                        }
+                        Stand::Done | Stand::Failed(_) => {}
+                    }
+                }
+                let key = ArrayKey::of(p, *position);
+                let slot = tasks
+                    .iter()
+                    .zip(&keys)
+                    .position(|(task, k)| *k == key && task.deps == deps && task.run_ids.len() < limit);
+                let t = match slot {
+                    Some(t) => t,
+                    None => {
+                        tasks.push(Task { run_ids: Vec::new(), labels: Vec::new(), deps });
+                        keys.push(key);
+                        tasks.len() - 1
+                    }
+                };
+                tasks[t].run_ids.push(p.run_id.clone());
+                tasks[t].labels.push(p.config.label());
+                task_of.insert(i, t);
+            }
+        }
+    }
+    if tasks.is_empty() {
+        return Ok(out);
+    }
+    let arrays = waves::arrays(&tasks);
+    let worker = worker(exp, args, &opts, &cache)?;
+    let stamp = tfkd_trainers::provenance::rfc3339(SystemTime::now());
+    let dir = cache.join("slurm").join(&exp.name).join(&exp.profile);
+    let logs = cache.join("slurm/logs");
+    let output = logs.join("%A_%a.log").to_string_lossy().into_owned();
+    let mut placed: Vec<Option<JobRef>> = vec![None; tasks.len()];
+    if args.dry_run {
+        println!(
+            "# dry run: {} run(s) as {} task(s) in {} job array(s), submitted in this order",
+            task_of.len(),
+            tasks.len(),
+            arrays.len()
+        );
+    } else {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    }
+    let mut lines = Vec::new();
+    for (k, array) in arrays.iter().enumerate() {
+        let name_of = |t: usize| match placed[t] {
+            Some(j) => j.to_string(),
+            None => arrays
+                .iter()
+                .enumerate()
+                .find_map(|(k, a)| Some(format!("$ARRAY{}_{}", k + 1, a.tasks.iter().position(|&x| x == t)?)))
+                .unwrap_or_default(),
+        };
+        let dependency = array.dependency(&name_of);
+        let name = format!("tfkd-{}-{}-w{}", exp.name, exp.profile, array.wave);
+        let comment = format!(
+            "tfkd {} [{}], wave {}: {} task(s); generated {stamp}; `tfkd status {} --profile {}` shows them",
+            exp.name,
+            exp.profile,
+            array.wave,
+            array.tasks.len(),
+            exp.name,
+            exp.profile
+        );
+        let header =
+            script::Header { name: &name, output: &output, dependency: dependency.as_deref(), comment: &comment };
+        let text = script::render(array, &tasks, &header, &opts, &worker);
+        if args.dry_run {
+            println!("\n# ---- job array {} of {} (wave {}) ----\n{text}", k + 1, arrays.len(), array.wave);
+            continue;
+        }
+        let path = dir.join(format!("{}-{k}.sbatch", stamp.replace(':', "")));
+        tfkd_io::write_atomic(&path, &text)?;
+        let id = cluster.sbatch(&path).with_context(|| format!("submitting {}", path.display()))?;
+        for (task_id, &t) in array.tasks.iter().enumerate() {
+            let job = JobRef { array: id, task: u32::try_from(task_id)? };
+            placed[t] = Some(job);
+            for run_id in &tasks[t].run_ids {
+                let record = Submitted {
+                    job,
+                    script: path.to_string_lossy().into_owned(),
+                    log: output.replace("%A_%a", &job.to_string()),
+                    submitted: stamp.clone(),
+                    target: format!("{} [{}]", exp.name, exp.profile),
+                };
+                let rd = RunDir::new(&cache, run_id);
+                rd.create()?;
+                rd.write_json(&rd.path().join(SUBMITTED_FILE), &record)?;
+            }
+        }
+        let n: usize = array.tasks.iter().map(|&t| tasks[t].run_ids.len()).sum();
+        lines.push(format!(
+            "  job {id}: {} task(s), {n} run(s), wave {}{}",
+            array.tasks.len(),
+            array.wave,
+            dependency.map_or(String::new(), |d| format!(", after {}", d.trim_start_matches("afterok:")))
+        ));
+        out.submitted += n;
+        out.active += n;
+    }
+    if !args.dry_run {
+        eprintln!(
+            "submitted {} run(s) of {} [{}] as {} Slurm job array(s):\n{}\nscripts in {}, logs in {}",
+            out.submitted,
+            exp.name,
+            exp.profile,
+            arrays.len(),
+            lines.join("\n"),
+            dir.display(),
+            logs.display()
+        );
+    }
+    Ok(out)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+    p.canonicalize().with_context(|| format!("resolving {}", p.display()))
+}
+
+/// How a task starts the worker: this executable, the spec and overrides, tfkd's folders as absolute paths.
+fn worker(exp: &Experiment, args: &RunArgs, opts: &SlurmOptions, cache: &Path) -> anyhow::Result<script::Worker> {
+    let exe = std::env::current_exe().context("locating the tfkd executable")?;
+    let spec = exp.file.canonicalize().with_context(|| format!("resolving {}", exp.file.display()))?;
+    let mut a = vec![
+        "train-one".to_string(),
+        "--no-batch-events".to_string(),
+        spec.to_string_lossy().into_owned(),
+        "--profile".into(),
+        exp.profile.clone(),
+        "--device".into(),
+        args.device.clone(),
+    ];
+    for s in &args.sets {
+        a.extend(["--set".to_string(), s.clone()]);
+    }
+    let cpus = opts.cpus_per_task.unwrap_or(1);
+    if exp.runs.iter().any(|r| r.train.threads == 0) {
+        a.extend(["--threads".to_string(), cpus.to_string()]);
+    }
+    let mut env = vec![
+        ("TFKD_CACHE_DIR".to_string(), cache.to_string_lossy().into_owned()),
+        ("TFKD_DATA_DIR".into(), absolute(&paths::data_dir())?.to_string_lossy().into_owned()),
+        ("TFKD_RESULTS_DIR".into(), absolute(&paths::results_dir())?.to_string_lossy().into_owned()),
+        ("TFKD_EXPERIMENTS_DIR".into(), absolute(&paths::experiments_dir())?.to_string_lossy().into_owned()),
+        ("RAYON_NUM_THREADS".into(), cpus.to_string()),
+    ];
+    // Other tfkd settings and the libtorch location travel as they are here.
+    let mut inherited: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            (k.starts_with("TFKD_") && !env.iter().any(|(e, _)| e == k))
+                || matches!(k.as_str(), "LD_LIBRARY_PATH" | "LIBTORCH")
+        })
+        .collect();
+    inherited.sort();
+    env.extend(inherited);
+    let workdir = paths::project_root().map_or_else(std::env::current_dir, Ok)?;
+    Ok(script::Worker { exe, args: a, workdir, env })
+}
+
+/// Slurm's state of each run of `plan` with a recorded task, as `status` shows it (`None` without any).
+pub fn column(plan: &engine::Plan) -> Option<BTreeMap<String, String>> {
+    let cache = paths::cache_dir();
+    let recorded: BTreeMap<String, Submitted> = plan
+        .runs
+        .iter()
+        .filter_map(|p| Some((p.run_id.clone(), submitted(&RunDir::new(&cache, &p.run_id))?)))
+        .collect();
+    if recorded.is_empty() {
+        return None;
+    }
+    let states = if Cluster.available() {
+        Cluster.states(&recorded.values().map(|s| s.job.array).collect()).map_err(|e| e.to_string())
+    } else {
+        Err("Slurm's commands are not available here".to_string())
+    };
+    Some(
+        recorded
+            .into_iter()
+            .map(|(run, s)| {
+                let text = match &states {
+                    Ok(st) => match st.get(&s.job) {
+                        Some(state) if state.never_starts() => {
+                            format!("slurm {}: {state} — it will never start; `tfkd reproduce` cancels it", s.job)
+                        }
+                        Some(state) => format!("slurm {}: {state}", s.job),
+                        None => format!("slurm {}: no longer known to Slurm", s.job),
+                    },
+                    Err(e) => format!("slurm {}: {e}", s.job),
+                };
+                (run, text)
+            })
+            .collect(),
+    )
+}
+
+/// Waits until no run of `plan` has a queued or running task, printing counts as they change; `false`
+/// when interrupted (the tasks go on).
+pub fn wait(plan: &engine::Plan, interrupt: &Arc<AtomicBool>) -> anyhow::Result<bool> {
+    let poll = Duration::from_secs_f64(
+        std::env::var("TFKD_SLURM_POLL").ok().and_then(|s| s.parse().ok()).unwrap_or(15.0_f64).max(0.2),
+    );
+    let mut last = String::new();
+    loop {
+        let (recorded, states) = states(plan)?;
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for s in recorded.values() {
+            let key = states.get(&s.job).map_or_else(|| "UNKNOWN".to_string(), |st| st.state.clone());
+            *counts.entry(key).or_default() += 1;
+        }
+        let active = recorded.values().filter(|s| states.get(&s.job).is_some_and(JobState::is_active)).count();
+        let line = counts.iter().map(|(k, v)| format!("{v} {}", k.to_lowercase())).collect::<Vec<_>>().join(", ");
+        if line != last {
+            eprintln!("slurm: {line}");
+            last = line;
+        }
+        if active == 0 {
+            return Ok(true);
+        }
+        let until = std::time::Instant::now() + poll;
+        while std::time::Instant::now() < until {
+            if interrupt.load(Ordering::SeqCst) {
+                eprintln!("stopped waiting; the Slurm tasks go on (`tfkd status` shows them)");
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
