@@ -1,8 +1,8 @@
 //! Decode cache: a decoded dataset stored as one raw file keyed by the source's content hash.
 //!
 //! Format: the line `TFKD-DATASET 1`, one line of JSON metadata, then the train pixels, train
-//! labels (u16 LE), test pixels, test labels. Writes go to a temporary file that is renamed into
-//! place, so a crash never leaves a half-written cache behind.
+//! labels (u16 LE), test pixels, test labels. Written with tfkd-io's one atomic write, so a crash never
+//! leaves a half-written cache behind.
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -28,6 +28,9 @@ struct Meta {
     train: usize,
     test: usize,
     coarse: bool,
+    /// Absent in caches written before it was recorded.
+    #[serde(default)]
+    layout: String,
 }
 
 /// The cache file for a source with this content hash.
@@ -48,23 +51,29 @@ pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
         train: ds.train.len(),
         test: ds.test.len(),
         coarse: ds.train.coarse_labels.is_some(),
+        layout: ds.layout.clone(),
     };
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        writeln!(f, "{MAGIC}")?;
-        writeln!(f, "{}", serde_json::to_string(&meta).map_err(std::io::Error::other)?)?;
-        for split in [&ds.train, &ds.test] {
-            f.write_all(&split.images)?;
-            for labels in std::iter::once(&split.labels).chain(split.coarse_labels.as_ref()) {
-                let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
-                f.write_all(&bytes)?;
+    let write = |tmp: &Path| -> Result<()> {
+        let file = std::fs::File::create(tmp).map_err(io(path))?;
+        let mut f = std::io::BufWriter::new(file);
+        let mut body = || -> std::io::Result<()> {
+            writeln!(f, "{MAGIC}")?;
+            writeln!(f, "{}", serde_json::to_string(&meta).map_err(std::io::Error::other)?)?;
+            for split in [&ds.train, &ds.test] {
+                f.write_all(&split.images)?;
+                for labels in std::iter::once(&split.labels).chain(split.coarse_labels.as_ref()) {
+                    let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+                    f.write_all(&bytes)?;
+                }
             }
-        }
-        f.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()
+            f.flush()
+        };
+        body().map_err(io(path))
     };
-    write().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    tfkd_io::write_atomic_with(path, write).map_err(|e| match e {
+        tfkd_io::atomic::AtomicError::Write(e) => e,
+        tfkd_io::atomic::AtomicError::Io(e) => io(e.path.clone())(e.source),
+    })
 }
 
 /// Reads a cache file; `None` when absent. A damaged cache is an error naming the file.
@@ -103,5 +112,12 @@ pub fn load(path: &Path) -> Result<Option<Dataset>> {
     };
     let train = read_split(meta.train)?;
     let test = read_split(meta.test)?;
-    Ok(Some(Dataset { name: meta.name, classes: meta.classes, train, test, content_hash: meta.content_hash }))
+    Ok(Some(Dataset {
+        name: meta.name,
+        classes: meta.classes,
+        train,
+        test,
+        content_hash: meta.content_hash,
+        layout: meta.layout,
+    }))
 }

@@ -15,4 +15,6 @@ pub struct Dataset {
     pub test: Split,
     /// Hex digest identifying the source's content; keys the decode cache and is recorded with runs.
     pub content_hash: String,
+    /// The layout it was read from, in words (e.g. "CIFAR-100 python version (pickled batches) (archive …)").
+    pub layout: String,
 }

@@ -1,9 +1,8 @@
-//! Decoding JPEG/PNG bytes into planar u8 images, in parallel, with a progress bar.
+//! Decoding JPEG/PNG bytes into planar u8 images, in parallel, reporting progress ([`crate::progress`]).
 
 use std::path::PathBuf;
 
 use image::{imageops::FilterType, DynamicImage};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::error::{DataError, Result};
@@ -30,31 +29,17 @@ pub struct Encoded {
     pub label: u16,
 }
 
-/// A progress bar on stderr (hidden when stderr is not a terminal).
-#[must_use]
-pub fn progress(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
 /// Decodes all images in parallel into one planar buffer, in input order.
 pub fn decode_all(items: &[Encoded], target: Target, what: &str) -> Result<Vec<u8>> {
     let [h, w] = target.size;
     let per = target.channels * h * w;
     let mut out = vec![0u8; items.len() * per];
-    let bar = progress(items.len() as u64, what);
+    let task = crate::progress::Task::new(&format!("decoding {what}"), Some(items.len() as u64));
     out.par_chunks_mut(per.max(1)).zip(items.par_iter()).try_for_each(|(dst, item)| {
         decode_into(item, target, dst)?;
-        bar.inc(1);
+        task.inc(1);
         Ok::<_, DataError>(())
     })?;
-    bar.finish_and_clear();
     Ok(out)
 }
 

@@ -12,7 +12,6 @@ use std::{
 use md5::{Digest, Md5};
 
 use crate::{
-    decode::progress,
     error::{io, DataError, Result},
     hex,
 };
@@ -139,7 +138,7 @@ fn download(remote: &Remote, dir: &Path) -> Result<PathBuf> {
         remote.url.rsplit('/').next().filter(|n| !n.is_empty()).ok_or_else(|| fail("URL has no file name".into()))?;
     let response = ureq::get(&remote.url).call().map_err(|e| fail(e.to_string()))?;
     let len = response.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
-    let bar = progress(len.unwrap_or(0), name);
+    let task = crate::progress::Task::new(&format!("downloading {name}"), len);
     let path = dir.join(name);
     let mut out = std::fs::File::create(&path).map_err(io(&path))?;
     let mut reader = response.into_reader();
@@ -154,9 +153,9 @@ fn download(remote: &Remote, dir: &Path) -> Result<PathBuf> {
         md5.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(io(&path))?;
         total += n as u64;
-        bar.inc(n as u64);
+        task.inc(n as u64);
     }
-    bar.finish_and_clear();
+    drop(task);
     if let Some(len) = len.filter(|&l| l != total) {
         return Err(fail(format!("got {total} bytes, server announced {len}")));
     }

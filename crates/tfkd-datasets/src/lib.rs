@@ -21,6 +21,7 @@ pub mod device;
 mod error;
 pub mod fetch;
 pub mod loader;
+pub mod progress;
 pub mod rng;
 mod source;
 mod sources;

@@ -27,6 +27,8 @@ pub struct Report {
     pub source: String,
     /// Content hash (keys the cache and is recorded with runs).
     pub content_hash: String,
+    /// The layout the source was read from.
+    pub layout: String,
     /// Class names.
     pub classes: Vec<String>,
     /// C, H, W.
@@ -59,6 +61,7 @@ pub fn inspect(name: tfkd_datasets::SourceName) -> anyhow::Result<Report> {
     Ok(Report {
         source: ds.name.clone(),
         content_hash: ds.content_hash.clone(),
+        layout: ds.layout.clone(),
         chw: ds.train.chw,
         train: split_report(&ds.train, k),
         test: split_report(&ds.test, k),
@@ -79,6 +82,7 @@ impl std::fmt::Display for Report {
             self.chw[2],
             self.content_hash
         )?;
+        writeln!(f, "read from: {}", self.layout)?;
         writeln!(f, "loaded in {:.2} s", self.load_seconds)?;
         for (name, s) in [("train", &self.train), ("test", &self.test)] {
             let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(", ");

@@ -193,6 +193,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cuda = libtorch::enable_cuda();
+    progress::data_bars();
     // SIGINT, SIGTERM and SIGUSR1 (a cluster's preemption notice) ask training to stop at the next batch
     // with a checkpoint; a second SIGINT or SIGTERM stops at once.
     let interrupt = Arc::new(AtomicBool::new(false));

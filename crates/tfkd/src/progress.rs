@@ -139,3 +139,29 @@ impl Observer for Progress {
         }
     }
 }
+
+/// Draws a bar on stderr for each data task the datasets crate reports (decoding, downloading); hidden
+/// when stderr is not a terminal.
+pub fn data_bars() {
+    let bars: std::sync::Mutex<HashMap<String, ProgressBar>> = std::sync::Mutex::default();
+    tfkd_datasets::progress::listen(move |tick| {
+        let Ok(mut bars) = bars.lock() else { return };
+        if tick.finished {
+            if let Some(bar) = bars.remove(tick.what) {
+                bar.finish_and_clear();
+            }
+            return;
+        }
+        let bar = bars.entry(tick.what.to_string()).or_insert_with(|| {
+            let bar = ProgressBar::new(tick.total.unwrap_or(0));
+            bar.set_style(
+                ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+                    .expect("template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message(tick.what.to_string());
+            bar
+        });
+        bar.set_position(tick.done);
+    });
+}

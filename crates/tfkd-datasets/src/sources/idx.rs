@@ -114,7 +114,8 @@ pub fn load(variant: Variant, dir: &Path, content_hash: String) -> Result<Datase
     };
     let train = split("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
     let test = split("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
-    Ok(Dataset { name: variant.name().into(), classes: variant.classes(), train, test, content_hash })
+    let layout = format!("IDX files (folder {})", dir.display());
+    Ok(Dataset { name: variant.name().into(), classes: variant.classes(), train, test, content_hash, layout })
 }
 
 /// Parses an IDX header; returns the dimensions and the payload (exactly their product in bytes).

@@ -74,7 +74,12 @@ fn from_tree(
     };
     let train = decode(train, "train")?;
     let test = decode(test, "test")?;
-    Ok(Dataset { name: source_name.into(), classes, train, test, content_hash })
+    let layout = format!(
+        "image files in class folders ({} {})",
+        if root.is_file() { "archive" } else { "folder" },
+        root.display()
+    );
+    Ok(Dataset { name: source_name.into(), classes, train, test, content_hash, layout })
 }
 
 /// Reads an ImageFolder tree packed in a `.tar.gz` (entries `split/<class>/<image>`, optionally under one top folder).
