@@ -5,8 +5,11 @@
 //!   (i, j) drawn uniformly from `0..=2p`.
 //! * `Flip` = `RandomHorizontalFlip(0.5)`.
 //! * `Rotate { degrees: d }` = `RandomRotation(d)`: angle uniform in [−d, d], counter-clockwise about the
-//!   image centre, zero fill, PIL's inverse mapping. Interpolation is nearest (torchvision's default,
-//!   hence the official code's) or bilinear.
+//!   image centre, zero fill, exactly as Pillow computes it (see [`rotate`]). Interpolation is nearest
+//!   (torchvision's default, hence the official code's) or bilinear.
+//!
+//! `tests/torchvision.rs` checks every op against torchvision's output on real cifar10-jpeg images
+//! (`tests/fixtures/torchvision_augment.py` wrote it).
 //!
 //! The draws for sample i in epoch e come from (seed, epoch, i) alone; see [`crate::rng`].
 
@@ -229,37 +232,114 @@ pub fn apply(
     }
 }
 
-/// PIL's `rotate(angle)`: output pixel centre (x+½, y+½) samples the input at the centre-relative
-/// point rotated by the angle (dx' = cos·dx − sin·dy, dy' = sin·dx + cos·dy).
-fn rotate(src: &[f32], dst: &mut [f32], [c, h, w]: [usize; 3], angle_deg: f64, interpolation: Interpolation) {
-    let (sin, cos) = (angle_deg.to_radians() as f32).sin_cos();
-    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-    let pixel = |ch: usize, y: isize, x: isize| -> f32 {
-        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-            0.0
-        } else {
-            src[(ch * h + y as usize) * w + x as usize]
+/// Where each output pixel of a rotation samples the input plane (index `y·w + x`; `None`: the zero fill).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotationMap {
+    /// One source pixel per output pixel (nearest, and Pillow's exact transposes).
+    Nearest(Vec<Option<u32>>),
+    /// Four neighbours — (y0, x0), (y0, x1), (y1, x0), (y1, x1) — and the weights (dx, dy) per output pixel.
+    Bilinear(Vec<Option<([u32; 4], f64, f64)>>),
+}
+
+/// Pillow's `Image.rotate(angle)` — what torchvision's `rotate` does to the PIL images of the official
+/// pipeline — operation for operation, so tfkd's pixels are Pillow's (checked against torchvision on real
+/// images by `tests/torchvision.rs`); the CPU and device paths both sample through this map.
+///
+/// * The angle is taken modulo 360; 0 is a copy, 180 and (on square images) 90 and 270 are exact transposes,
+///   whatever the interpolation.
+/// * Otherwise the inverse affine matrix is `[cos, sin, ·, −sin, cos, ·]` of −angle, each entry rounded to
+///   15 decimals (Python's `round(x, 15)`), about the centre (w/2, h/2), with 0 outside the image.
+/// * Nearest: Pillow's 16.16 fixed-point loop (`affine_fixed` in Geometry.c): the first pixel centre's
+///   position plus whole multiples of the fixed-point matrix entries, the index being the position >> 16.
+/// * Bilinear: the sample point at each output pixel centre; outside the image it is 0, inside, the four
+///   neighbours are clamped to the edge and blended in f64, and the value is cut down to a whole number
+///   (`(UINT8) v`); see [`blend`].
+#[must_use]
+pub fn rotation_map(h: usize, w: usize, angle_deg: f64, interpolation: Interpolation) -> RotationMap {
+    let angle = angle_deg.rem_euclid(360.0);
+    let flat = |y: usize, x: usize| (y * w + x) as u32;
+    if angle == 0.0 || angle == 180.0 || ((angle == 90.0 || angle == 270.0) && w == h) {
+        let map = (0..h * w)
+            .map(|p| {
+                let (y, x) = (p / w, p % w);
+                Some(if angle == 0.0 {
+                    flat(y, x)
+                } else if angle == 180.0 {
+                    flat(h - 1 - y, w - 1 - x)
+                } else if angle == 90.0 {
+                    flat(x, w - 1 - y)
+                } else {
+                    flat(h - 1 - x, y)
+                })
+            })
+            .collect();
+        return RotationMap::Nearest(map);
+    }
+    let r15 = |v: f64| format!("{v:.15}").parse::<f64>().expect("a formatted float parses");
+    let t = -angle.to_radians();
+    let (a0, a1, a3, a4) = (r15(t.cos()), r15(t.sin()), r15(-t.sin()), r15(t.cos()));
+    let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
+    let a2 = a0 * -cx + a1 * -cy + 0.0 + cx;
+    let a5 = a3 * -cx + a4 * -cy + 0.0 + cy;
+    match interpolation {
+        Interpolation::Nearest => {
+            let fix = |v: f64| (v * 65536.0 + 0.5).floor() as i64;
+            let (f0, f1, f3, f4) = (fix(a0), fix(a1), fix(a3), fix(a4));
+            let (x0, y0) = (fix(a2 + a0 * 0.5 + a1 * 0.5), fix(a5 + a3 * 0.5 + a4 * 0.5));
+            let map = (0..h * w)
+                .map(|p| {
+                    let (y, x) = ((p / w) as i64, (p % w) as i64);
+                    // Pillow steps by whole fixed-point increments, so the position is exactly this sum.
+                    let (xi, yi) = ((x0 + y * f1 + x * f0) >> 16, (y0 + y * f4 + x * f3) >> 16);
+                    ((0..w as i64).contains(&xi) && (0..h as i64).contains(&yi)).then(|| flat(yi as usize, xi as usize))
+                })
+                .collect();
+            RotationMap::Nearest(map)
         }
-    };
-    for y in 0..h {
-        for x in 0..w {
-            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-            let u = cos * dx - sin * dy + cx;
-            let v = sin * dx + cos * dy + cy;
-            for ch in 0..c {
-                dst[(ch * h + y) * w + x] = match interpolation {
-                    Interpolation::Nearest => pixel(ch, v.floor() as isize, u.floor() as isize),
-                    Interpolation::Bilinear => {
-                        let (fx, fy) = (u - 0.5, v - 0.5);
-                        let (x0, y0) = (fx.floor(), fy.floor());
-                        let (ax, ay) = (fx - x0, fy - y0);
-                        let (x0, y0) = (x0 as isize, y0 as isize);
-                        pixel(ch, y0, x0) * (1.0 - ax) * (1.0 - ay)
-                            + pixel(ch, y0, x0 + 1) * ax * (1.0 - ay)
-                            + pixel(ch, y0 + 1, x0) * (1.0 - ax) * ay
-                            + pixel(ch, y0 + 1, x0 + 1) * ax * ay
+        Interpolation::Bilinear => {
+            let clamp = |v: f64, n: usize| (v as i64).clamp(0, n as i64 - 1) as usize;
+            let map = (0..h * w)
+                .map(|p| {
+                    let (px, py) = ((p % w) as f64 + 0.5, (p / w) as f64 + 0.5);
+                    let (u, v) = (a0 * px + a1 * py + a2, a3 * px + a4 * py + a5);
+                    if !(u >= 0.0 && u < w as f64 && v >= 0.0 && v < h as f64) {
+                        return None;
                     }
-                };
+                    let (fx, fy) = (u - 0.5, v - 0.5);
+                    let (xf, yf) = (fx.floor(), fy.floor());
+                    let (xa, xb, ya, yb) = (clamp(xf, w), clamp(xf + 1.0, w), clamp(yf, h), clamp(yf + 1.0, h));
+                    Some(([flat(ya, xa), flat(ya, xb), flat(yb, xa), flat(yb, xb)], fx - xf, fy - yf))
+                })
+                .collect();
+            RotationMap::Bilinear(map)
+        }
+    }
+}
+
+/// Pillow's bilinear value from four neighbours: two horizontal blends, one vertical, cut to a whole number.
+#[must_use]
+pub fn blend([p00, p01, p10, p11]: [f64; 4], dx: f64, dy: f64) -> f64 {
+    let top = p00 + (p01 - p00) * dx;
+    let bottom = p10 + (p11 - p10) * dx;
+    (top + (bottom - top) * dy).trunc()
+}
+
+fn rotate(src: &[f32], dst: &mut [f32], [c, h, w]: [usize; 3], angle_deg: f64, interpolation: Interpolation) {
+    let plane = h * w;
+    match rotation_map(h, w, angle_deg, interpolation) {
+        RotationMap::Nearest(map) => {
+            for ch in 0..c {
+                for (p, s) in map.iter().enumerate() {
+                    dst[ch * plane + p] = s.map_or(0.0, |s| src[ch * plane + s as usize]);
+                }
+            }
+        }
+        RotationMap::Bilinear(map) => {
+            for ch in 0..c {
+                let at = |s: u32| f64::from(src[ch * plane + s as usize]);
+                for (p, m) in map.iter().enumerate() {
+                    dst[ch * plane + p] = m.map_or(0.0, |(n, dx, dy)| blend(n.map(at), dx, dy) as f32);
+                }
             }
         }
     }

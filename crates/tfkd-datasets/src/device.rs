@@ -1,14 +1,13 @@
 //! The same augmentations as [`crate::augment`], as batched tensor ops on any tch device.
 //!
 //! The whole split lives on the device as u8; a batch is gathered, cropped (pad + gather),
-//! flipped (`where`) and rotated (`affine_grid` + `grid_sample`, zero padding, align_corners
-//! false) there. The random draws are the CPU path's, so both paths agree pixel for pixel up to
-//! interpolation rounding (tested).
+//! flipped (`where`) and rotated (gathers through the CPU path's sampling maps) there. The random
+//! draws and the rotation maps are the CPU path's, so both paths give the same pixels (tested).
 
 use tch::{Device, Kind, Tensor};
 
 use crate::{
-    augment::{Augment, Draw, Interpolation, Normalize},
+    augment::{rotation_map, Augment, Draw, Interpolation, Normalize, RotationMap},
     error::{DataError, Result},
     split::Split,
 };
@@ -93,23 +92,52 @@ fn crop(x: &Tensor, draws: &[Draw], padding: i64) -> Result<Tensor> {
     Ok(picked_rows.f_gather(3, &cols_idx, false)?)
 }
 
+/// Rotation through the CPU path's sampling maps ([`rotation_map`]): the four neighbours of every output
+/// pixel are gathered and blended in f64 exactly as [`blend`] does (a nearest map is a blend with zero
+/// weights), so both paths give Pillow's pixels.
 fn rotate(x: &Tensor, angles: &[f64], interpolation: Interpolation) -> Result<Tensor> {
     let (n, c, h, w) = x.size4()?;
-    let (hw, wh) = (h as f64 / w as f64, w as f64 / h as f64);
-    let theta: Vec<f32> = angles
-        .iter()
-        .flat_map(|a| {
-            let (s, co) = a.to_radians().sin_cos();
-            [co, -s * hw, 0.0, s * wh, co, 0.0].map(|v| v as f32)
-        })
-        .collect();
-    let theta = upload(Tensor::f_from_slice(&theta)?.f_view([n, 2, 3])?, x.device())?;
-    let grid = Tensor::f_affine_grid_generator(&theta, [n, c, h, w], false)?;
-    let mode = match interpolation {
-        Interpolation::Bilinear => 0,
-        Interpolation::Nearest => 1,
+    let hw = (h * w) as usize;
+    let mut idx = vec![vec![0i64; angles.len() * hw]; 4];
+    let (mut dx, mut dy, mut inside) =
+        (vec![0f64; angles.len() * hw], vec![0f64; angles.len() * hw], vec![0f64; angles.len() * hw]);
+    for (i, &angle) in angles.iter().enumerate() {
+        match rotation_map(h as usize, w as usize, angle, interpolation) {
+            RotationMap::Nearest(map) => {
+                for (p, s) in map.into_iter().enumerate() {
+                    if let Some(s) = s {
+                        for k in &mut idx {
+                            k[i * hw + p] = i64::from(s);
+                        }
+                        inside[i * hw + p] = 1.0;
+                    }
+                }
+            }
+            RotationMap::Bilinear(map) => {
+                for (p, m) in map.into_iter().enumerate() {
+                    if let Some((nb, ddx, ddy)) = m {
+                        for (k, s) in idx.iter_mut().zip(nb) {
+                            k[i * hw + p] = i64::from(s);
+                        }
+                        (dx[i * hw + p], dy[i * hw + p], inside[i * hw + p]) = (ddx, ddy, 1.0);
+                    }
+                }
+            }
+        }
+    }
+    let device = x.device();
+    let field = |v: &[f64]| -> Result<Tensor> { Ok(upload(Tensor::f_from_slice(v)?, device)?.f_view([n, 1, h * w])?) };
+    let xd = x.f_to_kind(Kind::Double)?.f_view([n, c, h * w])?;
+    let gather = |k: &[i64]| -> Result<Tensor> {
+        let index = upload(Tensor::f_from_slice(k)?, device)?.f_view([n, 1, h * w])?.f_expand([n, c, h * w], false)?;
+        Ok(xd.f_gather(2, &index, false)?)
     };
-    Ok(x.f_grid_sampler(&grid, mode, 0, false)?)
+    let [p00, p01, p10, p11] = [gather(&idx[0])?, gather(&idx[1])?, gather(&idx[2])?, gather(&idx[3])?];
+    let (dx, dy, inside) = (field(&dx)?, field(&dy)?, field(&inside)?);
+    let top = (&p01 - &p00).f_mul(&dx)?.f_add(&p00)?;
+    let bottom = (&p11 - &p10).f_mul(&dx)?.f_add(&p10)?;
+    let v = (&bottom - &top).f_mul(&dy)?.f_add(&top)?.f_trunc()?.f_mul(&inside)?;
+    Ok(v.f_to_kind(x.kind())?.f_view([n, c, h, w])?)
 }
 
 /// `(x/255 − mean)/std` per channel.

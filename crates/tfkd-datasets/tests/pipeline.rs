@@ -92,19 +92,11 @@ fn device_path_matches_cpu_path() {
         let cpu = Loader::new(s.clone(), cfg).unwrap().assemble(&indices, 5).unwrap();
         let (dev, labels) = device_split.batch(&indices, &augment, 230, 5, &Normalize::cifar_official()).unwrap();
         assert!(labels.equal(&cpu.labels));
-        // In pixel units (0–255): one normalised unit is ~1/(255·0.27).
+        // In pixel units (0–255): one normalised unit is ~1/(255·0.27). Both paths sample through the same
+        // maps, so only the float rounding of the normalisation may differ.
         let diff = ((dev - &cpu.images) * (255.0 * 0.27)).abs();
-        match interp {
-            Interpolation::Bilinear => {
-                let max = diff.max().double_value(&[]);
-                assert!(max < 0.05, "bilinear paths differ by up to {max} grey levels");
-            }
-            Interpolation::Nearest => {
-                // Rounding of the sampling point can pick the neighbouring pixel at exact ties.
-                let mismatched = diff.gt(0.5).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
-                assert!(mismatched < 0.005, "{:.4}% of pixels differ", mismatched * 100.0);
-            }
-        }
+        let max = diff.max().double_value(&[]);
+        assert!(max < 1e-3, "{interp:?}: the paths differ by up to {max} grey levels");
     }
 }
 

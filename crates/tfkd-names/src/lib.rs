@@ -128,7 +128,7 @@ named!(
     Interpolation, "interpolation" {
         /// Nearest neighbour: torchvision's `RandomRotation` default, hence the official code's.
         Nearest = "nearest",
-        /// Bilinear, in floating point (PIL would round to u8).
+        /// Bilinear, as Pillow blends: edge-clamped neighbours, the result cut down to a whole value.
         Bilinear = "bilinear",
     }
 );
