@@ -37,8 +37,9 @@ pub fn with_teachers<'a>(
     Ok(keep)
 }
 
-/// Bumped whenever training semantics change, so old cached runs are not reused.
-pub const RUN_FORMAT: &str = "tfkd-run-1";
+/// Bumped whenever training semantics change, so old cached runs are not reused (2: rotation reproduces
+/// Pillow exactly, dropout masks drawn from counter-based keys).
+pub const RUN_FORMAT: &str = "tfkd-run-2";
 
 #[derive(Serialize)]
 struct Identity<'a> {
