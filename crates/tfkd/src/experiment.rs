@@ -20,7 +20,7 @@ use tfkd_trainers::{
 };
 
 use crate::{
-    libtorch, numerics, paths,
+    estimate, libtorch, numerics, paths,
     progress::Progress,
     slurm::{self, Executor},
 };
@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// With `--executor slurm`: wait for the submitted tasks, then write the records and report.
     #[arg(long)]
     pub wait: bool,
+    /// Train even when the estimated time here is long (above 3 hours), without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// With `--executor slurm`: the cluster's settings (default: $TFKD_SLURM_CONFIG, slurm.yaml in the
     /// project, ~/.config/tfkd/slurm.yaml).
     #[arg(long, value_name = "FILE")]
@@ -466,6 +469,11 @@ pub fn run(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> anyh
     }
     let plan = engine::plan(exp, &paths::data_dir(), &ctx.cache_dir)?;
     let (jobs, threads) = jobs(exp, args, ctx.device);
+    let per_run = threads.unwrap_or_else(|| exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0));
+    let estimate = estimate::estimate(&plan.runs, estimate::Sizes::of(&plan), &ctx, jobs, per_run)?;
+    if !estimate::confirm(&estimate, &exp.profile, ctx.device, args.yes)? {
+        bail!("not started: {} would take about {} here", exp.name, estimate::human(estimate.seconds));
+    }
     let array = exp.runs.iter().map(|r| r.train.array.limit(ctx.device.is_cuda())).min().unwrap_or(1);
     let mut progress = Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
     let launch =
@@ -538,8 +546,8 @@ fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tfkd check`: validates a spec and lists its resolved runs.
-pub fn check(exp: &Experiment) -> anyhow::Result<String> {
+/// `tfkd check`: validates a spec, lists its resolved runs and estimates their time here.
+pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<String> {
     let mut out = format!("{} — {} [profile {}]\n", exp.name, exp.title, exp.profile);
     if let Some(sub) = exp.substitution() {
         out += &format!("dataset substituted: {sub}; {}\n", exp.kl_note());
@@ -558,7 +566,41 @@ pub fn check(exp: &Experiment) -> anyhow::Result<String> {
             r.train.base_lr()
         );
     }
+    let args = RunArgs::for_check(exp);
+    let ctx = context(&args.device, interrupt)?;
+    let (jobs, threads) = jobs(exp, &args, ctx.device);
+    let per_run = threads.unwrap_or_else(|| exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0));
+    out += &match engine::plan(exp, &paths::data_dir(), &ctx.cache_dir) {
+        Ok(plan) => format!("{}\n", estimate::estimate(&plan.runs, estimate::Sizes::of(&plan), &ctx, jobs, per_run)?),
+        Err(e) => match exp.runs.first().and_then(|r| estimate::Sizes::official(&r.data)) {
+            Some(sizes) => format!(
+                "{} — with the official dataset size; the data is not here yet ({})\n",
+                estimate::estimate(&tfkd_spec::plan(exp, "not-loaded"), sizes, &ctx, jobs, per_run)?,
+                tfkd_io::chain(&e).lines().next().unwrap_or_default()
+            ),
+            None => format!("no estimate: the data cannot be loaded here ({})\n", tfkd_io::chain(&e)),
+        },
+    };
     Ok(out)
+}
+
+impl RunArgs {
+    /// The defaults `run` would use, for `check`'s estimate.
+    fn for_check(exp: &Experiment) -> RunArgs {
+        RunArgs {
+            profile: exp.profile.clone(),
+            sets: Vec::new(),
+            device: "auto".into(),
+            quiet: true,
+            only: Vec::new(),
+            jobs: None,
+            executor: Executor::Local,
+            dry_run: false,
+            wait: false,
+            yes: true,
+            slurm_config: None,
+        }
+    }
 }
 
 fn describe(dir: &RunDir, id: &str, epochs: Option<u32>) -> anyhow::Result<(&'static str, String)> {

@@ -3,6 +3,7 @@
 mod bench;
 mod data;
 mod doctor;
+mod estimate;
 mod experiment;
 mod libtorch;
 mod models;
@@ -341,7 +342,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
         }
         Command::Check { spec, profile, sets } => {
             let exp = experiment::load(&experiment::spec_path(&spec)?, &profile, &sets)?;
-            print!("{}", experiment::check(&exp)?);
+            print!("{}", experiment::check(&exp, interrupt)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { target, profile } => {
