@@ -151,3 +151,36 @@ fn error_messages() {
     }
     insta::assert_snapshot!(out);
 }
+
+/// A misspelt or foreign key is rejected in every method variant, naming the key and the allowed ones.
+#[test]
+fn unknown_method_keys_are_rejected_in_every_variant() {
+    let cases = [
+        ("baseline", "alpha", "{ kind: baseline, alpha: 0.5 }"),
+        ("kd", "temprature", "{ kind: kd, alpha: 0.9, temperature: 4, temprature: 4 }"),
+        ("re-kd", "multiplier", "{ kind: re-kd, alpha: 0.6, temperature: 20, multiplier: 2 }"),
+        ("de-kd", "snapshot", "{ kind: de-kd, alpha: 0.9, temperature: 4, snapshot: 1 }"),
+        ("lsr", "eps", "{ kind: lsr, eps: 0.1 }"),
+        ("tf-kd-self", "multipler", "{ kind: tf-kd-self, alpha: 0.95, temperature: 6, multipler: 50 }"),
+        (
+            "tf-kd-reg",
+            "correct_probability",
+            "{ kind: tf-kd-reg, alpha: 0.1, temperature: 20, correct_probability: 0.9 }",
+        ),
+    ];
+    for (kind, key, method) in cases {
+        let teacher = if matches!(kind, "kd" | "re-kd" | "de-kd" | "tf-kd-self") { ", teacher: base" } else { "" };
+        let yaml = format!(
+            "name: t\ntitle: t\ndataset: {{ source: cifar10-jpeg }}\ntrain: {{ epochs: 2, batch_size: 8, lr: 0.1 }}\n\
+             runs:\n  - {{ id: base, model: resnet8, method: {{ kind: baseline }} }}\n  - {{ id: x, model: resnet8, method: {method}{teacher} }}\n\
+             profiles: {{ p: {{}} }}\n"
+        );
+        let err = load_str(&yaml, Path::new("experiments/t.yaml"), "p", &[]).unwrap_err().to_string();
+        assert!(err.contains(&format!("unknown field `{key}`")), "{kind}: {err}");
+        assert!(
+            err.contains("expected") || err.contains("there are no fields"),
+            "{kind}: the allowed keys are named: {err}"
+        );
+        assert!(err.contains("experiments/t.yaml:"), "{kind}: the location is named: {err}");
+    }
+}

@@ -323,3 +323,75 @@ fn a_failed_teacher_fails_its_students_in_worker_mode() {
     assert_eq!(err.matches("]: non-finite loss").count(), 2, "the two teachers diverge: {err}");
     assert_eq!(err.matches("its teacher run did not finish").count(), 2, "{err}");
 }
+
+/// A student learns from the teacher weights its spec selects, for every distilling method (not only
+/// De-KD): the record names the epoch and its accuracy, a student told to use the epoch the teacher
+/// selected anyway trains exactly like one left to the default, and one told to use another epoch does not.
+#[test]
+fn students_load_the_selected_teacher_epoch() {
+    let home = tempfile::tempdir().unwrap();
+    let specs = home.path().join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(repo().join("experiments/defaults.yaml"), specs.join("defaults.yaml")).unwrap();
+    std::fs::write(specs.join("paper.yaml"), "aliases: {}\n").unwrap();
+    std::fs::write(
+        specs.join("pick.yaml"),
+        r#"extends: defaults.yaml
+name: pick
+title: teacher epochs
+dataset: { source: cifar10-jpeg }
+runs:
+  - { id: teacher, model: resnet8, method: { kind: baseline } }
+  - { id: kd-default, model: cnn5, method: { kind: kd, alpha: 0.9, temperature: 4 }, teacher: teacher }
+  - { id: kd-e1, model: cnn5, method: { kind: kd, alpha: 0.9, temperature: 4 }, teacher: teacher, teacher_snapshot: { epoch: 1 } }
+  - { id: kd-e2, model: cnn5, method: { kind: kd, alpha: 0.9, temperature: 4 }, teacher: teacher, teacher_snapshot: { epoch: 2 } }
+  - { id: kd-e3, model: cnn5, method: { kind: kd, alpha: 0.9, temperature: 4 }, teacher: teacher, teacher_snapshot: { epoch: 3 } }
+  - { id: rekd-e2, model: cnn5, method: { kind: re-kd, alpha: 0.6, temperature: 20 }, teacher: teacher, teacher_snapshot: { epoch: 2 } }
+  - id: self-e2
+    model: resnet8
+    method: { kind: tf-kd-self, alpha: 0.95, temperature: 6, multiplier: 1 }
+    teacher: teacher
+    teacher_snapshot: { epoch: 2 }
+"#,
+    )
+    .unwrap();
+    let run = tfkd(home.path(), &["run", specs.join("pick.yaml").to_str().unwrap(), "--profile", "smoke", "--quiet"])
+        .env("TFKD_EXPERIMENTS_DIR", &specs)
+        .env("TFKD_RESULTS_DIR", home.path().join("results"))
+        .args(["--set", "train.epochs=3"])
+        .output()
+        .unwrap();
+    ok(run);
+    let rec = |label: &str| {
+        let path = home.path().join("results/pick/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let teacher = rec("teacher@1");
+    let acc_at =
+        |e: u64| teacher["metrics"].as_array().unwrap().iter().find(|m| m["epoch"] == e).unwrap()["test_acc"].clone();
+    // The smoke profile carves a validation split, so the teacher's selected epoch is its best on validation.
+    let selected = teacher["summary"]["best_val_epoch"].as_u64().unwrap_or_else(|| panic!("{}", teacher["summary"]));
+    for (label, epoch) in
+        [("kd-default@1", selected), ("kd-e1@1", 1), ("kd-e2@1", 2), ("kd-e3@1", 3), ("rekd-e2@1", 2), ("self-e2@1", 2)]
+    {
+        let r = rec(label);
+        assert_eq!(r["teacher_epoch"].as_u64(), Some(epoch), "{label}");
+        assert_eq!(r["teacher_test_acc"], acc_at(epoch), "{label}");
+    }
+    // The per-epoch numbers without wall times.
+    let curve = |label: &str| {
+        let mut m = rec(label)["metrics"].clone();
+        for e in m.as_array_mut().unwrap() {
+            let e = e.as_object_mut().unwrap();
+            e.remove("seconds");
+            e.remove("train_img_per_s");
+        }
+        m.to_string()
+    };
+    assert_ne!(curve("kd-e1@1"), curve("kd-e3@1"), "different teacher weights, same student");
+    assert_eq!(
+        curve("kd-default@1"),
+        curve(&format!("kd-e{selected}@1")),
+        "the selected epoch's snapshot and the best weights teach alike"
+    );
+}

@@ -1,0 +1,112 @@
+//! Every spec under every profile resolves, and the paper profile trains with the official code's
+//! hyper-parameters: α, T, multiplier, correct-class probability, batch size, effective learning rate and
+//! epochs, held to `fixtures/official_params.yaml`, a table transcribed by hand from REFERENCE.md §3.7.
+
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Value;
+use tfkd_spec::{load, Method};
+
+fn experiments() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().join("experiments")
+}
+
+/// The experiment specs: every YAML file under experiments/ but the shared defaults and the alias table.
+fn specs() -> Vec<PathBuf> {
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(experiments())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| !matches!(p.file_stem().unwrap().to_str(), Some("defaults" | "paper")))
+        .collect();
+    specs.sort();
+    specs
+}
+
+#[test]
+fn every_spec_resolves_under_every_profile() {
+    let specs = specs();
+    assert!(specs.len() >= 8, "{specs:?}");
+    for spec in &specs {
+        let profiles = load(spec, "paper", &[]).unwrap_or_else(|e| panic!("{}: {e}", spec.display())).profiles;
+        for required in ["smoke", "quick", "paper"] {
+            assert!(profiles.iter().any(|p| p == required), "{} lacks the {required} profile", spec.display());
+        }
+        for profile in &profiles {
+            let exp = load(spec, profile, &[]).unwrap_or_else(|e| panic!("{} [{profile}]: {e}", spec.display()));
+            assert!(!exp.runs.is_empty(), "{} [{profile}] has no runs", spec.display());
+            for r in &exp.runs {
+                // Model names are typed; they print back as names the zoo parses.
+                assert_eq!(r.model.to_string().parse::<tfkd_spec::names::Arch>().unwrap(), r.model);
+                if let Some(t) = &r.teacher {
+                    assert!(exp.runs.iter().any(|q| &q.id == t), "{}: teacher {t} of {} missing", spec.display(), r.id);
+                }
+            }
+        }
+    }
+}
+
+fn num(v: &Value, key: &str, at: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("fixture {at}: no {key}"))
+}
+
+#[test]
+fn the_paper_profile_uses_the_official_hyper_parameters() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/official_params.yaml");
+    let fx: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let unconfigured: Vec<&str> =
+        fx["unconfigured"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut checked = 0;
+    for spec in specs().iter().filter(|s| s.file_stem().unwrap() != "smoke") {
+        let exp = load(spec, "paper", &[]).unwrap();
+        for r in &exp.runs {
+            let at = format!("{} {}", spec.file_name().unwrap().to_string_lossy(), r.label());
+            let model = r.model.to_string();
+            let teacher = r.teacher.as_ref().map(|t| exp.runs.iter().find(|q| &q.id == t).unwrap().model.to_string());
+            let pair = |t: &Option<String>| format!("{model}<-{}", t.as_deref().unwrap_or("?"));
+            let (kind, row): (&str, Option<&Value>) = match &r.method {
+                Method::Baseline {} | Method::Lsr { .. } | Method::TfKdReg { .. } => ("base", fx["base"].get(&model)),
+                Method::TfKdSelf { .. } => ("self", fx["self"].get(&model)),
+                Method::Kd { .. } | Method::DeKd { .. } => ("kd", fx["kd"].get(pair(&teacher))),
+                Method::ReKd { .. } => ("rekd", fx["rekd"].get(pair(&teacher))),
+            };
+            let Some(row) = row else {
+                let name = format!("{} {}", r.method.name(), pair(&teacher));
+                assert!(unconfigured.contains(&name.as_str()), "{at}: no official row for {kind} {name}");
+                continue;
+            };
+            assert_eq!(r.train.epochs, fx["epochs"].as_u64().unwrap() as u32, "{at}: epochs");
+            assert_eq!(r.train.batch_size as f64, num(row, "batch", &at), "{at}: batch size");
+            assert!(
+                (r.train.base_lr() - num(row, "eff_lr", &at)).abs() < 1e-12,
+                "{at}: effective lr {}",
+                r.train.base_lr()
+            );
+            let swept = r.id.contains(tfkd_spec::SWEEP_SEPARATOR);
+            match &r.method {
+                Method::Kd { alpha, temperature, .. }
+                | Method::ReKd { alpha, temperature, .. }
+                | Method::DeKd { alpha, temperature, .. } => {
+                    assert_eq!((*alpha, *temperature), (num(row, "alpha", &at), num(row, "temperature", &at)), "{at}");
+                }
+                Method::TfKdSelf { alpha, temperature, multiplier, .. } => {
+                    let want = (num(row, "alpha", &at), num(row, "temperature", &at), num(row, "multiplier", &at));
+                    assert_eq!((*alpha, *temperature, *multiplier), want, "{at}");
+                }
+                Method::TfKdReg { alpha, temperature, correct_prob, multiplier, .. } => {
+                    let reg = &fx["reg"][model.as_str()];
+                    assert_eq!((*alpha, *multiplier), (num(reg, "alpha", &at), num(reg, "multiplier", &at)), "{at}");
+                    // A sensitivity sweep varies T and a on purpose; every other run uses the official ones.
+                    if !swept {
+                        let want = (num(reg, "temperature", &at), num(reg, "correct_prob", &at));
+                        assert_eq!((*temperature, *correct_prob), want, "{at}");
+                    }
+                }
+                Method::Lsr { epsilon, .. } => assert_eq!(*epsilon, fx["lsr_epsilon"].as_f64().unwrap(), "{at}"),
+                Method::Baseline {} => {}
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} runs checked");
+}
