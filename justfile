@@ -70,3 +70,21 @@ test-slurm:
     trap 'scripts/slurm-local.sh stop' EXIT
     eval "$(scripts/slurm-local.sh env)"
     cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1
+
+# One run at a time vs fused training arrays vs packed worker processes (aggregate img/s, real images,
+# PyTorch's loop beside); writes results/bench/array-DEVICE.{md,json}. On the CPU: arrays of 1, 2 and 4
+# (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
+bench-array device="cpu" seconds="20":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/env.sh
+    bench=$(scripts/setup-bench.sh)
+    cargo build --release -q -p tfkd
+    ref=$(mktemp)
+    trap 'rm -f "$ref"' EXIT
+    for m in resnet18 mobilenetv2 shufflenetv2; do
+        echo "reference: $m in PyTorch's loop…"
+        "$bench/bin/python" benches/torch_train.py timed {{device}} data/cifar10-jpeg.tar.gz $m 1 128 {{seconds}} | tail -n 1 >> "$ref"
+    done
+    if [ "{{device}}" = cpu ]; then sizes=(--arrays 1,2,4 --packed 2); else sizes=(--arrays 1,2,4,8,16 --packed 4); fi
+    ${CARGO_TARGET_DIR:-target}/release/tfkd bench array --device {{device}} "${sizes[@]}" --seconds {{seconds}} --reference "$ref" --out results/bench/array-{{device}}

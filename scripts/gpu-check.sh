@@ -4,8 +4,14 @@
 #   scripts/gpu-check.sh BINARY CIFAR10_JPEG_ARCHIVE OUT_DIR [CHECK...]
 # CHECK: doctor; smoke (table3's smoke profile on CUDA fp32, again from an empty cache, bf16, and on the CPU);
 # nan (a diverging run on CUDA must stop and be marked failed);
-# bench (the training step vs PyTorch's); epoch (one real ResNet-18 epoch, fp32 and bf16, vs PyTorch's loop).
-# Default: all. Writes OUT_DIR/gpu-check.log and the records and benchmark rows as JSON.
+# bench (the training step vs PyTorch's); epoch (one real ResNet-18 epoch, fp32 and bf16, vs PyTorch's loop);
+# array (`tfkd bench array`: one run at a time, fused arrays of 2-16 and 4 packed processes of ResNet18,
+# MobileNetV2 and ShuffleNetV2 at width 1 on real images, beside PyTorch's loop; ~4 min);
+# gpu (the gpu profile of table1 and of the quick-sized rows of tables 4-6, arrays on; ~8 min, records and
+# reports as OUT_DIR/results-gpu.tar.gz, to unpack into results/).
+# Default: all but array and gpu, which each need a call of their own on a 10-minute device lease:
+#   scripts/gpu-check.sh BIN ARCHIVE OUT array      then      scripts/gpu-check.sh BIN ARCHIVE OUT gpu
+# Writes OUT_DIR/gpu-check.log and the records and benchmark rows as JSON.
 set -uo pipefail
 bin=$(realpath "$1") archive=$(realpath "$2") out=$(realpath "$3")
 shift 3
@@ -73,4 +79,20 @@ if want epoch; then # one real epoch of ResNet-18 on the 50,000 cifar10-jpeg ima
     done
     TAIL=3 step epoch-ref 300 "$py" benches/torch_train.py epoch cuda "$archive"
     tail -n 1 /tmp/epoch-ref.log > "$out/epoch-ref.json"
+fi
+if want array; then # aggregate img/s: one run at a time vs fused arrays vs packed processes, PyTorch's loop beside
+    : > /tmp/ref-timed.jsonl
+    for m in resnet18 mobilenetv2 shufflenetv2; do
+        TAIL=2 step ref-timed-$m 120 "$py" benches/torch_train.py timed cuda "$archive" $m 1 128 15
+        tail -n 1 /tmp/ref-timed-$m.log >> /tmp/ref-timed.jsonl
+    done
+    TAIL=30 step bench-array 420 "$bin" bench array --device cuda --arrays 1,2,4,8,16 --packed 4 --seconds 8 \
+        --reference /tmp/ref-timed.jsonl --out "$out/array-gpu"
+fi
+if want gpu; then # evidence: the gpu profile (width 1, all of cifar10-jpeg, 15 epochs, 3 seeds) with arrays
+    for t in table1 table4 table5 table6; do
+        TFKD_RESULTS_DIR=/tmp/results-gpu TAIL=30 step gpu-$t 540 "$bin" reproduce $t --profile gpu --device cuda -q --yes
+    done
+    TFKD_RESULTS_DIR=/tmp/results-gpu step gpu-index 60 "$bin" report --profile gpu
+    tar -C /tmp/results-gpu -czf "$out/results-gpu.tar.gz" .
 fi

@@ -180,3 +180,227 @@ impl ModelsReport {
         out
     }
 }
+
+/// One row of the array benchmark: a model trained as one run, as a fused array of A runs, or as N packed
+/// worker processes of one run each.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ArrayRow {
+    /// Model name.
+    pub model: String,
+    /// Width multiplier.
+    pub width: f64,
+    /// `one run`, `array`, or `processes`.
+    pub mode: String,
+    /// Runs trained at once (members of the array, or processes).
+    pub runs: usize,
+    /// Training images per second of all runs together.
+    pub img_per_s: f64,
+    /// Timed steps (per process for packed processes).
+    pub steps: usize,
+}
+
+/// A cifar10-jpeg loader for member `seed` with the official augmentation (real images, as training sees them).
+fn real_loader(split: &Arc<tfkd_datasets::Split>, batch: usize, seed: u64) -> anyhow::Result<Loader> {
+    let config = LoaderConfig {
+        batch_size: batch,
+        shuffle: true,
+        augment: Augment::cifar_official(),
+        normalize: Normalize::cifar_official(),
+        seed,
+        prefetch: 2,
+    };
+    Ok(Loader::new(split.clone(), config)?)
+}
+
+/// Aggregate training images/s of `members` runs of `arch` trained as one fused array on real augmented
+/// images: each member draws its own batches (its own seed), the fused model steps once for all.
+pub fn array_throughput(
+    arch: Arch,
+    width: f64,
+    batch: usize,
+    members: usize,
+    seconds: f64,
+    device: Device,
+) -> anyhow::Result<(f64, usize)> {
+    let ds = Source::named(tfkd_datasets::SourceName::Cifar10Jpeg, &paths::data_dir()).load(&paths::cache_dir())?;
+    let split = Arc::new(ds.train);
+    tch::manual_seed(0);
+    let m = i64::try_from(members)?;
+    let vs = nn::VarStore::new(device);
+    let net = Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(10) }.with_members(m))?;
+    let mut opt = nn::Sgd { momentum: 0.9, wd: 5e-4, ..Default::default() }.build(&vs, 0.1)?;
+    let loaders: Vec<Loader> =
+        (0..members).map(|a| real_loader(&split, batch, a as u64)).collect::<anyhow::Result<_>>()?;
+    let mut epochs: Vec<u64> = vec![0; members];
+    let mut iters: Vec<_> = loaders.iter().map(|l| l.epoch(0, 0)).collect();
+    let sync = || {
+        if let Device::Cuda(i) = device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    let mut step = || -> anyhow::Result<()> {
+        let mut xs = Vec::with_capacity(members);
+        let mut ys = Vec::with_capacity(members);
+        for a in 0..members {
+            let b = match iters[a].next() {
+                Some(b) => b?,
+                None => {
+                    epochs[a] += 1;
+                    iters[a] = loaders[a].epoch(epochs[a], 0);
+                    iters[a].next().expect("an epoch has batches")?
+                }
+            };
+            xs.push(b.images.to_device(device));
+            ys.push(b.labels.to_device(device));
+        }
+        let fused = net.forward(&tfkd_models::member::stack_inputs(&xs), true);
+        let loss = (0..members)
+            .map(|a| tfkd_models::member::logits(&fused, a as i64, m).cross_entropy_for_logits(&ys[a]))
+            .reduce(|x, y| x + y)
+            .expect("at least one member");
+        opt.backward_step(&loss);
+        Ok(())
+    };
+    for _ in 0..if device.is_cuda() { 5 } else { 1 } {
+        step()?;
+    }
+    sync();
+    let start = Instant::now();
+    let mut steps = 0;
+    while steps < 2 || start.elapsed().as_secs_f64() < seconds {
+        step()?;
+        steps += 1;
+    }
+    sync();
+    Ok(((steps * batch * members) as f64 / start.elapsed().as_secs_f64(), steps))
+}
+
+/// Aggregate images/s of `n` worker processes (`tfkd bench array --worker`), each training one run of
+/// `arch`, started together; on the CPU each gets cores / n threads.
+pub fn packed_throughput(
+    arch: Arch,
+    width: f64,
+    batch: usize,
+    n: usize,
+    seconds: f64,
+    device: &str,
+) -> anyhow::Result<(f64, usize)> {
+    let exe = std::env::current_exe()?;
+    let start_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64 + 3_000;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let children: Vec<std::process::Child> = (0..n)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(["bench", "array", "--models", &arch.to_string(), "--width", &width.to_string()])
+                .args([
+                    "--batch",
+                    &batch.to_string(),
+                    "--arrays",
+                    "1",
+                    "--packed",
+                    "0",
+                    "--seconds",
+                    &seconds.to_string(),
+                ])
+                .args(["--device", device, "--worker-start-at", &start_at.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            if device == "cpu" {
+                cmd.env("RAYON_NUM_THREADS", (cores / n).max(1).to_string())
+                    .env("TFKD_BENCH_THREADS", (cores / n).max(1).to_string());
+            }
+            cmd.spawn()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut total = 0.0;
+    let mut steps = usize::MAX;
+    for child in children {
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            anyhow::bail!("a packed worker failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let row: ArrayRow = serde_json::from_slice(&out.stdout).map_err(|e| {
+            anyhow::anyhow!("a packed worker printed no row ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        })?;
+        total += row.img_per_s;
+        steps = steps.min(row.steps);
+    }
+    Ok((total, steps))
+}
+
+/// What `tfkd bench array` measured, with provenance and the PyTorch reference's one-run rows.
+#[derive(Debug, Serialize)]
+pub struct ArrayReport {
+    /// Version, commit, libtorch, device, threads, time.
+    pub provenance: Provenance,
+    /// Batch size per run.
+    pub batch: usize,
+    /// tfkd's rows.
+    pub rows: Vec<ArrayRow>,
+    /// The PyTorch reference's rows (`benches/torch_train.py timed`), one run at a time.
+    pub reference: Vec<serde_json::Value>,
+}
+
+impl ArrayReport {
+    /// A Markdown table: aggregate img/s per mode, the speed-up over one run at a time, the reference.
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let p = &self.provenance;
+        let mut out = format!(
+            "Aggregate training throughput on {}: real cifar10-jpeg images with the official augmentation, batch {} \
+             per run, SGD step included. \"× one run\" divides by tfkd's one-run-at-a-time speed measured in the \
+             same invocation (the baseline: one process per run, one after another).\n\n",
+            if p.device.starts_with("cuda") {
+                format!("GPU {}", p.device)
+            } else {
+                format!("the CPU, {} threads", p.threads)
+            },
+            self.batch
+        );
+        out += "| model | width | mode | runs at once | img/s (all runs) | img/s per run | × one run |\n|---|---:|---|---:|---:|---:|---:|\n";
+        for r in &self.rows {
+            let base = self
+                .rows
+                .iter()
+                .find(|b| b.model == r.model && b.width == r.width && b.mode == "one run")
+                .map_or(f64::NAN, |b| b.img_per_s);
+            out += &format!(
+                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.2}× |\n",
+                r.model,
+                r.width,
+                r.mode,
+                r.runs,
+                r.img_per_s,
+                r.img_per_s / r.runs as f64,
+                r.img_per_s / base
+            );
+        }
+        if !self.reference.is_empty() {
+            out += "\nPyTorch reference (benches/torch_train.py timed: the official loop, DataLoader workers, one run):\n\n\
+                    | model | width | img/s | tfkd one run / reference |\n|---|---:|---:|---:|\n";
+            for r in &self.reference {
+                let model = r["model"].as_str().unwrap_or("?");
+                let ips = r["img_per_s"].as_f64().unwrap_or(f64::NAN);
+                let ours = self
+                    .rows
+                    .iter()
+                    .find(|b| b.model == model && b.mode == "one run")
+                    .map_or(f64::NAN, |b| b.img_per_s);
+                out += &format!("| {model} | {} | {ips:.1} | {:.2}× |\n", r["width"], ours / ips);
+            }
+        }
+        let commit = p.git_commit.as_deref().map_or("unknown".to_string(), |c| {
+            format!("{}{}", &c[..c.len().min(12)], if p.git_dirty == Some(true) { " (dirty)" } else { "" })
+        });
+        out += &format!(
+            "\ntfkd {}, commit {commit}, libtorch {}, host {}, CPU {}, {}, {:.0} s.\n",
+            p.tfkd_version,
+            p.libtorch,
+            p.host,
+            p.cpu.as_deref().unwrap_or("unknown"),
+            p.started,
+            p.wall_seconds.unwrap_or(0.0)
+        );
+        out
+    }
+}

@@ -177,6 +177,40 @@ enum BenchCommand {
         #[arg(long)]
         reference: Option<std::path::PathBuf>,
     },
+    /// Aggregate training img/s of one run at a time, fused arrays of A runs and N packed worker processes
+    /// (real cifar10-jpeg images, official augmentation).
+    Array {
+        /// Models to measure.
+        #[arg(long, value_delimiter = ',', default_value = "resnet18,mobilenetv2,shufflenetv2")]
+        models: Vec<String>,
+        /// Width multiplier.
+        #[arg(long, default_value_t = 1.0)]
+        width: f64,
+        /// Batch size per run.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Array sizes A (1 = one run at a time, the baseline).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+        arrays: Vec<usize>,
+        /// Numbers of packed worker processes N, each training one run (0 or 1: none).
+        #[arg(long, value_delimiter = ',', default_value = "4")]
+        packed: Vec<usize>,
+        /// Seconds timed per measurement (at least two steps).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Device: cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Also write the table (Markdown) and rows (JSON) to this path stem.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// JSON lines of the PyTorch reference (`benches/torch_train.py timed`), one per model.
+        #[arg(long)]
+        reference: Option<std::path::PathBuf>,
+        /// As a packed worker: start timing at this Unix time in ms and print one JSON row.
+        #[arg(long, hide = true)]
+        worker_start_at: Option<u64>,
+    },
 }
 
 fn parse_metric(s: &str) -> Result<tfkd_report::Metric, String> {
@@ -279,6 +313,97 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
                 models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
             };
             let report = bench::models(&archs, &widths, batch, seconds, &ctx, reference)?;
+            let table = report.markdown();
+            print!("{table}");
+            if let Some(stem) = out {
+                if let Some(dir) = stem.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                tfkd_io::write_atomic(&stem.with_extension("md"), &table)?;
+                tfkd_io::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Array {
+                    models,
+                    width,
+                    batch,
+                    arrays,
+                    packed,
+                    seconds,
+                    device,
+                    out,
+                    reference,
+                    worker_start_at,
+                },
+        } => {
+            let ctx = experiment::context(&device, interrupt)?;
+            let archs: Vec<tfkd_models::Arch> = models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?;
+            if let Some(at) = worker_start_at {
+                if let Some(t) = std::env::var("TFKD_BENCH_THREADS").ok().and_then(|t| t.parse().ok()) {
+                    tch::set_num_threads(t);
+                }
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+                std::thread::sleep(std::time::Duration::from_millis(at.saturating_sub(now)));
+                let (ips, steps) = bench::array_throughput(archs[0], width, batch, 1, seconds, ctx.device)?;
+                let row = bench::ArrayRow {
+                    model: archs[0].to_string(),
+                    width,
+                    mode: "one run".into(),
+                    runs: 1,
+                    img_per_s: ips,
+                    steps,
+                };
+                println!("{}", serde_json::to_string(&row)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let start = std::time::Instant::now();
+            let mut provenance =
+                tfkd_trainers::provenance::Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
+            let mut rows = Vec::new();
+            for &arch in &archs {
+                for &a in &arrays {
+                    let (ips, steps) = bench::array_throughput(arch, width, batch, a, seconds, ctx.device)?;
+                    let mode = if a == 1 { "one run" } else { "array" };
+                    eprintln!("{arch:<14} {mode:<10} {a:>2} runs {ips:>10.1} img/s");
+                    rows.push(bench::ArrayRow {
+                        model: arch.to_string(),
+                        width,
+                        mode: mode.into(),
+                        runs: a,
+                        img_per_s: ips,
+                        steps,
+                    });
+                }
+                for &n in packed.iter().filter(|&&n| n >= 2) {
+                    let (ips, steps) = bench::packed_throughput(arch, width, batch, n, seconds, &device)?;
+                    eprintln!("{arch:<14} processes  {n:>2} runs {ips:>10.1} img/s");
+                    rows.push(bench::ArrayRow {
+                        model: arch.to_string(),
+                        width,
+                        mode: "processes".into(),
+                        runs: n,
+                        img_per_s: ips,
+                        steps,
+                    });
+                }
+            }
+            let reference: Vec<serde_json::Value> = match reference {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(serde_json::from_str)
+                    .collect::<Result<_, _>>()
+                    .with_context(|| {
+                        format!("{}: expected JSON lines of benches/torch_train.py timed", path.display())
+                    })?,
+                None => Vec::new(),
+            };
+            provenance.finish(start.elapsed().as_secs_f64());
+            let report = bench::ArrayReport { provenance, batch, rows, reference };
             let table = report.markdown();
             print!("{table}");
             if let Some(stem) = out {

@@ -395,3 +395,103 @@ runs:
         "the selected epoch's snapshot and the best weights teach alike"
     );
 }
+
+/// Three runs of one model (baseline, LSR, Tf-KD_reg) trained as one fused array of 3, 4 epochs.
+const ARRAY_RESUME: &[&str] = &[
+    "run",
+    "smoke",
+    "--profile",
+    "smoke",
+    "--quiet",
+    "--jobs",
+    "1",
+    "--only",
+    "base-resnet8,lsr-resnet8,reg-resnet8",
+    "--set",
+    "train.array=3",
+    "--set",
+    "train.epochs=4",
+    "--set",
+    "dataset.train_subset=1024",
+];
+
+/// Every member's metrics (without wall times) and final checkpoint bytes.
+fn array_state(home: &Path) -> Vec<(serde_json::Value, Vec<u8>)> {
+    ["base-resnet8-s230", "lsr-resnet8-s230", "reg-resnet8-s230"]
+        .iter()
+        .map(|label| {
+            let r = record(home, "smoke", label);
+            assert_eq!(r["provenance"]["array"]["members"].as_u64(), Some(3), "{label} trained in an array of 3");
+            let run_dir = home.join("cache/runs").join(r["run_id"].as_str().unwrap());
+            let last = std::fs::read_dir(&run_dir)
+                .unwrap()
+                .filter_map(|e| {
+                    e.unwrap()
+                        .file_name()
+                        .to_str()?
+                        .strip_prefix("state-")?
+                        .strip_suffix(".safetensors")?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .max()
+                .unwrap();
+            let weights = std::fs::read(run_dir.join(format!("state-{last}.safetensors"))).unwrap();
+            let mut metrics = r["metrics"].clone();
+            for m in metrics.as_array_mut().unwrap() {
+                let m = m.as_object_mut().unwrap();
+                m.remove("seconds");
+                m.remove("train_img_per_s");
+            }
+            (metrics, weights)
+        })
+        .collect()
+}
+
+/// A fused array killed with SIGKILL mid-epoch resumes all its members, bit-identically on the CPU to the
+/// same array left alone.
+#[test]
+fn kill_9_of_an_array_then_resume_is_bit_identical() {
+    let reference = tempfile::tempdir().unwrap();
+    ok(tfkd(reference.path(), ARRAY_RESUME).output().unwrap());
+    let want = array_state(reference.path());
+
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tfkd(home.path(), ARRAY_RESUME)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let states: Vec<u64> = std::fs::read_dir(home.path().join("cache/runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .filter(|f| {
+                let n = f.file_name().to_string_lossy().into_owned();
+                n.starts_with("state-") && n.ends_with(".json")
+            })
+            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .filter_map(|s| s["epochs_done"].as_u64())
+            .collect();
+        if states.iter().filter(|&&e| e >= 2).count() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoints appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success(), "the array finished before it could be killed");
+
+    let resumed = ok(tfkd(home.path(), ARRAY_RESUME).output().unwrap());
+    assert_eq!(resumed.matches("resuming after epoch").count(), 3, "every member resumes:\n{resumed}");
+    let got = array_state(home.path());
+    for (i, ((gm, gw), (wm, ww))) in got.iter().zip(&want).enumerate() {
+        assert_eq!(gm, wm, "member {i}: metrics after resume");
+        assert!(gw == ww, "member {i}: final weights differ after resume");
+    }
+}
