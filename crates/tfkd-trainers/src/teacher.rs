@@ -7,9 +7,10 @@ use tch::{Device, Kind, Tensor};
 use tfkd_analysis::soft::{self, TeacherCurve};
 use tfkd_datasets::{Augment, Loader, LoaderConfig, Split};
 use tfkd_models::{member, Arch, ModelConfig, Teacher};
-use tfkd_spec::{PlannedRun, Snapshot};
+use tfkd_spec::{Experiment, Layout, PlannedRun, Snapshot};
 
 use crate::{
+    engine::Plan,
     error::{Result, TrainError},
     prepare,
     run::RunRecord,
@@ -107,6 +108,29 @@ impl Teachers {
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
+}
+
+/// The teacher whose soft targets a Tf-KD_reg table shows (REFERENCE.md, the KD ≈ LSR argument): the teacher of
+/// the first row's normal-KD cell. `None` when `exp` has no Tf-KD_reg table, no such cell, or the cell's run has
+/// no teacher in `plan`.
+#[must_use]
+pub fn soft_target_teacher<'a>(exp: &Experiment, plan: &'a Plan) -> Option<&'a PlannedRun> {
+    let paper = exp.paper.as_ref()?;
+    if paper.layout != Some(Layout::TfReg) {
+        return None;
+    }
+    let kd_id = paper.rows.iter().find_map(|r| r.cells.get("normal_kd")?.run.clone())?;
+    let teacher_id = exp.runs.iter().find(|r| r.id == kd_id)?.teacher.clone()?;
+    plan.runs.iter().find(|p| p.config.id == teacher_id)
+}
+
+/// Soft-target statistics, on the test split, of the teacher [`soft_target_teacher`] picks, from its best
+/// weights in `cache_dir`; `None` when there is no such teacher or it has not finished.
+pub fn soft_target_curve(exp: &Experiment, plan: &Plan, cache_dir: &std::path::Path) -> Result<Option<TeacherCurve>> {
+    let Some(teacher) = soft_target_teacher(exp, plan) else { return Ok(None) };
+    let dir = RunDir::new(cache_dir, &teacher.run_id);
+    let Some(record) = dir.read_json::<RunRecord>(&dir.done())? else { return Ok(None) };
+    Ok(Some(curve(&record, &dir.best(), &plan.splits.test, plan.splits.classes)?))
 }
 
 /// Soft-target statistics of a trained teacher on a split as the temperature grows (inference only, on the CPU).

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use tfkd_analysis::soft::TeacherCurve;
 use tfkd_report::{Metric, Report};
-use tfkd_spec::{Experiment, Layout};
-use tfkd_trainers::{engine::Plan, state::RunDir, RunRecord};
+use tfkd_spec::Experiment;
+use tfkd_trainers::engine::Plan;
 
 use crate::{experiment, paths};
 
@@ -26,22 +26,6 @@ pub fn aliases() -> anyhow::Result<Aliases> {
     let path = paths::experiments_dir().join("paper.yaml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-/// Soft-target statistics of the teacher of the first normal-KD cell of a Tf-KD_reg table, on the test split.
-pub fn teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<Option<TeacherCurve>> {
-    let Some(paper) = &exp.paper else { return Ok(None) };
-    if paper.layout != Some(Layout::TfReg) {
-        return Ok(None);
-    }
-    let Some(kd_id) = paper.rows.iter().find_map(|r| r.cells.get("normal_kd")?.run.clone()) else { return Ok(None) };
-    let Some(teacher_id) = exp.runs.iter().find(|r| r.id == kd_id).and_then(|r| r.teacher.clone()) else {
-        return Ok(None);
-    };
-    let Some(teacher) = plan.runs.iter().find(|p| p.config.id == teacher_id) else { return Ok(None) };
-    let dir = RunDir::new(&paths::cache_dir(), &teacher.run_id);
-    let Some(record) = dir.read_json::<RunRecord>(&dir.done())? else { return Ok(None) };
-    Ok(Some(tfkd_trainers::teacher::curve(&record, &dir.best(), &plan.splits.test, plan.splits.classes)?))
 }
 
 /// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder.
@@ -73,7 +57,7 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
 
 /// Computes and stores the soft-target curve of a Tf-KD_reg target (after its runs finished).
 pub fn store_teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<()> {
-    if let Some(curve) = teacher_curve(exp, plan)? {
+    if let Some(curve) = tfkd_trainers::teacher::soft_target_curve(exp, plan, &paths::cache_dir())? {
         let path = experiment::results_dir(exp).join("soft_targets.json");
         tfkd_io::write_atomic(&path, serde_json::to_string_pretty(&curve)?)
             .with_context(|| format!("writing {}", path.display()))?;
