@@ -42,6 +42,27 @@ pub enum DataError {
         /// Details.
         detail: String,
     },
+    /// A compressed archive that ends early or whose compressed data is damaged. Offsets inside a `.tar.gz` are
+    /// positions in the unpacked tar stream, so the message gives the file's own size beside it.
+    #[error(
+        "{}: the archive is truncated or damaged ({source}) {at}, byte {unpacked} of its unpacked contents; the file \
+         has {size} bytes. To fix: {fix}, or point the source at a complete copy",
+        path.display()
+    )]
+    ArchiveBroken {
+        /// The archive.
+        path: PathBuf,
+        /// Where reading stopped: "while listing its entries" or "in entry data_batch_3".
+        at: String,
+        /// Position in the unpacked stream.
+        unpacked: u64,
+        /// The archive's size on disk.
+        size: u64,
+        /// How to get a good copy.
+        fix: String,
+        /// What the decompressor or tar reader said.
+        source: std::io::Error,
+    },
     /// A file that is not the one expected (a different archive, a Git LFS pointer, a folder).
     #[error("{}: not a usable {what}: {detail}", path.display())]
     WrongFile {

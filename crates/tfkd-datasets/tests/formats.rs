@@ -239,6 +239,45 @@ fn error_truncated_cifar_names_file_and_offset() {
     assert!(msg.contains("data_batch_3.bin") && msg.contains("byte offset 3073") && msg.contains("truncated"), "{msg}");
 }
 
+/// A `.tar.gz` cut short names the archive, where reading stopped, the unpacked offset *and* the file's own size
+/// (an offset in the unpacked stream can exceed it, which alone reads as nonsense), and how to get a good copy.
+#[test]
+fn error_truncated_tar_gz_says_truncated_with_the_file_size_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path());
+    let cifar = dir.path().join("cifar-10-binary.tar.gz");
+    tar_gz(&dir.path().join("cifar-10-batches-bin"), "cifar-10-batches-bin", &cifar);
+    let root = dir.path().join("tree");
+    write_image_folder(&root, [3, 32, 32]);
+    let tree = dir.path().join("tree.tar.gz");
+    tar_gz(&root, ".", &tree);
+    for (archive, source, fix) in [
+        (&cifar, Source::Cifar10(cifar.clone()), "tfkd data fetch cifar10"),
+        (
+            &tree,
+            Source::ImageFolder { root: tree.clone(), size: [32, 32], channels: 3 },
+            "copy the imagefolder archive",
+        ),
+    ] {
+        let bytes = std::fs::read(archive).unwrap();
+        let size = bytes.len() * 2 / 3;
+        std::fs::write(archive, &bytes[..size]).unwrap();
+        let err = source.load(dir.path()).unwrap_err();
+        let DataError::ArchiveBroken { unpacked, size: reported, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(*reported, size as u64);
+        assert!(*unpacked > 0, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("truncated or damaged")
+                && msg.contains(&format!("the file has {size} bytes"))
+                && msg.contains(&format!("byte {unpacked} of its unpacked contents"))
+                && msg.contains(fix)
+                && msg.contains(&archive.display().to_string()),
+            "{msg}"
+        );
+    }
+}
+
 #[test]
 fn error_label_out_of_range() {
     let dir = tempfile::tempdir().unwrap();

@@ -223,21 +223,18 @@ fn read_archive(variant: Variant, path: &Path) -> Result<(Layout, Files)> {
     let mut files = Files::new();
     let names: Vec<&'static str> =
         LAYOUTS.iter().flat_map(|&l| variant.wanted(l).into_iter().chain([variant.names_file(l)])).collect();
-    let corrupt =
-        |detail: String| DataError::Corrupt { path: path.to_path_buf(), what: "tar.gz archive", offset: 0, detail };
-    for entry in archive.entries().map_err(|e| corrupt(e.to_string()))? {
-        let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
-        let entry_path = entry.path().map_err(|e| corrupt(e.to_string()))?.into_owned();
+    let broken = super::archive_broken(path, format!("download it again (`tfkd data fetch {}`)", variant.name()))?;
+    let listing = || super::LISTING.to_string();
+    for entry in archive.entries().map_err(|e| broken(listing(), 0, e))? {
+        let mut entry = entry.map_err(|e| broken(listing(), 0, e))?;
+        let entry_path = entry.path().map_err(|e| broken(listing(), entry.raw_file_position(), e))?.into_owned();
         let Some(base) = entry_path.file_name().and_then(|n| n.to_str()) else { continue };
         if let Some(&name) = names.iter().find(|&&n| n == base) {
             let mut bytes = Vec::new();
             let offset = entry.raw_file_position();
-            entry.read_to_end(&mut bytes).map_err(|e| DataError::Corrupt {
-                path: path.join(&entry_path),
-                what: "archive entry",
-                offset,
-                detail: e.to_string(),
-            })?;
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|e| broken(format!("in entry {}", entry_path.display()), offset + bytes.len() as u64, e))?;
             files.insert(name, (PathBuf::from(format!("{}!{}", path.display(), entry_path.display())), bytes));
         }
     }

@@ -86,17 +86,17 @@ fn from_tree(
 pub fn load_tar_gz(source_name: &'static str, archive: &Path, target: Target, content_hash: String) -> Result<Dataset> {
     let file = std::fs::File::open(archive).map_err(io(archive))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let corrupt = |offset: u64, detail: String| DataError::Corrupt {
-        path: archive.to_path_buf(),
-        what: "tar.gz archive",
-        offset,
-        detail,
+    let fix = match source_name {
+        "cifar10-jpeg" => "restore it (`git checkout -- data/cifar10-jpeg.tar.gz` in the repository)".to_string(),
+        other => format!("copy the {other} archive again"),
     };
+    let broken = super::archive_broken(archive, fix)?;
+    let listing = || super::LISTING.to_string();
     let mut tree = Tree::new();
-    for entry in tar.entries().map_err(|e| corrupt(0, e.to_string()))? {
-        let mut entry = entry.map_err(|e| corrupt(0, e.to_string()))?;
+    for entry in tar.entries().map_err(|e| broken(listing(), 0, e))? {
+        let mut entry = entry.map_err(|e| broken(listing(), 0, e))?;
         let offset = entry.raw_file_position();
-        let path = entry.path().map_err(|e| corrupt(offset, e.to_string()))?.into_owned();
+        let path = entry.path().map_err(|e| broken(listing(), offset, e))?.into_owned();
         if !entry.header().entry_type().is_file() || !is_image(&path) {
             continue;
         }
@@ -106,7 +106,9 @@ pub fn load_tar_gz(source_name: &'static str, archive: &Path, target: Target, co
             continue;
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut bytes).map_err(|e| corrupt(offset, format!("entry {}: {e}", path.display())))?;
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| broken(format!("in entry {}", path.display()), offset + bytes.len() as u64, e))?;
         let name = PathBuf::from(format!("{}!{}", archive.display(), path.display()));
         tree.entry(parts[n - 3].clone()).or_default().entry(parts[n - 2].clone()).or_default().push((name, bytes));
     }
