@@ -59,6 +59,22 @@ bench-step device="cpu":
     "$bench/bin/python" benches/torch_train.py steps {{device}} 10 > "$ref"
     ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --device {{device}} --models resnet18 --widths 1,0.125 --seconds 10 --reference "$ref" --out results/bench/step-{{device}}
 
+# What portable numerics (train.numerics: portable, used by the smoke and quick profiles) cost: the training step
+# of the quick profile's models under native kernels, then under portable ones with the native run as the reference;
+# writes results/bench/numerics-cpu.{md,json}.
+bench-numerics seconds="10":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/env.sh
+    cargo build --release -q -p tfkd
+    native=$(mktemp -d)
+    trap 'rm -rf "$native"' EXIT
+    args=(bench models --models resnet18,mobilenetv2,shufflenetv2 --widths 1,0.125 --seconds {{seconds}})
+    echo "reference: native numerics…"
+    TFKD_NUMERICS=native ${CARGO_TARGET_DIR:-target}/release/tfkd "${args[@]}" --out "$native/models" > /dev/null
+    echo "portable numerics…"
+    TFKD_NUMERICS=portable ${CARGO_TARGET_DIR:-target}/release/tfkd "${args[@]}" --reference "$native/models.json" --out results/bench/numerics-cpu
+
 # The Slurm executor against a real one-node Slurm on this machine (installs slurm-wlm and munge when missing).
 test-slurm:
     #!/usr/bin/env bash

@@ -108,8 +108,36 @@ pub struct ModelsReport {
     pub batch: i64,
     /// tfkd's rows.
     pub rows: Vec<ModelRow>,
-    /// The PyTorch reference's rows.
+    /// The reference's rows.
     pub reference: Vec<ReferenceRow>,
+    /// What the reference is ("PyTorch", or "tfkd with numerics native" for another `tfkd bench models`).
+    #[serde(default)]
+    pub reference_label: String,
+}
+
+/// The reference of `tfkd bench models --reference FILE`: the JSON rows of `benches/torch_train.py steps`, or the
+/// JSON report of another `tfkd bench models --out` (e.g. the same models under other numerics), with its label.
+pub fn read_reference(path: &std::path::Path) -> anyhow::Result<(Vec<ReferenceRow>, String)> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if let Ok(rows) = serde_json::from_str::<Vec<ReferenceRow>>(&text) {
+        return Ok((rows, "PyTorch".into()));
+    }
+    #[derive(serde::Deserialize)]
+    struct Other {
+        provenance: Provenance,
+        rows: Vec<ReferenceRow>,
+    }
+    let other: Other = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected the JSON rows of benches/torch_train.py steps or the JSON of `tfkd bench models --out`",
+            path.display()
+        )
+    })?;
+    // The mode's name only (`portable-avx2 (VAR=value, …)` → `portable-avx2`).
+    let numerics =
+        other.provenance.numerics.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("unrecorded");
+    Ok((other.rows, format!("tfkd with numerics {numerics}")))
 }
 
 /// Measures every model at every width on the context's device.
@@ -119,7 +147,7 @@ pub fn models(
     batch: i64,
     seconds: f64,
     ctx: &Context,
-    reference: Vec<ReferenceRow>,
+    (reference, reference_label): (Vec<ReferenceRow>, String),
 ) -> anyhow::Result<ModelsReport> {
     let start = Instant::now();
     let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
@@ -132,7 +160,7 @@ pub fn models(
         }
     }
     provenance.finish(start.elapsed().as_secs_f64());
-    Ok(ModelsReport { provenance, batch, rows, reference })
+    Ok(ModelsReport { provenance, batch, rows, reference, reference_label })
 }
 
 impl ModelsReport {
@@ -152,7 +180,11 @@ impl ModelsReport {
         if self.reference.is_empty() {
             out += "| model | width | params | train img/s |\n|---|---:|---:|---:|\n";
         } else {
-            out += "| model | width | params | train img/s | PyTorch reference img/s | ratio tfkd / reference |\n|---|---:|---:|---:|---:|---:|\n";
+            out += &format!(
+                "| model | width | params | train img/s | reference ({}) img/s | ratio / reference |\n\
+                 |---|---:|---:|---:|---:|---:|\n",
+                self.reference_label
+            );
         }
         for r in &self.rows {
             out += &format!(
@@ -173,8 +205,10 @@ impl ModelsReport {
         let commit = p.git_commit.as_deref().map_or("unknown".to_string(), |c| {
             format!("{}{}", &c[..c.len().min(12)], if p.git_dirty == Some(true) { " (dirty)" } else { "" })
         });
+        let numerics = p.numerics.as_deref().unwrap_or("unrecorded");
+        let cpu = p.cpu.as_ref().map_or(String::new(), |c| format!(", CPU {c}"));
         out += &format!(
-            "\ntfkd {}, commit {commit}, libtorch {}, host {}, {}.\n",
+            "\ntfkd {}, commit {commit}, libtorch {}, numerics {numerics}, host {}{cpu}, {}.\n",
             p.tfkd_version, p.libtorch, p.host, p.started
         );
         out
@@ -402,5 +436,50 @@ impl ArrayReport {
             p.wall_seconds.unwrap_or(0.0)
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--reference` takes PyTorch's rows or another tfkd report (whose numerics mode names the column), and a
+    /// file that is neither is refused with what was expected.
+    #[test]
+    fn a_reference_is_pytorch_rows_or_another_tfkd_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let torch = dir.path().join("torch.json");
+        std::fs::write(&torch, r#"[{"model": "resnet18", "width": 1.0, "train_img_per_s": 50.5}]"#).unwrap();
+        let (rows, label) = read_reference(&torch).unwrap();
+        assert_eq!((rows.len(), rows[0].train_img_per_s, label.as_str()), (1, 50.5, "PyTorch"));
+
+        let report = ModelsReport {
+            provenance: Provenance::capture(
+                "2.11.0",
+                "cpu",
+                "portable-avx2 (ATEN_CPU_CAPABILITY=avx2; MKL branch COMPATIBLE)",
+            ),
+            batch: 128,
+            rows: vec![ModelRow { model: "cnn5".into(), width: 0.125, params: 5946, train_img_per_s: 900.0, steps: 3 }],
+            reference: Vec::new(),
+            reference_label: String::new(),
+        };
+        let ours = dir.path().join("ours.json");
+        std::fs::write(&ours, serde_json::to_string(&report).unwrap()).unwrap();
+        let (rows, label) = read_reference(&ours).unwrap();
+        assert_eq!((rows[0].model.as_str(), rows[0].train_img_per_s), ("cnn5", 900.0));
+        assert_eq!(label, "tfkd with numerics portable-avx2");
+
+        let with = ModelsReport { reference: rows, reference_label: label, ..report };
+        let table = with.markdown();
+        assert!(
+            table.contains("reference (tfkd with numerics portable-avx2) img/s") && table.contains("| 1.00× |"),
+            "{table}"
+        );
+
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"rows": 3}"#).unwrap();
+        let err = format!("{:#}", read_reference(&bad).unwrap_err());
+        assert!(err.contains("bad.json") && err.contains("benches/torch_train.py steps"), "{err}");
     }
 }

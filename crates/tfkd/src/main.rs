@@ -173,7 +173,8 @@ enum BenchCommand {
         /// Device: cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// JSON rows of the PyTorch reference (`benches/torch_train.py steps`) measured on the same machine; adds a ratio column.
+        /// The reference measured on the same machine, adding a ratio column: the JSON rows of
+        /// `benches/torch_train.py steps`, or the JSON of another `tfkd bench models --out` (other numerics).
         #[arg(long)]
         reference: Option<std::path::PathBuf>,
     },
@@ -300,12 +301,9 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
         }
         Command::Bench { command: BenchCommand::Models { widths, models, batch, seconds, out, device, reference } } => {
             let ctx = experiment::context(&device, interrupt)?;
-            let reference: Vec<bench::ReferenceRow> = match reference {
-                Some(path) => serde_json::from_str(
-                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
-                )
-                .with_context(|| format!("{}: expected the JSON rows of benches/torch_train.py", path.display()))?,
-                None => Vec::new(),
+            let reference = match reference {
+                Some(path) => bench::read_reference(&path)?,
+                None => (Vec::new(), String::new()),
             };
             let archs: Vec<tfkd_models::Arch> = if models.is_empty() {
                 tfkd_models::Arch::ALL.to_vec()

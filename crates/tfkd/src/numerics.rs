@@ -104,9 +104,9 @@ pub fn apply_for(command: &Command) -> anyhow::Result<()> {
             }
             Err(_) => Numerics::Native,
         },
-        None => match std::env::var("TFKD_NUMERICS").as_deref() {
-            Ok("portable") => Numerics::Portable,
-            _ => Numerics::Native,
+        None => match std::env::var("TFKD_NUMERICS") {
+            Ok(v) => v.parse().map_err(|e| anyhow::anyhow!("TFKD_NUMERICS={v}: {e}"))?,
+            Err(_) => Numerics::Native,
         },
     };
     apply(mode);
