@@ -59,9 +59,7 @@ bench-step device="cpu":
     "$bench/bin/python" benches/torch_train.py steps {{device}} 10 > "$ref"
     ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --device {{device}} --models resnet18 --widths 1,0.125 --seconds 10 --reference "$ref" --out results/bench/step-{{device}}
 
-# What portable numerics (train.numerics: portable, used by the smoke and quick profiles) cost: the training step
-# of the quick profile's models under native kernels, then under portable ones with the native run as the reference;
-# writes results/bench/numerics-cpu.{md,json}.
+# The cost of portable numerics (quick and smoke profiles): training steps native, then portable; writes results/bench/numerics-cpu.{md,json}.
 bench-numerics seconds="10":
     #!/usr/bin/env bash
     set -euo pipefail
@@ -87,9 +85,8 @@ test-slurm:
     eval "$(scripts/slurm-local.sh env)"
     cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1
 
-# One run at a time vs fused training arrays vs packed worker processes (aggregate img/s, real images,
-# PyTorch's loop beside); writes results/bench/array-DEVICE.{md,json}. On the CPU: arrays of 1, 2 and 4
-# (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
+# One run at a time vs fused arrays vs packed processes (aggregate img/s, real images, PyTorch beside); writes results/bench/array-DEVICE.{md,json}.
+# On the CPU: arrays of 1, 2 and 4 (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
 bench-array device="cpu" seconds="20":
     #!/usr/bin/env bash
     set -euo pipefail
