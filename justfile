@@ -85,8 +85,8 @@ test-slurm:
     eval "$(scripts/slurm-local.sh env)"
     cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1
 
-# One run at a time vs fused arrays vs packed processes (aggregate img/s, real images, PyTorch beside); writes results/bench/array-DEVICE.{md,json}.
 # On the CPU: arrays of 1, 2 and 4 (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
+# One run at a time vs fused arrays vs packed processes (aggregate img/s, real images, PyTorch beside); writes results/bench/array-DEVICE.{md,json}.
 bench-array device="cpu" seconds="20":
     #!/usr/bin/env bash
     set -euo pipefail
