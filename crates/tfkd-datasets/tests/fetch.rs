@@ -52,17 +52,7 @@ fn md5_hex(bytes: &[u8]) -> &'static str {
 
 fn cifar10_archive(dir: &Path) -> Vec<u8> {
     let root = dir.join("src/cifar-10-batches-bin");
-    for (k, name) in [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (k, name) in common::CIFAR10_BIN_FILES.iter().enumerate() {
         common::write(&root.join(name), &common::cifar_record(&[k as u8], k));
     }
     let archive = dir.join("cifar-10-binary.tar.gz");

@@ -15,14 +15,7 @@ fn load(source: Source) -> tfkd_datasets::Dataset {
 /// CIFAR-10: batches of 2 records each with labels (i % 10).
 fn write_cifar10(dir: &Path) {
     let mut i = 0;
-    for name in [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
-    ] {
+    for name in CIFAR10_BIN_FILES {
         let mut bytes = Vec::new();
         for _ in 0..2 {
             bytes.extend(cifar_record(&[(i % 10) as u8], i));

@@ -8,34 +8,16 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::{atomic::AtomicBool, Arc},
 };
 
-use tch::{Device, Kind, Tensor};
+mod common;
+
+use tch::{Kind, Tensor};
 use tfkd_spec::Experiment;
 use tfkd_trainers::{
     engine::{self, Options, Outcome},
-    Context, Event, Observer,
+    Event, Observer,
 };
-
-/// A small ImageFolder dataset (10 classes × 24 training and 4 test images of 32×32 RGB), seeded.
-fn dataset(root: &Path) {
-    let mut state = 7u64;
-    let mut next = || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) as u8
-    };
-    for (split, n) in [("train", 24), ("test", 4)] {
-        for class in 0..10 {
-            let dir = root.join(split).join(format!("c{class}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..n {
-                let pixels: Vec<u8> = (0..32 * 32 * 3).map(|p| next() / 2 + (class * 12 + p % 7) as u8).collect();
-                image::RgbImage::from_raw(32, 32, pixels).unwrap().save(dir.join(format!("{i}.png"))).unwrap();
-            }
-        }
-    }
-}
 
 /// Every loss kind on one architecture: wave 0 trains the baseline, LSR and Tf-KD_reg (an array of three),
 /// wave 1 the students of the baseline — KD, De-KD (epoch-1 snapshot) and Tf-KD_self (another array of three).
@@ -80,14 +62,7 @@ type Weights = BTreeMap<String, Vec<(String, Tensor)>>;
 /// Trains the experiment with arrays of up to `array` runs in a cache of its own; per-step losses and each
 /// run's final weights (by label).
 fn train(exp: &Experiment, data_dir: &Path, cache: PathBuf, array: usize) -> (Steps, Weights, Vec<Outcome>) {
-    let ctx = Context {
-        device: Device::Cpu,
-        device_name: "cpu".into(),
-        libtorch: "test".into(),
-        numerics: "native".into(),
-        cache_dir: cache.clone(),
-        interrupt: Arc::new(AtomicBool::new(false)),
-    };
+    let ctx = common::cpu_context(&cache);
     let plan = engine::plan(exp, data_dir, &cache).unwrap();
     let mut steps = Steps::default();
     let outcomes = engine::execute(&plan, &ctx, &mut steps, Options { jobs: 1, array, launch: None }).unwrap();
@@ -110,7 +85,7 @@ fn relative(a: &Tensor, b: &Tensor) -> f64 {
 fn arrays_equal_single_runs_for_every_loss_and_a_nan_member_fails_alone() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
-    dataset(&data);
+    common::dataset(&data, 24, 4, 32, 7);
     // libtorch's own convolutions run a grouped convolution group by group, as the single model's: the array
     // then computes the same bits as its members alone, so any difference is a mistake of the array. With
     // oneDNN's kernels the summation order differs (~1e-7), and at these tiny batches batch norm's backward

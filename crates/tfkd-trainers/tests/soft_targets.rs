@@ -2,35 +2,14 @@
 //! nothing is computed before that teacher has finished, and that the statistics behave as a softmax with
 //! temperature must (entropy rising towards log K, the most likely class's probability falling towards 1/K).
 
-use std::{
-    path::Path,
-    sync::{atomic::AtomicBool, Arc},
-};
+use std::path::Path;
 
-use tch::Device;
+mod common;
+
 use tfkd_trainers::{
     engine::{self, Options},
-    teacher, Context, Event, Observer,
+    teacher, Event, Observer,
 };
-
-/// A small ImageFolder dataset (10 classes × 12 training and 3 test images of 16×16 RGB), seeded.
-fn dataset(root: &Path) {
-    let mut state = 11u64;
-    let mut next = || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) as u8
-    };
-    for (split, n) in [("train", 12), ("test", 3)] {
-        for class in 0..10 {
-            let dir = root.join(split).join(format!("c{class}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..n {
-                let pixels: Vec<u8> = (0..16 * 16 * 3).map(|p| next() / 2 + (class * 12 + p % 5) as u8).collect();
-                image::RgbImage::from_raw(16, 16, pixels).unwrap().save(dir.join(format!("{i}.png"))).unwrap();
-            }
-        }
-    }
-}
 
 /// Two candidate teachers (different runs: the cache would share identical ones); the first normal-KD cell
 /// learns from `teacher-b`, so the curve is its.
@@ -72,7 +51,7 @@ impl Observer for Quiet {
 fn the_curve_is_the_normal_kd_teachers_and_only_once_it_has_finished() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("images");
-    dataset(&data);
+    common::dataset(&data, 12, 3, 16, 11);
     let cache = home.path().join("cache");
     let exp = tfkd_spec::load_str(&spec(&data, "tf-reg"), Path::new("soft.yaml"), "test", &[]).unwrap();
     let plan = engine::plan(&exp, home.path(), &cache).unwrap();
@@ -84,14 +63,7 @@ fn the_curve_is_the_normal_kd_teachers_and_only_once_it_has_finished() {
         "no curve before the teacher has trained"
     );
 
-    let ctx = Context {
-        device: Device::Cpu,
-        device_name: "cpu".into(),
-        libtorch: "test".into(),
-        numerics: "native".into(),
-        cache_dir: cache.clone(),
-        interrupt: Arc::new(AtomicBool::new(false)),
-    };
+    let ctx = common::cpu_context(&cache);
     engine::execute(&plan, &ctx, &mut Quiet, Options { jobs: 1, array: 1, launch: None }).unwrap();
     let curve = teacher::soft_target_curve(&exp, &plan, &cache).unwrap().expect("the teacher has finished");
     assert_eq!(curve.teacher, "teacher-b@1");

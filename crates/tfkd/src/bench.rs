@@ -87,6 +87,19 @@ pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64, device: Devic
     })
 }
 
+/// A benchmark's table, also written with its rows and provenance to `stem.md` and `stem.json` when a stem is
+/// given (each atomically); returns the table to print.
+pub fn publish(report: &impl Serialize, table: String, stem: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(stem) = stem {
+        if let Some(dir) = stem.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        tfkd_io::write_atomic(&stem.with_extension("md"), &table)?;
+        tfkd_io::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(report)?)?;
+    }
+    Ok(table)
+}
+
 /// A row of the reference benchmark (`benches/torch_train.py steps`), read from its JSON output.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct ReferenceRow {

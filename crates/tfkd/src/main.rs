@@ -311,15 +311,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
                 models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
             };
             let report = bench::models(&archs, &widths, batch, seconds, &ctx, reference)?;
-            let table = report.markdown();
-            print!("{table}");
-            if let Some(stem) = out {
-                if let Some(dir) = stem.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                tfkd_io::write_atomic(&stem.with_extension("md"), &table)?;
-                tfkd_io::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
-            }
+            print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
@@ -402,15 +394,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
             };
             provenance.finish(start.elapsed().as_secs_f64());
             let report = bench::ArrayReport { provenance, batch, rows, reference };
-            let table = report.markdown();
-            print!("{table}");
-            if let Some(stem) = out {
-                if let Some(dir) = stem.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                tfkd_io::write_atomic(&stem.with_extension("md"), &table)?;
-                tfkd_io::write_atomic(&stem.with_extension("json"), serde_json::to_string_pretty(&report)?)?;
-            }
+            print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
             Ok(ExitCode::SUCCESS)
         }
         Command::TrainOne(args) => experiment::train_one(&args, interrupt),

@@ -80,14 +80,15 @@ fn submitted(dir: &RunDir) -> Option<Submitted> {
     dir.read_json::<Submitted>(&dir.path().join(SUBMITTED_FILE)).ok().flatten()
 }
 
+/// The recorded Slurm task of every run of `plan` that has one, by run id.
+fn recorded(plan: &engine::Plan) -> BTreeMap<String, Submitted> {
+    let cache = paths::cache_dir();
+    plan.runs.iter().filter_map(|p| Some((p.run_id.clone(), submitted(&RunDir::new(&cache, &p.run_id))?))).collect()
+}
+
 /// The Slurm state of every run of `plan` that has a recorded task, if Slurm is reachable.
 fn states(plan: &engine::Plan) -> anyhow::Result<(BTreeMap<String, Submitted>, BTreeMap<JobRef, JobState>)> {
-    let cache = paths::cache_dir();
-    let recorded: BTreeMap<String, Submitted> = plan
-        .runs
-        .iter()
-        .filter_map(|p| Some((p.run_id.clone(), submitted(&RunDir::new(&cache, &p.run_id))?)))
-        .collect();
+    let recorded = recorded(plan);
     let arrays: BTreeSet<u64> = recorded.values().map(|s| s.job.array).collect();
     let states = if arrays.is_empty() { BTreeMap::new() } else { Cluster.states(&arrays)? };
     Ok((recorded, states))
@@ -360,12 +361,7 @@ fn worker(exp: &Experiment, args: &RunArgs, opts: &SlurmOptions, cache: &Path) -
 
 /// Slurm's state of each run of `plan` with a recorded task, as `status` shows it (`None` without any).
 pub fn column(plan: &engine::Plan) -> Option<BTreeMap<String, String>> {
-    let cache = paths::cache_dir();
-    let recorded: BTreeMap<String, Submitted> = plan
-        .runs
-        .iter()
-        .filter_map(|p| Some((p.run_id.clone(), submitted(&RunDir::new(&cache, &p.run_id))?)))
-        .collect();
+    let recorded = recorded(plan);
     if recorded.is_empty() {
         return None;
     }

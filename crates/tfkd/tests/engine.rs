@@ -2,32 +2,14 @@
 //! worker processes (`--jobs`).
 
 use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
-}
+mod common;
 
-/// A `tfkd` command with its own cache and results folders and the repository's experiments.
-fn tfkd(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
-    cmd.args(args)
-        .env("TFKD_CACHE_DIR", home.join("cache"))
-        .env("TFKD_RESULTS_DIR", home.join("results"))
-        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
-        .env("TFKD_DATA_DIR", repo().join("data"))
-        .current_dir(home);
-    cmd
-}
-
-fn ok(out: Output) -> String {
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{text}");
-    text
-}
+use common::{ok, repo, tfkd};
 
 fn record(home: &Path, profile: &str, label: &str) -> serde_json::Value {
     let path = home.join("results/smoke").join(profile).join("runs").join(format!("{label}.json"));
@@ -78,10 +60,10 @@ const RESUME: &[&str] = &[
     "dataset.train_subset=1024",
 ];
 
-fn final_state(home: &Path) -> (serde_json::Value, Vec<u8>) {
-    let r = record(home, "smoke", "base-resnet8-s230");
+/// A run's metrics (without wall times) and its final checkpoint's bytes (the one after the most steps).
+fn final_state_of(home: &Path, label: &str) -> (serde_json::Value, Vec<u8>) {
+    let r = record(home, "smoke", label);
     let run_dir = home.join("cache/runs").join(r["run_id"].as_str().unwrap());
-    // The final checkpoint: the one after the most optimisation steps.
     let last = std::fs::read_dir(&run_dir)
         .unwrap()
         .filter_map(|e| {
@@ -97,6 +79,10 @@ fn final_state(home: &Path) -> (serde_json::Value, Vec<u8>) {
         m.remove("train_img_per_s");
     }
     (metrics, weights)
+}
+
+fn final_state(home: &Path) -> (serde_json::Value, Vec<u8>) {
+    final_state_of(home, "base-resnet8-s230")
 }
 
 #[test]
@@ -422,28 +408,7 @@ fn array_state(home: &Path) -> Vec<(serde_json::Value, Vec<u8>)> {
         .map(|label| {
             let r = record(home, "smoke", label);
             assert_eq!(r["provenance"]["array"]["members"].as_u64(), Some(3), "{label} trained in an array of 3");
-            let run_dir = home.join("cache/runs").join(r["run_id"].as_str().unwrap());
-            let last = std::fs::read_dir(&run_dir)
-                .unwrap()
-                .filter_map(|e| {
-                    e.unwrap()
-                        .file_name()
-                        .to_str()?
-                        .strip_prefix("state-")?
-                        .strip_suffix(".safetensors")?
-                        .parse::<u64>()
-                        .ok()
-                })
-                .max()
-                .unwrap();
-            let weights = std::fs::read(run_dir.join(format!("state-{last}.safetensors"))).unwrap();
-            let mut metrics = r["metrics"].clone();
-            for m in metrics.as_array_mut().unwrap() {
-                let m = m.as_object_mut().unwrap();
-                m.remove("seconds");
-                m.remove("train_img_per_s");
-            }
-            (metrics, weights)
+            final_state_of(home, label)
         })
         .collect()
 }

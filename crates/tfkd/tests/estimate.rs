@@ -1,25 +1,10 @@
 //! The cost estimate against the time the same training then takes on this machine.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    time::Instant,
-};
+use std::time::Instant;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
-}
+mod common;
 
-fn tfkd(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
-    cmd.args(args)
-        .env("TFKD_CACHE_DIR", home.join("cache"))
-        .env("TFKD_RESULTS_DIR", home.join("results"))
-        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
-        .env("TFKD_DATA_DIR", repo().join("data"))
-        .current_dir(home);
-    cmd
-}
+use common::tfkd;
 
 fn seconds_estimated(text: &str) -> f64 {
     let line = text.lines().find(|l| l.starts_with("estimated time here:")).unwrap_or_else(|| panic!("{text}"));

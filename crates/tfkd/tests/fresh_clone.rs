@@ -1,14 +1,11 @@
 //! The project as a new user gets it: `git clone` into an empty folder with nothing beside it, no `TFKD_*`
 //! variables, and the main job run from inside the clone (smoke profile, with this build's binary).
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
-}
+mod common;
+
+use common::{repo, text};
 
 /// `tfkd` in `dir` with every `TFKD_*` variable removed, as in a user's shell.
 fn tfkd_in(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -19,10 +16,6 @@ fn tfkd_in(dir: &Path, args: &[&str]) -> std::process::Output {
         }
     }
     cmd.args(args).current_dir(dir).output().unwrap()
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]

@@ -3,36 +3,13 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
-}
+mod common;
 
-/// A `tfkd` command with its own cache and results folders, the repository's experiments and data.
-fn tfkd(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
-    cmd.args(args)
-        .env("TFKD_CACHE_DIR", home.join("cache"))
-        .env("TFKD_RESULTS_DIR", home.join("results"))
-        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
-        .env("TFKD_DATA_DIR", repo().join("data"))
-        .env_remove("TFKD_FAULT_NAN")
-        .current_dir(home);
-    cmd
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn ok(out: Output) -> String {
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    t
-}
+use common::{numbers, ok, repo, text, tfkd, without_times};
 
 /// Two small runs of the smoke spec: a CIFAR ResNet and the 5-layer CNN, 2 epochs each.
 const TWO: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8,base-cnn5"];
@@ -41,26 +18,6 @@ fn run_dir(home: &Path, label: &str) -> PathBuf {
     let record = home.join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
     home.join("cache/runs").join(r["run_id"].as_str().unwrap())
-}
-
-/// A record's numbers without wall times: what must not change when a run is repaired, resumed or retried.
-fn numbers(home: &Path, label: &str) -> String {
-    let record = home.join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
-    without_times(&std::fs::read_to_string(record).unwrap())
-}
-
-/// The lines of a pretty-printed record that hold times or where it ran, which differ from run to run.
-fn without_times(record: &str) -> String {
-    const VARYING: [&str; 7] = [
-        "\"seconds\"",
-        "\"train_img_per_s\"",
-        "\"started\"",
-        "\"finished\"",
-        "\"wall_seconds\"",
-        "\"git_dirty\"",
-        "\"git_commit\"",
-    ];
-    record.lines().filter(|l| !VARYING.iter().any(|k| l.trim_start().starts_with(k))).collect::<Vec<_>>().join("\n")
 }
 
 fn truncate(path: &Path) {

@@ -8,59 +8,25 @@
 //! with the numbers of an uninterrupted run.
 
 use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
-}
+mod common;
 
-/// A `tfkd` command with its own cache and results folders (on storage the "nodes" share: this machine).
+use common::{numbers, ok, text};
+
+/// A `tfkd` command as [`common::tfkd`], polling Slurm every half second.
 fn tfkd(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
-    cmd.args(args)
-        .env("TFKD_CACHE_DIR", home.join("cache"))
-        .env("TFKD_RESULTS_DIR", home.join("results"))
-        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
-        .env("TFKD_DATA_DIR", repo().join("data"))
-        .env("TFKD_SLURM_POLL", "0.5")
-        .env_remove("TFKD_FAULT_NAN")
-        .env_remove("TFKD_SLURM_CONFIG")
-        .current_dir(home);
+    let mut cmd = common::tfkd(home, args);
+    cmd.env("TFKD_SLURM_POLL", "0.5");
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn ok(out: Output) -> String {
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    t
 }
 
 fn slurm(args: &[&str]) -> String {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
     ok(out)
-}
-
-/// A record's numbers without wall times and provenance that differ between runs.
-fn numbers(home: &Path, label: &str) -> String {
-    let record = home.join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
-    let text = std::fs::read_to_string(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
-    const VARYING: [&str; 7] = [
-        "\"seconds\"",
-        "\"train_img_per_s\"",
-        "\"started\"",
-        "\"finished\"",
-        "\"wall_seconds\"",
-        "\"git_dirty\"",
-        "\"git_commit\"",
-    ];
-    text.lines().filter(|l| !VARYING.iter().any(|k| l.trim_start().starts_with(k))).collect::<Vec<_>>().join("\n")
 }
 
 fn submitted_job(home: &Path, run_id: &str) -> String {

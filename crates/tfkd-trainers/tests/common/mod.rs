@@ -1,0 +1,43 @@
+//! What the trainers' integration tests share.
+#![allow(dead_code)]
+
+use std::{
+    path::Path,
+    sync::{atomic::AtomicBool, Arc},
+};
+
+use tch::Device;
+use tfkd_trainers::Context;
+
+/// A CPU context for tests: runs cached under `cache`, no interrupt.
+pub fn cpu_context(cache: &Path) -> Context {
+    Context {
+        device: Device::Cpu,
+        device_name: "cpu".into(),
+        libtorch: "test".into(),
+        numerics: "native".into(),
+        cache_dir: cache.to_path_buf(),
+        interrupt: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+/// A small seeded ImageFolder dataset under `root`: 10 classes (`c0`…`c9`) with `train` and `test` images
+/// each of `side`×`side` RGB, a class-dependent offset on pseudo-random pixels so the classes can be learnt.
+pub fn dataset(root: &Path, train: usize, test: usize, side: u32, seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as u8
+    };
+    for (split, n) in [("train", train), ("test", test)] {
+        for class in 0..10 {
+            let dir = root.join(split).join(format!("c{class}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..n {
+                let pixels: Vec<u8> =
+                    (0..side * side * 3).map(|p| next() / 2 + (class * 12 + p as usize % 7) as u8).collect();
+                image::RgbImage::from_raw(side, side, pixels).unwrap().save(dir.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! What the binary's integration tests share: the repository, a `tfkd` command isolated in a home folder of
+//! its own, and reading what it printed and recorded. Each test file uses part of it.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+/// A `tfkd` command with its own cache and results folders (under `home`, also its working folder) and the
+/// repository's experiments and data; fault injection and a user's Slurm config do not leak in.
+pub fn tfkd(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
+    cmd.args(args)
+        .env("TFKD_CACHE_DIR", home.join("cache"))
+        .env("TFKD_RESULTS_DIR", home.join("results"))
+        .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
+        .env("TFKD_DATA_DIR", repo().join("data"))
+        .env_remove("TFKD_FAULT_NAN")
+        .env_remove("TFKD_SLURM_CONFIG")
+        .current_dir(home);
+    cmd
+}
+
+/// Everything a command printed, stdout then stderr.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// What a command printed, which must have succeeded.
+pub fn ok(out: Output) -> String {
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    t
+}
+
+/// A smoke-target record (`label` as `id@seed`) without the lines that hold times or where it ran, which differ
+/// from run to run: what must not change when a run is repaired, resumed, retried or run elsewhere.
+pub fn numbers(home: &Path, label: &str) -> String {
+    let record = home.join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
+    let text = std::fs::read_to_string(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
+    without_times(&text)
+}
+
+/// The lines of a pretty-printed record that hold times or where it ran, removed.
+pub fn without_times(record: &str) -> String {
+    const VARYING: [&str; 7] = [
+        "\"seconds\"",
+        "\"train_img_per_s\"",
+        "\"started\"",
+        "\"finished\"",
+        "\"wall_seconds\"",
+        "\"git_dirty\"",
+        "\"git_commit\"",
+    ];
+    record.lines().filter(|l| !VARYING.iter().any(|k| l.trim_start().starts_with(k))).collect::<Vec<_>>().join("\n")
+}
