@@ -76,8 +76,8 @@ pub fn describe() -> String {
     }
 }
 
-/// Applies the numerics mode a command's runs ask for: the spec's `train.numerics` for `run`, `reproduce` and
-/// the worker, `TFKD_NUMERICS=portable` for the rest. A target whose runs disagree is refused.
+/// Applies the numerics mode a command's runs ask for: the spec's `train.numerics` for `run`, `reproduce`,
+/// `check` and the worker, `TFKD_NUMERICS=portable` for the rest. A target whose runs disagree is refused.
 pub fn apply_for(command: &Command) -> anyhow::Result<()> {
     let spec = match command {
         Command::Run { spec, args } => {
@@ -87,6 +87,10 @@ pub fn apply_for(command: &Command) -> anyhow::Result<()> {
             crate::experiment::spec_path(target).ok().map(|p| (p, args.profile.clone(), args.sets.clone()))
         }
         Command::TrainOne(args) => Some((args.spec.clone(), args.profile.clone(), args.sets.clone())),
+        // `check` trains nothing, but its estimate may time the runs' kernels, which must be theirs.
+        Command::Check { spec, profile, sets } => {
+            crate::experiment::spec_path(spec).ok().map(|p| (p, profile.clone(), sets.clone()))
+        }
         _ => None,
     };
     let mode = match spec {
