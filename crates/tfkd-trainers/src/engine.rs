@@ -128,7 +128,7 @@ fn classify(p: &PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<Sta
                 p.keep_epochs.iter().copied().filter(|&e| !dir.snapshot(e).is_file()).collect()
             };
             if damaged.is_empty() && missing.is_empty() {
-                return Ok(Start::Done(Outcome::Cached { record, by: None }));
+                return Ok(Start::Done(Outcome::Cached { record: Box::new(as_planned(*record, p)), by: None }));
             }
             match damaged.first() {
                 Some(d) => repaired(obs, d.to_string(), "retraining it from scratch"),
@@ -384,6 +384,15 @@ fn ready_jobs(
 enum Message {
     Event(Box<Event>),
     Done(Vec<usize>, Vec<Outcome>),
+}
+
+/// A cached record as the run that finds it: the cache is shared by content, so the run may have been trained
+/// under another target's id (a sweep point equal to another table's entry, say) — the settings that made its run
+/// id are the same, only the name differs, and the record in this target's results must carry this run's name.
+fn as_planned(mut record: RunRecord, p: &PlannedRun) -> RunRecord {
+    record.config.id.clone_from(&p.config.id);
+    record.label = p.config.label();
+    record
 }
 
 /// Runs every planned run, teachers before their students, as [`Options`] say. A run whose record exists
