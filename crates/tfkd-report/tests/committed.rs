@@ -65,6 +65,18 @@ fn tf_kd_reg_cifar100() {
     );
 }
 
+/// The sensitivity sweep (no paper table): its summary table and the sweep figure's data.
+#[test]
+fn tf_kd_reg_sensitivity() {
+    let target = "tf-kd-reg-sensitivity";
+    let r = report(target);
+    insta::assert_snapshot!(format!("{target}-table"), r.markdown);
+    insta::assert_json_snapshot!(format!("{target}-figures"), r.figures);
+    assert!(r.figures.iter().any(|f| f.stem.starts_with("sweep-")), "the sweep figure");
+    let committed = std::fs::read_to_string(repo().join("results").join(target).join("quick/table.md")).unwrap();
+    assert_eq!(committed, r.markdown, "results/{target}/quick/table.md is stale; run `tfkd report`");
+}
+
 /// The results index regenerates from the committed reports and records: what a reviewer opens first.
 #[test]
 fn results_index() {
