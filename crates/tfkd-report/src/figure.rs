@@ -227,9 +227,21 @@ fn draw<DB: DrawingBackend>(fig: &Figure, whole: DrawingArea<DB, Shift>) -> Resu
                     String::new()
                 }
             };
+            // On a log axis only 1, 2 and 5 times a power of ten are labelled: plotters labels every minor tick,
+            // and 7, 8, 9, 10 run into each other.
+            let log_label = |x: &f64| {
+                let mantissa = x / 10f64.powf(x.log10().floor());
+                if [1.0, 2.0, 5.0].iter().any(|d| (mantissa - d).abs() < 1e-6) {
+                    format!("{x}")
+                } else {
+                    String::new()
+                }
+            };
             if fig.kind == Kind::Bars {
                 mesh.x_labels(categories.len()).x_label_formatter(&category_label);
                 mesh.disable_x_mesh();
+            } else if fig.log_x {
+                mesh.x_label_formatter(&log_label);
             }
             mesh.draw().map_err(|e| err(e.to_string()))?;
             let n = fig.series.len().max(1) as f64;
