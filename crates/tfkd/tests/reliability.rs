@@ -138,12 +138,24 @@ fn a_full_disk_leaves_no_truncated_report_file() {
     std::fs::create_dir_all(&results).unwrap();
     // A small tmpfs when this machine lets the test mount one (root in CI), else a file where the folder
     // must go (even root cannot write into that).
+    // It holds the committed run records and about 200 kB more, whatever the records' size.
+    let src = repo().join("results/rekd-tiny-imagenet/quick");
+    let records: u64 = std::fs::read_dir(src.join("runs")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", &format!("size={}k", records / 1024 + 200), "tmpfs"])
         .arg(&results)
         .status()
         .is_ok_and(|s| s.success());
-    let src = repo().join("results/rekd-tiny-imagenet/quick");
+    // Unmounted however the test ends, a failed assertion included.
+    struct Unmount(Option<PathBuf>);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            if let Some(dir) = &self.0 {
+                let _ = Command::new("umount").arg(dir).status();
+            }
+        }
+    }
+    let _unmount = Unmount(mounted.then(|| results.clone()));
     let dst = results.join("rekd-tiny-imagenet/quick");
     std::fs::create_dir_all(dst.join("runs")).unwrap();
     for e in std::fs::read_dir(src.join("runs")).unwrap() {
@@ -186,9 +198,6 @@ fn a_full_disk_leaves_no_truncated_report_file() {
         if let Ok(png) = std::fs::read(dst.join("re-kd.png")) {
             assert_eq!(png, std::fs::read(src.join("re-kd.png")).unwrap(), "re-kd.png is truncated");
         }
-    }
-    if mounted {
-        let _ = Command::new("umount").arg(&results).status();
     }
 }
 
