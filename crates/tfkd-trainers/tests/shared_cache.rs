@@ -6,16 +6,8 @@ use std::path::Path;
 
 mod common;
 
-use tfkd_trainers::{
-    engine::{self, Options, Outcome},
-    Event, Observer,
-};
-
-struct Quiet;
-
-impl Observer for Quiet {
-    fn event(&mut self, _: &Event) {}
-}
+use common::Quiet;
+use tfkd_trainers::engine::{self, Options, Outcome};
 
 fn spec(data: &Path, id: &str) -> String {
     format!(

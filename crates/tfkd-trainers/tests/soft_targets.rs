@@ -6,9 +6,10 @@ use std::path::Path;
 
 mod common;
 
+use common::Quiet;
 use tfkd_trainers::{
     engine::{self, Options},
-    teacher, Event, Observer,
+    teacher,
 };
 
 /// Two candidate teachers (different runs: the cache would share identical ones); the first normal-KD cell
@@ -39,12 +40,6 @@ profiles: {{ test: {{}} }}
 "#,
         data = data.display()
     )
-}
-
-struct Quiet;
-
-impl Observer for Quiet {
-    fn event(&mut self, _: &Event) {}
 }
 
 #[test]

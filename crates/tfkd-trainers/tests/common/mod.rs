@@ -7,7 +7,7 @@ use std::{
 };
 
 use tch::Device;
-use tfkd_trainers::Context;
+use tfkd_trainers::{Context, Event, Observer};
 
 /// A CPU context for tests: runs cached under `cache`, no interrupt.
 pub fn cpu_context(cache: &Path) -> Context {
@@ -40,4 +40,11 @@ pub fn dataset(root: &Path, train: usize, test: usize, side: u32, seed: u64) {
             }
         }
     }
+}
+
+/// An observer that ignores every event.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&mut self, _: &Event) {}
 }
