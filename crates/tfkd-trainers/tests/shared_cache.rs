@@ -13,16 +13,12 @@ fn spec(data: &Path, id: &str) -> String {
     format!(
         r#"
 name: shared
-dataset: {{ source: imagefolder, path: "{data}", augment: none, normalize: half, val_size: 0 }}
-train: {{ epochs: 1, batch_size: 20, lr: 0.05, lr_batch_scaling: false, momentum: 0.9, weight_decay: 5.0e-4,
-         milestones: [0.5], gamma: 0.2, threads: 1 }}
-model: {{ width: 0.125 }}
-seeds: [4]
+{settings}seeds: [4]
 runs:
   - {{ id: {id}, model: cnn5, method: {{ kind: lsr }} }}
 profiles: {{ test: {{}} }}
 "#,
-        data = data.display()
+        settings = common::one_epoch_settings(data)
     )
 }
 

@@ -18,11 +18,7 @@ fn spec(data: &Path, layout: &str) -> String {
     format!(
         r#"
 name: soft
-dataset: {{ source: imagefolder, path: "{data}", augment: none, normalize: half, val_size: 0 }}
-train: {{ epochs: 1, batch_size: 20, lr: 0.05, lr_batch_scaling: false, momentum: 0.9, weight_decay: 5.0e-4,
-         milestones: [0.5], gamma: 0.2, threads: 1 }}
-model: {{ width: 0.125 }}
-seeds: [1]
+{settings}seeds: [1]
 runs:
   - {{ id: teacher-a, model: cnn5, method: {{ kind: lsr }} }}
   - {{ id: teacher-b, model: cnn5, method: {{ kind: baseline }} }}
@@ -38,7 +34,7 @@ paper:
         normal_kd: {{ run: kd, paper: "2.0" }}
 profiles: {{ test: {{}} }}
 "#,
-        data = data.display()
+        settings = common::one_epoch_settings(data)
     )
 }
 

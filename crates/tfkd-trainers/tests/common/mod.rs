@@ -48,3 +48,16 @@ pub struct Quiet;
 impl Observer for Quiet {
     fn event(&mut self, _: &Event) {}
 }
+
+/// The settings a one-epoch CPU test spec shares: `data` (from [`dataset`]) unaugmented, no validation split, batch
+/// 20, one thread, the smallest width. Name, seeds, runs and profiles follow it.
+pub fn one_epoch_settings(data: &Path) -> String {
+    format!(
+        r#"dataset: {{ source: imagefolder, path: "{}", augment: none, normalize: half, val_size: 0 }}
+train: {{ epochs: 1, batch_size: 20, lr: 0.05, lr_batch_scaling: false, momentum: 0.9, weight_decay: 5.0e-4,
+         milestones: [0.5], gamma: 0.2, threads: 1 }}
+model: {{ width: 0.125 }}
+"#,
+        data.display()
+    )
+}
