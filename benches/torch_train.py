@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 
 # Parameter counts for K = 10, from tfkd's own models: `source scripts/env.sh && target/debug/tfkd models --classes 10
-# --width 1 --json` (and `--width 0.125`). At width 1 they equal REFERENCE.md section 5's official counts for K = 100
+# --width 1 --json` (and `--width 0.125`). At width 1 they equal docs/paper.md section 5's official counts for K = 100
 # minus 90 rows of the classifier (e.g. MobileNetV2 2,369,380 - 90 * 1281 = 2,254,090).
 EXPECTED_PARAMS = {
     ("resnet18", 1.0): 11_173_962,
@@ -255,12 +255,13 @@ def steps(device, seconds):
 def epoch(device, archive):
     from torchvision_data import InMemory, load_images, official_transform
 
-    images, labels = load_images(archive)
+    images, labels = load_images(archive, min(50_000, int(os.environ.get("IMAGES", "50000"))))
     workers = int(os.environ.get("WORKERS", "8"))
     loader = torch.utils.data.DataLoader(InMemory(images, labels, official_transform()), batch_size=128, shuffle=True,
                                          num_workers=workers, pin_memory=device.type == "cuda")
     torch.manual_seed(0)
-    net = build("resnet18", 1.0)[0].to(device)
+    width = float(os.environ.get("WIDTH", "1.0"))
+    net = build("resnet18", width)[0].to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     net.train()
     start, n = None, 0
@@ -275,7 +276,7 @@ def epoch(device, archive):
         else:
             n += x.shape[0]
     sync(device)
-    return {"model": "resnet18", "width": 1.0, "images": n, "workers": workers,
+    return {"model": "resnet18", "width": width, "images": n, "workers": workers,
             "epoch_img_per_s": n / (time.perf_counter() - start)}
 
 

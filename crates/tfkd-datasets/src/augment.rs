@@ -1,6 +1,6 @@
 //! The paper's augmentations, seeded per sample, and normalisation — the CPU implementation.
 //!
-//! Semantics follow the official torchvision/PIL pipeline (REFERENCE.md §4.2):
+//! Semantics follow the official torchvision/PIL pipeline (docs/paper.md §4.2):
 //! * `Crop { padding: p }` = `RandomCrop(size, padding=p)`: zero-pad by p, take a window at offsets
 //!   (i, j) drawn uniformly from `0..=2p`.
 //! * `Flip` = `RandomHorizontalFlip(0.5)`.

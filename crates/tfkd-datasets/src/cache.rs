@@ -1,8 +1,10 @@
 //! Decode cache: a decoded dataset stored as one raw file keyed by the source's content hash.
 //!
-//! Format: the line `TFKD-DATASET 1`, one line of JSON metadata, then the train pixels, train
-//! labels (u16 LE), test pixels, test labels. Written with tfkd-io's one atomic write, so a crash never
-//! leaves a half-written cache behind.
+//! Format: the line `TFKD-DATASET 2`, one line of JSON metadata, then the train pixels, train
+//! labels (u16 LE), test pixels, test labels. The metadata holds the content hash of the source the
+//! pixels were decoded from and the length and CRC-32 of everything after it, verified on every load: a
+//! cache damaged on disk (zeroed, truncated, overwritten) is detected and rebuilt, never trained on.
+//! Written with tfkd-io's one atomic write, so a crash never leaves a half-written cache behind.
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -17,7 +19,7 @@ use crate::{
     Dataset,
 };
 
-const MAGIC: &str = "TFKD-DATASET 1";
+const MAGIC: &str = "TFKD-DATASET 2";
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -28,9 +30,22 @@ struct Meta {
     train: usize,
     test: usize,
     coarse: bool,
-    /// Absent in caches written before it was recorded.
-    #[serde(default)]
     layout: String,
+    /// Bytes after the metadata line.
+    payload_bytes: u64,
+    /// CRC-32 (IEEE) of those bytes.
+    payload_crc32: u32,
+}
+
+/// The bytes after the metadata line, in file order.
+fn payload(ds: &Dataset) -> impl Iterator<Item = std::borrow::Cow<'_, [u8]>> {
+    [&ds.train, &ds.test].into_iter().flat_map(|split| {
+        std::iter::once(std::borrow::Cow::Borrowed(split.images.as_slice())).chain(
+            std::iter::once(&split.labels)
+                .chain(split.coarse_labels.as_ref())
+                .map(|labels| std::borrow::Cow::Owned(labels.iter().flat_map(|l| l.to_le_bytes()).collect())),
+        )
+    })
 }
 
 /// The cache file for a source with this content hash.
@@ -43,6 +58,12 @@ pub fn path_for(cache_dir: &Path, name: &str, content_hash: &str) -> PathBuf {
 pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut payload_bytes = 0u64;
+    for chunk in payload(ds) {
+        crc.update(&chunk);
+        payload_bytes += chunk.len() as u64;
+    }
     let meta = Meta {
         name: ds.name.clone(),
         classes: ds.classes.clone(),
@@ -52,6 +73,8 @@ pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
         test: ds.test.len(),
         coarse: ds.train.coarse_labels.is_some(),
         layout: ds.layout.clone(),
+        payload_bytes,
+        payload_crc32: crc.finalize(),
     };
     let write = |tmp: &Path| -> Result<()> {
         let file = std::fs::File::create(tmp).map_err(io(path))?;
@@ -59,12 +82,8 @@ pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
         let mut body = || -> std::io::Result<()> {
             writeln!(f, "{MAGIC}")?;
             writeln!(f, "{}", serde_json::to_string(&meta).map_err(std::io::Error::other)?)?;
-            for split in [&ds.train, &ds.test] {
-                f.write_all(&split.images)?;
-                for labels in std::iter::once(&split.labels).chain(split.coarse_labels.as_ref()) {
-                    let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
-                    f.write_all(&bytes)?;
-                }
+            for chunk in payload(ds) {
+                f.write_all(&chunk)?;
             }
             f.flush()
         };
@@ -76,43 +95,92 @@ pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
     })
 }
 
-/// Reads a cache file; `None` when absent. A damaged cache is an error naming the file.
-pub fn load(path: &Path) -> Result<Option<Dataset>> {
+/// What a cache file holds.
+#[derive(Debug)]
+pub enum Cached {
+    /// No cache file.
+    Absent,
+    /// A cache whose length and checksum match its metadata.
+    Ready(Dataset),
+    /// Written by an older tfkd in another format: not damaged, only stale; rebuild it.
+    OldFormat,
+    /// Damaged on disk; the error names the file, the offset and what was found. Rebuild it.
+    Damaged(DataError),
+}
+
+/// Reads a cache file and checks it against its recorded length and CRC-32. `Err` only when the file
+/// cannot be read at all (permissions, I/O).
+pub fn load(path: &Path) -> Result<Cached> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Cached::Absent),
         Err(e) => return Err(io(path)(e)),
     };
-    let corrupt = |detail: String| DataError::Corrupt {
-        path: path.to_path_buf(),
-        what: "decode cache",
-        offset: 0,
-        detail: format!("{detail}; delete the file to rebuild it"),
+    let size = file.metadata().map_err(io(path))?.len();
+    let damaged = |offset: u64, detail: String| {
+        Ok(Cached::Damaged(DataError::Corrupt {
+            path: path.to_path_buf(),
+            what: "decode cache",
+            offset,
+            detail: format!("{detail}; it is rebuilt from the source (`tfkd clean --damaged` removes it)"),
+        }))
     };
     let mut r = BufReader::new(file);
-    let mut line = String::new();
-    r.read_line(&mut line).map_err(io(path))?;
-    if line.trim_end() != MAGIC {
-        return Err(corrupt("bad header".into()));
-    }
-    line.clear();
-    r.read_line(&mut line).map_err(io(path))?;
-    let meta: Meta = serde_json::from_str(&line).map_err(|e| corrupt(e.to_string()))?;
-    let mut read_split = |n: usize| -> Result<Split> {
-        let mut images = vec![0u8; n * meta.chw.iter().product::<usize>()];
-        r.read_exact(&mut images).map_err(|e| corrupt(e.to_string()))?;
-        let mut read_labels = || -> Result<Vec<u16>> {
-            let mut bytes = vec![0u8; 2 * n];
-            r.read_exact(&mut bytes).map_err(|e| corrupt(e.to_string()))?;
-            Ok(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect())
-        };
-        let labels = read_labels()?;
-        let coarse_labels = if meta.coarse { Some(read_labels()?) } else { None };
-        Ok(Split { images, labels, chw: meta.chw, coarse_labels })
+    // Lines are read as bytes, at most 1 MiB each: damaged bytes are damage to report, not an I/O error.
+    let line = |r: &mut BufReader<std::fs::File>| -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        r.by_ref().take(1 << 20).read_until(b'\n', &mut buf).map_err(io(path))?;
+        Ok(buf)
     };
-    let train = read_split(meta.train)?;
-    let test = read_split(meta.test)?;
-    Ok(Some(Dataset {
+    let first = line(&mut r)?;
+    if first.starts_with(b"TFKD-DATASET ") && first.trim_ascii_end() != MAGIC.as_bytes() {
+        return Ok(Cached::OldFormat);
+    }
+    if first.trim_ascii_end() != MAGIC.as_bytes() {
+        return damaged(0, format!("the header is not `{MAGIC}`"));
+    }
+    let header = first.len() as u64;
+    let second = line(&mut r)?;
+    let meta: Meta = match serde_json::from_slice(&second) {
+        Ok(m) => m,
+        Err(e) => return damaged(header, format!("unreadable metadata ({e})")),
+    };
+    let start = header + second.len() as u64;
+    let end = start + meta.payload_bytes;
+    if size != end {
+        return damaged(size.min(end), format!("the file has {size} bytes where its metadata says {end}"));
+    }
+    let pixels: usize = meta.chw.iter().product();
+    let labels = if meta.coarse { 4 } else { 2 };
+    let expected = (meta.train + meta.test).checked_mul(pixels + labels).map(|b| b as u64);
+    if expected != Some(meta.payload_bytes) {
+        return damaged(header, format!("its metadata does not add up ({} bytes for its images)", meta.payload_bytes));
+    }
+    let mut crc = crc32fast::Hasher::new();
+    let mut read = |n: usize| -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; n];
+        r.read_exact(&mut buf).map_err(io(path))?;
+        crc.update(&buf);
+        Ok(buf)
+    };
+    let labels = |bytes: Vec<u8>| bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+    let mut splits = Vec::new();
+    for n in [meta.train, meta.test] {
+        let images = read(n * meta.chw.iter().product::<usize>())?;
+        let fine = labels(read(2 * n)?);
+        let coarse_labels = if meta.coarse { Some(labels(read(2 * n)?)) } else { None };
+        splits.push(Split { images, labels: fine, chw: meta.chw, coarse_labels });
+    }
+    let got = crc.finalize();
+    if got != meta.payload_crc32 {
+        return damaged(
+            start,
+            format!("its contents do not match their checksum (CRC-32 {got:08x}, recorded {:08x})", meta.payload_crc32),
+        );
+    }
+    let test = splits.pop().expect("two splits");
+    let train = splits.pop().expect("two splits");
+    Ok(Cached::Ready(Dataset {
         name: meta.name,
         classes: meta.classes,
         train,
@@ -120,4 +188,29 @@ pub fn load(path: &Path) -> Result<Option<Dataset>> {
         content_hash: meta.content_hash,
         layout: meta.layout,
     }))
+}
+
+/// Checks every decode cache under `cache_dir/decoded`: the files that are damaged or stale, with why.
+#[must_use]
+pub fn unusable(cache_dir: &Path) -> Vec<(PathBuf, String)> {
+    let dir = cache_dir.join("decoded");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        // Another process's cache being written (tfkd-io's temporary files) is not a cache yet.
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".tmp-")))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| match load(&p) {
+            Ok(Cached::Ready(_) | Cached::Absent) => None,
+            Ok(Cached::OldFormat) => Some((p, "written by an older tfkd in another format".to_string())),
+            Ok(Cached::Damaged(e)) => Some((p, e.to_string())),
+            Err(e) => Some((p, e.to_string())),
+        })
+        .collect()
 }

@@ -30,6 +30,25 @@ pub fn listen(f: impl Fn(&Tick<'_>) + Send + Sync + 'static) {
     }
 }
 
+type NoticeListener = Box<dyn Fn(&str) + Send + Sync>;
+
+static NOTICE: RwLock<Option<NoticeListener>> = RwLock::new(None);
+
+/// Sends every later notice (something the user should know, such as a damaged cache being rebuilt) to `f`.
+pub fn on_notice(f: impl Fn(&str) + Send + Sync + 'static) {
+    if let Ok(mut l) = NOTICE.write() {
+        *l = Some(Box::new(f));
+    }
+}
+
+/// Tells the installed notice listener; without one, the notice goes to stderr, so it is never lost.
+pub(crate) fn notice(message: &str) {
+    match NOTICE.read().ok().as_ref().and_then(|l| l.as_ref()) {
+        Some(f) => f(message),
+        None => eprintln!("{message}"),
+    }
+}
+
 fn emit(tick: &Tick<'_>) {
     if let Ok(l) = LISTENER.read() {
         if let Some(f) = l.as_ref() {

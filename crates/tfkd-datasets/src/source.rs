@@ -166,10 +166,14 @@ impl Source {
             check_bundled_archive(p, &hash)?;
         }
         let path = cache::path_for(cache_dir, self.name().name(), &hash);
-        if let Some(ds) = cache::load(&path)? {
-            if ds.content_hash == hash {
-                return Ok(ds);
-            }
+        match cache::load(&path)? {
+            cache::Cached::Ready(ds) if ds.content_hash == hash => return Ok(ds),
+            cache::Cached::Ready(_) => crate::progress::notice(&format!(
+                "{}: decoded from another copy of the source; decoding this one again",
+                path.display()
+            )),
+            cache::Cached::Damaged(e) => crate::progress::notice(&format!("{e}: rebuilding it now")),
+            cache::Cached::OldFormat | cache::Cached::Absent => {}
         }
         let ds = self.read(hash)?;
         cache::store(&ds, &path)?;
@@ -239,9 +243,22 @@ fn check_bundled_archive(path: &Path, sha256: &str) -> Result<()> {
         return Err(corrupt("is a Git LFS pointer, not the archive: fetch the real file with `git lfs pull` or copy it from another clone".into()));
     }
     let size = std::fs::metadata(path).map_err(io(path))?.len();
+    // The fix depends on where the archive came from: a clone's own copy is restored by git; a copy the user
+    // pointed tfkd at is theirs to replace.
+    let in_clone =
+        path.parent().filter(|d| d.ends_with("data")).and_then(Path::parent).is_some_and(|r| r.join(".git").exists());
+    let fix = if in_clone {
+        "restore the repository's copy with `git checkout -- data/cifar10-jpeg.tar.gz`".to_string()
+    } else {
+        format!(
+            "replace {} with a complete copy (every tfkd clone carries one as data/cifar10-jpeg.tar.gz), or unset \
+             TFKD_CIFAR10_JPEG to use the clone's own",
+            path.display()
+        )
+    };
     Err(corrupt(format!(
         "has sha256 {sha256} ({size} bytes), not the bundled archive's {CIFAR10_JPEG_SHA256} (19,433,539 bytes): it is damaged or a \
-         different file; restore it with `git checkout -- data/cifar10-jpeg.tar.gz`"
+         different file; {fix}"
     )))
 }
 

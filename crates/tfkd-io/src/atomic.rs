@@ -59,11 +59,25 @@ pub fn write_atomic_with<E: std::error::Error + 'static>(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), AtomicError<E>> {
+    write_atomic_if(path, write, &|| true).map(|_| ())
+}
+
+/// As [`write_atomic_with`], but asks `commit` at the last moment, just before the rename that makes the file
+/// appear: when it says no (the folder is no longer this process's to write, say), the temporary file is
+/// removed, `path` is left as it was, and the result is `Ok(false)`.
+pub fn write_atomic_if<E: std::error::Error + 'static>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+    commit: &dyn Fn() -> bool,
+) -> Result<bool, AtomicError<E>> {
     let tmp = temp::path_for(path);
     let result = (|| {
         write(&tmp).map_err(AtomicError::Write)?;
         let file = std::fs::File::open(&tmp).map_err(IoError::new("writing", path))?;
         file.sync_all().map_err(IoError::new("writing", path))?;
+        if !commit() {
+            return Ok(false);
+        }
         std::fs::rename(&tmp, path).map_err(IoError::new("renaming into", path))?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Makes the rename itself durable; not every filesystem allows opening a folder, so best effort.
@@ -71,9 +85,9 @@ pub fn write_atomic_with<E: std::error::Error + 'static>(
                 let _ = d.sync_all();
             }
         }
-        Ok(())
+        Ok(true)
     })();
-    if result.is_err() {
+    if !matches!(result, Ok(true)) {
         let _ = std::fs::remove_file(&tmp);
     }
     result

@@ -4,10 +4,12 @@
 //! * Taking: the owner record (host, pid, start, heartbeat) is written to a temporary file and hard-linked
 //!   to the lock path. `link(2)` fails if the lock exists and is atomic on NFS, the classic safe recipe; the
 //!   lock file is complete the moment it exists.
-//! * Holding: a thread rewrites the record with a fresh heartbeat every quarter of the timeout (an atomic
-//!   rename over the lock). Before each beat it checks the lock is still its own; if another process has
-//!   taken it over (this one was frozen past the timeout), the lease is [`Lease::lost`] and the holder
-//!   must stop writing.
+//! * Holding: a thread beats every quarter of the timeout by setting the lock file's modification time (the
+//!   record itself is never rewritten, so a beat can never replace another owner's record: the worst a
+//!   late beat can do is keep the new owner's lease fresh). Before each beat it checks the lock is still
+//!   its own; if another process has taken it over (this one was frozen past the timeout), the lease is
+//!   [`Lease::lost`]. A holder asks [`Lease::still_ours`] before every write into the folder it guards,
+//!   and writes nothing more once it is lost.
 //! * Stale: the owner's process is gone (same host, pid not alive), or neither the heartbeat nor the
 //!   file's modification time is newer than the timeout (another host that died). A stale lock is moved
 //!   aside by a rename, checked to be the one judged stale, then removed, and taking is retried once.
@@ -24,7 +26,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{atomic::write_atomic, temp, IoError};
+use crate::{temp, IoError};
 
 /// Who holds a lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,12 +91,22 @@ pub struct Lease {
     beat: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The lock's record, its heartbeat the later of the record's and the file's modification time (the beat).
 fn read_owner(path: &Path) -> Result<Option<(Owner, String)>, IoError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(serde_json::from_str(&text).ok().map(|o| (o, text))),
+        Ok(text) => Ok(serde_json::from_str::<Owner>(&text).ok().map(|mut o| {
+            o.heartbeat = o.heartbeat.max(modified_secs(path));
+            (o, text)
+        })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(IoError { op: "reading", path: path.to_path_buf(), source: e }),
     }
+}
+
+/// The record of the lock at `path` as [`Lease`] reads it (its heartbeat the file's time), if it holds one.
+#[must_use]
+pub fn record_at(path: &Path) -> Option<Owner> {
+    read_owner(path).ok().flatten().map(|o| o.0)
 }
 
 fn modified_secs(path: &Path) -> u64 {
@@ -143,7 +155,7 @@ impl Lease {
                     })),
                 };
             }
-            take_over(path, current.map(|c| c.1))?;
+            take_over(path, current.map(|c| c.1), stale_after)?;
         }
         unreachable!("the loop returns on its second attempt")
     }
@@ -192,13 +204,12 @@ impl Lease {
                 if *stop {
                     return;
                 }
-                let ours = matches!(read_owner(&p), Ok(Some((o, _))) if o.same_holder(&me));
-                if !ours {
+                if !held_by(&p, &me) {
                     s.lost.store(true, Ordering::SeqCst);
                     return;
                 }
                 me.heartbeat = now();
-                let _ = write_atomic(&p, serde_json::to_string(&me).unwrap_or_default());
+                let _ = std::fs::File::options().write(true).open(&p).and_then(|f| f.set_modified(SystemTime::now()));
             }
         });
         Lease { path: path.to_path_buf(), owner, shared, beat: Some(beat) }
@@ -208,6 +219,27 @@ impl Lease {
     #[must_use]
     pub fn lost(&self) -> bool {
         self.shared.lost.load(Ordering::SeqCst)
+    }
+
+    /// Checks now, reading the lock, that the lease is still this process's; once it is not, the lease is
+    /// [`Lease::lost`] for good. Ask before every write into the guarded folder: the heartbeat thread only
+    /// notices a takeover at its next beat.
+    #[must_use]
+    pub fn still_ours(&self) -> bool {
+        if self.lost() {
+            return false;
+        }
+        let ours = held_by(&self.path, &self.owner);
+        if !ours {
+            self.shared.lost.store(true, Ordering::SeqCst);
+        }
+        ours
+    }
+
+    /// Who holds the lock now (after a takeover, the new owner), if anyone.
+    #[must_use]
+    pub fn holder(&self) -> Option<Owner> {
+        read_owner(&self.path).ok().flatten().map(|o| o.0)
     }
 
     /// The record this lease wrote.
@@ -228,6 +260,20 @@ impl Drop for Lease {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Whether the lock at `path` is `owner`'s. A record naming another holder answers at once; a lock that is
+/// absent or unreadable is read once more after a moment (another process's take-over moves a lock aside
+/// and may put it back; a network filesystem may fail a read), so a passing glitch does not lose a lease.
+fn held_by(path: &Path, owner: &Owner) -> bool {
+    for attempt in 0..2 {
+        match read_owner(path) {
+            Ok(Some((o, _))) => return o.same_holder(owner),
+            _ if attempt == 0 => std::thread::sleep(Duration::from_millis(50)),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Creates the lock holding `owner` unless one exists: `Ok(true)` when created.
@@ -255,15 +301,20 @@ fn link_new(path: &Path, owner: &Owner) -> Result<bool, IoError> {
 
 /// Moves a stale lock aside and removes it, unless what was moved is not the lock judged stale (another
 /// process renewed or replaced it meanwhile): then it is put back.
-fn take_over(path: &Path, judged: Option<String>) -> Result<(), IoError> {
+fn take_over(path: &Path, judged: Option<String>, stale_after: Duration) -> Result<(), IoError> {
     let aside = temp::path_for(&path.with_extension("stale"));
     match std::fs::rename(path, &aside) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(IoError { op: "renaming", path: path.to_path_buf(), source: e }),
     }
+    // The rename keeps the file's time, which is the holder's heartbeat: a beat since the judgement shows here.
     let moved = std::fs::read_to_string(&aside).ok();
-    if judged.is_some() && moved != judged {
+    let owner = moved.as_deref().and_then(|t| serde_json::from_str::<Owner>(t).ok()).map(|mut o| {
+        o.heartbeat = o.heartbeat.max(modified_secs(&aside));
+        o
+    });
+    if judged.is_some() && (moved != judged || !stale(owner.as_ref(), &aside, stale_after)) {
         let _ = std::fs::hard_link(&aside, path);
     }
     let _ = std::fs::remove_file(&aside);

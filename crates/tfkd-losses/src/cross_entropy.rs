@@ -4,7 +4,7 @@ use tch::{Kind, Tensor};
 
 use crate::{checks, error::Result, LossTerms};
 
-/// Cross-entropy with the one-hot label, averaged over the batch (REFERENCE.md §3.6).
+/// Cross-entropy with the one-hot label, averaged over the batch (docs/paper.md §3.6).
 ///
 /// ```text
 /// L = −(1/N) Σ_i log softmax(z_i)[y_i]

@@ -4,7 +4,7 @@ use tch::Tensor;
 
 use crate::{checks, cross_entropy::hard_cross_entropy, error::Result, LossTerms, Reduction};
 
-/// Hinton-style KD, used by normal KD, Re-KD and De-KD (official `loss_kd`, REFERENCE.md §3.1; paper Eq. 4).
+/// Hinton-style KD, used by normal KD, Re-KD and De-KD (official `loss_kd`, docs/paper.md §3.1; paper Eq. 4).
 ///
 /// ```text
 /// L = (1−α)·CE(z_s, y) + α·T²·KL_r( softmax(z_t/T) ‖ softmax(z_s/T) )
@@ -37,7 +37,7 @@ impl Kd {
 }
 
 /// Tf-KD_self: KD whose teacher is a pre-trained copy of the student's own architecture
-/// (official `loss_kd_self`, REFERENCE.md §3.2; paper Eq. 7).
+/// (official `loss_kd_self`, docs/paper.md §3.2; paper Eq. 7).
 ///
 /// ```text
 /// L = (1−α)·CE(z_s, y) + α·T²·multiplier·KL_r( softmax(z_t/T) ‖ softmax(z_s/T) )

@@ -10,7 +10,7 @@ use crate::error::Result;
 /// [`Reduction::ElementwiseMean`], which is what the official code's `nn.KLDivLoss()` (PyTorch 1.2,
 /// reduction `'mean'`) does; it shrinks the KL term by a factor of K compared with the textbook
 /// [`Reduction::BatchMean`], so the official α, T and `multiplier` only make sense with it
-/// (REFERENCE.md §3, issue #5 of the official repository).
+/// (docs/paper.md §3, issue #5 of the official repository).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reduction {
     /// Divide the summed KL by N: the mathematical KL per example (PyTorch `'batchmean'`).

@@ -13,7 +13,7 @@ use crate::{
 /// Which published form of Tf-KD_reg to compute; they differ only in the student's temperature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TfKdRegVariant {
-    /// The official `loss_kd_regularization` (REFERENCE.md §3.3): student at temperature 1. The
+    /// The official `loss_kd_regularization` (docs/paper.md §3.3): student at temperature 1. The
     /// author says τ = 1 on the student "works better" on CIFAR-100 (issue #3). Default for reproduction.
     OfficialCode,
     /// The paper's Eq. 9, KL(p^d_τ ‖ p_τ): the student is softened by the same τ as the teacher
@@ -21,7 +21,7 @@ pub enum TfKdRegVariant {
     PaperEq9,
 }
 
-/// Tf-KD_reg: KD against a virtual teacher with 100% accuracy (paper Eq. 8–9; official code REFERENCE.md §3.3).
+/// Tf-KD_reg: KD against a virtual teacher with 100% accuracy (paper Eq. 8–9; official code docs/paper.md §3.3).
 ///
 /// ```text
 /// p^d(k)   = a if k = y, (1−a)/(K−1) otherwise            (Eq. 8, a = correct_prob, 0.99 in the code)
@@ -33,7 +33,7 @@ pub enum TfKdRegVariant {
 ///
 /// There is no τ² factor in either form. At a = 0.99, τ = 20, K = 100 the virtual teacher puts
 /// 0.01050 on the true class and 0.009995 elsewhere: uniform plus a 5% relative bump, which is
-/// why this loss behaves much like label smoothing (REFERENCE.md §3.4).
+/// why this loss behaves much like label smoothing (docs/paper.md §3.4).
 ///
 /// # Shapes
 /// `student`: N×K float logits; `labels`: N integers in `0..K`.

@@ -85,7 +85,7 @@ fn kd_at_unit_temperature_is_ce_to_mixed_target() {
     }
 }
 
-/// REFERENCE.md §3.4: what the official code's virtual teacher looks like.
+/// docs/paper.md §3.4: what the official code's virtual teacher looks like.
 #[test]
 fn virtual_teacher_matches_reference_table() {
     // (a, T, K, p(true), p(other)) as printed; each must match to half a unit of its last printed digit.

@@ -2,7 +2,7 @@
 //!
 //! Models are named by [`Arch`] (the names used in specs and tables), built for K classes, C input
 //! channels and any input size (global average pooling before every classifier; the official
-//! ResNet/ResNeXt hard-wire 32×32 with fixed pooling sizes, REFERENCE.md §5). At `width = 1`,
+//! ResNet/ResNeXt hard-wire 32×32 with fixed pooling sizes, docs/paper.md §5). At `width = 1`,
 //! K = 100 the parameter counts equal the official code's exactly (tested). Layer names equal the
 //! official PyTorch `state_dict` keys, so checkpoints map one to one.
 //!

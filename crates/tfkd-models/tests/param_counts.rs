@@ -1,4 +1,4 @@
-//! Parameter counts at K = 100, width 1 must equal the official code's (REFERENCE.md §5) exactly.
+//! Parameter counts at K = 100, width 1 must equal the official code's (docs/paper.md §5) exactly.
 
 use tch::{nn, Device};
 use tfkd_models::{parameter_count, Arch, ModelConfig, Network};

@@ -100,7 +100,7 @@ impl SourceName {
 }
 
 named!(
-    /// An augmentation preset (REFERENCE.md §4.2).
+    /// An augmentation preset (docs/paper.md §4.2).
     AugmentPreset, "augmentation" {
         /// RandomCrop(32, 4) → RandomHorizontalFlip → RandomRotation(15): the official CIFAR pipeline.
         Cifar = "cifar",

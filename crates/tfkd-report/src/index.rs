@@ -31,6 +31,8 @@ pub struct Entry {
     pub numerics: Vec<String>,
     /// The latest end of a run (UTC).
     pub date: String,
+    /// The last training invocation's estimate and measured wall time (seconds), when kept.
+    pub estimate: Option<(f64, Option<f64>)>,
 }
 
 fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
@@ -91,6 +93,7 @@ pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportE
             n.split(" (").next().unwrap_or("").to_string()
         })),
         date: records.iter().map(|r| p(r, "finished")).max().unwrap_or_default(),
+        estimate: report["timing"]["estimated_s"].as_f64().map(|e| (e, report["timing"]["measured_s"].as_f64())),
     }))
 }
 
@@ -102,8 +105,10 @@ pub fn markdown(entries: &[Entry]) -> String {
          folder (`runs/*.json`: settings, per-epoch metrics and provenance of every run). Verdicts count the paper's \
          claims per row (see each table for the rule); *underpowered* means the design could not have detected the \
          paper's effect. Numbers of a profile that substitutes a dataset are not comparable to the paper's in absolute \
-         terms.\n\n| Table | Target | Profile | Runs | Holds | Not significant | Underpowered | Contradicted | Figures | Trained at | On | Numerics | Last run (UTC) |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         terms. Estimated / measured: the time the last invocation that trained runs printed before training, and the \
+         wall time it then took (`report.json` → `timing` has both per run); — where no estimate was kept.\n\n\
+         | Table | Target | Profile | Runs | Holds | Not significant | Underpowered | Contradicted | Figures | Trained at | On | Numerics | Last run (UTC) | Estimated / measured |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for e in entries {
         let count = |k: &str| e.verdicts.get(k).copied().unwrap_or(0);
@@ -111,7 +116,7 @@ pub fn markdown(entries: &[Entry]) -> String {
         let figures: Vec<String> =
             e.figures.iter().map(|f| format!("[{}]({dir}/{f})", f.trim_end_matches(".png"))).collect();
         out += &format!(
-            "| {} | [{}]({dir}/table.md) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | [{}]({dir}/table.md) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             e.alias.as_deref().unwrap_or("—"),
             e.target,
             e.profile,
@@ -124,7 +129,12 @@ pub fn markdown(entries: &[Entry]) -> String {
             e.commits.join(", "),
             e.machines.join("; "),
             e.numerics.join(", "),
-            e.date
+            e.date,
+            match e.estimate {
+                Some((est, Some(measured))) => format!("{est:.0} s / {measured:.0} s"),
+                Some((est, None)) => format!("{est:.0} s / —"),
+                None => "—".into(),
+            }
         );
     }
     out

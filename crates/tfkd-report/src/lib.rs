@@ -11,6 +11,7 @@ pub mod record;
 pub mod render;
 pub mod sweep;
 pub mod table;
+pub mod timing;
 
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,8 @@ pub struct Report {
     pub runs_csv: String,
     /// The per-entry summary (mean, sd, n of every measure) as CSV.
     pub entries_csv: String,
+    /// Estimated against measured time ([`timing::timing`]); `None` until the caller adds it.
+    pub timing: Option<timing::Timing>,
 }
 
 /// Builds the report of `exp` from its records: the paper table with verdicts when the spec mirrors one,
@@ -122,6 +125,7 @@ pub fn build(
         runs_csv: render::frame_csv(&mut agg.runs.clone())?,
         entries_csv: render::frame_csv(&mut agg.entries.clone())?,
         table,
+        timing: None,
     })
 }
 
@@ -130,9 +134,9 @@ pub fn build(
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(tfkd_io::IoError::new("creating", dir))?;
     let mut written = Vec::new();
-    let json = serde_json::to_string_pretty(
-        &serde_json::json!({ "table": report.table, "sweeps": report.sweeps, "figures": report.figures }),
-    )
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "table": report.table, "sweeps": report.sweeps, "figures": report.figures, "timing": report.timing
+    }))
     .unwrap_or_default();
     let mut files = vec![
         ("table.md", &report.markdown),

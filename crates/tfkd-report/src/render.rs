@@ -21,13 +21,28 @@ fn signed(x: f64) -> String {
     format!("{}{x:.2}", if x >= 0.0 { "+" } else { "" })
 }
 
+/// A soft-target weight with three significant digits (17.1, 3.80, 0.100, 0.0475).
+#[must_use]
+pub fn weight(w: f64) -> String {
+    let digits = if w == 0.0 { 0 } else { (2 - w.abs().log10().floor() as i32).max(0) as usize };
+    format!("{w:.digits$}")
+}
+
+/// The definition of w, stated under every table that prints it.
+pub const WEIGHT_RULE: &str = "w: the per-example weight the loss puts on its soft target, as the loss applies it — \
+α·T²·multiplier/K′ for KD, Re-KD, De-KD and Tf-KD_self (multiplier 1 except for Tf-KD_self), α·multiplier/K′ for \
+Tf-KD_reg (no T²: its temperature softens only the virtual teacher), where K′ is the class count the official \
+elementwise-mean KL divides by (the paper's classes under a substitution); ε for LSR. The hard label keeps 1 − α \
+(1 − ε for LSR). A w far above 1 lets the soft target dominate the label.";
+
 fn ours(c: &CellReport) -> String {
     match c.ours {
         None => "not run".into(),
         Some(s) => {
             let sd = if s.n > 1 { format!(" ± {:.2}", s.sd) } else { String::new() };
             let gain = c.gain.map_or(String::new(), |g| format!(" ({})", signed(g.mean)));
-            format!("**{:.2}{sd}**{gain} n={}", s.mean, s.n)
+            let w = c.soft_weight.map_or(String::new(), |w| format!(", w={}", weight(w)));
+            format!("**{:.2}{sd}**{gain} n={}{w}", s.mean, s.n)
         }
     }
 }
@@ -50,8 +65,9 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
         out += &format!("**Dataset substituted: {sub}.** The paper's table is on {}; these runs are not, so compare gains and verdicts, not absolute accuracies.\n\n", t.paper_dataset);
     }
     out += &format!(
-        "Ours: {}, mean ± sample sd over n seeds; in parentheses the gain over the reference column, paired by seed. \
-         Paper: the paper's numbers as printed ({}); in parentheses the gain computed from them.\n\n",
+        "Ours: {}, mean ± sample sd over n seeds; in parentheses the gain over the reference column, paired by seed; w: \
+         the per-example soft-target weight (below). Paper: the paper's numbers as printed ({}); in parentheses the \
+         gain computed from them.\n\n",
         metric.describe(),
         t.paper_source
     );
@@ -99,7 +115,7 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
         }
         out += "\n";
     }
-    out += &format!("\n{VERDICT_RULE}\n");
+    out += &format!("\n{VERDICT_RULE}\n\n{WEIGHT_RULE}\n");
     out += &calibration_markdown(t);
     for n in &t.notes {
         out += &format!("\n- {n}");
@@ -121,11 +137,17 @@ fn calibration_markdown(t: &TableReport) -> String {
          entropy of the predictive distribution in nats; agreement and KL(teacher ‖ student) with the run's teacher at \
          temperature 1. Label smoothing is reported to lower confidence and improve calibration (Müller et al., 2019); KD \
          students to inherit their teacher's confidence (Sultan, 2023).\n\n\
-         | Entry | Model | Method | Accuracy (%) | NLL | ECE (%) | Confidence (%) | Entropy | Agreement (%) | KL to teacher |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         | Entry | Model | Method | Soft weight w | Accuracy (%) | NLL | ECE (%) | Confidence (%) | Entropy | Agreement (%) | KL to teacher |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in &t.calibration {
-        out += &format!("| {} | {} | {} |", row.id, row.model, row.method);
+        out += &format!(
+            "| {} | {} | {} | {} |",
+            row.id,
+            row.model,
+            row.method,
+            row.soft_weight.map_or_else(|| "—".to_string(), weight)
+        );
         for (i, m) in row.measures.iter().enumerate() {
             let digits = if matches!(i, 1 | 4 | 6) { 3 } else { 2 };
             out += &match m {
@@ -150,6 +172,7 @@ pub fn csv(t: &TableReport, agg: &Aggregate) -> Result<String, ReportError> {
     let mut ids: Vec<Option<String>> = Vec::new();
     let (mut mean, mut sd, mut n, mut gain) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut paper_text, mut paper_mean, mut paper_gain) = (Vec::new(), Vec::new(), Vec::new());
+    let mut soft_weight = Vec::new();
     for r in &t.rows {
         for c in &r.cells {
             row_l.push(r.label.clone());
@@ -162,12 +185,14 @@ pub fn csv(t: &TableReport, agg: &Aggregate) -> Result<String, ReportError> {
             paper_text.push(c.paper.as_ref().map(|p| p.text.clone()));
             paper_mean.push(c.paper.as_ref().map(|p| p.mean));
             paper_gain.push(c.paper_gain);
+            soft_weight.push(c.soft_weight);
         }
     }
     let order: Vec<u32> = (0..row_l.len() as u32).collect();
     let cells = df!(
         "cell" => order, "row" => row_l, "column" => col, "id" => ids, "ours_mean" => mean, "ours_sd" => sd, "seeds" => n,
-        "ours_gain" => gain, "paper" => paper_text, "paper_mean" => paper_mean, "paper_gain" => paper_gain
+        "ours_gain" => gain, "soft_weight" => soft_weight, "paper" => paper_text, "paper_mean" => paper_mean,
+        "paper_gain" => paper_gain
     )?;
     let calibration =
         agg.entries.select(["id", "ece_mean", "confidence_mean", "entropy_mean", "teacher_agreement_mean"])?;

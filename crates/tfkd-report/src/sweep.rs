@@ -17,6 +17,8 @@ pub struct SweepRow {
     pub id: String,
     /// The value of each swept key, as the spec wrote it.
     pub values: Vec<String>,
+    /// The per-example soft-target weight of the combination's loss.
+    pub soft_weight: Option<f64>,
     /// Accuracy (the table's metric, %).
     pub accuracy: Option<Measure>,
     /// Expected calibration error (%).
@@ -62,6 +64,7 @@ pub fn build(sweep: &Sweep, exp: &Experiment, agg: &Aggregate) -> SweepReport {
             .map(|(id, values)| SweepRow {
                 id: id.clone(),
                 values: values.clone(),
+                soft_weight: crate::table::soft_weight(exp, id),
                 accuracy: agg.measure(id, "value"),
                 ece: agg.measure(id, "ece"),
                 confidence: agg.measure(id, "confidence"),
@@ -82,18 +85,20 @@ fn cell(m: Option<Measure>) -> String {
 #[must_use]
 pub fn markdown(s: &SweepReport) -> String {
     let mut out = format!("\n## Sensitivity of `{}` to {}\n\n", s.base, s.keys.join(" and "));
-    out += &format!("| {} | Accuracy (%) | ECE (%) | Confidence (%) |\n|", s.keys.join(" | "));
-    out += &"---|".repeat(s.keys.len() + 3);
+    out += &format!("| {} | Soft weight w | Accuracy (%) | ECE (%) | Confidence (%) |\n|", s.keys.join(" | "));
+    out += &"---|".repeat(s.keys.len() + 4);
     out += "\n";
     for r in &s.rows {
         out += &format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             r.values.join(" | "),
+            r.soft_weight.map_or_else(|| "—".to_string(), crate::render::weight),
             cell(r.accuracy),
             cell(r.ece),
             cell(r.confidence)
         );
     }
+    out += &format!("\n{}\n", crate::render::WEIGHT_RULE);
     out
 }
 

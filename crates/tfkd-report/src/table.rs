@@ -51,6 +51,9 @@ pub struct CellReport {
     pub note: Option<String>,
     /// The entry whose runs fill the cell (absent for a teacher's accuracy).
     pub run: Option<String>,
+    /// The per-example soft-target weight its loss applies (`tfkd_spec::Method::soft_weight`: α·T²·multiplier/K′
+    /// for KD-family losses, α·multiplier/K′ for Tf-KD_reg, ε for LSR); `None` for baselines and teachers.
+    pub soft_weight: Option<f64>,
 }
 
 /// One claim on one row.
@@ -79,6 +82,8 @@ pub struct CalibrationRow {
     pub model: String,
     /// Method.
     pub method: String,
+    /// The per-example soft-target weight of the entry's loss (see [`CellReport::soft_weight`]).
+    pub soft_weight: Option<f64>,
     /// The table's accuracy (%), NLL, ECE (%), confidence (%), entropy, teacher agreement (%) and KL to the
     /// teacher, in the order of [`crate::aggregate::MEASURES`]; `None` where not recorded.
     pub measures: Vec<Option<Measure>>,
@@ -241,6 +246,11 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
                         paper_gain,
                         note: row.cells.get(col).and_then(|c| c.paper_note.clone()),
                         run: row.cells.get(col).and_then(|c| c.run.clone()),
+                        soft_weight: row
+                            .cells
+                            .get(col)
+                            .and_then(|c| c.run.as_deref())
+                            .and_then(|id| soft_weight(exp, id)),
                     }
                 })
                 .collect();
@@ -290,6 +300,12 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
     }
 }
 
+/// The per-example soft-target weight of entry `id`'s loss, from the spec the run ids were computed from.
+#[must_use]
+pub fn soft_weight(exp: &Experiment, id: &str) -> Option<f64> {
+    exp.runs.iter().find(|r| r.id == id).and_then(tfkd_spec::RunConfig::soft_weight)
+}
+
 /// The calibration table: every entry with records, in spec order.
 fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[Record]) -> Vec<CalibrationRow> {
     let mut seen = Vec::new();
@@ -304,6 +320,7 @@ fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[Record]) -> Ve
             id: r.id.clone(),
             model: r.model.to_string(),
             method: r.method.name().to_string(),
+            soft_weight: r.soft_weight(),
             measures: MEASURES.iter().map(|m| agg.measure(&r.id, m)).collect(),
         })
         .collect()

@@ -1,5 +1,7 @@
 //! Reports rendered from the committed quick-profile run records must not move: any change to the
-//! aggregation, the verdicts, the rendering or the figures' data shows up here.
+//! aggregation, the verdicts, the rendering or the figures' data shows up here. What the science depends on
+//! is checked — numbers, verdicts, the data behind each figure — not when, where or at which commit the
+//! runs were trained: regenerating a target with the same code and numerics leaves these tests green.
 
 use std::path::{Path, PathBuf};
 
@@ -9,15 +11,59 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
 }
 
-fn report(target: &str) -> tfkd_report::Report {
+/// The report of `target`'s quick profile from the records under `results`.
+fn report_from(results: &Path, target: &str) -> tfkd_report::Report {
     let exp = tfkd_spec::load(&repo().join("experiments").join(format!("{target}.yaml")), "quick", &[]).unwrap();
-    let dir = repo().join("results").join(target).join("quick");
+    let dir = results.join(target).join("quick");
     let records = load_dir(&dir.join("runs")).unwrap();
     let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
     let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
     assert_eq!(records.len(), exp.runs.len(), "{target}: every planned run has a committed record");
     let curve = std::fs::read_to_string(dir.join("soft_targets.json")).ok().map(|t| serde_json::from_str(&t).unwrap());
     build(&exp, &records, Metric::BestTest, curve.as_ref()).unwrap()
+}
+
+fn report(target: &str) -> tfkd_report::Report {
+    report_from(&repo().join("results"), target)
+}
+
+/// What a target's science is: its table, CSV and figure data, rendered from the records.
+fn science(results: &Path, target: &str) -> String {
+    let r = report_from(results, target);
+    format!("{}\n{}\n{}", r.markdown, r.csv, serde_json::to_string_pretty(&r.figures).unwrap())
+}
+
+/// The lines of `b` that are not in `a`.
+fn changed_lines(a: &str, b: &str) -> Vec<String> {
+    b.lines().filter(|l| !a.lines().any(|x| x == *l)).map(str::to_string).collect()
+}
+
+/// The index entries of the paper targets under `results`; with `redact`, without the provenance columns
+/// (commit, machine, date, estimate), which a regeneration changes without changing any number.
+fn index_entries(results: &Path, redact: bool) -> Vec<tfkd_report::index::Entry> {
+    let aliases = [
+        ("rekd-cifar10", "table1"),
+        ("rekd-cifar100", "table2"),
+        ("rekd-tiny-imagenet", "table3"),
+        ("dekd", "table4"),
+        ("tf-kd-self-cifar100", "table5"),
+        ("tf-kd-reg-cifar100", "table6"),
+    ];
+    aliases
+        .iter()
+        .filter_map(|(target, alias)| {
+            tfkd_report::index::entry(&results.join(target).join("quick"), Some((*alias).to_string())).unwrap()
+        })
+        .map(|mut e| {
+            if redact {
+                e.commits = vec!["[commit]".into()];
+                e.machines = vec!["[machine]".into()];
+                e.date = "[date]".into();
+                e.estimate = None;
+            }
+            e
+        })
+        .collect()
 }
 
 fn check(target: &str) {
@@ -78,26 +124,76 @@ fn tf_kd_reg_sensitivity() {
 }
 
 /// The results index regenerates from the committed reports and records: what a reviewer opens first.
+/// The snapshot holds what the science depends on (runs, verdict counts, figures, numerics); the committed
+/// `results/README.md` must hold every row as the records say now (`reproduce` and `run` refresh it), whatever
+/// other targets or profiles (a smoke run, say) it also lists.
 #[test]
 fn results_index() {
     let root = repo().join("results");
-    let aliases = [
-        ("rekd-cifar10", "table1"),
-        ("rekd-cifar100", "table2"),
-        ("rekd-tiny-imagenet", "table3"),
-        ("dekd", "table4"),
-        ("tf-kd-self-cifar100", "table5"),
-        ("tf-kd-reg-cifar100", "table6"),
-    ];
-    let entries: Vec<_> = aliases
-        .iter()
-        .filter_map(|(target, alias)| {
-            tfkd_report::index::entry(&root.join(target).join("quick"), Some((*alias).to_string())).unwrap()
-        })
-        .collect();
+    let entries = index_entries(&root, true);
     assert_eq!(entries.len(), 6, "every paper target has committed quick results");
-    let md = tfkd_report::index::markdown(&entries);
-    insta::assert_snapshot!("results-index", md);
+    insta::assert_snapshot!("results-index", tfkd_report::index::markdown(&entries));
     let committed = std::fs::read_to_string(root.join("README.md")).unwrap();
-    assert!(committed.starts_with(&md), "results/README.md is stale; run `tfkd report`");
+    let md = tfkd_report::index::markdown(&index_entries(&root, false));
+    let stale = changed_lines(&committed, &md);
+    assert!(
+        stale.is_empty(),
+        "results/README.md is stale (run `tfkd report`); rows that differ:\n{}",
+        stale.join("\n")
+    );
+}
+
+/// The checks above pass on regenerated results whose records differ only in provenance, and fail, naming
+/// the row, when one number changes: a copy of a target's committed records with every time, commit and host
+/// rewritten renders the same science and the same redacted index; one accuracy changed moves its row.
+#[test]
+fn checks_see_numbers_not_provenance() {
+    let target = "rekd-tiny-imagenet";
+    let copy = tempfile::tempdir().unwrap();
+    let src = repo().join("results").join(target).join("quick");
+    let dst = copy.path().join(target).join("quick");
+    std::fs::create_dir_all(dst.join("runs")).unwrap();
+    for file in std::fs::read_dir(&src).unwrap().flatten().filter(|f| f.path().is_file()) {
+        std::fs::copy(file.path(), dst.join(file.file_name())).unwrap();
+    }
+    let records: Vec<PathBuf> = std::fs::read_dir(src.join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    let rewrite = |edit: &dyn Fn(&mut serde_json::Value)| {
+        for path in &records {
+            let mut r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            edit(&mut r);
+            std::fs::write(dst.join("runs").join(path.file_name().unwrap()), r.to_string()).unwrap();
+        }
+    };
+    rewrite(&|r| {
+        let p = &mut r["provenance"];
+        p["git_commit"] = "0123456789abcdef0123456789abcdef01234567".into();
+        p["git_dirty"] = true.into();
+        p["host"] = "elsewhere".into();
+        p["started"] = "2031-01-01T00:00:00Z".into();
+        p["finished"] = "2031-01-01T01:00:00Z".into();
+        p["wall_seconds"] = 1234.5.into();
+        p["cpu"] = "Another CPU".into();
+    });
+    let original = science(&repo().join("results"), target);
+    assert_eq!(science(copy.path(), target), original, "provenance alone must not change the science");
+    let redacted = |root: &Path| {
+        let e = tfkd_report::index::entry(&root.join(target).join("quick"), Some("table3".into())).unwrap().unwrap();
+        let e =
+            tfkd_report::index::Entry { commits: vec![], machines: vec![], date: String::new(), estimate: None, ..e };
+        tfkd_report::index::markdown(&[e])
+    };
+    assert_eq!(redacted(copy.path()), redacted(&repo().join("results")));
+
+    // One accuracy of one run changes: the science moves, on the row of that entry.
+    rewrite(&|r| {
+        if r["label"] == "rekd-resnet18-from-mobilenetv2@1" {
+            r["summary"]["best_test_acc"] = 0.5.into();
+        }
+    });
+    let changed = changed_lines(&original, &science(copy.path(), target));
+    assert!(!changed.is_empty(), "a changed accuracy must change the science");
+    assert!(
+        changed.iter().any(|l| l.starts_with("| ResNet18 ↔ MobileNetV2 |")),
+        "the table's diff names the row of the changed run: {changed:#?}"
+    );
 }

@@ -153,6 +153,15 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// The per-example soft-target weight of this run's loss ([`crate::Method::soft_weight`]): the class count
+    /// of the elementwise mean is `kl_classes` when a substitution kept the paper's weight, else the data's.
+    /// `None` for the baseline, and for a distillation method on data whose class count is only known once
+    /// loaded (an image folder).
+    #[must_use]
+    pub fn soft_weight(&self) -> Option<f64> {
+        self.method.soft_weight(self.kl_classes.or_else(|| self.data.source.classes()))
+    }
+
     /// `id@seed`, the run's label in status lines and result folders.
     #[must_use]
     pub fn label(&self) -> String {

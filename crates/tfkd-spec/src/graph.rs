@@ -55,6 +55,13 @@ struct Identity<'a> {
     model_options: &'a crate::config::ModelOptions,
     #[serde(skip_serializing_if = "Option::is_none")]
     kl_classes: Option<usize>,
+    /// An explicit fused-array size (`train.array: N`, N ≥ 2): a fused array computes other bits than its
+    /// members alone with libtorch's production CPU kernels (oneDNN sums in another order), so such runs get
+    /// ids of their own and a cache never mixes them silently with runs trained alone. `auto` and `off` are
+    /// not part of the id: on the CPU `auto` never groups, and on a GPU runs are not bit-reproducible anyway
+    /// (their records name the device and the array they trained in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    array: Option<usize>,
 }
 
 /// The run id: sha256 over the resolved settings (not the entry's name), the teacher's run id and the
@@ -73,6 +80,10 @@ pub fn run_id(config: &RunConfig, teacher_id: Option<&str>, data_hash: &str) -> 
         train: &config.train,
         model_options: &config.model_options,
         kl_classes: config.kl_classes,
+        array: match config.train.array {
+            crate::schema::ArrayMode::Max(n) if n > 1 => Some(n),
+            _ => None,
+        },
     };
     let json = serde_json::to_string(&identity).expect("serialisable");
     let digest = Sha256::digest(json.as_bytes());

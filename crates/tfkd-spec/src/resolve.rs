@@ -86,6 +86,9 @@ impl Experiment {
     /// [`kl_weight_note`] for this experiment's settings.
     #[must_use]
     pub fn kl_note(&self) -> String {
+        if self.runs.iter().all(|r| r.method.kl_reduction().is_none()) {
+            return "no run selected here has a KL term, so the class count does not weigh anything".into();
+        }
         let used = self.runs.first().and_then(|r| r.data.source.classes());
         kl_weight_note(self.kl_classes(), used, self.paper_dataset.and_then(|d| d.classes()))
     }
@@ -223,11 +226,29 @@ fn parse_sets(sets: &[String], file: &Path) -> Result<ProfilePatch, SpecError> {
         if !matches!(parts[0], "dataset" | "train" | "model" | "seeds" | "slurm") {
             return Err(invalid(set, "overridable sections are dataset.*, train.*, model.*, slurm.* and seeds".into()));
         }
-        let mut patch = value;
-        for part in parts.iter().rev() {
-            let mut m = serde_yaml::Mapping::new();
-            m.insert(Value::String((*part).to_string()), patch);
-            patch = Value::Mapping(m);
+        let nest = |value: Value, parts: &[&str]| {
+            parts.iter().rev().fold(value, |patch, part| {
+                let mut m = serde_yaml::Mapping::new();
+                m.insert(Value::String((*part).to_string()), patch);
+                Value::Mapping(m)
+            })
+        };
+        let patch = nest(value, &parts);
+        // Each override is checked on its own, so the error names its key, what it expects and, for a whole
+        // section given a value (`--set model=resnet50`), the keys it has.
+        if let Err(e) = serde_yaml::from_value::<ProfilePatch>(patch.clone()) {
+            let keys = match parts.as_slice() {
+                [section] if *section != "seeds" => {
+                    let probe = nest(Value::Mapping(std::iter::once(("?".into(), Value::Null)).collect()), &parts);
+                    let expected = serde_yaml::from_value::<ProfilePatch>(probe)
+                        .err()
+                        .and_then(|e| e.to_string().split_once("expected ").map(|(_, x)| x.to_string()))
+                        .unwrap_or_default();
+                    format!("; `{section}` is a section: set one of its keys, `--set {section}.KEY=VALUE` with KEY {expected}")
+                }
+                _ => String::new(),
+            };
+            return Err(invalid(set, format!("{e}{keys}")));
         }
         root = merge(root, patch);
     }

@@ -537,6 +537,40 @@ impl Method {
         }
     }
 
+    /// The per-example weight the loss puts on its soft target, as the loss really applies it
+    /// (docs/paper.md §3): the factor in front of one example's KL(soft target ‖ student) once the batch
+    /// reduction is undone, beside the label term's weight 1 − α.
+    ///
+    /// - KD, Re-KD, De-KD: α·T² (÷`kl_classes` under the official elementwise mean);
+    /// - Tf-KD_self: α·T²·multiplier (÷`kl_classes` under the elementwise mean);
+    /// - Tf-KD_reg: α·multiplier (no T² in either form; ÷`kl_classes` under the elementwise mean);
+    /// - LSR: ε, the weight of the smoothing part of the target (the label keeps 1 − ε);
+    /// - baseline: `None`.
+    ///
+    /// `kl_classes` is the class count the elementwise-mean KL divides by: the data's K, or the paper's K′
+    /// when a substitution keeps the paper's weight ([`crate::RunConfig::kl_classes`]); `None` (not known
+    /// before the data is loaded) leaves an elementwise-mean weight unknown.
+    #[must_use]
+    pub fn soft_weight(&self, kl_classes: Option<usize>) -> Option<f64> {
+        let per_example = |reduction: KlReduction, w: f64| match reduction {
+            KlReduction::ElementwiseMean => kl_classes.map(|k| w / k as f64),
+            KlReduction::BatchMean => Some(w),
+        };
+        match *self {
+            Method::Baseline {} => None,
+            Method::Lsr { epsilon, .. } => Some(epsilon),
+            Method::Kd { alpha, temperature, reduction }
+            | Method::ReKd { alpha, temperature, reduction }
+            | Method::DeKd { alpha, temperature, reduction } => {
+                per_example(reduction, alpha * temperature * temperature)
+            }
+            Method::TfKdSelf { alpha, temperature, multiplier, reduction } => {
+                per_example(reduction, alpha * temperature * temperature * multiplier)
+            }
+            Method::TfKdReg { alpha, multiplier, reduction, .. } => per_example(reduction, alpha * multiplier),
+        }
+    }
+
     /// Whether the method trains against a teacher run.
     #[must_use]
     pub fn needs_teacher(&self) -> bool {

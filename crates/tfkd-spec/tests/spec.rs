@@ -118,6 +118,15 @@ fn profile_layers_and_seeds() {
     assert_ne!(id(&a, "lsr-resnet18"), id(&c, "lsr-resnet18"));
     // A student's id follows its teacher's.
     assert_ne!(id(&a, "kd-mobilenetv2"), id(&c, "kd-mobilenetv2"));
+    // Arrays policy: `auto` and `off` group without changing what a run is; an explicit array size gives the
+    // run an id of its own (a fused array's CPU bits differ from a single run's under oneDNN).
+    let with = |array: &str| {
+        plan(&check(BASE, "smoke", &["train.epochs=3", format!("train.array={array}").as_str()]).unwrap(), "h")
+    };
+    assert_eq!(id(&with("auto"), "lsr-resnet18"), id(&a, "lsr-resnet18"));
+    assert_eq!(id(&with("off"), "lsr-resnet18"), id(&a, "lsr-resnet18"));
+    assert_ne!(id(&with("4"), "lsr-resnet18"), id(&a, "lsr-resnet18"));
+    assert_ne!(id(&with("4"), "lsr-resnet18"), id(&with("2"), "lsr-resnet18"));
 }
 
 #[test]

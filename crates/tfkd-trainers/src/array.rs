@@ -50,6 +50,9 @@ pub struct Member<'a> {
     pub teacher: Option<TeacherChoice>,
     /// The lease on its folder, held while it trains.
     pub lease: Lease,
+    /// Why it trains alone though planned in a fused array (the array failed to build or run), for its
+    /// record's provenance.
+    pub fallback: Option<String>,
 }
 
 /// What makes runs one array: the same model, batch size, epochs, precision, Nesterov, normalisation,
@@ -101,9 +104,38 @@ struct Slot<'a> {
 impl Slot<'_> {
     /// Marks the member failed with `error`, on disk (failed.json) too; the array goes on without it.
     fn fail(&mut self, error: TrainError) -> Result<()> {
-        self.dir.write_json(&self.dir.failed(), &serde_json::json!({ "error": tfkd_io::chain(&error) }))?;
-        self.failed = Some(error);
+        let lease = &self.lease;
+        let json = serde_json::json!({ "error": tfkd_io::chain(&error) });
+        match self.dir.write_json_if(&self.dir.failed(), &json, &|| lease.still_ours()) {
+            Ok(()) => self.failed = Some(error),
+            Err(TrainError::LeaseLost { .. }) => self.lose(),
+            Err(e) => return Err(e),
+        }
         Ok(())
+    }
+
+    /// Ends the member, after a guarded write was refused: another process holds its lease now.
+    fn lose(&mut self) {
+        if !self.guard() {
+            return;
+        }
+        // The lock was momentarily unreadable at the write but is ours again: still, write nothing more now.
+        self.failed = Some(TrainError::LeaseLost { owner: "another process, for a moment".into() });
+    }
+
+    /// Whether this process may still write into the member's folder: `false` once another process has taken
+    /// its lease over (this one stalled past the timeout), and the member then ends, having written nothing
+    /// more, with [`TrainError::LeaseLost`]. Asked before every write into the folder.
+    fn guard(&mut self) -> bool {
+        if self.failed.as_ref().is_some_and(|e| matches!(e, TrainError::LeaseLost { .. })) {
+            return false;
+        }
+        if self.lease.still_ours() {
+            return true;
+        }
+        let owner = self.lease.holder().map_or_else(|| "another process".to_string(), |o| o.to_string());
+        self.failed = Some(TrainError::LeaseLost { owner });
+        false
     }
 }
 
@@ -162,6 +194,11 @@ impl<'a> Array<'a> {
             ));
         }
         let count = members.len() as i64;
+        if count > 1 && crate::fault::array_fails() {
+            return Err(TrainError::Worker(format!(
+                "a fused array of {count} could not be built (simulated by TFKD_FAULT_ARRAY)"
+            )));
+        }
         if first.train.threads > 0 {
             tch::set_num_threads(first.train.threads as i32);
         }
@@ -219,7 +256,10 @@ impl<'a> Array<'a> {
                 teacher: mb.teacher,
                 lease: mb.lease,
                 progress,
-                provenance: Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics),
+                provenance: Provenance {
+                    array_fallback: mb.fallback,
+                    ..Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics)
+                },
                 weights: BTreeMap::new(),
                 fault: crate::fault::nan_step(&cfg.label()),
                 failed: None,
@@ -236,6 +276,7 @@ impl<'a> Array<'a> {
                 s.provenance.array = Some(ArrayInfo { members: count as usize, index: a, labels: labels.clone() });
             }
         }
+
         let vs = VarStore::new(ctx.device);
         let net = Network::build(&vs, arch, single.with_members(count))?;
         for (a, w) in initial.iter().enumerate() {
@@ -333,7 +374,14 @@ impl<'a> Array<'a> {
     }
 
     fn interrupted(&self) -> bool {
-        self.ctx.interrupt.load(Ordering::SeqCst) || self.slots.iter().any(|s| s.failed.is_none() && s.lease.lost())
+        self.ctx.interrupt.load(Ordering::SeqCst)
+    }
+
+    /// Ends, without another write, every live member whose lease another process took over.
+    fn drop_lost_members(&mut self) {
+        for s in self.slots.iter_mut().filter(|s| s.failed.is_none() && s.lease.lost()) {
+            s.guard();
+        }
     }
 
     /// The batches of `epoch` from batch `skip` on; returns each member's sums over the whole epoch.
@@ -382,12 +430,16 @@ impl<'a> Array<'a> {
             let live_lr: Vec<f64> =
                 (0..self.slots.len()).map(|a| if self.slots[a].failed.is_none() { lr[a] } else { 0.0 }).collect();
             self.batch(epoch, b, &xs, &ys, &live_lr, &mut tallies, started, obs)?;
+            self.drop_lost_members();
             if self.live().next().is_none() {
                 return Ok(Vec::new());
             }
             if self.interrupted() {
                 let seconds = before + started.elapsed().as_secs_f64();
                 for a in self.live().collect::<Vec<_>>() {
+                    if !self.slots[a].guard() {
+                        continue;
+                    }
                     let t = &mut tallies[a];
                     t.read()?;
                     let s = &mut self.slots[a];
@@ -400,7 +452,11 @@ impl<'a> Array<'a> {
                         seconds,
                         lr: lr[a],
                     });
-                    self.checkpoint(a)?;
+                    match self.checkpoint(a) {
+                        Ok(()) => {}
+                        Err(TrainError::LeaseLost { .. }) => self.slots[a].lose(),
+                        Err(e) => return Err(e),
+                    }
                 }
                 return Err(TrainError::Interrupted {
                     at: format!("at epoch {}, batch {} of {}", epoch + 1, b + 1, self.iters),
@@ -523,6 +579,9 @@ impl<'a> Array<'a> {
         let count = self.members();
         for a in self.live().collect::<Vec<_>>() {
             let s = &mut self.slots[a];
+            if !s.guard() {
+                continue;
+            }
             s.progress.epoch_so_far = None;
             let sum = sums[a];
             let seen = sum.seen.max(1) as f64;
@@ -545,19 +604,14 @@ impl<'a> Array<'a> {
             });
             s.progress.epochs_done = epoch + 1;
             s.progress.batches_done = 0;
-            let summary = Summary::of(&s.progress.metrics).expect("one epoch done");
-            if s.progress.selected_epoch != Some(summary.selected_epoch()) {
-                let sha = s.dir.save_weights(&self.vs, a as i64, count, &s.dir.best())?;
-                s.weights.insert("best.safetensors".into(), sha.clone());
-                s.progress.best_sha256 = Some(sha);
-                s.progress.selected_epoch = Some(summary.selected_epoch());
+            match self.save_epoch(a, epoch, count) {
+                Ok(()) => {}
+                Err(TrainError::LeaseLost { .. }) => {
+                    self.slots[a].lose();
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
-            if s.run.keep_all_epochs || s.run.keep_epochs.contains(&(epoch + 1)) {
-                let path = s.dir.snapshot(epoch + 1);
-                let sha = s.dir.save_weights(&self.vs, a as i64, count, &path)?;
-                s.weights.insert(format!("epoch-{}.safetensors", epoch + 1), sha);
-            }
-            self.checkpoint(a)?;
             let s = &self.slots[a];
             obs.event(&Event::Epoch {
                 label: s.label.clone(),
@@ -567,13 +621,34 @@ impl<'a> Array<'a> {
         Ok(())
     }
 
+    /// The end-of-epoch files of member `a`: its best weights when a new epoch is selected, a snapshot its
+    /// students asked for, and its checkpoint; each only while its lease is its own.
+    fn save_epoch(&mut self, a: usize, epoch: u32, count: i64) -> Result<()> {
+        let s = &mut self.slots[a];
+        let summary = Summary::of(&s.progress.metrics).expect("one epoch done");
+        let lease = &s.lease;
+        let may = || lease.still_ours();
+        if s.progress.selected_epoch != Some(summary.selected_epoch()) {
+            let sha = s.dir.save_weights(&self.vs, a as i64, count, &s.dir.best(), &may)?;
+            s.weights.insert("best.safetensors".into(), sha.clone());
+            s.progress.best_sha256 = Some(sha);
+            s.progress.selected_epoch = Some(summary.selected_epoch());
+        }
+        if s.run.keep_all_epochs || s.run.keep_epochs.contains(&(epoch + 1)) {
+            let path = s.dir.snapshot(epoch + 1);
+            let sha = s.dir.save_weights(&self.vs, a as i64, count, &path, &may)?;
+            s.weights.insert(format!("epoch-{}.safetensors", epoch + 1), sha);
+        }
+        self.checkpoint(a)
+    }
+
     fn checkpoint(&mut self, a: usize) -> Result<()> {
         let count = self.members();
         let model = member::weights(&self.vs, a as i64, count);
         let momentum = self.sgd.member_buffers(a as i64);
-        let s = &mut self.slots[a];
-        s.progress.tensors_sha256.clear();
-        s.dir.save_checkpoint(&model, &momentum, &mut s.progress)
+        let Slot { dir, lease, progress, .. } = &mut self.slots[a];
+        progress.tensors_sha256.clear();
+        dir.save_checkpoint(&model, &momentum, progress, &|| lease.still_ours())
     }
 
     /// Accuracy, calibration and (for distillation members) agreement with the teacher of every member on
@@ -684,6 +759,13 @@ fn record(s: &mut Slot<'_>, splits: &Splits, data_hash: &str) -> Result<RunRecor
         provenance: s.provenance.clone(),
         weights,
     };
-    s.dir.write_json(&s.dir.done(), &record)?;
-    Ok(record)
+    let lease = &s.lease;
+    match s.dir.write_json_if(&s.dir.done(), &record, &|| lease.still_ours()) {
+        Ok(()) => Ok(record),
+        Err(TrainError::LeaseLost { .. }) => {
+            s.lose();
+            Err(s.failed.take().expect("lose sets why"))
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -221,13 +221,19 @@ pub fn train_job(plan: &Plan, job: &[&PlannedRun], ctx: &Context, obs: &mut dyn 
         members = later;
         let (idx, group): (Vec<usize>, Vec<Member<'_>>) = now.into_iter().unzip();
         let runs: Vec<&PlannedRun> = group.iter().map(|m| m.run).collect();
-        for ((i, p), result) in
-            idx.into_iter().zip(runs).zip(array::train(group, &plan.splits, &plan.data_hash, ctx, obs))
-        {
+        let mut results = array::train(group, &plan.splits, &plan.data_hash, ctx, obs);
+        if runs.len() > 1 && results.iter().all(|r| r.as_ref().is_err_and(array_failed)) {
+            results = alone(&runs, &results, plan, ctx, obs);
+        }
+        for ((i, p), result) in idx.into_iter().zip(runs).zip(results) {
             outcomes[i] = Some(match result {
                 Ok(record) => Outcome::Trained(Box::new(record)),
                 Err(TrainError::Interrupted { at }) => {
                     Outcome::Interrupted { label: p.config.label(), run_id: p.run_id.clone(), at }
+                }
+                // Not a failure of the run: another process trains it; this one only says so.
+                Err(e @ TrainError::LeaseLost { .. }) => {
+                    Outcome::Interrupted { label: p.config.label(), run_id: p.run_id.clone(), at: e.to_string() }
                 }
                 Err(e) => Outcome::failed(p, tfkd_io::chain(&e)),
             });
@@ -247,6 +253,44 @@ pub fn train_job(plan: &Plan, job: &[&PlannedRun], ctx: &Context, obs: &mut dyn 
         }
     }
     outcomes
+}
+
+/// Whether an error ended a whole fused array rather than one member's run: not a stop on request, a
+/// takeover or a member's own diverging loss.
+fn array_failed(e: &TrainError) -> bool {
+    !matches!(e, TrainError::Interrupted { .. } | TrainError::LeaseLost { .. } | TrainError::NonFinite { .. })
+}
+
+/// Fail soft: the members of a fused array that failed as a whole (it could not be built or run on this
+/// device: a kernel, memory or grouped-convolution limit) train one by one, and their records say why.
+fn alone(
+    runs: &[&PlannedRun],
+    failed: &[Result<RunRecord>],
+    plan: &Plan,
+    ctx: &Context,
+    obs: &mut dyn Observer,
+) -> Vec<Result<RunRecord>> {
+    let why = failed.iter().find_map(|r| r.as_ref().err().map(|e| tfkd_io::chain(e))).unwrap_or_default();
+    let note = format!("a fused array of {} failed ({why}); trained alone", runs.len());
+    runs.iter()
+        .map(|p| {
+            obs.event(&Event::RunRepaired {
+                label: p.config.label(),
+                run_id: p.run_id.clone(),
+                damaged: format!("its fused array of {} failed: {why}", runs.len()),
+                action: "training it alone".into(),
+            });
+            match claim(p, ctx, obs)? {
+                Claim::Train(member) => {
+                    let member = Member { fallback: Some(note.clone()), ..*member };
+                    array::train(vec![member], &plan.splits, &plan.data_hash, ctx, obs).pop().expect("one member")
+                }
+                Claim::Done(Outcome::Trained(r) | Outcome::Cached { record: r, .. }) => Ok(*r),
+                Claim::Done(Outcome::Interrupted { at, .. }) => Err(TrainError::Interrupted { at }),
+                Claim::Done(Outcome::Failed { error, .. }) => Err(TrainError::Worker(error)),
+            }
+        })
+        .collect()
 }
 
 fn position(m: &Member<'_>, ctx: &Context) -> (u32, usize) {
@@ -311,7 +355,7 @@ fn claim<'a>(p: &'a PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result
                     Some(teacher::choose(p, &record, &ctx.cache_dir)?)
                 }
             };
-            Ok(Claim::Train(Box::new(Member { run: p, teacher, lease })))
+            Ok(Claim::Train(Box::new(Member { run: p, teacher, lease, fallback: None })))
         }
     }
 }

@@ -81,6 +81,16 @@ pub enum TrainError {
         /// Where (epoch and batch).
         at: String,
     },
+    /// Another process took the run's lease over after this one stalled past the lease timeout (frozen,
+    /// suspended): this process wrote nothing more into the run's folder and leaves the run to the other.
+    #[error(
+        "taken over by {owner} after this process stalled past the lease timeout; it wrote nothing more into the \
+         run's folder and leaves the run to that process"
+    )]
+    LeaseLost {
+        /// The lease's holder now.
+        owner: String,
+    },
     /// I/O on a named file.
     #[error(transparent)]
     Io(#[from] tfkd_io::IoError),

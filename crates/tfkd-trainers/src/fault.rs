@@ -1,7 +1,8 @@
 //! Fault injection for tests of the failure paths: `TFKD_FAULT_NAN=LABEL:STEP[,LABEL:STEP…]` makes the loss
 //! of run `LABEL` (`id@seed`, or `*` for every run) NaN at global optimisation step `STEP` (0-based), so
 //! the NaN handling is exercised through the real training loop rather than by an absurd learning rate
-//! (which specs now refuse).
+//! (which specs now refuse). `TFKD_FAULT_ARRAY=1` makes every fused array of two or more runs fail to
+//! build, as an array a device cannot run would, so the fall-back to single runs is exercised on the CPU.
 
 /// The step at which `label`'s loss is to turn NaN, if the environment asks for it.
 #[must_use]
@@ -11,4 +12,10 @@ pub fn nan_step(label: &str) -> Option<u64> {
         let (who, step) = item.trim().rsplit_once(':')?;
         (who == "*" || who == label).then(|| step.parse().ok()).flatten()
     })
+}
+
+/// Whether fused arrays are to fail as if the device could not run them.
+#[must_use]
+pub fn array_fails() -> bool {
+    std::env::var_os("TFKD_FAULT_ARRAY").is_some_and(|v| !v.is_empty() && v != "0")
 }

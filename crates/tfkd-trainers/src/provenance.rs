@@ -43,6 +43,10 @@ pub struct Provenance {
     /// The fused array the run trained in, if it trained with others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array: Option<ArrayInfo>,
+    /// Why the run trained alone though planned in a fused array: the array failed to build or run (a
+    /// kernel, memory or grouped-convolution limit of the device) and tfkd fell back to single runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_fallback: Option<String>,
 }
 
 /// A run's place in a fused training array.
@@ -115,6 +119,7 @@ impl Provenance {
             cpu_isa,
             numerics: Some(numerics.to_string()),
             array: None,
+            array_fallback: None,
         }
     }
 

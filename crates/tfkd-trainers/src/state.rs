@@ -25,7 +25,7 @@ use std::{
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{nn::VarStore, Tensor};
-use tfkd_io::{write_atomic, write_atomic_with, IoError, Owner};
+use tfkd_io::{atomic::write_atomic_if, write_atomic_with, IoError, Owner};
 
 use crate::{
     error::{Result, TrainError},
@@ -156,6 +156,19 @@ pub struct RunDir {
     root: PathBuf,
 }
 
+/// Asked before each file a run's holder writes or removes in the run's folder: whether the folder is still
+/// its own (its lease). `&|| true` where no lease is involved.
+pub type MayWrite<'a> = &'a dyn Fn() -> bool;
+
+/// `Ok` when a guarded write went through; [`TrainError::LeaseLost`] when the guard refused it.
+fn committed(written: bool) -> Result<()> {
+    if written {
+        Ok(())
+    } else {
+        Err(TrainError::LeaseLost { owner: "another process".into() })
+    }
+}
+
 /// sha256 of a file as lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
@@ -231,8 +244,7 @@ impl RunDir {
     /// The live process holding the run's lease, if any.
     #[must_use]
     pub fn holder(&self) -> Option<Owner> {
-        let text = std::fs::read_to_string(self.lock()).ok()?;
-        let owner: Owner = serde_json::from_str(&text).ok()?;
+        let owner = tfkd_io::lease::record_at(&self.lock())?;
         let local = owner.host == tfkd_io::host_name();
         (!local || tfkd_io::temp::pid_alive(owner.pid)).then_some(owner)
     }
@@ -307,6 +319,26 @@ impl RunDir {
             .collect()
     }
 
+    /// Checkpoint files (`state-*`) beyond the newest [`KEEP`] checkpoints, which a run keeps to repair its
+    /// record from: left behind by a process stopped while it pruned, or by hand.
+    #[must_use]
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        let keep: Vec<u64> = self.checkpoint_steps().into_iter().take(KEEP).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let step = name.strip_prefix("state-").and_then(|r| r.split('.').next()).and_then(|n| n.parse().ok());
+                step.is_some_and(|n: u64| !keep.contains(&n))
+            })
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files
+    }
+
     /// Creates the folder.
     pub fn create(&self) -> Result<()> {
         std::fs::create_dir_all(&self.root)
@@ -315,9 +347,21 @@ impl RunDir {
 
     /// Writes JSON atomically.
     pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
+        self.write_json_if(path, value, &|| true)
+    }
+
+    /// Writes JSON atomically if `may` still allows it at the moment the file would appear
+    /// ([`TrainError::LeaseLost`] when not).
+    pub fn write_json_if<T: Serialize>(&self, path: &Path, value: &T, may: MayWrite<'_>) -> Result<()> {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| TrainError::Damaged { file: path.to_path_buf(), detail: e.to_string() })?;
-        Ok(write_atomic(path, text)?)
+        let written = write_atomic_if(path, |tmp| std::fs::write(tmp, &text), may).map_err(|e| match e {
+            tfkd_io::atomic::AtomicError::Write(source) => {
+                TrainError::Io(IoError { op: "writing", path: path.to_path_buf(), source })
+            }
+            tfkd_io::atomic::AtomicError::Io(e) => TrainError::Io(e),
+        })?;
+        committed(written)
     }
 
     /// Reads JSON; `None` when the file is absent, [`TrainError::Damaged`] when it does not parse.
@@ -333,22 +377,27 @@ impl RunDir {
 
     /// Saves a checkpoint of one member after `progress.steps` steps: tensors, then the JSON with their
     /// checksum; keeps the newest [`KEEP`] checkpoints. `model` and `momentum` are the member's slices.
+    /// `may` is asked before each file appears and before each old checkpoint is removed: a holder that lost
+    /// its lease meanwhile writes and removes nothing more ([`TrainError::LeaseLost`]).
     pub fn save_checkpoint(
         &self,
         model: &[(String, Tensor)],
         momentum: &BTreeMap<String, Tensor>,
         progress: &mut Progress,
+        may: MayWrite<'_>,
     ) -> Result<()> {
         let mut named: Vec<(String, Tensor)> =
             model.iter().map(|(k, v)| (format!("model.{k}"), v.contiguous())).collect();
         named.extend(momentum.iter().map(|(k, v)| (format!("momentum.{k}"), v.contiguous())));
         let file = self.state_tensors(progress.steps);
-        write_atomic_with(&file, |tmp| Tensor::write_safetensors(&named, tmp))
+        let written = write_atomic_if(&file, |tmp| Tensor::write_safetensors(&named, tmp), may)
             .map_err(|e| TrainError::checkpoint_write(&file, e))?;
+        committed(written)?;
         progress.tensors_sha256 =
             sha256_file(&file).map_err(|e| IoError { op: "reading", path: file.clone(), source: e })?;
-        self.write_json(&self.state_json(progress.steps), progress)?;
+        self.write_json_if(&self.state_json(progress.steps), progress, may)?;
         for step in self.checkpoint_steps().into_iter().skip(KEEP) {
+            committed(may())?;
             self.remove_checkpoint(step);
         }
         Ok(())
@@ -429,9 +478,17 @@ impl RunDir {
     }
 
     /// Saves a member's weights (a snapshot or the best weights) atomically; returns their sha256.
-    pub fn save_weights(&self, vs: &VarStore, member: i64, members: i64, path: &Path) -> Result<String> {
-        write_atomic_with(path, |tmp| tfkd_models::member::save(vs, member, members, tmp))
+    pub fn save_weights(
+        &self,
+        vs: &VarStore,
+        member: i64,
+        members: i64,
+        path: &Path,
+        may: MayWrite<'_>,
+    ) -> Result<String> {
+        let written = write_atomic_if(path, |tmp| tfkd_models::member::save(vs, member, members, tmp), may)
             .map_err(|e| TrainError::checkpoint_write(path, e))?;
+        committed(written)?;
         Ok(sha256_file(path).map_err(|e| IoError { op: "reading", path: path.to_path_buf(), source: e })?)
     }
 
@@ -462,7 +519,7 @@ mod tests {
         dir.create().unwrap();
         for steps in [4u64, 8, 12] {
             let mut p = Progress { steps, epochs_done: (steps / 4) as u32, ..Progress::fresh("r1") };
-            dir.save_checkpoint(&tensors(), &BTreeMap::new(), &mut p).unwrap();
+            dir.save_checkpoint(&tensors(), &BTreeMap::new(), &mut p, &|| true).unwrap();
         }
         assert_eq!(dir.checkpoint_steps(), vec![12, 8], "two are kept");
         let newest = dir.state_tensors(12);
@@ -495,7 +552,7 @@ mod tests {
         }
         std::fs::remove_file(dir.done()).unwrap();
         let mut p = Progress::fresh("r2");
-        dir.save_checkpoint(&tensors(), &BTreeMap::new(), &mut p).unwrap();
+        dir.save_checkpoint(&tensors(), &BTreeMap::new(), &mut p, &|| true).unwrap();
         std::fs::write(dir.state_json(0), "{").unwrap();
         assert!(matches!(dir.state().unwrap(), RunState::Damaged(d) if d[0].file.ends_with("state-0.json")));
     }

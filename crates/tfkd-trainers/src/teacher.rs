@@ -110,7 +110,7 @@ impl Teachers {
     }
 }
 
-/// The teacher whose soft targets a Tf-KD_reg table shows (REFERENCE.md, the KD ≈ LSR argument): the teacher of
+/// The teacher whose soft targets a Tf-KD_reg table shows (docs/paper.md, the KD ≈ LSR argument): the teacher of
 /// the first row's normal-KD cell. `None` when `exp` has no Tf-KD_reg table, no such cell, or the cell's run has
 /// no teacher in `plan`.
 #[must_use]

@@ -110,6 +110,8 @@ pub struct Estimate {
     pub measured_now: usize,
     /// The slowest setting: its description and training speed.
     pub slowest: Option<(String, f64)>,
+    /// Seconds estimated for each run left, by label (`id@seed`), one run alone.
+    pub per_run: std::collections::BTreeMap<String, f64>,
 }
 
 impl std::fmt::Display for Estimate {
@@ -233,7 +235,14 @@ pub fn estimate(
         )
     };
     if left.is_empty() {
-        return Ok(Estimate { seconds: 0.0, runs: 0, jobs, measured_now: 0, slowest: None });
+        return Ok(Estimate {
+            seconds: 0.0,
+            runs: 0,
+            jobs,
+            measured_now: 0,
+            slowest: None,
+            per_run: Default::default(),
+        });
     }
     let teacher: Vec<Option<usize>> =
         runs.iter().map(|p| p.teacher_id.as_ref().and_then(|t| runs.iter().position(|q| &q.run_id == t))).collect();
@@ -282,7 +291,8 @@ pub fn estimate(
         .map(|&i| &runs[i])
         .map(|p| (format!("{} width {}", p.config.model, p.config.model_options.width), speed_of(p).train_img_per_s))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    Ok(Estimate { seconds: schedule(&costs, &teacher, jobs), runs: left.len(), jobs, measured_now, slowest })
+    let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i])).collect();
+    Ok(Estimate { seconds: schedule(&costs, &teacher, jobs), runs: left.len(), jobs, measured_now, slowest, per_run })
 }
 
 /// Training and forward speed of one setting on a probe batch of at most 32 random images.
@@ -370,13 +380,14 @@ pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool) ->
     }
     ways.push("a cluster (`--executor slurm`)".into());
     if profile != "quick" && profile != "smoke" {
-        ways.push("the quick profile (`--profile quick`)".into());
+        ways.push("a smaller profile (`--profile quick`)".into());
     }
     let advice = format!("that is long for this machine; what would make it feasible: {}", ways.join(", "));
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
-        eprintln!("warning: {advice}. Going on (not a terminal); pass --yes to silence this.");
-        return Ok(true);
+        // Nobody is there to answer: a days-long plan is never started unasked.
+        eprintln!("{advice}.\nNo terminal to ask on, so nothing was started; pass --yes to train here anyway.");
+        return Ok(false);
     }
     eprint!("{advice}.\nTrain here anyway? [y/N] ");
     let mut answer = String::new();

@@ -44,9 +44,9 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Jobs trained at once, each in its own process [default: on the CPU, cores ÷ train.threads
-    /// (1 when train.threads is 0, i.e. all cores); on a GPU, 1]. Results do not depend on it.
-    #[arg(long, short)]
-    pub jobs: Option<usize>,
+    /// (1 when train.threads is 0, i.e. all cores); on a GPU, 1]. Results do not depend on it. At least 1.
+    #[arg(long, short, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
     /// Where to train: here, or on a Slurm cluster (job arrays submitted from this login node; run the
     /// same command again when they finish to write the report, or pass --wait).
     #[arg(long, value_enum, default_value_t)]
@@ -191,7 +191,7 @@ fn jobs(exp: &Experiment, args: &RunArgs, device: Device) -> (usize, Option<usiz
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let per_run = exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0);
     let jobs = match args.jobs {
-        Some(j) => j.max(1),
+        Some(j) => usize::try_from(j).unwrap_or(usize::MAX),
         None if device.is_cuda() || per_run == 0 => 1,
         None => (cores / per_run).max(1),
     };
@@ -260,8 +260,11 @@ fn train_in_worker(
         std::thread::spawn(move || {
             while !done.load(Ordering::SeqCst) {
                 if interrupt.load(Ordering::SeqCst) {
+                    // SIGUSR1 only asks the worker to checkpoint and stop: a signal sent to the whole process
+                    // group (Ctrl-C, `kill -TERM -PGID`) has already reached it, and a second SIGINT or SIGTERM
+                    // would make it exit at once without saying what it kept.
                     // SAFETY: signalling our own child by pid.
-                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGUSR1) };
                     return;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
@@ -319,6 +322,18 @@ fn train_in_worker(
                 Some(Event::RunFailed { error, .. }) => {
                     Outcome::Failed { label, run_id: p.run_id.clone(), error: error.clone() }
                 }
+                _ if stopped_by_signal(&status) && partial_epochs(&ctx.cache_dir, &p.run_id).is_some() => {
+                    // The worker was stopped (a signal, a crash) after checkpointing: the run is partial and
+                    // resumes; say so instead of calling it failed.
+                    let epochs = partial_epochs(&ctx.cache_dir, &p.run_id).unwrap_or(0);
+                    Outcome::Interrupted {
+                        label,
+                        run_id: p.run_id.clone(),
+                        at: format!(
+                            "{how}; partial, {epochs} epoch(s) checkpointed — the same command resumes it from there"
+                        ),
+                    }
+                }
                 _ => {
                     let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
                     let error = [how.as_str(), tail.as_str()]
@@ -336,6 +351,25 @@ fn train_in_worker(
             }
         })
         .collect()
+}
+
+/// Whether a worker ended because it was asked to stop (SIGINT, SIGTERM, SIGHUP, or the exit status of a
+/// second interrupt or of an interrupted run) rather than by a crash, which stays a failure.
+fn stopped_by_signal(status: &std::io::Result<std::process::ExitStatus>) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let Ok(s) = status else { return false };
+    let code = s.code();
+    matches!(s.signal(), Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
+        || code == Some(130)
+        || code == Some(i32::from(INTERRUPTED_EXIT))
+}
+
+/// The epochs a partial run has checkpointed, or `None` when it is not partial.
+fn partial_epochs(cache: &Path, run_id: &str) -> Option<u32> {
+    match RunDir::new(cache, run_id).state() {
+        Ok(RunState::Partial { progress, .. }) => Some(progress.epochs_done),
+        _ => None,
+    }
 }
 
 /// `tfkd train-one`: trains one job in this process and reports its events as JSON lines on stdout. Exits
@@ -474,6 +508,17 @@ pub fn run(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> anyh
     if !estimate::confirm(&estimate, &exp.profile, ctx.device, args.yes)? {
         bail!("not started: {} would take about {} here", exp.name, estimate::human(estimate.seconds));
     }
+    // The estimate is kept beside the records, so the report can set it against the measured time.
+    let started = std::time::Instant::now();
+    let mut kept = (estimate.runs > 0).then(|| tfkd_report::timing::Estimate {
+        estimated_s: estimate.seconds,
+        jobs,
+        per_run: estimate.per_run.clone(),
+        measured_s: None,
+    });
+    if let Some(k) = &kept {
+        k.write(&results_dir(exp))?;
+    }
     let array = exp.runs.iter().map(|r| r.train.array.limit(ctx.device.is_cuda())).min().unwrap_or(1);
     let mut progress = Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
     let launch =
@@ -505,6 +550,10 @@ pub fn run(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> anyh
         })
         .collect();
     let trained = outcomes.iter().filter(|o| matches!(o, Outcome::Trained(_))).count();
+    if let Some(k) = kept.as_mut().filter(|_| trained > 0) {
+        k.measured_s = Some(started.elapsed().as_secs_f64());
+        k.write(&results_dir(exp))?;
+    }
     let cached = outcomes.iter().filter(|o| matches!(o, Outcome::Cached { .. })).count();
     eprintln!(
         "{}: {trained} trained, {cached} cached, {} failed, {} interrupted; records in {}",
@@ -519,13 +568,24 @@ pub fn run(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> anyh
             trained + cached,
             dir.display(),
             interrupted.len(),
-            interrupted.join("\n")
+            summarise(&interrupted)
         )));
     }
     if !failed.is_empty() {
-        bail!("{} run(s) failed:\n{}", failed.len(), failed.join("\n"));
+        bail!("{} run(s) failed:\n{}", failed.len(), summarise(&failed));
     }
     Ok(Ran { plan })
+}
+
+/// Lines of a listing, the first 20 and a count of the rest: a plan of thousands of runs is not listed one
+/// per line (`tfkd status TARGET` lists them all).
+fn summarise(lines: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out = lines.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("\n");
+    if lines.len() > SHOWN {
+        out += &format!("\n  … and {} more (`tfkd status` lists every run)", lines.len() - SHOWN);
+    }
+    out
 }
 
 /// A run or reproduce stopped by a signal: the message says what was kept (exit status [`INTERRUPTED_EXIT`]).
@@ -603,13 +663,44 @@ impl RunArgs {
     }
 }
 
-fn describe(dir: &RunDir, id: &str, epochs: Option<u32>) -> anyhow::Result<(&'static str, String)> {
+/// A run folder's state for `status`: a folder that cannot be read is reported as such, not an error that
+/// hides every other run.
+fn describe(dir: &RunDir, id: &str, epochs: Option<u32>) -> (&'static str, String) {
     let running = dir.holder().map(|o| format!(" — running now: {o}")).unwrap_or_default();
-    Ok(match dir.state()? {
-        RunState::Done(r) => (
-            "done",
-            format!("{:<32} test {:.2}% (best {:.2}%)", r.label, r.summary.last_test_acc * 100.0, r.summary.best_test_acc * 100.0),
-        ),
+    let state = match dir.state() {
+        Ok(state) => state,
+        Err(e) => return ("unreadable", format!("{} — {}", dir.path().display(), tfkd_io::chain(&e))),
+    };
+    match state {
+        RunState::Done(r) => {
+            // A finished run is only as good as its weights: a student or a report would read them.
+            let damaged = dir.verify(&r);
+            if !damaged.is_empty() {
+                return (
+                    "damaged",
+                    format!(
+                        "{:<32} {} — the next run of its target retrains it; `tfkd clean --damaged` removes it",
+                        r.label,
+                        damaged.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    ),
+                );
+            }
+            let leftovers = dir.leftovers();
+            let note = if leftovers.is_empty() {
+                String::new()
+            } else {
+                format!("; {} leftover checkpoint file(s), `tfkd clean --damaged` removes them", leftovers.len())
+            };
+            (
+                "done",
+                format!(
+                    "{:<32} test {:.2}% (best {:.2}%){note}",
+                    r.label,
+                    r.summary.last_test_acc * 100.0,
+                    r.summary.best_test_acc * 100.0
+                ),
+            )
+        }
         RunState::Failed(error) => ("failed", error),
         RunState::Partial { progress, damaged } => {
             let last = progress.metrics.last().map_or(String::new(), |m| format!(", test {:.2}%", m.test_acc * 100.0));
@@ -631,7 +722,7 @@ fn describe(dir: &RunDir, id: &str, epochs: Option<u32>) -> anyhow::Result<(&'st
         ),
         RunState::Pending if !running.is_empty() => ("running", format!("starting{running}")),
         RunState::Pending => ("pending", format!("[{id}]")),
-    })
+    }
 }
 
 /// `tfkd status`: every run folder in the cache with its state (damaged ones with the file and why).
@@ -641,7 +732,7 @@ pub fn status() -> anyhow::Result<String> {
     let mut counts = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        let (state, text) = describe(&RunDir::new(&paths::cache_dir(), &id), &id, None)?;
+        let (state, text) = describe(&RunDir::new(&paths::cache_dir(), &id), &id, None);
         if state == "pending" {
             continue;
         }
@@ -649,7 +740,7 @@ pub fn status() -> anyhow::Result<String> {
         rows.push(format!("{state:<8} {id} {text}"));
     }
     rows.sort();
-    let summary: Vec<String> = ["done", "partial", "running", "failed", "damaged"]
+    let summary: Vec<String> = ["done", "partial", "running", "failed", "damaged", "unreadable"]
         .iter()
         .map(|s| format!("{} {s}", counts.get(s).unwrap_or(&0)))
         .collect();
@@ -663,7 +754,7 @@ pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
     let mut out = format!("{} [{}]\n", exp.name, exp.profile);
     for p in &plan.runs {
         let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
-        let (state, text) = describe(&dir, &p.run_id, Some(p.config.train.epochs))?;
+        let (state, text) = describe(&dir, &p.run_id, Some(p.config.train.epochs));
         let text = if state == "done" { text.split_whitespace().skip(1).collect::<Vec<_>>().join(" ") } else { text };
         let teacher_failed = p.teacher_id.as_ref().filter(|_| !matches!(state, "done" | "failed")).and_then(|t| {
             let failed = matches!(RunDir::new(&paths::cache_dir(), t).state(), Ok(RunState::Failed(_)));
@@ -700,10 +791,28 @@ pub fn clean(what: Clean) -> anyhow::Result<String> {
     for entry in std::fs::read_dir(paths::cache_dir().join("runs")).into_iter().flatten().flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
         let dir = RunDir::new(&paths::cache_dir(), &id);
-        let state = dir.state()?;
-        let remove = match state {
+        let state = match dir.state() {
+            Ok(state) => state,
+            Err(e) => {
+                lines.push(format!("left {id}: it cannot be read ({})", tfkd_io::chain(&e)));
+                continue;
+            }
+        };
+        let remove = match &state {
             RunState::Failed(_) => what.failed,
             RunState::Damaged(_) => what.damaged,
+            RunState::Done(record) if what.damaged => {
+                if !dir.verify(record).is_empty() {
+                    true
+                } else {
+                    for file in dir.leftovers() {
+                        std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+                        lines
+                            .push(format!("removed {}, a checkpoint its finished run no longer needs", file.display()));
+                    }
+                    false
+                }
+            }
             _ => false,
         };
         if !remove {
@@ -717,14 +826,28 @@ pub fn clean(what: Clean) -> anyhow::Result<String> {
             RunState::Failed(_) => failed += 1,
             _ => damaged += 1,
         }
+        // Everything but the lock goes while the lease is held, so no process starts on a half-removed folder.
+        for file in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+            if file.path() != dir.lock() {
+                let p = file.path();
+                let removed = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                removed.with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
         drop(lease);
-        std::fs::remove_dir_all(entry.path()).with_context(|| format!("removing {}", entry.path().display()))?;
+        let _ = std::fs::remove_dir(entry.path());
     }
     if what.failed {
         lines.push(format!("removed {failed} failed run(s)"));
     }
     if what.damaged {
         lines.push(format!("removed {damaged} damaged run(s)"));
+        let caches = tfkd_datasets::cache::unusable(&paths::cache_dir());
+        for (path, why) in &caches {
+            std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+            lines.push(format!("removed the decode cache {} ({why})", path.display()));
+        }
+        lines.push(format!("removed {} damaged or stale decode cache(s)", caches.len()));
     }
     if what.temp {
         let removed = sweep_temporaries();

@@ -223,6 +223,10 @@ fn main() -> ExitCode {
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
+    if let Err(err) = paths::check() {
+        eprintln!("error: {err:#}");
+        return ExitCode::FAILURE;
+    }
     // The numerics mode must be in the environment before libtorch dispatches its first kernel.
     if let Err(err) = numerics::apply_for(&cli.command) {
         eprintln!("error: {err:#}");
@@ -401,7 +405,9 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
         Command::Run { spec, args } => {
             let mut exp = experiment::load(&experiment::spec_path(&spec)?, &args.profile, &args.sets)?;
             experiment::select(&mut exp, &args.only)?;
-            experiment::train(&exp, &args, interrupt)?;
+            if experiment::train(&exp, &args, interrupt)?.is_some() {
+                eprintln!("index: {}", report::write_index()?.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { target, args } => {
@@ -424,6 +430,7 @@ fn run(cli: Cli, cuda: &libtorch::CudaLoad, interrupt: Arc<AtomicBool>) -> Resul
                 }
                 println!("table and figures written to {}", dir.display());
             }
+            println!("index: {}", report::write_index()?.display());
             eprintln!("{target} [{}] finished in {:.1} min", exp.profile, start.elapsed().as_secs_f64() / 60.0);
             Ok(ExitCode::SUCCESS)
         }

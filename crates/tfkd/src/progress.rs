@@ -134,7 +134,11 @@ impl Observer for Progress {
                 if let Some((bar, _)) = self.runs.remove(label) {
                     bar.finish_and_clear();
                 }
-                self.line(format!("stopped {label} {at}: its checkpoint is kept"));
+                if at.starts_with("taken over") {
+                    self.line(format!("stopped {label}: {at}"));
+                } else {
+                    self.line(format!("stopped {label} {at}: its checkpoint is kept"));
+                }
             }
         }
     }

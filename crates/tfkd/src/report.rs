@@ -50,7 +50,9 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
         Ok(text) => Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", soft_path.display()))?),
         Err(_) => None,
     };
-    let report = tfkd_report::build(exp, &records, metric, curve.as_ref())?;
+    let mut report = tfkd_report::build(exp, &records, metric, curve.as_ref())?;
+    let estimate = tfkd_report::timing::Estimate::read(&dir)?;
+    report.timing = Some(tfkd_report::timing::timing(&records, estimate.as_ref()));
     tfkd_report::write(&report, &dir)?;
     Ok((report, dir))
 }

@@ -222,6 +222,12 @@ pub fn submit(exp: &Experiment, args: &RunArgs, plan: &engine::Plan) -> anyhow::
         }
     }
     if tasks.is_empty() {
+        if args.dry_run {
+            println!(
+                "# dry run: nothing to submit — every run of {} [{}] is finished, failed, queued or running",
+                exp.name, exp.profile
+            );
+        }
         return Ok(out);
     }
     let arrays = waves::arrays(&tasks);

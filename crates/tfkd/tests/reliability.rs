@@ -76,8 +76,16 @@ fn damaged_run_folders_are_reported_and_repaired() {
     );
     assert_eq!(numbers(home.path(), "base-cnn5@230"), want_cnn);
 
-    // 3. Damaged teacher weights: retrained from scratch, to the same numbers (CPU runs are deterministic).
+    // 3. Damaged teacher weights of a finished run: status and the target's status say damaged (and count
+    // it), then the run is retrained from scratch, to the same numbers (CPU runs are deterministic).
     truncate(&resnet.join("best.safetensors"));
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(
+        status.contains("1 done") && status.contains("1 damaged") && status.contains("best.safetensors"),
+        "{status}"
+    );
+    let target = ok(tfkd(home.path(), &["status", "smoke", "--profile", "smoke"]).output().unwrap());
+    assert!(target.contains("damaged") && target.contains("best.safetensors"), "{target}");
     let repaired = ok(tfkd(home.path(), TWO).output().unwrap());
     assert!(
         repaired.contains("best.safetensors: checksum") && repaired.contains("retraining it from scratch"),
@@ -85,11 +93,28 @@ fn damaged_run_folders_are_reported_and_repaired() {
     );
     assert_eq!(numbers(home.path(), "base-resnet8@230"), want_resnet);
 
-    // 4. clean --damaged removes a damaged folder and nothing else.
+    // 4. clean --damaged removes a damaged folder, a finished run whose weights are damaged, and a finished
+    // run's leftover checkpoint files, and nothing else.
     std::fs::write(cnn.join("done.json"), "{").unwrap();
     let cleaned = ok(tfkd(home.path(), &["clean", "--damaged"]).output().unwrap());
     assert!(cleaned.contains("removed 1 damaged run(s)"), "{cleaned}");
     assert!(!cnn.exists() && resnet.join("done.json").is_file());
+    // A finished run keeps its newest checkpoints (to repair its record from); an older one is a leftover.
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(!status.contains("leftover"), "{status}");
+    std::fs::write(resnet.join("state-0.json"), "{}").unwrap();
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(status.contains("1 leftover checkpoint file(s)"), "{status}");
+    let cleaned = ok(tfkd(home.path(), &["clean", "--damaged"]).output().unwrap());
+    assert!(cleaned.contains("state-0.json") && !resnet.join("state-0.json").exists(), "{cleaned}");
+    assert!(std::fs::read_dir(&resnet)
+        .unwrap()
+        .flatten()
+        .any(|f| f.file_name().to_string_lossy().starts_with("state-")));
+    let snapshot = resnet.join("best.safetensors");
+    truncate(&snapshot);
+    let cleaned = ok(tfkd(home.path(), &["clean", "--damaged"]).output().unwrap());
+    assert!(cleaned.contains("removed 1 damaged run(s)") && !resnet.exists(), "{cleaned}");
 }
 
 /// Three invocations of the same target started together train every run once: the others wait for each
@@ -318,7 +343,37 @@ fn bad_input_is_refused_before_training_with_a_useful_message() {
     std::fs::write(home.path().join("results"), "a file where the results folder goes").unwrap();
     let out = tfkd(home.path(), TWO).output().unwrap();
     let said = text(&out);
-    assert!(!out.status.success() && said.contains("creating") && said.contains("results/smoke/smoke/runs"), "{said}");
+    let results = home.path().join("results");
+    assert!(!out.status.success() && said.contains(&format!("{} is not a folder", results.display())), "{said}");
+    // So is a cache folder that is a file, also for `status`, which must not report "0 done" in it.
+    std::fs::remove_file(&results).unwrap();
+    std::fs::write(home.path().join("cache"), "a file where the cache goes").unwrap();
+    for args in [TWO, &["status"][..]] {
+        let out = tfkd(home.path(), args).output().unwrap();
+        let said = text(&out);
+        assert!(!out.status.success() && said.contains("cache is not a folder") && !said.contains("0 done"), "{said}");
+    }
+    std::fs::remove_file(home.path().join("cache")).unwrap();
+    // An empty variable does not silently mean the current folder.
+    let out = tfkd(home.path(), TWO).env("TFKD_CACHE_DIR", "").output().unwrap();
+    assert!(!out.status.success() && text(&out).contains("TFKD_CACHE_DIR is set but empty"), "{}", text(&out));
+    // --jobs 0 is refused, not taken for 1.
+    let out = tfkd(home.path(), &["run", "smoke", "--profile", "smoke", "--jobs", "0"]).output().unwrap();
+    assert!(!out.status.success() && text(&out).contains("--jobs"), "{}", text(&out));
+    // A section given a value names the section and the keys it has.
+    let out =
+        tfkd(home.path(), &["check", "smoke", "--profile", "smoke", "--set", "model=resnet9000"]).output().unwrap();
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("--set model=resnet9000") && said.contains("`model` is a section"),
+        "{said}"
+    );
+    assert!(said.contains("width"), "the section's keys are listed: {said}");
+    let out =
+        tfkd(home.path(), &["check", "smoke", "--profile", "smoke", "--set", "train.numerics=fast"]).output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains("train.numerics") && said.contains("portable"), "{said}");
+    assert!(!home.path().join("cache/runs").exists(), "nothing trained");
     assert!(
         !home.path().join("cache/runs").exists() && !home.path().join("cache/decoded").exists(),
         "nothing trained or decoded"
@@ -339,4 +394,194 @@ fn bad_input_is_refused_before_training_with_a_useful_message() {
             && !said.contains("no run records"),
         "{said}"
     );
+}
+
+/// A decode cache damaged on disk (bytes zeroed in the middle, same size) is detected on load, said, and
+/// rebuilt from the source — never trained on — and `tfkd clean --damaged` removes a damaged one.
+#[test]
+fn a_damaged_decode_cache_is_detected_rebuilt_and_cleaned() {
+    let home = tempfile::tempdir().unwrap();
+    let one: &[&str] = &[
+        "run",
+        "smoke",
+        "--profile",
+        "smoke",
+        "--quiet",
+        "--only",
+        "base-cnn5",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.warmup_epochs=0",
+    ];
+    ok(tfkd(home.path(), one).output().unwrap());
+    let reference = numbers(home.path(), "base-cnn5@230");
+    let cache: PathBuf = std::fs::read_dir(home.path().join("cache/decoded"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "bin"))
+        .unwrap();
+    let damage = || {
+        let mut bytes = std::fs::read(&cache).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid..mid + 1_000_000].fill(0);
+        std::fs::write(&cache, bytes).unwrap();
+    };
+    damage();
+    std::fs::remove_dir_all(home.path().join("cache/runs")).unwrap();
+    let again = ok(tfkd(home.path(), one).output().unwrap());
+    assert!(again.contains("do not match their checksum") && again.contains("rebuilding"), "{again}");
+    assert_eq!(numbers(home.path(), "base-cnn5@230"), reference, "trained on the rebuilt data, not the damaged");
+    // With everything finished, a dry run to Slurm says there is nothing to submit (not just a header).
+    let mut dry = one.to_vec();
+    dry.extend(["--executor", "slurm", "--dry-run"]);
+    let dry = ok(tfkd(home.path(), &dry).output().unwrap());
+    assert!(dry.contains("nothing to submit"), "{dry}");
+    damage();
+    let cleaned = ok(tfkd(home.path(), &["clean", "--damaged"]).output().unwrap());
+    assert!(cleaned.contains("removed 1 damaged or stale decode cache(s)") && !cache.exists(), "{cleaned}");
+}
+
+/// A plan far longer than the confirmation threshold is not started when nobody is there to answer (stdin
+/// not a terminal, even with an `n` piped in), and says how to proceed.
+#[test]
+fn a_long_plan_without_a_terminal_is_not_started() {
+    let home = tempfile::tempdir().unwrap();
+    let args: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--set", "train.epochs=100000"];
+    let out = tfkd(home.path(), args).stdin(Stdio::null()).output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("nothing was started") && said.contains("--yes") && said.contains("--executor slurm"),
+        "{said}"
+    );
+    let started = std::fs::read_dir(home.path().join("cache/runs")).map_or(0, |d| d.count());
+    assert_eq!(started, 0, "no run folder was created: {said}");
+}
+
+/// A SIGTERM to the whole process group (the parent and its worker processes at once, as a cluster or a
+/// shell's `kill -TERM -PGID` sends it) names each run it interrupted as partial and resumable, not as
+/// failed, and the same command then finishes them.
+#[test]
+fn a_group_sigterm_names_the_interrupted_runs() {
+    use std::os::unix::process::CommandExt;
+    let args: &[&str] = &[
+        "run",
+        "smoke",
+        "--profile",
+        "smoke",
+        "--quiet",
+        "--only",
+        "base-resnet8,base-cnn5",
+        "--set",
+        "train.epochs=6",
+        "--set",
+        "dataset.train_subset=1024",
+        "--jobs",
+        "2",
+    ];
+    let home = tempfile::tempdir().unwrap();
+    let child = tfkd(home.path(), args).process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let runs = home.path().join("cache/runs");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let checkpointed = || {
+        std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_dir(e.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|f| f.file_name().to_string_lossy().starts_with("state-"))
+            })
+            .count()
+    };
+    while checkpointed() < 2 {
+        assert!(Instant::now() < deadline, "no checkpoints appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling the process group of our own child.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(!said.contains("1 failed") && !said.contains("2 failed") && said.contains("0 failed"), "{said}");
+    for label in ["base-resnet8@230", "base-cnn5@230"] {
+        let done = home.path().join("results/smoke/smoke/runs").join(format!("{}.json", label.replace('@', "-s")));
+        assert!(done.is_file() || said.contains(&format!("  {label}: ")), "{label} is named: {said}");
+    }
+    let resumed = ok(tfkd(home.path(), args).output().unwrap());
+    assert!(resumed.contains("0 failed"), "{resumed}");
+}
+
+/// A process frozen (SIGSTOP) past the lease timeout loses its run to a second invocation, which finishes it
+/// to the numbers of an uninterrupted run; woken (SIGCONT), the first writes nothing more into the run's
+/// folder — no file added, changed or removed — and says it was taken over.
+#[test]
+fn a_frozen_holder_loses_its_lease_and_writes_nothing_after() {
+    let args: &[&str] = &[
+        "run",
+        "smoke",
+        "--profile",
+        "smoke",
+        "--quiet",
+        "--only",
+        "base-cnn5",
+        "--set",
+        "train.epochs=8",
+        "--set",
+        "dataset.train_subset=1024",
+        "--jobs",
+        "1",
+    ];
+    let reference = tempfile::tempdir().unwrap();
+    ok(tfkd(reference.path(), args).output().unwrap());
+    let home = tempfile::tempdir().unwrap();
+    let first = tfkd(home.path(), args)
+        .env("TFKD_LEASE_SECONDS", "3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs = home.path().join("cache/runs");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let folder = || std::fs::read_dir(&runs).ok()?.flatten().next().map(|e| e.path());
+    // A whole checkpoint (its JSON is written last), so the freeze falls inside training, not inside a write.
+    while !folder().is_some_and(|d| {
+        std::fs::read_dir(d).into_iter().flatten().flatten().any(|f| {
+            let n = f.file_name().to_string_lossy().into_owned();
+            n.starts_with("state-") && n.ends_with(".json")
+        })
+    }) {
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGSTOP) };
+    let second = ok(tfkd(home.path(), args).env("TFKD_LEASE_SECONDS", "3").output().unwrap());
+    assert!(second.contains("1 trained"), "the second invocation takes the run over and finishes it: {second}");
+    let dir = folder().unwrap();
+    let listing = || {
+        let mut files: Vec<(String, u64, std::time::SystemTime)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|f| {
+                let m = f.metadata().unwrap();
+                (f.file_name().to_string_lossy().into_owned(), m.len(), m.modified().unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = listing();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGCONT) };
+    let out = first.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(said.contains("taken over by"), "the first process says it lost the run: {said}");
+    assert!(!said.contains("checkpoint is kept") && !said.contains("1 failed"), "{said}");
+    assert_eq!(listing(), before, "the first process wrote nothing into the folder after losing its lease");
+    assert_eq!(numbers(home.path(), "base-cnn5@230"), numbers(reference.path(), "base-cnn5@230"));
 }

@@ -1,0 +1,135 @@
+//! The README's reading of the committed results quotes only numbers the results hold: every decimal number
+//! in its section "What the quick profile says" must be a value of the `report.json` of a target its bullet
+//! names (as a table alias `tableN` or a target name in backticks), at the precision it is quoted with.
+//! Numbers written after "=" are settings (α = 0.95), not results, and are not checked.
+
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+}
+
+/// The section of the README under `heading`, up to the next heading.
+fn section(readme: &str, heading: &str) -> String {
+    let start = readme.find(heading).unwrap_or_else(|| panic!("README has no section {heading:?}"));
+    let body = &readme[start + heading.len()..];
+    let end = body.find("\n#").unwrap_or(body.len());
+    body[..end].to_string()
+}
+
+/// The bullets of a section (lines starting with "- " and their continuation lines).
+fn bullets(section: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in section.lines() {
+        if let Some(rest) = line.strip_prefix("- ") {
+            out.push(rest.to_string());
+        } else if line.starts_with("  ") && !out.is_empty() {
+            let last = out.last_mut().unwrap();
+            last.push(' ');
+            last.push_str(line.trim());
+        }
+    }
+    out
+}
+
+/// Every decimal number quoted as a result: (text as written without sign, digits after the point).
+fn quoted(text: &str) -> Vec<(String, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit() && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '.'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let begin = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+            i += 1;
+        }
+        let token: String = chars[begin..i].iter().collect::<String>().trim_end_matches('.').to_string();
+        let before: String = chars[begin.saturating_sub(2)..begin].iter().collect();
+        let setting = before.ends_with("= ") || before.ends_with('=');
+        if let Some((_, decimals)) = token.split_once('.') {
+            if !setting {
+                out.push((token.clone(), decimals.len()));
+            }
+        }
+    }
+    out
+}
+
+/// Every number in a JSON value.
+fn numbers(v: &serde_json::Value, out: &mut Vec<f64>) {
+    match v {
+        serde_json::Value::Number(n) => out.extend(n.as_f64()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| numbers(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| numbers(x, out)),
+        _ => {}
+    }
+}
+
+/// Checks the README's quoted numbers; returns how many were checked, or what is wrong.
+fn check(readme: &str) -> Result<usize, String> {
+    let aliases: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo().join("experiments/paper.yaml")).unwrap()).unwrap();
+    let aliases = aliases["aliases"].as_mapping().unwrap().clone();
+    let targets: Vec<String> = std::fs::read_dir(repo().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| repo().join("results").join(n).join("quick/report.json").is_file())
+        .collect();
+    let bullets = bullets(&section(readme, "### What the quick profile says (and what it cannot)"));
+    if bullets.len() < 6 {
+        return Err(format!("expected the section's bullets: {bullets:#?}"));
+    }
+    let mut checked = 0;
+    for bullet in &bullets {
+        let mut named: Vec<String> = targets.iter().filter(|t| bullet.contains(&format!("`{t}`"))).cloned().collect();
+        for (alias, target) in &aliases {
+            if bullet.contains(alias.as_str().unwrap()) {
+                named.push(target.as_str().unwrap().to_string());
+            }
+        }
+        if named.is_empty() {
+            return Err(format!("a bullet must name the targets its numbers come from: {bullet}"));
+        }
+        let mut values = Vec::new();
+        for t in &named {
+            let path = repo().join("results").join(t).join("quick/report.json");
+            let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            numbers(&report, &mut values);
+        }
+        for (token, decimals) in quoted(bullet) {
+            if !values.iter().any(|v| format!("{:.decimals$}", v.abs()) == token) {
+                return Err(format!(
+                    "README quotes {token}, which no report of {named:?} holds at that precision: {bullet}"
+                ));
+            }
+            checked += 1;
+        }
+    }
+    Ok(checked)
+}
+
+#[test]
+fn readme_quotes_only_numbers_the_results_hold() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let checked = check(&readme).unwrap_or_else(|e| panic!("{e}"));
+    assert!(checked >= 40, "only {checked} numbers checked");
+}
+
+#[test]
+fn the_number_check_can_fail() {
+    assert_eq!(
+        quoted("Δ −0.93 and +1.41 (α = 0.95, MDE 3.76)"),
+        vec![("0.93".into(), 2), ("1.41".into(), 2), ("3.76".into(), 2)]
+    );
+    assert!(quoted("resnet18 width 1/8, ln 10 = 2.30").is_empty());
+    // One quoted result changed in the README's own text: the check names it.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let wrong = readme.replacen("MDE 16.88", "MDE 16.89", 1);
+    assert_ne!(wrong, readme);
+    let err = check(&wrong).unwrap_err();
+    assert!(err.contains("16.89") && err.contains("dekd"), "{err}");
+}
