@@ -112,16 +112,16 @@ rehearse-gpu:
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     out=$work/out
-    TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp GPU_BUDGET=600 GPU_EPOCHS="2 1" scripts/gpu-check.sh --rehearse \
+    TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp GPU_BUDGET=600 GPU_EPOCHS=4 scripts/gpu-check.sh --rehearse \
         ${CARGO_TARGET_DIR:-target}/debug/tfkd data/cifar10-jpeg.tar.gz "$out" doctor smoke nan bench epoch array gpu
     # What the GPU day must bring back: the fit and every target's records and report.
     python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["args"] and p["epochs"], p' "$out/gpu-plan.json"
     for t in table1 table4 table5 table6; do
-        tar -tzf "$out/results-gpu-$t.tar.gz" | grep -q '/gpu/report.json' || { echo "no report in results-gpu-$t.tar.gz"; exit 1; }
+        tar -tzf "$out/results-gpu-$t.tar.gz" | grep '/gpu/report.json' > /dev/null || { echo "no report in results-gpu-$t.tar.gz"; exit 1; }
     done
     # A second call given those tarballs resumes instead of starting over.
     mkdir "$work/again"
-    RESUME_FROM=$out TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp2 ARRAY_JSON=$out/array-cpu.json GPU_EPOCHS="2 1" \
+    RESUME_FROM=$out TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp2 ARRAY_JSON=$out/array-cpu.json GPU_EPOCHS=4 \
         scripts/gpu-check.sh --rehearse ${CARGO_TARGET_DIR:-target}/debug/tfkd data/cifar10-jpeg.tar.gz "$work/again" gpu \
         | tee "$work/again.log"
     grep -q "gpu-table1: finished in an earlier call" "$work/again.log"

@@ -20,6 +20,8 @@
 # still returns every finished target; RESUME_FROM=DIR (the tarballs of an earlier call, carried back in)
 # skips the targets already there.
 #
+# Epoch counts below 4 leave table4 invalid (its De-KD teachers give their epoch-4 snapshot), so it is
+# then skipped with that reason and the other targets go on.
 # --rehearse runs every step on the CPU with tiny sizes through the same code paths (arrays forced on with
 # train.array=4, packed processes, the fit, the report and the tarballs), so a bug in this script or in a
 # path only the GPU day would take fails CI instead: TFKD_GPU_PYTHON must then be a Python with torch and

@@ -500,26 +500,16 @@ fn kill_9_of_an_array_then_resume_is_bit_identical() {
 /// and their numbers are those of the same runs trained alone on purpose.
 #[test]
 fn a_failed_array_falls_back_to_single_runs() {
-    let args: &[&str] = &[
-        "run",
-        "smoke",
-        "--profile",
-        "smoke",
-        "--quiet",
-        "--jobs",
-        "1",
-        "--only",
-        "base-resnet8,lsr-resnet8",
-        "--set",
-        "train.array=2",
-    ];
+    let args = common::smoke_run("base-resnet8,lsr-resnet8", "1", &["train.array=2"]);
     let home = tempfile::tempdir().unwrap();
-    let out = ok(tfkd(home.path(), args).env("TFKD_FAULT_ARRAY", "1").output().unwrap());
+    let out = ok(tfkd(home.path(), &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .env("TFKD_FAULT_ARRAY", "1")
+        .output()
+        .unwrap());
     assert!(out.contains("training it alone") && out.contains("2 trained"), "{out}");
     let alone = tempfile::tempdir().unwrap();
-    let mut single = args.to_vec();
-    *single.last_mut().unwrap() = "train.array=off";
-    ok(tfkd(alone.path(), &single).output().unwrap());
+    let single = common::smoke_run("base-resnet8,lsr-resnet8", "1", &["train.array=off"]);
+    ok(tfkd(alone.path(), &single.iter().map(String::as_str).collect::<Vec<_>>()).output().unwrap());
     for label in ["base-resnet8-s230", "lsr-resnet8-s230"] {
         let r = record(home.path(), "smoke", label);
         let why = r["provenance"]["array_fallback"].as_str().unwrap_or_default();

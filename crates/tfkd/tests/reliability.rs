@@ -9,7 +9,7 @@ use std::{
 
 mod common;
 
-use common::{numbers, ok, repo, text, tfkd, without_times};
+use common::{numbers, ok, repo, smoke_run, text, tfkd, without_times};
 
 /// Two small runs of the smoke spec: a CIFAR ResNet and the 5-layer CNN, 2 epochs each.
 const TWO: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8,base-cnn5"];
@@ -401,19 +401,9 @@ fn bad_input_is_refused_before_training_with_a_useful_message() {
 #[test]
 fn a_damaged_decode_cache_is_detected_rebuilt_and_cleaned() {
     let home = tempfile::tempdir().unwrap();
-    let one: &[&str] = &[
-        "run",
-        "smoke",
-        "--profile",
-        "smoke",
-        "--quiet",
-        "--only",
-        "base-cnn5",
-        "--set",
-        "train.epochs=1",
-        "--set",
-        "train.warmup_epochs=0",
-    ];
+    let args = smoke_run("base-cnn5", "1", &["train.epochs=1", "train.warmup_epochs=0"]);
+    let one: Vec<&str> = args.iter().map(String::as_str).collect();
+    let one = one.as_slice();
     ok(tfkd(home.path(), one).output().unwrap());
     let reference = numbers(home.path(), "base-cnn5@230");
     let cache: PathBuf = std::fs::read_dir(home.path().join("cache/decoded"))
@@ -465,21 +455,9 @@ fn a_long_plan_without_a_terminal_is_not_started() {
 #[test]
 fn a_group_sigterm_names_the_interrupted_runs() {
     use std::os::unix::process::CommandExt;
-    let args: &[&str] = &[
-        "run",
-        "smoke",
-        "--profile",
-        "smoke",
-        "--quiet",
-        "--only",
-        "base-resnet8,base-cnn5",
-        "--set",
-        "train.epochs=6",
-        "--set",
-        "dataset.train_subset=1024",
-        "--jobs",
-        "2",
-    ];
+    let owned = smoke_run("base-resnet8,base-cnn5", "2", &["train.epochs=6", "dataset.train_subset=1024"]);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let args = args.as_slice();
     let home = tempfile::tempdir().unwrap();
     let child = tfkd(home.path(), args).process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let runs = home.path().join("cache/runs");
@@ -521,21 +499,9 @@ fn a_group_sigterm_names_the_interrupted_runs() {
 /// folder — no file added, changed or removed — and says it was taken over.
 #[test]
 fn a_frozen_holder_loses_its_lease_and_writes_nothing_after() {
-    let args: &[&str] = &[
-        "run",
-        "smoke",
-        "--profile",
-        "smoke",
-        "--quiet",
-        "--only",
-        "base-cnn5",
-        "--set",
-        "train.epochs=8",
-        "--set",
-        "dataset.train_subset=1024",
-        "--jobs",
-        "1",
-    ];
+    let owned = smoke_run("base-cnn5", "1", &["train.epochs=8", "dataset.train_subset=1024"]);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let args = args.as_slice();
     let reference = tempfile::tempdir().unwrap();
     ok(tfkd(reference.path(), args).output().unwrap());
     let home = tempfile::tempdir().unwrap();

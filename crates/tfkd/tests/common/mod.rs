@@ -61,3 +61,14 @@ pub fn without_times(record: &str) -> String {
     ];
     record.lines().filter(|l| !VARYING.iter().any(|k| l.trim_start().starts_with(k))).collect::<Vec<_>>().join("\n")
 }
+
+/// `run smoke --profile smoke --quiet --only ONLY --jobs JOBS` and `--set` for each of `sets`: the argument
+/// list the fault tests start the smoke spec's runs with.
+pub fn smoke_run(only: &str, jobs: &str, sets: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["run", "smoke", "--profile", "smoke", "--quiet", "--only", only, "--jobs", jobs].map(String::from).to_vec();
+    for set in sets {
+        args.extend(["--set".to_string(), (*set).to_string()]);
+    }
+    args
+}
