@@ -44,27 +44,22 @@ pub fn results_dir() -> PathBuf {
     env_or("TFKD_RESULTS_DIR", "results")
 }
 
-/// Checks the folders tfkd writes to before any work: a variable set but empty is refused (it would
-/// silently mean the current folder), and a path that exists but is not a folder is named.
+/// Checks the folders tfkd uses before any work: a variable set but empty is refused (it would silently
+/// mean the current folder), and a folder tfkd writes to that exists but is not a folder is named.
 pub fn check() -> anyhow::Result<()> {
-    for (var, dir) in [("TFKD_CACHE_DIR", cache_dir()), ("TFKD_RESULTS_DIR", results_dir())] {
+    for var in ["TFKD_CACHE_DIR", "TFKD_RESULTS_DIR", "TFKD_DATA_DIR", "TFKD_EXPERIMENTS_DIR"] {
         if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
             anyhow::bail!(
                 "{var} is set but empty; unset it to use the project's default folder, or set it to a folder"
             );
         }
+    }
+    for (var, dir) in [("TFKD_CACHE_DIR", cache_dir()), ("TFKD_RESULTS_DIR", results_dir())] {
         if dir.exists() && !dir.is_dir() {
             anyhow::bail!(
                 "{} is not a folder (it is where {var} points, or its default); remove or move that file, or set {var} \
                  to a folder",
                 dir.display()
-            );
-        }
-    }
-    for var in ["TFKD_DATA_DIR", "TFKD_EXPERIMENTS_DIR"] {
-        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
-            anyhow::bail!(
-                "{var} is set but empty; unset it to use the project's default folder, or set it to a folder"
             );
         }
     }
