@@ -322,19 +322,19 @@ fn train_in_worker(
                 Some(Event::RunFailed { error, .. }) => {
                     Outcome::Failed { label, run_id: p.run_id.clone(), error: error.clone() }
                 }
-                _ if stopped_by_signal(&status) && partial_epochs(&ctx.cache_dir, &p.run_id).is_some() => {
-                    // The worker was stopped (a signal, a crash) after checkpointing: the run is partial and
-                    // resumes; say so instead of calling it failed.
-                    let epochs = partial_epochs(&ctx.cache_dir, &p.run_id).unwrap_or(0);
-                    Outcome::Interrupted {
-                        label,
-                        run_id: p.run_id.clone(),
-                        at: format!(
-                            "{how}; partial, {epochs} epoch(s) checkpointed — the same command resumes it from there"
-                        ),
-                    }
-                }
                 _ => {
+                    let partial = stopped_by_signal(&status).then(|| partial_epochs(&ctx.cache_dir, &p.run_id));
+                    // Stopped by a signal after checkpointing: the run is partial and resumes; say so instead of
+                    // calling it failed (its folder is read, and its checkpoint verified, once).
+                    if let Some(epochs) = partial.flatten() {
+                        return Outcome::Interrupted {
+                            label,
+                            run_id: p.run_id.clone(),
+                            at: format!(
+                                "{how}; partial, {epochs} epoch(s) checkpointed — the same command resumes it from there"
+                            ),
+                        };
+                    }
                     let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
                     let error = [how.as_str(), tail.as_str()]
                         .iter()
