@@ -9,9 +9,10 @@ default:
 test: lint
     source scripts/env.sh && cargo test --workspace --all-targets
 
-# Formatting (rustfmt.toml) and clippy with every warning an error.
+# Formatting (rustfmt.toml), clippy with every warning an error (functions ≤ 80 lines), no import circles in a crate.
 lint:
     cargo fmt --all --check
+    python3 scripts/module-cycles.py
     source scripts/env.sh && cargo clippy -q --workspace --all-targets -- -D warnings
 
 # Reproduce a paper target, e.g. `just reproduce table3 --profile smoke`.

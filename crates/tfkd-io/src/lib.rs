@@ -9,11 +9,13 @@
 //!   `flock`), holding host, pid and a heartbeat; a lease whose process is gone, or whose heartbeat is
 //!   older than its timeout, is stale and may be taken over.
 //! * [`chain`]: an error and its sources as one line, for messages stored in files.
+//! * [`paths`]: where a project keeps its cache, data, specs and results (each overridable by a variable).
 //!
 //! No libtorch: the report crate and the spec tools use it too.
 
 pub mod atomic;
 pub mod lease;
+pub mod paths;
 pub mod temp;
 
 pub use atomic::{write_atomic, write_atomic_with, IoError};

@@ -3,7 +3,11 @@
 use std::path::Path;
 
 use plotters::{
-    coord::Shift,
+    coord::{
+        ranged1d::{Ranged, ValueFormatter},
+        types::RangedCoordf64,
+        Shift,
+    },
     prelude::*,
     style::{register_font, FontStyle},
 };
@@ -170,173 +174,223 @@ fn draw<DB: DrawingBackend>(fig: &Figure, whole: DrawingArea<DB, Shift>) -> Resu
     whole.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let (area, under) = match &fig.caption {
         Some(_) => {
-            let (w, h) = whole.dim_in_pixel();
-            let _ = w;
+            let (_, h) = whole.dim_in_pixel();
             whole.split_vertically(h.saturating_sub(48))
         }
         None => (whole.clone(), whole.clone().shrink((0, 0), (0, 0))),
     };
     if let Some(caption) = &fig.caption {
-        // Two lines at most, broken at a space near the middle when long.
-        let lines: Vec<String> = if caption.chars().count() > 110 {
-            let mid = caption
-                .char_indices()
-                .filter(|(i, c)| *c == ' ' && *i >= caption.len() / 2)
-                .map(|(i, _)| i)
-                .next()
-                .unwrap_or(caption.len());
-            vec![caption[..mid].to_string(), caption[mid..].trim().to_string()]
-        } else {
-            vec![caption.clone()]
-        };
-        for (i, line) in lines.iter().enumerate() {
-            under
-                .draw_text(line, &("sans-serif", 14).into_font().color(&BLACK), (15, 4 + 20 * i as i32))
-                .map_err(|e| err(e.to_string()))?;
-        }
+        draw_caption(fig, caption, &under)?;
     }
     if fig.kind == Kind::Intervals {
         draw_intervals(fig, &area)?;
         whole.present().map_err(|e| err(e.to_string()))?;
         return Ok(());
     }
-    let ((x0, x1), (y0, y1)) = bounds(fig);
+    let bounds = bounds(fig);
+    let ((x0, x1), (y0, y1)) = bounds;
     let mut builder = ChartBuilder::on(&area);
     builder.caption(&fig.title, ("sans-serif", 22)).margin(15).x_label_area_size(45).y_label_area_size(60);
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(255, 127, 14),
-    ];
-    macro_rules! body {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            let categories = fig.categories.clone();
-            let mut mesh = chart.configure_mesh();
-            mesh.x_desc(fig.x_label.as_str())
-                .y_desc(fig.y_label.as_str())
-                .label_style(("sans-serif", 15))
-                .axis_desc_style(("sans-serif", 17));
-            let category_label = |x: &f64| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    categories.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            };
-            // On a log axis only 1, 2 and 5 times a power of ten are labelled: plotters labels every minor tick,
-            // and 7, 8, 9, 10 run into each other.
-            let log_label = |x: &f64| {
-                let mantissa = x / 10f64.powf(x.log10().floor());
-                if [1.0, 2.0, 5.0].iter().any(|d| (mantissa - d).abs() < 1e-6) {
-                    format!("{x}")
-                } else {
-                    String::new()
-                }
-            };
-            if fig.kind == Kind::Bars {
-                mesh.x_labels(categories.len()).x_label_formatter(&category_label);
-                mesh.disable_x_mesh();
-            } else if fig.log_x {
-                mesh.x_label_formatter(&log_label);
-            }
-            mesh.draw().map_err(|e| err(e.to_string()))?;
-            let n = fig.series.len().max(1) as f64;
-            for (k, s) in fig.series.iter().enumerate() {
-                let color = palette[k % palette.len()];
-                let style = color.filled();
-                match fig.kind {
-                    Kind::Bars => {
-                        let w = 0.8 / n;
-                        let off = -0.4 + w * k as f64;
-                        chart
-                            .draw_series(s.points.iter().map(|&(x, y, _)| {
-                                Rectangle::new(
-                                    [(x + off + 0.05 * w, y0.max(0.0).min(y)), (x + off + 0.95 * w, y)],
-                                    style,
-                                )
-                            }))
-                            .map_err(|e| err(e.to_string()))?
-                            .label(s.name.as_str())
-                            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
-                        chart
-                            .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
-                                let cx = x + off + w / 2.0;
-                                PathElement::new(vec![(cx, y - e), (cx, y + e)], BLACK.stroke_width(2))
-                            }))
-                            .map_err(|e| err(e.to_string()))?;
-                    }
-                    Kind::Lines => {
-                        chart
-                            .draw_series(LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), color.stroke_width(3)))
-                            .map_err(|e| err(e.to_string()))?
-                            .label(s.name.as_str())
-                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
-                        if s.points.iter().any(|p| p.2 > 0.0) {
-                            chart
-                                .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, style)))
-                                .map_err(|e| err(e.to_string()))?;
-                            chart
-                                .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
-                                    PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2))
-                                }))
-                                .map_err(|e| err(e.to_string()))?;
-                        }
-                    }
-                    Kind::Intervals => unreachable!("drawn by draw_intervals"),
-                    Kind::Scatter => {
-                        chart
-                            .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 6, style)))
-                            .map_err(|e| err(e.to_string()))?
-                            .label(s.name.as_str())
-                            .legend(move |(x, y)| Circle::new((x + 7, y), 6, color.filled()));
-                        chart
-                            .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
-                                PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2))
-                            }))
-                            .map_err(|e| err(e.to_string()))?;
-                    }
-                }
-            }
-            if fig.diagonal {
-                chart
-                    .draw_series(LineSeries::new(vec![(x0, x0), (x1, x1)], BLACK.mix(0.6).stroke_width(1)))
-                    .map_err(|e| err(e.to_string()))?
-                    .label("perfectly calibrated")
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1)));
-            }
-            let line_colors = [BLACK, RGBColor(255, 127, 14), RGBColor(127, 127, 127)];
-            for (i, (label, y)) in fig.hlines.iter().enumerate() {
-                let (y, color) = (*y, line_colors[i % line_colors.len()]);
-                chart
-                    .draw_series(LineSeries::new(vec![(x0, y), (x1, y)], color.stroke_width(2)))
-                    .map_err(|e| err(e.to_string()))?
-                    .label(label.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 15))
-                .position(if fig.kind == Kind::Bars || fig.log_x {
-                    SeriesLabelPosition::UpperRight
-                } else {
-                    SeriesLabelPosition::LowerRight
-                })
-                .draw()
-                .map_err(|e| err(e.to_string()))?;
-        }};
-    }
     if fig.log_x {
-        body!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(|e| err(e.to_string()))?);
+        let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(|e| err(e.to_string()))?;
+        plot(fig, &mut chart, bounds)?;
     } else {
-        body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?);
+        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(e.to_string()))?;
+        plot(fig, &mut chart, bounds)?;
     }
     whole.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// The caption under the chart: two lines at most, broken at a space near the middle when long.
+fn draw_caption<DB: DrawingBackend>(
+    fig: &Figure,
+    caption: &str,
+    under: &DrawingArea<DB, Shift>,
+) -> Result<(), ReportError> {
+    let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
+    let lines: Vec<String> = if caption.chars().count() > 110 {
+        let mid = caption
+            .char_indices()
+            .filter(|(i, c)| *c == ' ' && *i >= caption.len() / 2)
+            .map(|(i, _)| i)
+            .next()
+            .unwrap_or(caption.len());
+        vec![caption[..mid].to_string(), caption[mid..].trim().to_string()]
+    } else {
+        vec![caption.to_string()]
+    };
+    for (i, line) in lines.iter().enumerate() {
+        under
+            .draw_text(line, &("sans-serif", 14).into_font().color(&BLACK), (15, 4 + 20 * i as i32))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A chart with a linear y axis and a linear or logarithmic x axis.
+type Chart<'a, DB, X> = ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>;
+
+/// The series colours, in order.
+const PALETTE: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+];
+
+/// Axes, every series, the diagonal and horizontal reference lines, and the legend.
+fn plot<'a, DB, X>(
+    fig: &Figure,
+    chart: &mut Chart<'a, DB, X>,
+    bounds: ((f64, f64), (f64, f64)),
+) -> Result<(), ReportError>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
+    let ((x0, x1), (y0, _)) = bounds;
+    draw_mesh(fig, chart)?;
+    let n = fig.series.len().max(1) as f64;
+    for (k, s) in fig.series.iter().enumerate() {
+        draw_series(fig, chart, k, s, n, y0)?;
+    }
+    if fig.diagonal {
+        chart
+            .draw_series(LineSeries::new(vec![(x0, x0), (x1, x1)], BLACK.mix(0.6).stroke_width(1)))
+            .map_err(|e| err(e.to_string()))?
+            .label("perfectly calibrated")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1)));
+    }
+    let line_colors = [BLACK, RGBColor(255, 127, 14), RGBColor(127, 127, 127)];
+    for (i, (label, y)) in fig.hlines.iter().enumerate() {
+        let (y, color) = (*y, line_colors[i % line_colors.len()]);
+        chart
+            .draw_series(LineSeries::new(vec![(x0, y), (x1, y)], color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .position(if fig.kind == Kind::Bars || fig.log_x {
+            SeriesLabelPosition::UpperRight
+        } else {
+            SeriesLabelPosition::LowerRight
+        })
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// The axes and their labels: categories under bars, only 1, 2 and 5 times a power of ten on a log axis.
+fn draw_mesh<'a, DB, X>(fig: &Figure, chart: &mut Chart<'a, DB, X>) -> Result<(), ReportError>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
+    let categories = fig.categories.clone();
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(fig.x_label.as_str())
+        .y_desc(fig.y_label.as_str())
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17));
+    let category_label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            categories.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    // On a log axis only 1, 2 and 5 times a power of ten are labelled: plotters labels every minor tick,
+    // and 7, 8, 9, 10 run into each other.
+    let log_label = |x: &f64| {
+        let mantissa = x / 10f64.powf(x.log10().floor());
+        if [1.0, 2.0, 5.0].iter().any(|d| (mantissa - d).abs() < 1e-6) {
+            format!("{x}")
+        } else {
+            String::new()
+        }
+    };
+    if fig.kind == Kind::Bars {
+        mesh.x_labels(categories.len()).x_label_formatter(&category_label);
+        mesh.disable_x_mesh();
+    } else if fig.log_x {
+        mesh.x_label_formatter(&log_label);
+    }
+    mesh.draw().map_err(|e| err(e.to_string()))
+}
+
+/// Series `k` of `n`: bars (side by side, with error bars), a line (with points and error bars when it has
+/// them) or points.
+fn draw_series<'a, DB, X>(
+    fig: &Figure,
+    chart: &mut Chart<'a, DB, X>,
+    k: usize,
+    s: &Series,
+    n: f64,
+    y0: f64,
+) -> Result<(), ReportError>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: String| ReportError::Figure { stem: fig.stem.clone(), message: e };
+    let color = PALETTE[k % PALETTE.len()];
+    let style = color.filled();
+    let bars = |(x, y, e): (f64, f64, f64)| PathElement::new(vec![(x, y - e), (x, y + e)], color.stroke_width(2));
+    match fig.kind {
+        Kind::Bars => {
+            let w = 0.8 / n;
+            let off = -0.4 + w * k as f64;
+            chart
+                .draw_series(s.points.iter().map(|&(x, y, _)| {
+                    Rectangle::new([(x + off + 0.05 * w, y0.max(0.0).min(y)), (x + off + 0.95 * w, y)], style)
+                }))
+                .map_err(|e| err(e.to_string()))?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+            chart
+                .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, e)| {
+                    let cx = x + off + w / 2.0;
+                    PathElement::new(vec![(cx, y - e), (cx, y + e)], BLACK.stroke_width(2))
+                }))
+                .map_err(|e| err(e.to_string()))?;
+        }
+        Kind::Lines => {
+            chart
+                .draw_series(LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), color.stroke_width(3)))
+                .map_err(|e| err(e.to_string()))?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+            if s.points.iter().any(|p| p.2 > 0.0) {
+                chart
+                    .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, style)))
+                    .map_err(|e| err(e.to_string()))?;
+                chart
+                    .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&p| bars(p)))
+                    .map_err(|e| err(e.to_string()))?;
+            }
+        }
+        Kind::Intervals => unreachable!("drawn by draw_intervals"),
+        Kind::Scatter => {
+            chart
+                .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 6, style)))
+                .map_err(|e| err(e.to_string()))?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 7, y), 6, color.filled()));
+            chart
+                .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&p| bars(p)))
+                .map_err(|e| err(e.to_string()))?;
+        }
+    }
     Ok(())
 }
 

@@ -94,115 +94,126 @@ pub fn figures(
             &[("baseline", "baseline"), ("lsr", "LSR"), ("tf_kd_reg", "Tf-KD_reg"), ("normal_kd", "normal KD")],
             metric,
         )),
-        Layout::TfSelf => {
-            if let Some(r) = first_run_row {
-                let series = [("baseline", "baseline"), ("tf_kd_self", "Tf-KD_self"), ("normal_kd", "normal KD")]
-                    .iter()
-                    .filter_map(|(col, name)| {
-                        Some(Series {
-                            name: format!("{} {name}", t.rows[r].label),
-                            points: curve(records, &run_of(r, col)?),
-                        })
-                    })
-                    .filter(|s| !s.points.is_empty())
-                    .collect();
-                out.push(Figure {
-                    stem: "tf-kd-self".into(),
-                    title: format!("Tf-KD_self: test accuracy by epoch ({})", t.rows[r].label),
-                    kind: Kind::Lines,
-                    x_label: "epoch".into(),
-                    y_label: "test accuracy (%), mean over seeds".into(),
-                    categories: Vec::new(),
-                    series,
-                    hlines: Vec::new(),
-                    log_x: false,
-                    diagonal: false,
-                    caption: None,
-                });
-            }
-        }
-        Layout::DeKd => {
-            if let Some(r) = first_run_row {
-                let base_id = run_of(r, "student_baseline").unwrap_or_default();
-                let model =
-                    records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model.clone()).unwrap_or_default();
-                let mut ids: Vec<String> = records
-                    .iter()
-                    .filter(|x| x.config.model == model && x.teacher_test_acc.is_some())
-                    .map(|x| x.config.id.clone())
-                    .collect();
-                ids.sort();
-                ids.dedup();
-                let points = ids
-                    .iter()
-                    .filter_map(|id| {
-                        let runs: Vec<&Record> = records.iter().filter(|x| &x.config.id == id).collect();
-                        let tx = Summary::of(
-                            &runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>(),
-                        )?;
-                        let sy = Summary::of(&runs.iter().filter_map(|x| metric.of(x)).collect::<Vec<_>>())?;
-                        Some((tx.mean, sy.mean, sy.sd))
-                    })
-                    .collect();
-                out.push(Figure {
-                    stem: "de-kd".into(),
-                    title: format!("De-KD: {model} student vs the accuracy of its teacher"),
-                    kind: Kind::Scatter,
-                    x_label: "teacher test accuracy (%) — teacher snapshots at several epochs".into(),
-                    y_label: y_label(metric),
-                    categories: Vec::new(),
-                    series: vec![Series { name: format!("{model} taught by the teacher"), points }],
-                    hlines: cell_summary(t, r, "student_baseline")
-                        .map(|s| (format!("{model} baseline"), s.mean))
-                        .into_iter()
-                        .collect(),
-                    log_x: false,
-                    diagonal: false,
-                    caption: None,
-                });
-            }
-        }
+        Layout::TfSelf => out.extend(first_run_row.map(|r| self_curves(t, records, r, &run_of))),
+        Layout::DeKd => out.extend(first_run_row.map(|r| dekd_scatter(t, records, r, &run_of, metric))),
     }
     out.extend(verdicts(t));
     out.extend(reliability(records, metric));
     out.extend(confidence(records, metric));
-    if let Some(tc) = teacher {
-        let k = tc.classes;
-        let lsr = soft::lsr_target(0.1, k, true).kl_to_uniform(k);
-        out.push(Figure {
-            stem: "kd-vs-lsr".into(),
-            title: format!("KD → LSR as T grows: soft targets of {} (K = {k})", tc.teacher),
-            kind: Kind::Lines,
-            x_label: "temperature T".into(),
-            y_label: "KL(target ‖ uniform) (nats)".into(),
-            categories: Vec::new(),
-            series: vec![
-                Series {
-                    name: "trained teacher softmax(z/T)".into(),
-                    points: tc.curve.iter().map(|s| (s.temperature, s.kl_to_uniform, 0.0)).collect(),
-                },
-                Series {
-                    name: "virtual teacher softmax(p^d/T), a = 0.99".into(),
-                    points: tc
-                        .curve
-                        .iter()
-                        .map(|s| (s.temperature, soft::virtual_teacher(0.99, s.temperature, k).kl_to_uniform(k), 0.0))
-                        .collect(),
-                },
-            ],
-            hlines: vec![
-                ("LSR target, ε = 0.1 (official spread)".into(), lsr),
-                (
-                    "Tf-KD_reg paper Eq. 9: student pulled to softmax(p^d)".into(),
-                    soft::reg_effective_target(0.99, 20.0, k, true).kl_to_uniform(k),
-                ),
-            ],
-            log_x: true,
-            diagonal: false,
-            caption: None,
-        });
-    }
+    out.extend(teacher.map(kd_vs_lsr));
     out
+}
+
+/// Tf-KD_self: test accuracy by epoch of row `r`'s baseline, Tf-KD_self and normal KD.
+fn self_curves(
+    t: &TableReport,
+    records: &[Record],
+    r: usize,
+    run_of: &dyn Fn(usize, &str) -> Option<String>,
+) -> Figure {
+    let series = [("baseline", "baseline"), ("tf_kd_self", "Tf-KD_self"), ("normal_kd", "normal KD")]
+        .iter()
+        .filter_map(|(col, name)| {
+            Some(Series { name: format!("{} {name}", t.rows[r].label), points: curve(records, &run_of(r, col)?) })
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    Figure {
+        stem: "tf-kd-self".into(),
+        title: format!("Tf-KD_self: test accuracy by epoch ({})", t.rows[r].label),
+        kind: Kind::Lines,
+        x_label: "epoch".into(),
+        y_label: "test accuracy (%), mean over seeds".into(),
+        categories: Vec::new(),
+        series,
+        hlines: Vec::new(),
+        log_x: false,
+        diagonal: false,
+        caption: None,
+    }
+}
+
+/// De-KD: row `r`'s student taught by each teacher snapshot, against the snapshot's accuracy.
+fn dekd_scatter(
+    t: &TableReport,
+    records: &[Record],
+    r: usize,
+    run_of: &dyn Fn(usize, &str) -> Option<String>,
+    metric: Metric,
+) -> Figure {
+    let base_id = run_of(r, "student_baseline").unwrap_or_default();
+    let model = records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model.clone()).unwrap_or_default();
+    let mut ids: Vec<String> = records
+        .iter()
+        .filter(|x| x.config.model == model && x.teacher_test_acc.is_some())
+        .map(|x| x.config.id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let points = ids
+        .iter()
+        .filter_map(|id| {
+            let runs: Vec<&Record> = records.iter().filter(|x| &x.config.id == id).collect();
+            let tx =
+                Summary::of(&runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>())?;
+            let sy = Summary::of(&runs.iter().filter_map(|x| metric.of(x)).collect::<Vec<_>>())?;
+            Some((tx.mean, sy.mean, sy.sd))
+        })
+        .collect();
+    Figure {
+        stem: "de-kd".into(),
+        title: format!("De-KD: {model} student vs the accuracy of its teacher"),
+        kind: Kind::Scatter,
+        x_label: "teacher test accuracy (%) — teacher snapshots at several epochs".into(),
+        y_label: y_label(metric),
+        categories: Vec::new(),
+        series: vec![Series { name: format!("{model} taught by the teacher"), points }],
+        hlines: cell_summary(t, r, "student_baseline")
+            .map(|s| (format!("{model} baseline"), s.mean))
+            .into_iter()
+            .collect(),
+        log_x: false,
+        diagonal: false,
+        caption: None,
+    }
+}
+
+/// KD → LSR as T grows: the trained teacher's soft targets and the virtual teacher's, against LSR's.
+fn kd_vs_lsr(tc: &soft::TeacherCurve) -> Figure {
+    let k = tc.classes;
+    let lsr = soft::lsr_target(0.1, k, true).kl_to_uniform(k);
+    Figure {
+        stem: "kd-vs-lsr".into(),
+        title: format!("KD → LSR as T grows: soft targets of {} (K = {k})", tc.teacher),
+        kind: Kind::Lines,
+        x_label: "temperature T".into(),
+        y_label: "KL(target ‖ uniform) (nats)".into(),
+        categories: Vec::new(),
+        series: vec![
+            Series {
+                name: "trained teacher softmax(z/T)".into(),
+                points: tc.curve.iter().map(|s| (s.temperature, s.kl_to_uniform, 0.0)).collect(),
+            },
+            Series {
+                name: "virtual teacher softmax(p^d/T), a = 0.99".into(),
+                points: tc
+                    .curve
+                    .iter()
+                    .map(|s| (s.temperature, soft::virtual_teacher(0.99, s.temperature, k).kl_to_uniform(k), 0.0))
+                    .collect(),
+            },
+        ],
+        hlines: vec![
+            ("LSR target, ε = 0.1 (official spread)".into(), lsr),
+            (
+                "Tf-KD_reg paper Eq. 9: student pulled to softmax(p^d)".into(),
+                soft::reg_effective_target(0.99, 20.0, k, true).kl_to_uniform(k),
+            ),
+        ],
+        log_x: true,
+        diagonal: false,
+        caption: None,
+    }
 }
 
 /// How a method is called in figures.

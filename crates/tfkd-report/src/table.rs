@@ -200,85 +200,7 @@ pub fn claims(layout: Layout) -> Vec<Claim> {
 #[must_use]
 pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[Record]) -> TableReport {
     let layout = paper.layout.expect("resolved specs have a layout");
-    let rows = paper
-        .rows
-        .iter()
-        .map(|row| {
-            let values_of = |col: &str| -> Vec<(u64, f64)> {
-                let Some(cell) = row.cells.get(col) else { return Vec::new() };
-                if let Some(id) = &cell.run {
-                    return agg.values.get(id).cloned().unwrap_or_default();
-                }
-                if let Some(id) = &cell.teacher_of {
-                    let mut v: Vec<(u64, f64)> = records
-                        .iter()
-                        .filter(|r| &r.config.id == id)
-                        .filter_map(|r| Some((r.config.seed, 100.0 * r.teacher_test_acc?)))
-                        .collect();
-                    v.sort_by_key(|x| x.0);
-                    return v;
-                }
-                Vec::new()
-            };
-            let paper_of = |col: &str| {
-                if !paper.numbers_retrieved {
-                    return None;
-                }
-                row.cells.get(col).and_then(|c| c.paper.as_deref()).and_then(PaperNumber::parse)
-            };
-            let cells = layout
-                .columns()
-                .iter()
-                .filter(|c| row.cells.contains_key(**c))
-                .map(|&col| {
-                    let values = values_of(col);
-                    let ours = Summary::of(&values.iter().map(|v| v.1).collect::<Vec<_>>());
-                    let reference = reference(layout, col);
-                    let gain = reference.and_then(|r| Summary::of(&paired(&values, &values_of(r))));
-                    let paper_value = paper_of(col);
-                    let paper_gain = reference.and_then(|r| Some(paper_value.as_ref()?.mean - paper_of(r)?.mean));
-                    CellReport {
-                        column: col.to_string(),
-                        values,
-                        ours,
-                        gain,
-                        paper: paper_value,
-                        paper_gain,
-                        note: row.cells.get(col).and_then(|c| c.paper_note.clone()),
-                        run: row.cells.get(col).and_then(|c| c.run.clone()),
-                        soft_weight: row
-                            .cells
-                            .get(col)
-                            .and_then(|c| c.run.as_deref())
-                            .and_then(|id| soft_weight(exp, id)),
-                    }
-                })
-                .collect();
-            let claims = claims(layout)
-                .into_iter()
-                .filter(|c| row.cells.contains_key(c.a) && row.cells.contains_key(c.b))
-                .map(|c| {
-                    let (a, b) = (values_of(c.a), values_of(c.b));
-                    let diffs = paired(&a, &b);
-                    let diff = Summary::of(&diffs);
-                    let paper_effect = paper_of(c.a).zip(paper_of(c.b)).map(|(a, b)| a.mean - b.mean);
-                    let verdict = (!a.is_empty() && !b.is_empty()).then(|| match c.margin {
-                        None => greater(&diffs, paper_effect),
-                        Some(m) => close(&diffs, m),
-                    });
-                    ClaimReport {
-                        claim: c.text.to_string(),
-                        ci95: diff.and_then(|d| d.ci95()),
-                        mde: diff.and_then(|d| d.mde()),
-                        paper_effect,
-                        diff,
-                        verdict,
-                    }
-                })
-                .collect();
-            RowReport { label: row.label.clone(), cells, claims }
-        })
-        .collect();
+    let rows = paper.rows.iter().map(|row| RowSource { exp, paper, row, agg, records }.report(layout)).collect();
     TableReport {
         target: exp.name.clone(),
         title: exp.title.clone(),
@@ -297,6 +219,99 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
         rows,
         notes: paper.notes.clone(),
         calibration: calibration_rows(exp, agg, records),
+    }
+}
+
+/// One row of the paper table with what fills it: our values per seed and the paper's numbers.
+struct RowSource<'a> {
+    exp: &'a Experiment,
+    paper: &'a PaperTable,
+    row: &'a tfkd_spec::PaperRow,
+    agg: &'a Aggregate,
+    records: &'a [Record],
+}
+
+impl RowSource<'_> {
+    /// Our (seed, accuracy %) values of column `col`: its run's, or its teacher's from the records.
+    fn values_of(&self, col: &str) -> Vec<(u64, f64)> {
+        let Some(cell) = self.row.cells.get(col) else { return Vec::new() };
+        if let Some(id) = &cell.run {
+            return self.agg.values.get(id).cloned().unwrap_or_default();
+        }
+        if let Some(id) = &cell.teacher_of {
+            let mut v: Vec<(u64, f64)> = self
+                .records
+                .iter()
+                .filter(|r| &r.config.id == id)
+                .filter_map(|r| Some((r.config.seed, 100.0 * r.teacher_test_acc?)))
+                .collect();
+            v.sort_by_key(|x| x.0);
+            return v;
+        }
+        Vec::new()
+    }
+
+    /// The paper's number for column `col`, when the paper's numbers were retrieved.
+    fn paper_of(&self, col: &str) -> Option<PaperNumber> {
+        if !self.paper.numbers_retrieved {
+            return None;
+        }
+        self.row.cells.get(col).and_then(|c| c.paper.as_deref()).and_then(PaperNumber::parse)
+    }
+
+    fn report(&self, layout: Layout) -> RowReport {
+        let cells = layout
+            .columns()
+            .iter()
+            .filter(|c| self.row.cells.contains_key(**c))
+            .map(|&col| self.cell(layout, col))
+            .collect();
+        let claims = claims(layout)
+            .into_iter()
+            .filter(|c| self.row.cells.contains_key(c.a) && self.row.cells.contains_key(c.b))
+            .map(|c| self.claim(&c))
+            .collect();
+        RowReport { label: self.row.label.clone(), cells, claims }
+    }
+
+    fn cell(&self, layout: Layout, col: &str) -> CellReport {
+        let values = self.values_of(col);
+        let ours = Summary::of(&values.iter().map(|v| v.1).collect::<Vec<_>>());
+        let reference = reference(layout, col);
+        let gain = reference.and_then(|r| Summary::of(&paired(&values, &self.values_of(r))));
+        let paper_value = self.paper_of(col);
+        let paper_gain = reference.and_then(|r| Some(paper_value.as_ref()?.mean - self.paper_of(r)?.mean));
+        let spec_cell = self.row.cells.get(col);
+        CellReport {
+            column: col.to_string(),
+            values,
+            ours,
+            gain,
+            paper: paper_value,
+            paper_gain,
+            note: spec_cell.and_then(|c| c.paper_note.clone()),
+            run: spec_cell.and_then(|c| c.run.clone()),
+            soft_weight: spec_cell.and_then(|c| c.run.as_deref()).and_then(|id| soft_weight(self.exp, id)),
+        }
+    }
+
+    fn claim(&self, c: &Claim) -> ClaimReport {
+        let (a, b) = (self.values_of(c.a), self.values_of(c.b));
+        let diffs = paired(&a, &b);
+        let diff = Summary::of(&diffs);
+        let paper_effect = self.paper_of(c.a).zip(self.paper_of(c.b)).map(|(a, b)| a.mean - b.mean);
+        let verdict = (!a.is_empty() && !b.is_empty()).then(|| match c.margin {
+            None => greater(&diffs, paper_effect),
+            Some(m) => close(&diffs, m),
+        });
+        ClaimReport {
+            claim: c.text.to_string(),
+            ci95: diff.and_then(|d| d.ci95()),
+            mde: diff.and_then(|d| d.mde()),
+            paper_effect,
+            diff,
+            verdict,
+        }
     }
 }
 

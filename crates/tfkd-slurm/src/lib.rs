@@ -42,6 +42,3 @@ pub struct Submitted {
     /// Target and profile that submitted it.
     pub target: String,
 }
-
-/// The file name of [`Submitted`] in a run folder.
-pub const SUBMITTED_FILE: &str = "slurm.json";

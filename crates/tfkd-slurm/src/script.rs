@@ -50,22 +50,17 @@ pub struct Header<'a> {
     pub comment: &'a str,
 }
 
-/// The script of `array`, whose task `i` trains `tasks[array.tasks[i]]`.
-#[must_use]
-pub fn render(array: &ArrayPlan, tasks: &[Task], header: &Header<'_>, opts: &SlurmOptions, worker: &Worker) -> String {
-    let mut s = String::from("#!/bin/bash\n");
-    let mut sb = |line: String| {
-        let _ = writeln!(s, "#SBATCH {line}");
-    };
-    sb(format!("--job-name={}", quote(header.name)));
+/// The `#SBATCH` directives of `array`'s script.
+fn directives(array: &ArrayPlan, header: &Header<'_>, opts: &SlurmOptions) -> Vec<String> {
+    let mut sb = vec![format!("--job-name={}", quote(header.name))];
     let throttle = opts.throttle.map_or(String::new(), |n| format!("%{n}"));
-    sb(format!("--array=0-{}{throttle}", array.tasks.len().saturating_sub(1)));
-    sb(format!("--output={}", quote(header.output)));
-    sb("--open-mode=append".into());
-    sb("--requeue".into());
+    sb.push(format!("--array=0-{}{throttle}", array.tasks.len().saturating_sub(1)));
+    sb.push(format!("--output={}", quote(header.output)));
+    sb.push("--open-mode=append".into());
+    sb.push("--requeue".into());
     if let Some(dep) = header.dependency {
-        sb(format!("--dependency={dep}"));
-        sb("--kill-on-invalid-dep=yes".into());
+        sb.push(format!("--dependency={dep}"));
+        sb.push("--kill-on-invalid-dep=yes".into());
     }
     for (flag, value) in [
         ("partition", &opts.partition),
@@ -75,20 +70,28 @@ pub fn render(array: &ArrayPlan, tasks: &[Task], header: &Header<'_>, opts: &Slu
         ("mem", &opts.mem),
     ] {
         if let Some(v) = value {
-            sb(format!("--{flag}={v}"));
+            sb.push(format!("--{flag}={v}"));
         }
     }
     if let Some((t, _)) = &opts.time {
-        sb(format!("--time={t}"));
+        sb.push(format!("--time={t}"));
     }
     if let Some(c) = opts.cpus_per_task {
-        sb(format!("--cpus-per-task={c}"));
+        sb.push(format!("--cpus-per-task={c}"));
     }
     if opts.signal_grace > 0 {
-        sb(format!("--signal=B:USR1@{}", opts.signal_grace));
+        sb.push(format!("--signal=B:USR1@{}", opts.signal_grace));
     }
-    for line in &opts.extra {
-        sb(line.trim().to_string());
+    sb.extend(opts.extra.iter().map(|line| line.trim().to_string()));
+    sb
+}
+
+/// The script of `array`, whose task `i` trains `tasks[array.tasks[i]]`.
+#[must_use]
+pub fn render(array: &ArrayPlan, tasks: &[Task], header: &Header<'_>, opts: &SlurmOptions, worker: &Worker) -> String {
+    let mut s = String::from("#!/bin/bash\n");
+    for line in directives(array, header, opts) {
+        let _ = writeln!(s, "#SBATCH {line}");
     }
     let _ = writeln!(s, "# {}", header.comment);
     s += "set -u\n";

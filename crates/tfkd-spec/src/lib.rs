@@ -9,13 +9,15 @@ pub mod error;
 pub mod graph;
 pub mod resolve;
 pub mod schema;
+pub mod select;
 
 pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};
-pub use graph::{plan, run_id, with_teachers, PlannedRun};
+pub use graph::{plan, run_id, PlannedRun};
 pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
 pub use schema::{
     ArrayMode, Cell, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, SlurmPatch, Snapshot, SpecFile,
     Spread,
 };
+pub use select::with_teachers;
 pub use tfkd_names as names;

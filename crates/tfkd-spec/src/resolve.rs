@@ -300,6 +300,9 @@ impl Checker<'_> {
     }
 }
 
+/// One run entry resolved under a profile: its train settings, model options, method and teacher snapshot.
+type Resolved<'e> = (&'e RunEntry, TrainConfig, ModelOptions, Method, Option<Snapshot>);
+
 fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Experiment, SpecErrors> {
     let spec: SpecFile = serde_yaml::from_value(doc).map_err(|e| SpecError::Invalid {
         file: file.into(),
@@ -310,57 +313,13 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     let mut c = Checker { file, errors: Vec::new() };
     let name = c.require(spec.name.clone(), "name");
     let profiles = spec.profiles.clone().unwrap_or_default();
-    let prof = match profiles.get(profile) {
-        Some(p) => p.clone(),
-        None => {
-            let message = if profiles.is_empty() {
-                "no such profile: this spec defines no profiles (add `extends: defaults.yaml`, which defines smoke, \
-                 quick and paper, or a `profiles:` section)"
-                    .to_string()
-            } else {
-                format!(
-                    "no such profile; this spec defines {}",
-                    profiles.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
-            };
-            return Err(SpecError::Invalid { file: file.into(), path: format!("profiles.{profile}"), message }.into());
-        }
-    };
+    let prof = pick_profile(file, &profiles, profile)?;
     let (mut entries, mut sweeps) = expand_sweeps(&mut c, spec.runs.clone().unwrap_or_default());
     let all_ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     if let Some(only) = &prof.only {
-        // A swept entry's own id stands for all the runs it expanded into.
-        let only: Vec<String> = only
-            .iter()
-            .flat_map(|id| match sweeps.iter().find(|s| &s.base == id) {
-                Some(s) => s.members.iter().map(|m| m.0.clone()).collect(),
-                None => vec![id.clone()],
-            })
-            .collect();
-        let teacher_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.teacher.as_deref());
-        match crate::graph::with_teachers(&only, teacher_of) {
-            Ok(keep) => entries.retain(|e| keep.contains(&e.id)),
-            Err(id) => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
-        }
-        for s in &mut sweeps {
-            s.members.retain(|m| entries.iter().any(|e| e.id == m.0));
-        }
-        sweeps.retain(|s| !s.members.is_empty());
+        keep_only(&mut c, only, profile, &mut entries, &mut sweeps);
     }
-    if entries.is_empty() {
-        c.fail("runs", "an experiment needs at least one run");
-    }
-    let mut seen = BTreeSet::new();
-    for e in &entries {
-        if !seen.insert(e.id.as_str()) {
-            c.fail(format!("runs[{}]", e.id), "duplicate run id");
-        }
-    }
-    for key in prof.runs.as_ref().map(BTreeMap::keys).into_iter().flatten() {
-        if !all_ids.contains(key) {
-            c.fail(format!("profiles.{profile}.runs.{key}"), format!("no run with this id; runs are {all_ids:?}"));
-        }
-    }
+    check_ids(&mut c, &entries, &prof, profile, &all_ids);
     let seeds = sets.seeds.clone().or(prof.seeds.clone()).or(spec.seeds.clone()).unwrap_or_else(|| vec![230]);
     if seeds.is_empty() {
         c.fail("seeds", "at least one seed is required");
@@ -374,65 +333,9 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     let paper_dataset = spec.dataset.as_ref().and_then(|d| d.source);
     let keep_kl_weight = data_patch.keep_paper_kl_weight.unwrap_or(true);
     let data = resolve_data(&mut c, data_patch);
-    let mut resolved: Vec<(&RunEntry, TrainConfig, ModelOptions, Method, Option<Snapshot>)> = Vec::new();
-    for entry in &entries {
-        let at = format!("runs[{}]", entry.id);
-        let patch = prof.runs.as_ref().and_then(|r| r.get(&entry.id)).cloned().unwrap_or_default();
-        let train_layers = [
-            to_value(&spec.train),
-            to_value(&entry.train),
-            to_value(&prof.train),
-            to_value(&patch.train),
-            to_value(&sets.train),
-        ];
-        let model_layers = [
-            to_value(&spec.model),
-            to_value(&entry.model_options),
-            to_value(&prof.model),
-            to_value(&patch.model_options),
-            to_value(&sets.model),
-        ];
-        let train: Option<TrainPatch> = c.layers(&train_layers, &format!("{at}.train"));
-        let model: Option<ModelPatch> = c.layers(&model_layers, &format!("{at}.model_options"));
-        let (Some(train), Some(model)) = (train, model) else {
-            continue;
-        };
-        let method = patch.method.unwrap_or(entry.method);
-        let teacher_snapshot = patch.teacher_snapshot.or(entry.teacher_snapshot);
-        let train = resolve_train(&mut c, train, &at);
-        let model_options = ModelOptions {
-            width: c.require(model.width, &format!("{at}.model_options.width")),
-            googlenet_bn_eps_quirk: model.googlenet_bn_eps_quirk.unwrap_or(false),
-        };
-        c.range(
-            model_options.width > 0.0 && model_options.width <= 4.0,
-            &format!("{at}.model_options.width"),
-            model_options.width,
-            "must lie in (0, 4]",
-        );
-        check_method(&mut c, &method, &at);
-        check_teacher(&mut c, entry, &entries, &method, teacher_snapshot, &at);
-        if entry.teacher.as_ref().is_some_and(|t| sweeps.iter().any(|s| &s.base == t)) {
-            c.fail(format!("{at}.teacher"), "a swept entry is many runs; name one of the runs it expanded into");
-        }
-        resolved.push((entry, train, model_options, method, teacher_snapshot));
-    }
-    // A snapshot must exist in the teacher's run: its epoch cannot exceed the teacher's epochs under this profile.
-    for (entry, _, _, _, snapshot) in &resolved {
-        let Some(Snapshot::Epoch(e)) = snapshot else { continue };
-        let teacher = resolved.iter().find(|r| Some(&r.0.id) == entry.teacher.as_ref());
-        if let Some((t, t_train, ..)) = teacher {
-            if *e > t_train.epochs {
-                c.fail(
-                    format!("runs[{}].teacher_snapshot.epoch", entry.id),
-                    format!(
-                        "{e} is beyond the {} epochs its teacher {} trains for in profile {profile}",
-                        t_train.epochs, t.id
-                    ),
-                );
-            }
-        }
-    }
+    let resolved: Vec<Resolved<'_>> =
+        entries.iter().filter_map(|e| resolve_entry(&mut c, &spec, &prof, &sets, e, &entries, &sweeps)).collect();
+    check_snapshots(&mut c, &resolved, profile);
     let mut runs = Vec::new();
     if let Some(data) = &data {
         let kl_classes = kl_classes(paper_dataset, data.source, keep_kl_weight);
@@ -455,32 +358,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     }
     check_cycles(&mut c, &entries);
     if let Some(table) = &spec.paper {
-        let Some(layout) = table.layout else {
-            return Err(SpecError::Invalid {
-                file: file.into(),
-                path: "paper.layout".into(),
-                message: "is required: re-kd, de-kd, tf-self or tf-reg".into(),
-            }
-            .into());
-        };
-        for (i, row) in table.rows.iter().enumerate() {
-            for (col, cell) in &row.cells {
-                let at = format!("paper.rows[{i}].cells.{col}");
-                if !layout.columns().contains(&col.as_str()) {
-                    c.fail(&at, format!("not a column of this layout; columns are {:?}", layout.columns()));
-                }
-                for id in cell.run.iter().chain(&cell.teacher_of) {
-                    if sweeps.iter().any(|s| &s.base == id) {
-                        c.fail(&at, format!("'{id}' is swept into many runs; a cell names one of them"));
-                    } else if !all_ids.contains(id) {
-                        c.fail(&at, format!("no run '{id}' in this spec"));
-                    }
-                }
-                if cell.run.is_some() && cell.teacher_of.is_some() {
-                    c.fail(&at, "give `run` or `teacher_of`, not both");
-                }
-            }
-        }
+        check_paper(&mut c, table, &sweeps, &all_ids)?;
     }
     let slurm = c
         .layers::<SlurmPatch>(&[to_value(&spec.slurm), to_value(&prof.slurm), to_value(&sets.slurm)], "slurm")
@@ -502,6 +380,176 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         sweeps,
         slurm,
     })
+}
+
+/// The profile named `profile`, or an error listing the ones the spec defines.
+fn pick_profile(
+    file: &Path,
+    profiles: &BTreeMap<String, ProfilePatch>,
+    profile: &str,
+) -> Result<ProfilePatch, SpecErrors> {
+    if let Some(p) = profiles.get(profile) {
+        return Ok(p.clone());
+    }
+    let message = if profiles.is_empty() {
+        "no such profile: this spec defines no profiles (add `extends: defaults.yaml`, which defines smoke, \
+         quick and paper, or a `profiles:` section)"
+            .to_string()
+    } else {
+        format!("no such profile; this spec defines {}", profiles.keys().cloned().collect::<Vec<_>>().join(", "))
+    };
+    Err(SpecError::Invalid { file: file.into(), path: format!("profiles.{profile}"), message }.into())
+}
+
+/// A profile's `only` list: keeps those runs (a swept entry's own id standing for all the runs it expanded
+/// into) and their teachers.
+fn keep_only(
+    c: &mut Checker<'_>,
+    only: &[String],
+    profile: &str,
+    entries: &mut Vec<RunEntry>,
+    sweeps: &mut Vec<Sweep>,
+) {
+    let only: Vec<String> = only
+        .iter()
+        .flat_map(|id| match sweeps.iter().find(|s| &s.base == id) {
+            Some(s) => s.members.iter().map(|m| m.0.clone()).collect(),
+            None => vec![id.clone()],
+        })
+        .collect();
+    let teacher_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.teacher.as_deref());
+    match crate::select::with_teachers(&only, teacher_of) {
+        Ok(keep) => entries.retain(|e| keep.contains(&e.id)),
+        Err(id) => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
+    }
+    for s in sweeps.iter_mut() {
+        s.members.retain(|m| entries.iter().any(|e| e.id == m.0));
+    }
+    sweeps.retain(|s| !s.members.is_empty());
+}
+
+/// At least one run, no duplicate ids, and a profile's per-run patches name runs that exist.
+fn check_ids(c: &mut Checker<'_>, entries: &[RunEntry], prof: &ProfilePatch, profile: &str, all_ids: &[String]) {
+    if entries.is_empty() {
+        c.fail("runs", "an experiment needs at least one run");
+    }
+    let mut seen = BTreeSet::new();
+    for e in entries {
+        if !seen.insert(e.id.as_str()) {
+            c.fail(format!("runs[{}]", e.id), "duplicate run id");
+        }
+    }
+    for key in prof.runs.as_ref().map(BTreeMap::keys).into_iter().flatten() {
+        if !all_ids.contains(key) {
+            c.fail(format!("profiles.{profile}.runs.{key}"), format!("no run with this id; runs are {all_ids:?}"));
+        }
+    }
+}
+
+/// One entry's settings layered (spec, entry, profile, the profile's patch for it, `--set`) and checked;
+/// `None` when a layer does not parse (the error is recorded).
+fn resolve_entry<'e>(
+    c: &mut Checker<'_>,
+    spec: &SpecFile,
+    prof: &ProfilePatch,
+    sets: &ProfilePatch,
+    entry: &'e RunEntry,
+    entries: &[RunEntry],
+    sweeps: &[Sweep],
+) -> Option<Resolved<'e>> {
+    let at = format!("runs[{}]", entry.id);
+    let patch = prof.runs.as_ref().and_then(|r| r.get(&entry.id)).cloned().unwrap_or_default();
+    let train_layers = [
+        to_value(&spec.train),
+        to_value(&entry.train),
+        to_value(&prof.train),
+        to_value(&patch.train),
+        to_value(&sets.train),
+    ];
+    let model_layers = [
+        to_value(&spec.model),
+        to_value(&entry.model_options),
+        to_value(&prof.model),
+        to_value(&patch.model_options),
+        to_value(&sets.model),
+    ];
+    let train: Option<TrainPatch> = c.layers(&train_layers, &format!("{at}.train"));
+    let model: Option<ModelPatch> = c.layers(&model_layers, &format!("{at}.model_options"));
+    let (train, model) = (train?, model?);
+    let method = patch.method.unwrap_or(entry.method);
+    let teacher_snapshot = patch.teacher_snapshot.or(entry.teacher_snapshot);
+    let train = resolve_train(c, train, &at);
+    let model_options = ModelOptions {
+        width: c.require(model.width, &format!("{at}.model_options.width")),
+        googlenet_bn_eps_quirk: model.googlenet_bn_eps_quirk.unwrap_or(false),
+    };
+    c.range(
+        model_options.width > 0.0 && model_options.width <= 4.0,
+        &format!("{at}.model_options.width"),
+        model_options.width,
+        "must lie in (0, 4]",
+    );
+    check_method(c, &method, &at);
+    check_teacher(c, entry, entries, &method, teacher_snapshot, &at);
+    if entry.teacher.as_ref().is_some_and(|t| sweeps.iter().any(|s| &s.base == t)) {
+        c.fail(format!("{at}.teacher"), "a swept entry is many runs; name one of the runs it expanded into");
+    }
+    Some((entry, train, model_options, method, teacher_snapshot))
+}
+
+/// A snapshot must exist in the teacher's run: its epoch cannot exceed the teacher's epochs under this profile.
+fn check_snapshots(c: &mut Checker<'_>, resolved: &[Resolved<'_>], profile: &str) {
+    for (entry, _, _, _, snapshot) in resolved {
+        let Some(Snapshot::Epoch(e)) = snapshot else { continue };
+        let teacher = resolved.iter().find(|r| Some(&r.0.id) == entry.teacher.as_ref());
+        if let Some((t, t_train, ..)) = teacher {
+            if *e > t_train.epochs {
+                c.fail(
+                    format!("runs[{}].teacher_snapshot.epoch", entry.id),
+                    format!(
+                        "{e} is beyond the {} epochs its teacher {} trains for in profile {profile}",
+                        t_train.epochs, t.id
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The paper table's layout is given and its cells name columns of it and runs of the spec.
+fn check_paper(
+    c: &mut Checker<'_>,
+    table: &crate::PaperTable,
+    sweeps: &[Sweep],
+    all_ids: &[String],
+) -> Result<(), SpecErrors> {
+    let Some(layout) = table.layout else {
+        return Err(SpecError::Invalid {
+            file: c.file.into(),
+            path: "paper.layout".into(),
+            message: "is required: re-kd, de-kd, tf-self or tf-reg".into(),
+        }
+        .into());
+    };
+    for (i, row) in table.rows.iter().enumerate() {
+        for (col, cell) in &row.cells {
+            let at = format!("paper.rows[{i}].cells.{col}");
+            if !layout.columns().contains(&col.as_str()) {
+                c.fail(&at, format!("not a column of this layout; columns are {:?}", layout.columns()));
+            }
+            for id in cell.run.iter().chain(&cell.teacher_of) {
+                if sweeps.iter().any(|s| &s.base == id) {
+                    c.fail(&at, format!("'{id}' is swept into many runs; a cell names one of them"));
+                } else if !all_ids.contains(id) {
+                    c.fail(&at, format!("no run '{id}' in this spec"));
+                }
+            }
+            if cell.run.is_some() && cell.teacher_of.is_some() {
+                c.fail(&at, "give `run` or `teacher_of`, not both");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The class count whose N·K divides the official elementwise-mean KL when a profile substitutes a dataset

@@ -18,12 +18,12 @@ use std::{
     time::Instant,
 };
 
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 use tfkd_analysis::calibration::{Accumulator, Calibration, Example};
 use tfkd_datasets::{rng::Key, Augment, DeviceSplit, Loader, LoaderConfig, Normalize, Split};
 use tfkd_io::Lease;
 use tfkd_losses::Loss;
-use tfkd_models::{member, Network};
+use tfkd_models::{member, member::Weights, Arch, ModelConfig};
 use tfkd_spec::{names::Precision, PlannedRun};
 
 use crate::{
@@ -35,6 +35,7 @@ use crate::{
     provenance::{ArrayInfo, Provenance},
     run::{Context, RunRecord},
     state::{EpochSoFar, Progress, RunDir},
+    step::{Hyper, Step},
     teacher::{TeacherChoice, Teachers},
 };
 
@@ -105,8 +106,7 @@ impl Slot<'_> {
     /// Marks the member failed with `error`, on disk (failed.json) too; the array goes on without it.
     fn fail(&mut self, error: TrainError) -> Result<()> {
         let lease = &self.lease;
-        let json = serde_json::json!({ "error": tfkd_io::chain(&error) });
-        match self.dir.write_json_if(&self.dir.failed(), &json, &|| lease.still_ours()) {
+        match self.dir.write_failed(&tfkd_io::chain(&error), &|| lease.still_ours()) {
             Ok(()) => self.failed = Some(error),
             Err(TrainError::LeaseLost { .. }) => self.lose(),
             Err(e) => return Err(e),
@@ -142,16 +142,14 @@ impl Slot<'_> {
 /// An array while it trains.
 struct Array<'a> {
     slots: Vec<Slot<'a>>,
-    vs: VarStore,
-    net: Network,
-    sgd: crate::sgd::Sgd,
+    /// The fused model and its optimiser: the one training step.
+    step: Step,
     teachers: Teachers,
     /// Each member's teacher probabilities on validation and test (for agreement and KL), if it has one.
     teacher_probs: Vec<Option<(Tensor, Tensor)>>,
     splits: &'a Splits,
     on_device: Option<DeviceSplit>,
     iters: usize,
-    bf16: bool,
     ctx: &'a Context,
 }
 
@@ -181,90 +179,122 @@ pub fn train(
     }
 }
 
+/// A member's sums so far in an epoch, as a checkpoint keeps them.
+fn so_far(t: &Tally, seconds: f64, lr: f64) -> EpochSoFar {
+    EpochSoFar { loss_sum: t.loss_sum, ce_sum: t.ce_sum, correct: t.correct, seen: t.seen, seconds, lr }
+}
+
+/// Refuses members that cannot share one fused model (or an array the fault hook breaks), and applies the
+/// threads and precision they ask for.
+fn check_members(members: &[Member<'_>], ctx: &Context) -> Result<()> {
+    let first = &members[0].run.config;
+    let key = |mb: &Member<'_>| ArrayKey::of(mb.run, (0, 0)).0.rsplit_once(" @").map(|k| k.0.to_string());
+    if members.iter().any(|mb| key(mb) != key(&members[0])) {
+        return Err(TrainError::NotAnArray(
+            label_list(members),
+            "they differ in model, batch size, epochs or precision".into(),
+        ));
+    }
+    let count = members.len();
+    if count > 1 && crate::fault::array_fails() {
+        return Err(TrainError::Worker(format!(
+            "a fused array of {count} could not be built (simulated by TFKD_FAULT_ARRAY)"
+        )));
+    }
+    if first.train.threads > 0 {
+        tch::set_num_threads(first.train.threads as i32);
+    }
+    if first.train.precision == Precision::Bf16 && !ctx.device.is_cuda() {
+        return Err(TrainError::Bf16OnCpu);
+    }
+    Ok(())
+}
+
+impl<'a> Slot<'a> {
+    /// A member's slot: its folder (resumed from its last good checkpoint, each damaged file said), its loader
+    /// and loss; with the weights and momentum it starts from.
+    fn open(
+        mb: Member<'a>,
+        splits: &Splits,
+        ctx: &Context,
+        (arch, single): (Arch, ModelConfig),
+        obs: &mut dyn Observer,
+    ) -> Result<(Self, Weights, BTreeMap<String, Tensor>)> {
+        let cfg = &mb.run.config;
+        let channels = splits.train.chw[0];
+        let dir = RunDir::new(&ctx.cache_dir, &mb.run.run_id);
+        dir.create()?;
+        let (checkpoint, damaged) = dir.resume(&mb.run.run_id)?;
+        for d in damaged {
+            obs.event(&Event::RunRepaired {
+                label: cfg.label(),
+                run_id: mb.run.run_id.clone(),
+                damaged: d.to_string(),
+                action: "resuming from the checkpoint before it".into(),
+            });
+        }
+        let augment = prepare::augment(&cfg.data);
+        let normalize = prepare::normalize(&cfg.data, channels)?;
+        let loader = Loader::new(
+            splits.train.clone(),
+            LoaderConfig {
+                batch_size: cfg.train.batch_size,
+                shuffle: true,
+                augment: augment.clone(),
+                normalize: normalize.clone(),
+                seed: cfg.seed,
+                prefetch: cfg.data.prefetch,
+            },
+        )?;
+        let (progress, weights, momentum) = match checkpoint {
+            Some(ck) => (ck.progress, ck.model, ck.momentum),
+            None => (
+                Progress::fresh(&mb.run.run_id),
+                tfkd_models::member::init(arch, single, cfg.seed as i64)?,
+                BTreeMap::new(),
+            ),
+        };
+        let slot = Slot {
+            run: mb.run,
+            dir,
+            label: cfg.label(),
+            loss: prepare::loss(cfg),
+            augment,
+            normalize,
+            loader,
+            teacher: mb.teacher,
+            lease: mb.lease,
+            progress,
+            provenance: Provenance {
+                array_fallback: mb.fallback,
+                ..Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics)
+            },
+            weights: BTreeMap::new(),
+            fault: crate::fault::nan_step(&cfg.label()),
+            failed: None,
+            start: Instant::now(),
+        };
+        Ok((slot, weights, momentum))
+    }
+}
+
 impl<'a> Array<'a> {
     fn build(members: Vec<Member<'a>>, splits: &'a Splits, ctx: &'a Context, obs: &mut dyn Observer) -> Result<Self> {
         let first = &members[0].run.config;
         let channels = splits.train.chw[0];
         let (arch, single) = prepare::model(first, splits.classes, channels);
-        let key = |mb: &Member<'_>| ArrayKey::of(mb.run, (0, 0)).0.rsplit_once(" @").map(|k| k.0.to_string());
-        if members.iter().any(|mb| key(mb) != key(&members[0])) {
-            return Err(TrainError::NotAnArray(
-                label_list(&members),
-                "they differ in model, batch size, epochs or precision".into(),
-            ));
-        }
+        check_members(&members, ctx)?;
         let count = members.len() as i64;
-        if count > 1 && crate::fault::array_fails() {
-            return Err(TrainError::Worker(format!(
-                "a fused array of {count} could not be built (simulated by TFKD_FAULT_ARRAY)"
-            )));
-        }
-        if first.train.threads > 0 {
-            tch::set_num_threads(first.train.threads as i32);
-        }
         let bf16 = first.train.precision == Precision::Bf16;
-        if bf16 && !ctx.device.is_cuda() {
-            return Err(TrainError::Bf16OnCpu);
-        }
+        let nesterov = first.train.nesterov;
         let mut slots = Vec::with_capacity(members.len());
         let mut resumed_momentum = Vec::new();
         let mut initial = Vec::new();
         for mb in members {
-            let cfg = &mb.run.config;
-            let dir = RunDir::new(&ctx.cache_dir, &mb.run.run_id);
-            dir.create()?;
-            let (checkpoint, damaged) = dir.resume(&mb.run.run_id)?;
-            for d in damaged {
-                obs.event(&Event::RunRepaired {
-                    label: cfg.label(),
-                    run_id: mb.run.run_id.clone(),
-                    damaged: d.to_string(),
-                    action: "resuming from the checkpoint before it".into(),
-                });
-            }
-            let augment = prepare::augment(&cfg.data);
-            let normalize = prepare::normalize(&cfg.data, channels)?;
-            let loader = Loader::new(
-                splits.train.clone(),
-                LoaderConfig {
-                    batch_size: cfg.train.batch_size,
-                    shuffle: true,
-                    augment: augment.clone(),
-                    normalize: normalize.clone(),
-                    seed: cfg.seed,
-                    prefetch: cfg.data.prefetch,
-                },
-            )?;
-            let (progress, weights, momentum) = match checkpoint {
-                Some(ck) => (ck.progress, ck.model, ck.momentum),
-                None => (
-                    Progress::fresh(&mb.run.run_id),
-                    tfkd_models::member::init(arch, single, cfg.seed as i64)?,
-                    BTreeMap::new(),
-                ),
-            };
+            let (slot, weights, momentum) = Slot::open(mb, splits, ctx, (arch, single), obs)?;
             initial.push(weights);
             resumed_momentum.push(momentum);
-            slots.push(Slot {
-                run: mb.run,
-                dir,
-                label: cfg.label(),
-                loss: prepare::loss(cfg),
-                augment,
-                normalize,
-                loader,
-                teacher: mb.teacher,
-                lease: mb.lease,
-                progress,
-                provenance: Provenance {
-                    array_fallback: mb.fallback,
-                    ..Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics)
-                },
-                weights: BTreeMap::new(),
-                fault: crate::fault::nan_step(&cfg.label()),
-                failed: None,
-                start: Instant::now(),
-            });
+            slots.push(slot);
         }
         if slots.iter().any(|s| s.progress.position() != slots[0].progress.position()) {
             let labels: Vec<String> = slots.iter().map(|s| s.label.clone()).collect();
@@ -277,24 +307,24 @@ impl<'a> Array<'a> {
             }
         }
 
-        let vs = VarStore::new(ctx.device);
-        let net = Network::build(&vs, arch, single.with_members(count))?;
+        let hyper = Hyper {
+            momentum: slots.iter().map(|s| s.run.config.train.momentum).collect(),
+            weight_decay: slots.iter().map(|s| s.run.config.train.weight_decay).collect(),
+            nesterov,
+        };
+        let mut step = Step::new(ctx.device, arch, single, &hyper, bf16)?;
         for (a, w) in initial.iter().enumerate() {
-            member::set_weights(&vs, a as i64, count, w).map_err(|detail| TrainError::Damaged {
+            member::set_weights(&step.vs, a as i64, count, w).map_err(|detail| TrainError::Damaged {
                 file: slots[a].dir.path().to_path_buf(),
                 detail: format!("checkpoint does not fit the model: {detail}"),
             })?;
         }
-        let momenta: Vec<f64> = slots.iter().map(|s| s.run.config.train.momentum).collect();
-        let decays: Vec<f64> = slots.iter().map(|s| s.run.config.train.weight_decay).collect();
-        let mut sgd = crate::sgd::Sgd::new(&vs, &momenta, &decays, first.train.nesterov);
-        sgd.set_member_buffers(&resumed_momentum)?;
+        step.sgd.set_member_buffers(&resumed_momentum)?;
         let choices: Vec<Option<&TeacherChoice>> = slots.iter().map(|s| s.teacher.as_ref()).collect();
         let teachers = Teachers::load(&choices, splits.classes, channels, ctx.device)?;
         let on_device = if ctx.device.is_cuda() { Some(DeviceSplit::new(&splits.train, ctx.device)?) } else { None };
         let iters = slots[0].loader.batches_per_epoch();
-        let mut array =
-            Array { slots, vs, net, sgd, teachers, teacher_probs: Vec::new(), splits, on_device, iters, bf16, ctx };
+        let mut array = Array { slots, step, teachers, teacher_probs: Vec::new(), splits, on_device, iters, ctx };
         array.teacher_probs = array.teacher_eval_probs()?;
         for s in &array.slots {
             obs.event(&Event::RunStart {
@@ -327,7 +357,7 @@ impl<'a> Array<'a> {
             for batch in self.eval_loader(split)?.epoch(0, 0) {
                 let x = batch?.images.to_device(self.ctx.device);
                 let xs: Vec<Tensor> = self.slots.iter().map(|_| x.shallow_clone()).collect();
-                let logits = autocast::bf16(self.bf16, || self.teachers.logits(&xs));
+                let logits = autocast::bf16(self.step.bf16(), || self.teachers.logits(&xs));
                 for (a, l) in logits.into_iter().enumerate() {
                     if let Some(l) = l {
                         parts[a].push(l.to_kind(Kind::Double).softmax(1, Kind::Double));
@@ -436,46 +466,41 @@ impl<'a> Array<'a> {
             }
             if self.interrupted() {
                 let seconds = before + started.elapsed().as_secs_f64();
-                for a in self.live().collect::<Vec<_>>() {
-                    if !self.slots[a].guard() {
-                        continue;
-                    }
-                    let t = &mut tallies[a];
-                    t.read()?;
-                    let s = &mut self.slots[a];
-                    s.progress.batches_done = b + 1;
-                    s.progress.epoch_so_far = Some(EpochSoFar {
-                        loss_sum: t.loss_sum,
-                        ce_sum: t.ce_sum,
-                        correct: t.correct,
-                        seen: t.seen,
-                        seconds,
-                        lr: lr[a],
-                    });
-                    match self.checkpoint(a) {
-                        Ok(()) => {}
-                        Err(TrainError::LeaseLost { .. }) => self.slots[a].lose(),
-                        Err(e) => return Err(e),
-                    }
-                }
-                return Err(TrainError::Interrupted {
-                    at: format!("at epoch {}, batch {} of {}", epoch + 1, b + 1, self.iters),
-                });
+                return Err(self.checkpoint_and_stop(epoch, b, &mut tallies, &lr, seconds));
             }
         }
         let seconds = before + started.elapsed().as_secs_f64();
-        Ok(tallies
-            .iter()
-            .zip(lr)
-            .map(|(t, lr)| EpochSoFar {
-                loss_sum: t.loss_sum,
-                ce_sum: t.ce_sum,
-                correct: t.correct,
-                seen: t.seen,
-                seconds,
-                lr,
-            })
-            .collect())
+        Ok(tallies.iter().zip(lr).map(|(t, lr)| so_far(t, seconds, lr)).collect())
+    }
+
+    /// Stopped on request after batch `b`: every live member still holding its lease checkpoints where it
+    /// is; the error to end the epoch with (or the first checkpoint error).
+    fn checkpoint_and_stop(
+        &mut self,
+        epoch: u32,
+        b: usize,
+        tallies: &mut [Tally],
+        lr: &[f64],
+        seconds: f64,
+    ) -> TrainError {
+        for a in self.live().collect::<Vec<_>>() {
+            if !self.slots[a].guard() {
+                continue;
+            }
+            let t = &mut tallies[a];
+            if let Err(e) = t.read() {
+                return e.into();
+            }
+            let s = &mut self.slots[a];
+            s.progress.batches_done = b + 1;
+            s.progress.epoch_so_far = Some(so_far(t, seconds, lr[a]));
+            match self.checkpoint(a) {
+                Ok(()) => {}
+                Err(TrainError::LeaseLost { .. }) => self.slots[a].lose(),
+                Err(e) => return e,
+            }
+        }
+        TrainError::Interrupted { at: format!("at epoch {}, batch {} of {}", epoch + 1, b + 1, self.iters) }
     }
 
     /// One optimisation step of every live member.
@@ -492,19 +517,16 @@ impl<'a> Array<'a> {
         obs: &mut dyn Observer,
     ) -> Result<()> {
         let count = self.members();
-        self.sgd.set_lr(lr);
         let keys: Vec<u64> = self
             .slots
             .iter()
             .map(|s| Key::new(s.run.config.seed).with_str("dropout").with(s.progress.steps).value())
             .collect();
-        let x = member::stack_inputs(xs);
-        let fused = tfkd_models::with_dropout_keys(&keys, || autocast::bf16(self.bf16, || self.net.forward(&x, true)))
-            .to_kind(Kind::Float);
+        let fused = self.step.forward(xs, &keys);
         let teacher: Vec<Option<Tensor>> = if self.teachers.is_empty() {
             Vec::new()
         } else {
-            autocast::bf16(self.bf16, || self.teachers.logits(xs))
+            autocast::bf16(self.step.bf16(), || self.teachers.logits(xs))
                 .into_iter()
                 .map(|t| t.map(|t| t.to_kind(Kind::Float)))
                 .collect()
@@ -560,11 +582,7 @@ impl<'a> Array<'a> {
                 Some(sum) => sum + terms.total,
             });
         }
-        if let Some(total) = total {
-            self.sgd.zero_grad();
-            total.backward();
-            self.sgd.step()?;
-        }
+        self.step.apply(total, lr)?;
         for a in self.live().collect::<Vec<_>>() {
             self.slots[a].progress.steps += 1;
         }
@@ -629,14 +647,14 @@ impl<'a> Array<'a> {
         let lease = &s.lease;
         let may = || lease.still_ours();
         if s.progress.selected_epoch != Some(summary.selected_epoch()) {
-            let sha = s.dir.save_weights(&self.vs, a as i64, count, &s.dir.best(), &may)?;
+            let sha = s.dir.save_weights(&self.step.vs, a as i64, count, &s.dir.best(), &may)?;
             s.weights.insert("best.safetensors".into(), sha.clone());
             s.progress.best_sha256 = Some(sha);
             s.progress.selected_epoch = Some(summary.selected_epoch());
         }
         if s.run.keep_all_epochs || s.run.keep_epochs.contains(&(epoch + 1)) {
             let path = s.dir.snapshot(epoch + 1);
-            let sha = s.dir.save_weights(&self.vs, a as i64, count, &path, &may)?;
+            let sha = s.dir.save_weights(&self.step.vs, a as i64, count, &path, &may)?;
             s.weights.insert(format!("epoch-{}.safetensors", epoch + 1), sha);
         }
         self.checkpoint(a)
@@ -644,8 +662,8 @@ impl<'a> Array<'a> {
 
     fn checkpoint(&mut self, a: usize) -> Result<()> {
         let count = self.members();
-        let model = member::weights(&self.vs, a as i64, count);
-        let momentum = self.sgd.member_buffers(a as i64);
+        let model = member::weights(&self.step.vs, a as i64, count);
+        let momentum = self.step.sgd.member_buffers(a as i64);
         let Slot { dir, lease, progress, .. } = &mut self.slots[a];
         progress.tensors_sha256.clear();
         dir.save_checkpoint(&model, &momentum, progress, &|| lease.still_ours())
@@ -662,10 +680,7 @@ impl<'a> Array<'a> {
             let x = batch.images.to_device(self.ctx.device);
             let y = batch.labels.to_device(self.ctx.device);
             let n = y.size()[0];
-            let fused = tch::no_grad(|| {
-                let stacked = if count == 1 { x.shallow_clone() } else { x.repeat([1, count, 1, 1]) };
-                autocast::bf16(self.bf16, || self.net.forward(&stacked, false))
-            });
+            let fused = self.step.evaluate(&x);
             for a in self.live().collect::<Vec<_>>() {
                 let logits = member::logits(&fused, a as i64, count).to_kind(Kind::Double);
                 let log_p = logits.log_softmax(1, Kind::Double);

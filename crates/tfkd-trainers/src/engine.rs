@@ -8,16 +8,16 @@
 //! waited for and its result reused, so concurrent invocations — on one machine or a cluster's shared
 //! filesystem — never train a run twice.
 
-use std::{path::Path, sync::mpsc, time::Duration};
+use std::{sync::mpsc, time::Duration};
 
 use tfkd_io::{Acquire, Lease};
-use tfkd_spec::{Experiment, PlannedRun};
+use tfkd_spec::PlannedRun;
 
+pub use crate::prepare::{plan, Plan};
 use crate::{
     array::{self, ArrayKey, Member},
     error::{Result, TrainError},
     events::{Event, Observer},
-    prepare::{self, Splits},
     run::{Context, RunRecord},
     state::{RunDir, RunState},
     teacher,
@@ -68,30 +68,6 @@ impl Outcome {
     fn failed(p: &PlannedRun, error: String) -> Outcome {
         Outcome::Failed { label: p.config.label(), run_id: p.run_id.clone(), error }
     }
-}
-
-/// The data and the planned runs of an experiment.
-#[derive(Debug)]
-pub struct Plan {
-    /// The splits every run trains and evaluates on.
-    pub splits: Splits,
-    /// Content hash of the data (part of every run id).
-    pub data_hash: String,
-    /// The runs, teachers before their students.
-    pub runs: Vec<PlannedRun>,
-}
-
-/// Loads the data an experiment uses and plans its runs.
-pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<Plan> {
-    let data = &exp
-        .runs
-        .first()
-        .ok_or_else(|| TrainError::UnknownRun { target: exp.name.clone(), run_id: "(none)".into() })?
-        .data;
-    let ds = prepare::source(data, data_dir).load(cache_dir)?;
-    let splits = prepare::splits(&ds, data)?;
-    let runs = tfkd_spec::plan(exp, &ds.content_hash);
-    Ok(Plan { splits, data_hash: ds.content_hash, runs })
 }
 
 /// Seconds without a heartbeat after which a run's lease is stale (`TFKD_LEASE_SECONDS`, default 120).

@@ -116,6 +116,10 @@ pub enum Event {
 pub trait Observer {
     /// Handles one event.
     fn event(&mut self, event: &Event);
+
+    /// The plan has ended (finished, failed or interrupted): a live display clears itself before the
+    /// summary is printed.
+    fn finish(&mut self) {}
 }
 
 /// Ignores everything.

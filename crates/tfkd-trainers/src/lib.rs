@@ -23,6 +23,7 @@ pub mod provenance;
 pub mod run;
 pub mod sgd;
 pub mod state;
+pub mod step;
 pub mod teacher;
 
 pub use engine::{execute, Outcome};

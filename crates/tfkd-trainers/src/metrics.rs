@@ -4,6 +4,23 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 pub use tfkd_analysis::calibration::Calibration;
 
+/// The running sums of an epoch interrupted mid-way (a checkpoint between two batches).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct EpochSoFar {
+    /// Σ loss·n over the finished batches.
+    pub loss_sum: f64,
+    /// Σ cross-entropy·n.
+    pub ce_sum: f64,
+    /// Correct training predictions.
+    pub correct: i64,
+    /// Images seen.
+    pub seen: i64,
+    /// Wall seconds spent training this epoch before the checkpoint.
+    pub seconds: f64,
+    /// Learning rate of the last step.
+    pub lr: f64,
+}
+
 /// Metrics of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -146,7 +163,7 @@ impl Tally {
 
     /// A tally that continues an epoch checkpointed mid-way.
     #[must_use]
-    pub fn resumed(every: usize, so_far: &crate::state::EpochSoFar) -> Self {
+    pub fn resumed(every: usize, so_far: &EpochSoFar) -> Self {
         Tally {
             loss_sum: so_far.loss_sum,
             ce_sum: so_far.ce_sum,

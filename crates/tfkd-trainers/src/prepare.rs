@@ -5,9 +5,9 @@ use std::{path::Path, sync::Arc};
 use tfkd_datasets::{Augment, Dataset, Normalize, Source, Split};
 use tfkd_losses as losses;
 use tfkd_models::{Arch, ModelConfig};
-use tfkd_spec::{config::DataConfig, KlReduction, Method, RegVariant, RunConfig, Spread};
+use tfkd_spec::{config::DataConfig, Experiment, KlReduction, Method, PlannedRun, RegVariant, RunConfig, Spread};
 
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 
 /// Seed of every data carve (validation split, subsets): fixed, so all seeds and runs of a target see
 /// the same images and differ only in initialisation, order, augmentation and dropout.
@@ -227,4 +227,28 @@ mod tests {
         }
         assert!((weights.last().unwrap().1.unwrap() - 1.9).abs() < 1e-12, "KD with the paper's 200 classes kept");
     }
+}
+
+/// The data and the planned runs of an experiment.
+#[derive(Debug)]
+pub struct Plan {
+    /// The splits every run trains and evaluates on.
+    pub splits: Splits,
+    /// Content hash of the data (part of every run id).
+    pub data_hash: String,
+    /// The runs, teachers before their students.
+    pub runs: Vec<PlannedRun>,
+}
+
+/// Loads the data an experiment uses and plans its runs.
+pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<Plan> {
+    let data = &exp
+        .runs
+        .first()
+        .ok_or_else(|| TrainError::UnknownRun { target: exp.name.clone(), run_id: "(none)".into() })?
+        .data;
+    let ds = source(data, data_dir).load(cache_dir)?;
+    let splits = splits(&ds, data)?;
+    let runs = tfkd_spec::plan(exp, &ds.content_hash);
+    Ok(Plan { splits, data_hash: ds.content_hash, runs })
 }

@@ -9,7 +9,8 @@
 //!   best.safetensors              weights of the selected epoch (best val, else best test): the teacher weights
 //!   epoch-<n>.safetensors         snapshots dependents asked for (De-KD teachers)
 //!   done.json                     the finished run's record, with the sha256 of every weights file
-//!   failed.json                   why the run stopped (NaN loss, …)
+//!   failed.json                   why the run stopped (NaN loss, a Slurm task that failed, …)
+//!   slurm.json                    the Slurm task that trains it, when submitted to a cluster
 //! ```
 //!
 //! Every file goes through the one atomic write ([`tfkd_io::write_atomic`]), so `kill -9` at any moment
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 use tch::{nn::VarStore, Tensor};
 use tfkd_io::{atomic::write_atomic_if, write_atomic_with, IoError, Owner};
 
+pub use crate::metrics::EpochSoFar;
 use crate::{
     error::{Result, TrainError},
     metrics::EpochMetrics,
@@ -35,23 +37,6 @@ use crate::{
 
 /// Checkpoints kept per run: the newest, and the one before it in case the newest is damaged.
 const KEEP: usize = 2;
-
-/// The running sums of an epoch interrupted mid-way (a checkpoint between two batches).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct EpochSoFar {
-    /// Σ loss·n over the finished batches.
-    pub loss_sum: f64,
-    /// Σ cross-entropy·n.
-    pub ce_sum: f64,
-    /// Correct training predictions.
-    pub correct: i64,
-    /// Images seen.
-    pub seen: i64,
-    /// Wall seconds spent training this epoch before the checkpoint.
-    pub seconds: f64,
-    /// Learning rate of the last step.
-    pub lr: f64,
-}
 
 /// The resumable part of a run, recorded in `state-<step>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +183,18 @@ impl RunDir {
     #[must_use]
     pub fn failed(&self) -> PathBuf {
         self.root.join("failed.json")
+    }
+
+    /// `slurm.json`: the Slurm task a cluster submission recorded for the run (written by the submitter,
+    /// read by `status` and the next submission).
+    #[must_use]
+    pub fn slurm(&self) -> PathBuf {
+        self.root.join("slurm.json")
+    }
+
+    /// Marks the run failed with `error` (`failed.json`), if `may` still allows writing.
+    pub fn write_failed(&self, error: &str, may: MayWrite<'_>) -> Result<()> {
+        self.write_json_if(&self.failed(), &serde_json::json!({ "error": error }), may)
     }
 
     /// `best.safetensors`.

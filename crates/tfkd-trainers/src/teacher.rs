@@ -10,9 +10,8 @@ use tfkd_models::{member, Arch, ModelConfig, Teacher};
 use tfkd_spec::{Experiment, Layout, PlannedRun, Snapshot};
 
 use crate::{
-    engine::Plan,
     error::{Result, TrainError},
-    prepare,
+    prepare::{self, Plan},
     run::RunRecord,
     state::RunDir,
 };

@@ -35,6 +35,40 @@ impl Progress {
         Progress { multi, target, runs: HashMap::new(), quiet }
     }
 
+    /// A bar for a run that starts (or resumes).
+    fn start(&mut self, label: &str, run_id: &str, epochs: u32, batches: usize, resumed_epochs: u32) {
+        let bar = self.multi.add(ProgressBar::new(batches as u64));
+        bar.set_style(
+            ProgressStyle::with_template("  {prefix:<28} [{bar:25}] {pos}/{len} {msg} eta {eta}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{label} ep {}/{epochs}", resumed_epochs + 1));
+        self.runs.insert(label.to_string(), (bar, epochs));
+        let resumed =
+            if resumed_epochs > 0 { format!(" (resuming after epoch {resumed_epochs})") } else { String::new() };
+        self.line(format!("train {label} [{run_id}]{resumed}"));
+    }
+
+    /// One line per finished epoch.
+    fn epoch(&mut self, label: &str, m: &tfkd_trainers::EpochMetrics) {
+        let epochs = self.runs.get(label).map_or(0, |(bar, epochs)| {
+            bar.reset();
+            *epochs
+        });
+        let val = m.val_acc.map_or(String::new(), |v| format!(" val {:.2}%", v * 100.0));
+        self.line(format!(
+            "  {label} epoch {}/{epochs}: loss {:.4} train {:.2}%{val} test {:.2}% lr {:.5} ({:.1} s, {:.0} img/s)",
+            m.epoch,
+            m.train_loss,
+            m.train_acc * 100.0,
+            m.test_acc * 100.0,
+            m.lr,
+            m.seconds,
+            m.train_img_per_s
+        ));
+    }
+
     fn line(&self, text: String) {
         if self.quiet || self.multi.is_hidden() {
             eprintln!("{text}");
@@ -42,34 +76,21 @@ impl Progress {
             let _ = self.multi.println(text);
         }
     }
+}
 
+impl Observer for Progress {
     /// Closes the bars (a run that failed leaves its bar behind until here).
-    pub fn finish(&mut self) {
+    fn finish(&mut self) {
         for (_, (bar, _)) in self.runs.drain() {
             bar.finish_and_clear();
         }
         self.target.finish_and_clear();
     }
-}
 
-impl Observer for Progress {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStart { label, run_id, epochs, batches, resumed_epochs } => {
-                let bar = self.multi.add(ProgressBar::new(*batches as u64));
-                bar.set_style(
-                    ProgressStyle::with_template("  {prefix:<28} [{bar:25}] {pos}/{len} {msg} eta {eta}")
-                        .expect("template")
-                        .progress_chars("=> "),
-                );
-                bar.set_prefix(format!("{label} ep {}/{epochs}", resumed_epochs + 1));
-                self.runs.insert(label.clone(), (bar, *epochs));
-                let resumed = if *resumed_epochs > 0 {
-                    format!(" (resuming after epoch {resumed_epochs})")
-                } else {
-                    String::new()
-                };
-                self.line(format!("train {label} [{run_id}]{resumed}"));
+                self.start(label, run_id, *epochs, *batches, *resumed_epochs);
             }
             Event::Batch { label, epoch, batch, loss, acc, img_per_s, .. } => {
                 if let Some((bar, epochs)) = self.runs.get(label) {
@@ -78,23 +99,7 @@ impl Observer for Progress {
                     bar.set_message(format!("loss {loss:.3} acc {:.1}% {img_per_s:.0} img/s", acc * 100.0));
                 }
             }
-            Event::Epoch { label, metrics: m } => {
-                let epochs = self.runs.get(label).map_or(0, |(bar, epochs)| {
-                    bar.reset();
-                    *epochs
-                });
-                let val = m.val_acc.map_or(String::new(), |v| format!(" val {:.2}%", v * 100.0));
-                self.line(format!(
-                    "  {label} epoch {}/{epochs}: loss {:.4} train {:.2}%{val} test {:.2}% lr {:.5} ({:.1} s, {:.0} img/s)",
-                    m.epoch,
-                    m.train_loss,
-                    m.train_acc * 100.0,
-                    m.test_acc * 100.0,
-                    m.lr,
-                    m.seconds,
-                    m.train_img_per_s
-                ));
-            }
+            Event::Epoch { label, metrics } => self.epoch(label, metrics),
             Event::RunEnd { label, summary } => {
                 if let Some((bar, _)) = self.runs.remove(label) {
                     bar.finish_and_clear();

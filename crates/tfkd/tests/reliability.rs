@@ -9,7 +9,7 @@ use std::{
 
 mod common;
 
-use common::{numbers, ok, repo, smoke_run, text, tfkd, without_times};
+use common::{numbers, ok, own_decode_cache, repo, smoke_run, text, tfkd, without_times};
 
 /// Two small runs of the smoke spec: a CIFAR ResNet and the 5-layer CNN, 2 epochs each.
 const TWO: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8,base-cnn5"];
@@ -302,6 +302,7 @@ fn sigint_keeps_finished_records_and_resumes_mid_epoch_bit_identically() {
 #[test]
 fn leftover_temporary_files_are_swept() {
     let home = tempfile::tempdir().unwrap();
+    own_decode_cache(home.path());
     let decoded = home.path().join("cache/decoded");
     std::fs::create_dir_all(&decoded).unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
@@ -336,6 +337,7 @@ fn leftover_temporary_files_are_swept() {
 #[test]
 fn bad_input_is_refused_before_training_with_a_useful_message() {
     let home = tempfile::tempdir().unwrap();
+    own_decode_cache(home.path());
     // A spec file name that does not exist is not looked up as nope.yaml.yaml.
     let out = tfkd(home.path(), &["check", "nope.yaml"]).output().unwrap();
     assert!(!out.status.success() && text(&out).contains("no spec file nope.yaml"), "{}", text(&out));
@@ -401,6 +403,7 @@ fn bad_input_is_refused_before_training_with_a_useful_message() {
 #[test]
 fn a_damaged_decode_cache_is_detected_rebuilt_and_cleaned() {
     let home = tempfile::tempdir().unwrap();
+    own_decode_cache(home.path());
     let args = smoke_run("base-cnn5", "1", &["train.epochs=1", "train.warmup_epochs=0"]);
     let one: Vec<&str> = args.iter().map(String::as_str).collect();
     let one = one.as_slice();

@@ -14,7 +14,12 @@ pub fn repo() -> PathBuf {
 
 /// A `tfkd` command with its own cache and results folders (under `home`, also its working folder) and the
 /// repository's experiments and data; fault injection and a user's Slurm config do not leak in.
+///
+/// The decoded data (`cache/decoded`) is shared by every test of the binary (a link to one folder under
+/// cargo's target folder), so the bundled JPEGs are decoded once per build instead of once per test; a test
+/// that damages or inspects that folder calls [`own_decode_cache`] first.
 pub fn tfkd(home: &Path, args: &[&str]) -> Command {
+    share_decode_cache(home);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfkd"));
     cmd.args(args)
         .env("TFKD_CACHE_DIR", home.join("cache"))
@@ -26,6 +31,26 @@ pub fn tfkd(home: &Path, args: &[&str]) -> Command {
         .env_remove("TFKD_SLURM_CONFIG")
         .current_dir(home);
     cmd
+}
+
+/// The marker that keeps a home's decode cache its own.
+const OWN: &str = ".own-decode-cache";
+
+/// Makes `home`'s decode cache its own (not shared with the other tests): for tests that damage it, clean
+/// it, or check that nothing was decoded.
+pub fn own_decode_cache(home: &Path) {
+    std::fs::write(home.join(OWN), b"").unwrap();
+}
+
+fn share_decode_cache(home: &Path) {
+    let decoded = home.join("cache/decoded");
+    if home.join(OWN).exists() || decoded.symlink_metadata().is_ok() {
+        return;
+    }
+    let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tfkd-tests-decoded");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::create_dir_all(home.join("cache")).unwrap();
+    std::os::unix::fs::symlink(&shared, &decoded).unwrap();
 }
 
 /// Everything a command printed, stdout then stderr.

@@ -19,7 +19,7 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
-use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, Submitted, Task, SUBMITTED_FILE};
+use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, Submitted, Task};
 use tfkd_spec::{Experiment, SlurmPatch};
 use tfkd_trainers::{
     array::ArrayKey,
@@ -27,20 +27,12 @@ use tfkd_trainers::{
     state::{RunDir, RunState},
 };
 
-use crate::{experiment::RunArgs, paths};
+use tfkd_io::paths;
 
-/// Where training happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Executor {
-    /// This machine (worker processes with `--jobs`).
-    #[default]
-    Local,
-    /// A Slurm cluster: job arrays submitted with sbatch from this (login) node.
-    Slurm,
-}
+use crate::options::RunOptions;
 
 /// The Slurm settings for `exp`: its spec and profile, the cluster's config file, then `--set slurm.*`.
-pub fn options(exp: &Experiment, args: &RunArgs) -> anyhow::Result<SlurmOptions> {
+pub fn options(exp: &Experiment, args: &RunOptions) -> anyhow::Result<SlurmOptions> {
     let config = tfkd_slurm::options::config_path(args.slurm_config.as_deref(), paths::project_root().as_deref());
     let file = match &config {
         Some(path) => tfkd_slurm::options::load_config(path)?,
@@ -77,7 +69,7 @@ enum Stand {
 }
 
 fn submitted(dir: &RunDir) -> Option<Submitted> {
-    dir.read_json::<Submitted>(&dir.path().join(SUBMITTED_FILE)).ok().flatten()
+    dir.read_json::<Submitted>(&dir.slurm()).ok().flatten()
 }
 
 /// The recorded Slurm task of every run of `plan` that has one, by run id.
@@ -105,122 +97,28 @@ pub struct Submission {
     pub failed: Vec<String>,
 }
 
-fn failed_json(dir: &RunDir, error: &str) -> anyhow::Result<()> {
-    dir.write_json(&dir.failed(), &serde_json::json!({ "error": error }))?;
-    Ok(())
-}
-
 /// Takes stock of `plan` and submits what is left; with `dry_run`, prints the scripts instead.
-#[allow(clippy::too_many_lines)] // one pass: stock, tasks, arrays, scripts, submission
-pub fn submit(exp: &Experiment, args: &RunArgs, plan: &engine::Plan) -> anyhow::Result<Submission> {
+pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyhow::Result<Submission> {
     let opts = options(exp, args)?;
     let cluster = Cluster;
     if !args.dry_run && !cluster.available() {
         bail!("--executor slurm: `sbatch` is not available here; run tfkd where Slurm's commands are (a login node)");
     }
     let cache = absolute(&paths::cache_dir())?;
-    let (recorded, states) = if args.dry_run && !cluster.available() { Default::default() } else { states(plan)? };
-    let mut stands: Vec<Stand> = Vec::with_capacity(plan.runs.len());
-    let mut cancel = Vec::new();
+    let stands = take_stock(plan, &cache, &cluster, args.dry_run)?;
     let mut out = Submission::default();
-    for p in &plan.runs {
-        let dir = RunDir::new(&cache, &p.run_id);
-        let teacher_failed = p.teacher_id.as_ref().and_then(|t| {
-            let i = plan.runs.iter().position(|q| &q.run_id == t)?;
-            matches!(stands[i], Stand::Failed(_)).then(|| plan.runs[i].config.label())
-        });
-        let job = recorded.get(&p.run_id).map(|s| (s.job, states.get(&s.job)));
-        let stand = match dir.state()? {
-            RunState::Done(_) => Stand::Done,
-            RunState::Failed(e) => Stand::Failed(e),
-            state => {
-                let position = match &state {
-                    RunState::Partial { progress, .. } => progress.position(),
-                    _ => (0, 0),
-                };
-                match (teacher_failed, job) {
-                    (Some(teacher), job) => {
-                        if let Some((j, Some(st))) = job {
-                            if st.is_active() {
-                                cancel.push(j);
-                            }
-                        }
-                        Stand::Failed(format!("its teacher run {teacher} did not finish"))
-                    }
-                    (None, Some((j, Some(st)))) if st.is_active() => Stand::Active(j),
-                    (None, Some((j, Some(st)))) if st.is_failure() => {
-                        let log =
-                            recorded.get(&p.run_id).map_or(String::new(), |s| s.log.replace("%A_%a", &j.to_string()));
-                        let error = format!("Slurm task {j} ended {st}; its log: {log}");
-                        if !args.dry_run {
-                            failed_json(&dir, &error)?;
-                        }
-                        Stand::Failed(error)
-                    }
-                    (None, Some((j, Some(st)))) => Stand::Submit(position, Some(format!("its task {j} ended {st}"))),
-                    (None, Some((j, None))) => {
-                        Stand::Submit(position, Some(format!("Slurm no longer knows its task {j}")))
-                    }
-                    (None, None) => Stand::Submit(position, None),
-                }
-            }
-        };
-        stands.push(stand);
-    }
-    if !cancel.is_empty() && !args.dry_run {
-        cluster.cancel(&cancel)?;
-        eprintln!(
-            "cancelled {} task(s) whose teacher failed: {}",
-            cancel.len(),
-            cancel.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        );
+    for (p, stand) in plan.runs.iter().zip(&stands) {
+        match stand {
+            Stand::Failed(e) => out.failed.push(format!("  {} [{}]: {e}", p.config.label(), p.run_id)),
+            Stand::Active(_) => out.active += 1,
+            Stand::Submit(_, Some(note)) => eprintln!("resubmitting {}: {note}", p.config.label()),
+            Stand::Done | Stand::Submit(_, None) => {}
+        }
     }
     // Tasks: runs to submit that share an array key and what they wait for, up to the array limit.
     let cuda = args.device.starts_with("cuda") || (args.device == "auto" && opts.wants_gpu());
     let limit = exp.runs.iter().map(|r| r.train.array.limit(cuda)).min().unwrap_or(1).max(1);
-    let mut tasks: Vec<Task> = Vec::new();
-    let mut keys: Vec<ArrayKey> = Vec::new();
-    let mut task_of: BTreeMap<usize, usize> = BTreeMap::new();
-    for (i, p) in plan.runs.iter().enumerate() {
-        match &stands[i] {
-            Stand::Done => {}
-            Stand::Failed(e) => out.failed.push(format!("  {} [{}]: {e}", p.config.label(), p.run_id)),
-            Stand::Active(_) => out.active += 1,
-            Stand::Submit(position, note) => {
-                if let Some(note) = note {
-                    eprintln!("resubmitting {}: {note}", p.config.label());
-                }
-                let mut deps = BTreeSet::new();
-                if let Some(t) = p.teacher_id.as_ref().and_then(|t| plan.runs.iter().position(|q| &q.run_id == t)) {
-                    match &stands[t] {
-                        Stand::Active(j) => {
-                            deps.insert(Dep::Queued(*j));
-                        }
-                        Stand::Submit(..) => {
-                            deps.insert(Dep::Task(task_of[&t]));
-                        }
-                        Stand::Done | Stand::Failed(_) => {}
-                    }
-                }
-                let key = ArrayKey::of(p, *position);
-                let slot = tasks
-                    .iter()
-                    .zip(&keys)
-                    .position(|(task, k)| *k == key && task.deps == deps && task.run_ids.len() < limit);
-                let t = match slot {
-                    Some(t) => t,
-                    None => {
-                        tasks.push(Task { run_ids: Vec::new(), labels: Vec::new(), deps });
-                        keys.push(key);
-                        tasks.len() - 1
-                    }
-                };
-                tasks[t].run_ids.push(p.run_id.clone());
-                tasks[t].labels.push(p.config.label());
-                task_of.insert(i, t);
-            }
-        }
-    }
+    let tasks = group(plan, &stands, limit);
     if tasks.is_empty() {
         if args.dry_run {
             println!(
@@ -230,94 +128,239 @@ pub fn submit(exp: &Experiment, args: &RunArgs, plan: &engine::Plan) -> anyhow::
         }
         return Ok(out);
     }
-    let arrays = waves::arrays(&tasks);
-    let worker = worker(exp, args, &opts, &cache)?;
-    let stamp = tfkd_trainers::provenance::rfc3339(SystemTime::now());
-    let dir = cache.join("slurm").join(&exp.name).join(&exp.profile);
-    let logs = cache.join("slurm/logs");
-    let output = logs.join("%A_%a.log").to_string_lossy().into_owned();
-    let mut placed: Vec<Option<JobRef>> = vec![None; tasks.len()];
-    if args.dry_run {
-        println!(
-            "# dry run: {} run(s) as {} task(s) in {} job array(s), submitted in this order",
-            task_of.len(),
-            tasks.len(),
-            arrays.len()
-        );
-    } else {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    }
-    let mut lines = Vec::new();
-    for (k, array) in arrays.iter().enumerate() {
-        let name_of = |t: usize| match placed[t] {
-            Some(j) => j.to_string(),
-            None => arrays
-                .iter()
-                .enumerate()
-                .find_map(|(k, a)| Some(format!("$ARRAY{}_{}", k + 1, a.tasks.iter().position(|&x| x == t)?)))
-                .unwrap_or_default(),
+    let submitter = Submitter {
+        exp,
+        worker: worker(exp, args, &opts, &cache)?,
+        opts: &opts,
+        stamp: tfkd_trainers::provenance::rfc3339(SystemTime::now()),
+        dir: cache.join("slurm").join(&exp.name).join(&exp.profile),
+        logs: cache.join("slurm/logs"),
+        cache: &cache,
+        dry_run: args.dry_run,
+    };
+    let n = submitter.submit(&tasks, &cluster)?;
+    out.submitted += n;
+    out.active += n;
+    Ok(out)
+}
+
+/// Where each run of `plan` stands, from its folder and Slurm's view of its recorded task; a run whose
+/// task failed in Slurm is marked failed (unless `dry_run`), and the active tasks of runs whose teacher
+/// failed are cancelled.
+fn take_stock(plan: &engine::Plan, cache: &Path, cluster: &Cluster, dry_run: bool) -> anyhow::Result<Vec<Stand>> {
+    let (recorded, states) = if dry_run && !cluster.available() { Default::default() } else { states(plan)? };
+    let mut stands: Vec<Stand> = Vec::with_capacity(plan.runs.len());
+    let mut cancel = Vec::new();
+    for p in &plan.runs {
+        let dir = RunDir::new(cache, &p.run_id);
+        let teacher_failed = p.teacher_id.as_ref().and_then(|t| {
+            let i = plan.runs.iter().position(|q| &q.run_id == t)?;
+            matches!(stands[i], Stand::Failed(_)).then(|| plan.runs[i].config.label())
+        });
+        let task = recorded.get(&p.run_id).map(|s| (s, states.get(&s.job)));
+        let stand = match dir.state()? {
+            RunState::Done(_) => Stand::Done,
+            RunState::Failed(e) => Stand::Failed(e),
+            state => {
+                let position = match &state {
+                    RunState::Partial { progress, .. } => progress.position(),
+                    _ => (0, 0),
+                };
+                if let (Some(_), Some((s, Some(st)))) = (&teacher_failed, task) {
+                    if st.is_active() {
+                        cancel.push(s.job);
+                    }
+                }
+                unfinished(&dir, position, teacher_failed, task, dry_run)?
+            }
         };
-        let dependency = array.dependency(&name_of);
+        stands.push(stand);
+    }
+    if !cancel.is_empty() && !dry_run {
+        cluster.cancel(&cancel)?;
+        eprintln!(
+            "cancelled {} task(s) whose teacher failed: {}",
+            cancel.len(),
+            cancel.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(stands)
+}
+
+/// Where an unfinished run stands: failed with its teacher, active in Slurm, failed in Slurm (recorded in
+/// its folder), or to submit (saying why when it ran before).
+fn unfinished(
+    dir: &RunDir,
+    position: (u32, usize),
+    teacher_failed: Option<String>,
+    task: Option<(&Submitted, Option<&JobState>)>,
+    dry_run: bool,
+) -> anyhow::Result<Stand> {
+    Ok(match (teacher_failed, task) {
+        (Some(teacher), _) => Stand::Failed(format!("its teacher run {teacher} did not finish")),
+        (None, Some((s, Some(st)))) if st.is_active() => Stand::Active(s.job),
+        (None, Some((s, Some(st)))) if st.is_failure() => {
+            let error =
+                format!("Slurm task {} ended {st}; its log: {}", s.job, s.log.replace("%A_%a", &s.job.to_string()));
+            if !dry_run {
+                dir.write_failed(&error, &|| true)?;
+            }
+            Stand::Failed(error)
+        }
+        (None, Some((s, Some(st)))) => Stand::Submit(position, Some(format!("its task {} ended {st}", s.job))),
+        (None, Some((s, None))) => Stand::Submit(position, Some(format!("Slurm no longer knows its task {}", s.job))),
+        (None, None) => Stand::Submit(position, None),
+    })
+}
+
+/// The runs to submit grouped as the local engine groups them: runs that share an [`ArrayKey`] and what they
+/// wait for train as one task, up to `limit` runs; a task waits for its teacher's queued job or task.
+fn group(plan: &engine::Plan, stands: &[Stand], limit: usize) -> Vec<Task> {
+    let mut tasks: Vec<Task> = Vec::new();
+    let mut keys: Vec<ArrayKey> = Vec::new();
+    let mut task_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, p) in plan.runs.iter().enumerate() {
+        let Stand::Submit(position, _) = &stands[i] else { continue };
+        let mut deps = BTreeSet::new();
+        if let Some(t) = p.teacher_id.as_ref().and_then(|t| plan.runs.iter().position(|q| &q.run_id == t)) {
+            match &stands[t] {
+                Stand::Active(j) => {
+                    deps.insert(Dep::Queued(*j));
+                }
+                Stand::Submit(..) => {
+                    deps.insert(Dep::Task(task_of[&t]));
+                }
+                Stand::Done | Stand::Failed(_) => {}
+            }
+        }
+        let key = ArrayKey::of(p, *position);
+        let slot =
+            tasks.iter().zip(&keys).position(|(task, k)| *k == key && task.deps == deps && task.run_ids.len() < limit);
+        let t = slot.unwrap_or_else(|| {
+            tasks.push(Task { run_ids: Vec::new(), labels: Vec::new(), deps });
+            keys.push(key);
+            tasks.len() - 1
+        });
+        tasks[t].run_ids.push(p.run_id.clone());
+        tasks[t].labels.push(p.config.label());
+        task_of.insert(i, t);
+    }
+    tasks
+}
+
+/// Writes and submits a target's job arrays (or prints them, for a dry run).
+struct Submitter<'a> {
+    exp: &'a Experiment,
+    worker: script::Worker,
+    opts: &'a SlurmOptions,
+    stamp: String,
+    /// Where the scripts go.
+    dir: PathBuf,
+    logs: PathBuf,
+    cache: &'a Path,
+    dry_run: bool,
+}
+
+impl Submitter<'_> {
+    /// Submits `tasks` as job arrays, one per wave, each depending on the arrays of the waves before;
+    /// returns the runs submitted.
+    fn submit(&self, tasks: &[Task], cluster: &Cluster) -> anyhow::Result<usize> {
+        let arrays = waves::arrays(tasks);
+        let output = self.logs.join("%A_%a.log").to_string_lossy().into_owned();
+        if self.dry_run {
+            let runs: usize = tasks.iter().map(|t| t.run_ids.len()).sum();
+            println!(
+                "# dry run: {runs} run(s) as {} task(s) in {} job array(s), submitted in this order",
+                tasks.len(),
+                arrays.len()
+            );
+        } else {
+            for d in [&self.dir, &self.logs] {
+                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            }
+        }
+        let mut placed: Vec<Option<JobRef>> = vec![None; tasks.len()];
+        let (mut lines, mut submitted) = (Vec::new(), 0);
+        for (k, array) in arrays.iter().enumerate() {
+            let name_of = |t: usize| match placed[t] {
+                Some(j) => j.to_string(),
+                None => arrays
+                    .iter()
+                    .enumerate()
+                    .find_map(|(k, a)| Some(format!("$ARRAY{}_{}", k + 1, a.tasks.iter().position(|&x| x == t)?)))
+                    .unwrap_or_default(),
+            };
+            let dependency = array.dependency(&name_of);
+            let text = self.script(array, tasks, &output, dependency.as_deref());
+            if self.dry_run {
+                println!("\n# ---- job array {} of {} (wave {}) ----\n{text}", k + 1, arrays.len(), array.wave);
+                continue;
+            }
+            let path = self.dir.join(format!("{}-{k}.sbatch", self.stamp.replace(':', "")));
+            tfkd_io::write_atomic(&path, &text)?;
+            let id = cluster.sbatch(&path).with_context(|| format!("submitting {}", path.display()))?;
+            for (task_id, &t) in array.tasks.iter().enumerate() {
+                let job = JobRef { array: id, task: u32::try_from(task_id)? };
+                placed[t] = Some(job);
+                self.record(job, &path, &output, &tasks[t].run_ids)?;
+            }
+            let n: usize = array.tasks.iter().map(|&t| tasks[t].run_ids.len()).sum();
+            lines.push(format!(
+                "  job {id}: {} task(s), {n} run(s), wave {}{}",
+                array.tasks.len(),
+                array.wave,
+                dependency.map_or(String::new(), |d| format!(", after {}", d.trim_start_matches("afterok:")))
+            ));
+            submitted += n;
+        }
+        if !self.dry_run {
+            eprintln!(
+                "submitted {submitted} run(s) of {} [{}] as {} Slurm job array(s):\n{}\nscripts in {}, logs in {}",
+                self.exp.name,
+                self.exp.profile,
+                arrays.len(),
+                lines.join("\n"),
+                self.dir.display(),
+                self.logs.display()
+            );
+        }
+        Ok(submitted)
+    }
+
+    /// The sbatch script of one job array.
+    fn script(&self, array: &waves::ArrayPlan, tasks: &[Task], output: &str, dependency: Option<&str>) -> String {
+        let exp = self.exp;
         let name = format!("tfkd-{}-{}-w{}", exp.name, exp.profile, array.wave);
         let comment = format!(
-            "tfkd {} [{}], wave {}: {} task(s); generated {stamp}; `tfkd status {} --profile {}` shows them",
+            "tfkd {} [{}], wave {}: {} task(s); generated {}; `tfkd status {} --profile {}` shows them",
             exp.name,
             exp.profile,
             array.wave,
             array.tasks.len(),
+            self.stamp,
             exp.name,
             exp.profile
         );
-        let header =
-            script::Header { name: &name, output: &output, dependency: dependency.as_deref(), comment: &comment };
-        let text = script::render(array, &tasks, &header, &opts, &worker);
-        if args.dry_run {
-            println!("\n# ---- job array {} of {} (wave {}) ----\n{text}", k + 1, arrays.len(), array.wave);
-            continue;
-        }
-        let path = dir.join(format!("{}-{k}.sbatch", stamp.replace(':', "")));
-        tfkd_io::write_atomic(&path, &text)?;
-        let id = cluster.sbatch(&path).with_context(|| format!("submitting {}", path.display()))?;
-        for (task_id, &t) in array.tasks.iter().enumerate() {
-            let job = JobRef { array: id, task: u32::try_from(task_id)? };
-            placed[t] = Some(job);
-            for run_id in &tasks[t].run_ids {
-                let record = Submitted {
-                    job,
-                    script: path.to_string_lossy().into_owned(),
-                    log: output.replace("%A_%a", &job.to_string()),
-                    submitted: stamp.clone(),
-                    target: format!("{} [{}]", exp.name, exp.profile),
-                };
-                let rd = RunDir::new(&cache, run_id);
-                rd.create()?;
-                rd.write_json(&rd.path().join(SUBMITTED_FILE), &record)?;
-            }
-        }
-        let n: usize = array.tasks.iter().map(|&t| tasks[t].run_ids.len()).sum();
-        lines.push(format!(
-            "  job {id}: {} task(s), {n} run(s), wave {}{}",
-            array.tasks.len(),
-            array.wave,
-            dependency.map_or(String::new(), |d| format!(", after {}", d.trim_start_matches("afterok:")))
-        ));
-        out.submitted += n;
-        out.active += n;
+        let header = script::Header { name: &name, output, dependency, comment: &comment };
+        script::render(array, tasks, &header, self.opts, &self.worker)
     }
-    if !args.dry_run {
-        eprintln!(
-            "submitted {} run(s) of {} [{}] as {} Slurm job array(s):\n{}\nscripts in {}, logs in {}",
-            out.submitted,
-            exp.name,
-            exp.profile,
-            arrays.len(),
-            lines.join("\n"),
-            dir.display(),
-            logs.display()
-        );
+
+    /// Records the submitted task in each of its runs' folders (`slurm.json`).
+    fn record(&self, job: JobRef, script: &Path, output: &str, run_ids: &[String]) -> anyhow::Result<()> {
+        for run_id in run_ids {
+            let record = Submitted {
+                job,
+                script: script.to_string_lossy().into_owned(),
+                log: output.replace("%A_%a", &job.to_string()),
+                submitted: self.stamp.clone(),
+                target: format!("{} [{}]", self.exp.name, self.exp.profile),
+            };
+            let rd = RunDir::new(self.cache, run_id);
+            rd.create()?;
+            rd.write_json(&rd.slurm(), &record)?;
+        }
+        Ok(())
     }
-    Ok(out)
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
@@ -326,7 +369,7 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// How a task starts the worker: this executable, the spec and overrides, tfkd's folders as absolute paths.
-fn worker(exp: &Experiment, args: &RunArgs, opts: &SlurmOptions, cache: &Path) -> anyhow::Result<script::Worker> {
+fn worker(exp: &Experiment, args: &RunOptions, opts: &SlurmOptions, cache: &Path) -> anyhow::Result<script::Worker> {
     let exe = std::env::current_exe().context("locating the tfkd executable")?;
     let spec = exp.file.canonicalize().with_context(|| format!("resolving {}", exp.file.display()))?;
     let mut a = vec![

@@ -1,15 +1,24 @@
 //! `tfkd bench`: measured throughput of the input pipeline and of model training on this machine.
 
-use std::{sync::Arc, time::Instant};
+use std::{path::Path, sync::Arc, time::Instant};
 
+use anyhow::Context as _;
 use serde::Serialize;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 use tfkd_datasets::{Augment, Loader, LoaderConfig, Normalize, Source};
-use tfkd_models::{Arch, ModelConfig, Network};
+use tfkd_io::paths;
+use tfkd_losses::{CrossEntropy, Loss};
+use tfkd_models::{Arch, ModelConfig};
+use tfkd_trainers::{
+    provenance::Provenance,
+    step::{Hyper, Step},
+    Context,
+};
 
-use tfkd_trainers::{provenance::Provenance, Context};
-
-use crate::paths;
+/// The baseline loss (hard-label cross-entropy) the benchmarks time.
+fn cross_entropy() -> Loss {
+    Loss::CrossEntropy(CrossEntropy)
+}
 
 /// Throughput of the CPU augmentation pipeline on `images` images of cifar10-jpeg (decode cache warm).
 pub fn data(images: usize, batch_size: usize) -> anyhow::Result<f64> {
@@ -51,12 +60,13 @@ pub struct ModelRow {
 /// Training throughput of `arch` at `width` with batch `batch` on `device` (the CPU with all threads, or a GPU).
 pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64, device: Device) -> anyhow::Result<ModelRow> {
     tch::manual_seed(0);
-    let vs = nn::VarStore::new(device);
-    let net = Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(10) })?;
-    let mut opt = nn::Sgd { momentum: 0.9, wd: 5e-4, ..Default::default() }.build(&vs, 0.1)?;
+    let mut train = Step::new(device, arch, ModelConfig { width, ..ModelConfig::new(10) }, &Hyper::official(1), false)?;
     let x = Tensor::randn([batch, 3, 32, 32], (Kind::Float, device));
     let y = Tensor::randint(10, [batch], (Kind::Int64, device));
-    let mut step = || opt.backward_step(&net.forward(&x, true).cross_entropy_for_logits(&y));
+    let mut step = || -> anyhow::Result<()> {
+        train.train(&[x.shallow_clone()], &[y.shallow_clone()], &[cross_entropy()], &[], &[0.1])?;
+        Ok(())
+    };
     let sync = || {
         if let Device::Cuda(_) = device {
             tch::Cuda::synchronize(0);
@@ -64,14 +74,14 @@ pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64, device: Devic
     };
     // Warm-up: allocator, cuDNN algorithm choice (GPU kernels are lazy to load).
     for _ in 0..if device.is_cuda() { 5 } else { 1 } {
-        step();
+        step()?;
     }
     sync();
     let max_steps = if device.is_cuda() { 2_000 } else { 20 };
     let start = Instant::now();
     let mut steps = 0;
     while steps < 2 || (start.elapsed().as_secs_f64() < max_seconds && steps < max_steps) {
-        step();
+        step()?;
         steps += 1;
         if steps % 10 == 0 {
             sync();
@@ -81,7 +91,7 @@ pub fn model(arch: Arch, width: f64, batch: i64, max_seconds: f64, device: Devic
     Ok(ModelRow {
         model: arch.to_string(),
         width,
-        params: tfkd_models::parameter_count(&vs),
+        params: tfkd_models::parameter_count(&train.vs),
         train_img_per_s: (steps as i64 * batch) as f64 / start.elapsed().as_secs_f64(),
         steps,
     })
@@ -272,10 +282,10 @@ pub fn array_throughput(
     let ds = Source::named(tfkd_datasets::SourceName::Cifar10Jpeg, &paths::data_dir()).load(&paths::cache_dir())?;
     let split = Arc::new(ds.train);
     tch::manual_seed(0);
-    let m = i64::try_from(members)?;
-    let vs = nn::VarStore::new(device);
-    let net = Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(10) }.with_members(m))?;
-    let mut opt = nn::Sgd { momentum: 0.9, wd: 5e-4, ..Default::default() }.build(&vs, 0.1)?;
+    let config = ModelConfig { width, ..ModelConfig::new(10) };
+    let mut train = Step::new(device, arch, config, &Hyper::official(members), false)?;
+    let losses = vec![cross_entropy(); members];
+    let lr = vec![0.1; members];
     let loaders: Vec<Loader> =
         (0..members).map(|a| real_loader(&split, batch, a as u64)).collect::<anyhow::Result<_>>()?;
     let mut epochs: Vec<u64> = vec![0; members];
@@ -300,12 +310,7 @@ pub fn array_throughput(
             xs.push(b.images.to_device(device));
             ys.push(b.labels.to_device(device));
         }
-        let fused = net.forward(&tfkd_models::member::stack_inputs(&xs), true);
-        let loss = (0..members)
-            .map(|a| tfkd_models::member::logits(&fused, a as i64, m).cross_entropy_for_logits(&ys[a]))
-            .reduce(|x, y| x + y)
-            .expect("at least one member");
-        opt.backward_step(&loss);
+        train.train(&xs, &ys, &losses, &[], &lr)?;
         Ok(())
     };
     for _ in 0..if device.is_cuda() { 5 } else { 1 } {
@@ -373,6 +378,81 @@ pub fn packed_throughput(
         steps = steps.min(row.steps);
     }
     Ok((total, steps))
+}
+
+/// What `tfkd bench array` measures: each model as one run at a time, as fused arrays and as packed processes.
+#[derive(Debug, Clone)]
+pub struct ArrayBench {
+    /// Models.
+    pub archs: Vec<Arch>,
+    /// Width multiplier.
+    pub width: f64,
+    /// Batch size per run.
+    pub batch: usize,
+    /// Array sizes (1 = one run at a time, the baseline).
+    pub arrays: Vec<usize>,
+    /// Numbers of packed worker processes (those under 2 are skipped).
+    pub packed: Vec<usize>,
+    /// Seconds timed per measurement.
+    pub seconds: f64,
+    /// Device name, as packed workers are given it.
+    pub device: String,
+}
+
+impl ArrayBench {
+    /// Measures every model, array size and process count; `reference` is the PyTorch loop's JSON lines.
+    pub fn run(&self, ctx: &Context, reference: Option<&Path>) -> anyhow::Result<ArrayReport> {
+        let start = Instant::now();
+        let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
+        let mut rows = Vec::new();
+        for &arch in &self.archs {
+            for &a in &self.arrays {
+                let (ips, steps) = array_throughput(arch, self.width, self.batch, a, self.seconds, ctx.device)?;
+                let mode = if a == 1 { "one run" } else { "array" };
+                eprintln!("{arch:<14} {mode:<10} {a:>2} runs {ips:>10.1} img/s");
+                rows.push(self.row(arch, mode, a, ips, steps));
+            }
+            for &n in self.packed.iter().filter(|&&n| n >= 2) {
+                let (ips, steps) = packed_throughput(arch, self.width, self.batch, n, self.seconds, &self.device)?;
+                eprintln!("{arch:<14} processes  {n:>2} runs {ips:>10.1} img/s");
+                rows.push(self.row(arch, "processes", n, ips, steps));
+            }
+        }
+        let reference = match reference {
+            Some(path) => json_lines(path)?,
+            None => Vec::new(),
+        };
+        provenance.finish(start.elapsed().as_secs_f64());
+        Ok(ArrayReport { provenance, batch: self.batch, rows, reference })
+    }
+
+    /// As one packed worker: waits until `start_at` (Unix ms, shared by all workers), then times one run of
+    /// the first model.
+    pub fn worker(&self, start_at: u64, ctx: &Context) -> anyhow::Result<ArrayRow> {
+        if let Some(t) = std::env::var("TFKD_BENCH_THREADS").ok().and_then(|t| t.parse().ok()) {
+            tch::set_num_threads(t);
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+        std::thread::sleep(std::time::Duration::from_millis(start_at.saturating_sub(now)));
+        let arch = *self.archs.first().context("no model to measure")?;
+        let (ips, steps) = array_throughput(arch, self.width, self.batch, 1, self.seconds, ctx.device)?;
+        Ok(self.row(arch, "one run", 1, ips, steps))
+    }
+
+    fn row(&self, arch: Arch, mode: &str, runs: usize, img_per_s: f64, steps: usize) -> ArrayRow {
+        ArrayRow { model: arch.to_string(), width: self.width, mode: mode.into(), runs, img_per_s, steps }
+    }
+}
+
+/// The JSON lines of `benches/torch_train.py timed`, one per model.
+fn json_lines(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{}: expected JSON lines of benches/torch_train.py timed", path.display()))
 }
 
 /// What `tfkd bench array` measured, with provenance and the PyTorch reference's one-run rows.

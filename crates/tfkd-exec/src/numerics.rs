@@ -1,12 +1,12 @@
 //! How CPU kernels are chosen: `native` (libtorch picks the widest instruction set the CPU offers) or
 //! `portable` (every kernel family pinned to one common instruction set, so another x86-64 CPU with AVX2
 //! computes the same bits). The choice must reach libtorch through the environment before its first kernel,
-//! so `main` applies it before anything else; specs name it (`train.numerics`) and it is recorded with
+//! so the binary applies it before anything else; specs name it (`train.numerics`) and it is recorded with
 //! every run.
 
-use tfkd_spec::names::Numerics;
+use std::{collections::BTreeSet, path::PathBuf};
 
-use crate::Command;
+use tfkd_spec::names::Numerics;
 
 /// The variables that pin libtorch's CPU kernels (each checked to be honoured by the linked libtorch, with
 /// the exact spelling it needs; see the README): ATen's own kernels (batch norm, reductions, the optimiser) to
@@ -76,28 +76,15 @@ pub fn describe() -> String {
     }
 }
 
-/// Applies the numerics mode a command's runs ask for: the spec's `train.numerics` for `run`, `reproduce`,
-/// `check` and the worker, `TFKD_NUMERICS=portable` for the rest. A target whose runs disagree is refused.
-pub fn apply_for(command: &Command) -> anyhow::Result<()> {
-    let spec = match command {
-        Command::Run { spec, args } => {
-            crate::experiment::spec_path(spec).ok().map(|p| (p, args.profile.clone(), args.sets.clone()))
-        }
-        Command::Reproduce { target, args } => {
-            crate::experiment::spec_path(target).ok().map(|p| (p, args.profile.clone(), args.sets.clone()))
-        }
-        Command::TrainOne(args) => Some((args.spec.clone(), args.profile.clone(), args.sets.clone())),
-        // `check` trains nothing, but its estimate may time the runs' kernels, which must be theirs.
-        Command::Check { spec, profile, sets } => {
-            crate::experiment::spec_path(spec).ok().map(|p| (p, profile.clone(), sets.clone()))
-        }
-        _ => None,
-    };
-    let mode = match spec {
-        // A spec that does not resolve is reported by the command itself, with its locations.
+/// The numerics mode a command applies: the one its spec's runs ask for (`train.numerics`) when it trains
+/// or times runs (`spec` is then its path, profile and overrides), else `TFKD_NUMERICS` (default native).
+/// A target whose runs disagree is refused; a spec that does not resolve is left to the command itself to
+/// report, with its locations.
+pub fn mode_for(spec: Option<(PathBuf, String, Vec<String>)>) -> anyhow::Result<Numerics> {
+    Ok(match spec {
         Some((path, profile, sets)) => match tfkd_spec::load(&path, &profile, &sets) {
             Ok(exp) => {
-                let modes: std::collections::BTreeSet<Numerics> = exp.runs.iter().map(|r| r.train.numerics).collect();
+                let modes: BTreeSet<Numerics> = exp.runs.iter().map(|r| r.train.numerics).collect();
                 if modes.len() > 1 {
                     anyhow::bail!(
                         "{}: its runs ask for different numerics modes ({modes:?}); one process runs one",
@@ -112,7 +99,5 @@ pub fn apply_for(command: &Command) -> anyhow::Result<()> {
             Ok(v) => v.parse().map_err(|e| anyhow::anyhow!("TFKD_NUMERICS={v}: {e}"))?,
             Err(_) => Numerics::Native,
         },
-    };
-    apply(mode);
-    Ok(())
+    })
 }

@@ -44,23 +44,36 @@ pub fn results_dir() -> PathBuf {
     env_or("TFKD_RESULTS_DIR", "results")
 }
 
+/// A folder setting that cannot be used, found by [`check`] before any work.
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    /// A variable is set to the empty string (which would silently mean the current folder).
+    #[error("{0} is set but empty; unset it to use the project's default folder, or set it to a folder")]
+    Empty(&'static str),
+    /// A folder tfkd writes to exists and is not a folder.
+    #[error(
+        "{} is not a folder (it is where {var} points, or its default); remove or move that file, or set {var} to a folder",
+        .path.display()
+    )]
+    NotAFolder {
+        /// The variable naming the folder.
+        var: &'static str,
+        /// Where it points.
+        path: PathBuf,
+    },
+}
+
 /// Checks the folders tfkd uses before any work: a variable set but empty is refused (it would silently
 /// mean the current folder), and a folder tfkd writes to that exists but is not a folder is named.
-pub fn check() -> anyhow::Result<()> {
+pub fn check() -> Result<(), PathsError> {
     for var in ["TFKD_CACHE_DIR", "TFKD_RESULTS_DIR", "TFKD_DATA_DIR", "TFKD_EXPERIMENTS_DIR"] {
         if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
-            anyhow::bail!(
-                "{var} is set but empty; unset it to use the project's default folder, or set it to a folder"
-            );
+            return Err(PathsError::Empty(var));
         }
     }
-    for (var, dir) in [("TFKD_CACHE_DIR", cache_dir()), ("TFKD_RESULTS_DIR", results_dir())] {
-        if dir.exists() && !dir.is_dir() {
-            anyhow::bail!(
-                "{} is not a folder (it is where {var} points, or its default); remove or move that file, or set {var} \
-                 to a folder",
-                dir.display()
-            );
+    for (var, path) in [("TFKD_CACHE_DIR", cache_dir()), ("TFKD_RESULTS_DIR", results_dir())] {
+        if path.exists() && !path.is_dir() {
+            return Err(PathsError::NotAFolder { var, path });
         }
     }
     Ok(())

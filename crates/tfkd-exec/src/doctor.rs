@@ -56,7 +56,7 @@ pub fn report(cuda: &CudaLoad) -> Report {
         cpu: tfkd_trainers::provenance::cpu().0,
         cpu_isa: tfkd_trainers::provenance::cpu().1,
         venv: std::env::var("TFKD_VENV").ok(),
-        cache_dir: crate::paths::cache_dir(),
+        cache_dir: tfkd_io::paths::cache_dir(),
     }
 }
 

@@ -12,13 +12,15 @@
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 use tfkd_datasets::{SourceName, Split};
-use tfkd_models::{Arch, ModelConfig, Network};
+use tfkd_losses::{CrossEntropy, Loss};
+use tfkd_models::{Arch, ModelConfig};
 use tfkd_spec::{DataConfig, PlannedRun};
 use tfkd_trainers::{
     engine::Plan,
     state::{RunDir, RunState},
+    step::{Hyper, Step},
     Context,
 };
 
@@ -89,7 +91,7 @@ struct Cache {
 }
 
 fn cache_path() -> PathBuf {
-    crate::paths::cache_dir().join("throughput.json")
+    tfkd_io::paths::cache_dir().join("throughput.json")
 }
 
 fn machine(ctx: &Context) -> String {
@@ -309,9 +311,9 @@ fn measure(
     let result = (|| -> anyhow::Result<Speed> {
         tch::manual_seed(0);
         let probe = batch.clamp(1, 32) as i64;
-        let vs = nn::VarStore::new(device);
-        let net = Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(classes as i64) })?;
-        let mut opt = nn::Sgd { momentum: 0.9, wd: 5e-4, ..Default::default() }.build(&vs, 0.01)?;
+        let config = ModelConfig { width, ..ModelConfig::new(classes as i64) };
+        let mut step = Step::new(device, arch, config, &Hyper::official(1), false)?;
+        let loss = [Loss::CrossEntropy(CrossEntropy)];
         let x = Tensor::randn([probe, 3, 32, 32], (Kind::Float, device));
         let y = Tensor::randint(classes as i64, [probe], (Kind::Int64, device));
         let sync = || {
@@ -319,22 +321,26 @@ fn measure(
                 tch::Cuda::synchronize(i as i64);
             }
         };
-        let timed = |f: &mut dyn FnMut()| -> f64 {
-            f(); // warm-up
+        let timed = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+            f()?; // warm-up
             sync();
             let start = Instant::now();
             let mut steps = 0;
             while steps < 3 || (start.elapsed().as_secs_f64() < 0.75 && steps < 50) {
-                f();
+                f()?;
                 steps += 1;
             }
             sync();
-            (steps as i64 * probe) as f64 / start.elapsed().as_secs_f64()
+            Ok((steps as i64 * probe) as f64 / start.elapsed().as_secs_f64())
         };
-        let train = timed(&mut || opt.backward_step(&net.forward(&x, true).cross_entropy_for_logits(&y)));
+        let train = timed(&mut || {
+            step.train(&[x.shallow_clone()], &[y.shallow_clone()], &loss, &[], &[0.01])?;
+            Ok(())
+        })?;
         let eval = timed(&mut || {
-            let _ = tch::no_grad(|| net.forward(&x, false));
-        });
+            let _ = step.evaluate(&x);
+            Ok(())
+        })?;
         Ok(Speed { train_img_per_s: train, eval_img_per_s: eval })
     })();
     tch::set_num_threads(before);

@@ -5,7 +5,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tfkd_datasets::{Dataset, Source, Split};
 
-use crate::paths;
+use tfkd_io::paths;
 
 /// What `inspect` reports for one split.
 #[derive(Debug, Serialize)]

@@ -8,29 +8,13 @@ use tfkd_report::{Metric, Report};
 use tfkd_spec::Experiment;
 use tfkd_trainers::engine::Plan;
 
-use crate::{experiment, paths};
+use tfkd_io::paths;
 
-/// The paper's table aliases (`experiments/paper.yaml`).
-#[derive(Debug, serde::Deserialize)]
-pub struct Aliases {
-    /// Whether the numbering was checked against the paper.
-    pub verified: bool,
-    /// Why not.
-    pub reason: String,
-    /// table1 → target name.
-    pub aliases: std::collections::BTreeMap<String, String>,
-}
-
-/// Reads `experiments/paper.yaml`.
-pub fn aliases() -> anyhow::Result<Aliases> {
-    let path = paths::experiments_dir().join("paper.yaml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
+use crate::target;
 
 /// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder.
 pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathBuf)> {
-    let dir = experiment::results_dir(exp);
+    let dir = target::results_dir(exp);
     if !dir.join("runs").is_dir() {
         anyhow::bail!(
             "no run records for {} [{}] in {}: run `tfkd reproduce {} --profile {}` first",
@@ -60,7 +44,7 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
 /// Computes and stores the soft-target curve of a Tf-KD_reg target (after its runs finished).
 pub fn store_teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<()> {
     if let Some(curve) = tfkd_trainers::teacher::soft_target_curve(exp, plan, &paths::cache_dir())? {
-        let path = experiment::results_dir(exp).join("soft_targets.json");
+        let path = target::results_dir(exp).join("soft_targets.json");
         tfkd_io::write_atomic(&path, serde_json::to_string_pretty(&curve)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -85,7 +69,7 @@ pub fn verdict_lines(report: &Report) -> String {
 /// Targets without a paper alias that `tfkd report` also reports (sensitivity studies).
 #[must_use]
 pub fn extra_targets() -> Vec<String> {
-    let aliased: Vec<String> = aliases().map(|a| a.aliases.into_values().collect()).unwrap_or_default();
+    let aliased: Vec<String> = target::aliases().map(|a| a.aliases.into_values().collect()).unwrap_or_default();
     let mut extra: Vec<String> = std::fs::read_dir(paths::experiments_dir())
         .into_iter()
         .flatten()
@@ -104,7 +88,7 @@ pub fn extra_targets() -> Vec<String> {
 /// Writes `results/README.md`: every target and profile folder with a report; returns its path.
 pub fn write_index() -> anyhow::Result<PathBuf> {
     let alias_of: std::collections::BTreeMap<String, String> =
-        aliases().map(|a| a.aliases.into_iter().map(|(k, v)| (v, k)).collect()).unwrap_or_default();
+        target::aliases().map(|a| a.aliases.into_iter().map(|(k, v)| (v, k)).collect()).unwrap_or_default();
     let root = paths::results_dir();
     let mut targets: Vec<PathBuf> = std::fs::read_dir(&root)
         .with_context(|| format!("reading {}", root.display()))?

@@ -1,0 +1,51 @@
+//! `tfkd check`: a spec validated, its resolved runs listed, and their time here estimated.
+
+use std::sync::{atomic::AtomicBool, Arc};
+
+use tfkd_io::paths;
+use tfkd_spec::Experiment;
+use tfkd_trainers::engine;
+
+use crate::{
+    context::context,
+    estimate,
+    train::{RunOptions, Sizing},
+};
+
+/// `tfkd check`: validates a spec, lists its resolved runs and estimates their time here.
+pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<String> {
+    let mut out = format!("{} — {} [profile {}]\n", exp.name, exp.title, exp.profile);
+    if let Some(sub) = exp.substitution() {
+        out += &format!("dataset substituted: {sub}; {}\n", exp.kl_note());
+    }
+    for r in &exp.runs {
+        let teacher = r.teacher.as_deref().map_or(String::new(), |t| format!(" teacher={t}"));
+        let snap = r.teacher_snapshot.map_or(String::new(), |s| format!(" snapshot={s:?}"));
+        out += &format!(
+            "  {:<34} {:<16} {:<11} width {:<6} epochs {:<4} batch {:<4} lr {}{teacher}{snap}\n",
+            r.label(),
+            r.model,
+            r.method.name(),
+            r.model_options.width,
+            r.train.epochs,
+            r.train.batch_size,
+            r.train.base_lr()
+        );
+    }
+    // The defaults `run` would use.
+    let opts = RunOptions { device: "auto".into(), ..RunOptions::default() };
+    let ctx = context(&opts.device, interrupt)?;
+    let Sizing { jobs, per_run, .. } = Sizing::of(exp, &opts, ctx.device);
+    out += &match engine::plan(exp, &paths::data_dir(), &ctx.cache_dir) {
+        Ok(plan) => format!("{}\n", estimate::estimate(&plan.runs, estimate::Sizes::of(&plan), &ctx, jobs, per_run)?),
+        Err(e) => match exp.runs.first().and_then(|r| estimate::Sizes::official(&r.data)) {
+            Some(sizes) => format!(
+                "{} — with the official dataset size; the data is not here yet ({})\n",
+                estimate::estimate(&tfkd_spec::plan(exp, "not-loaded"), sizes, &ctx, jobs, per_run)?,
+                tfkd_io::chain(&e).lines().next().unwrap_or_default()
+            ),
+            None => format!("no estimate: the data cannot be loaded here ({})\n", tfkd_io::chain(&e)),
+        },
+    };
+    Ok(out)
+}

@@ -1,0 +1,35 @@
+//! How a target's plan is carried out, under the `tfkd` binary (which only parses, calls and prints):
+//!
+//! * [`target`]: a target by name — its spec file, the runs selected, where its records go;
+//! * [`train`]: `run`/`reproduce` — the plan trained by an executor: here (this process, or supervised
+//!   [`worker`] processes with `--jobs`) or on Slurm ([`slurm`]), and the records written;
+//! * [`estimate`]: the plan's time on this machine, from measured throughput; [`check`] shows it;
+//! * [`status`]: run folders' states, and `clean`;
+//! * [`report`]: the report step (tables, figures, the results index) from records only;
+//! * [`bench`], [`models`], [`data`], [`doctor`]: measurements and listings;
+//! * [`context`], [`libtorch`], [`numerics`], [`signals`]: the process's device, libtorch, kernel numerics
+//!   and signal handling.
+//!
+//! Data flows one way: spec → plan (`tfkd-trainers`' engine) → training → records → report.
+
+pub mod bench;
+pub mod check;
+pub mod context;
+pub mod data;
+pub mod doctor;
+pub mod estimate;
+pub mod libtorch;
+pub mod models;
+pub mod numerics;
+pub mod options;
+pub mod report;
+pub mod signals;
+pub mod slurm;
+pub mod status;
+pub mod target;
+pub mod train;
+pub mod worker;
+
+pub use options::{Executor, RunOptions};
+pub use train::Interrupted;
+pub use worker::INTERRUPTED_EXIT;

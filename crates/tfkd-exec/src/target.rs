@@ -1,0 +1,82 @@
+//! A target by name: its spec file, the runs a user selected, and where its records go.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use tfkd_io::paths;
+use tfkd_spec::Experiment;
+
+/// Keeps the runs named in `only` and, transitively, their teachers.
+pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
+    if only.is_empty() {
+        return Ok(());
+    }
+    let teacher_of = |id: &str| exp.runs.iter().find(|r| r.id == id).map(|r| r.teacher.as_deref());
+    let keep = tfkd_spec::with_teachers(only, teacher_of).map_err(|id| {
+        anyhow::anyhow!(
+            "--only {id}: no such run in {} (runs: {})",
+            exp.name,
+            exp.runs
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    exp.runs.retain(|r| keep.contains(&r.id));
+    Ok(())
+}
+
+/// The spec file of a target: a path to a spec, a name under experiments/, or a paper alias (table1…).
+pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
+    let direct = PathBuf::from(target);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    if target.ends_with(".yaml") || target.ends_with(".yml") || target.contains('/') {
+        bail!("no spec file {}", direct.display());
+    }
+    let named = paths::experiments_dir().join(format!("{target}.yaml"));
+    if named.is_file() {
+        return Ok(named);
+    }
+    if let Some(name) = aliases().ok().and_then(|a| a.aliases.get(target).cloned()) {
+        return Ok(paths::experiments_dir().join(format!("{name}.yaml")));
+    }
+    let mut known: Vec<String> = std::fs::read_dir(paths::experiments_dir())
+        .map(|d| d.filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned())).collect())
+        .unwrap_or_default();
+    known.sort();
+    bail!("no experiment '{target}': looked for {} (known: {})", named.display(), known.join(", "))
+}
+
+/// Loads and resolves a spec.
+pub fn load(path: &Path, profile: &str, sets: &[String]) -> anyhow::Result<Experiment> {
+    tfkd_spec::load(path, profile, sets).map_err(|e| anyhow::anyhow!("invalid spec:\n{e}"))
+}
+
+/// Where a target's records go: `results/<name>/<profile>/`.
+#[must_use]
+pub fn results_dir(exp: &Experiment) -> PathBuf {
+    paths::results_dir().join(&exp.name).join(&exp.profile)
+}
+
+/// The paper's table aliases (`experiments/paper.yaml`).
+#[derive(Debug, serde::Deserialize)]
+pub struct Aliases {
+    /// Whether the numbering was checked against the paper.
+    pub verified: bool,
+    /// Why not.
+    pub reason: String,
+    /// table1 → target name.
+    pub aliases: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads `experiments/paper.yaml`.
+pub fn aliases() -> anyhow::Result<Aliases> {
+    let path = paths::experiments_dir().join("paper.yaml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

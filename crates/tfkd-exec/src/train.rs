@@ -1,0 +1,288 @@
+//! `run` and `reproduce`: a target's plan trained by the chosen executor — here (in this process, or in
+//! supervised worker processes with `--jobs`), or on Slurm — and each finished run's record written under
+//! `results/<name>/<profile>/runs/`.
+
+use std::{
+    path::Path,
+    sync::{atomic::AtomicBool, Arc},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _};
+use tch::Device;
+use tfkd_io::paths;
+use tfkd_spec::{Experiment, PlannedRun};
+use tfkd_trainers::{
+    engine::{self, Options, Plan},
+    Context, Event, Observer, Outcome, RunRecord,
+};
+
+pub use crate::options::{Executor, RunOptions};
+use crate::{context::context, estimate, slurm, status::sweep_temporaries, target::results_dir, worker};
+
+/// What `run`/`reproduce` leaves for the report step: the plan (data and runs).
+pub struct Ran {
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// A run or reproduce stopped by a signal: the message says what was kept (exit status
+/// [`worker::INTERRUPTED_EXIT`]).
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Trains a target's runs with the chosen executor: `Some` once every run has finished or failed and the
+/// records are written; `None` while runs are still queued or running in Slurm (and after a dry run).
+pub fn train(
+    exp: &Experiment,
+    opts: &RunOptions,
+    interrupt: Arc<AtomicBool>,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<Option<Ran>> {
+    if opts.executor == Executor::Local {
+        if opts.dry_run || opts.wait || opts.slurm_config.is_some() {
+            bail!("--dry-run, --wait and --slurm-config go with --executor slurm");
+        }
+        return run(exp, opts, interrupt, observer).map(Some);
+    }
+    if !on_slurm(exp, opts, &interrupt)? {
+        return Ok(None);
+    }
+    // Every run has finished or failed: collect the records as a local run would, training nothing.
+    let local = RunOptions { executor: Executor::Local, wait: false, slurm_config: None, ..opts.clone() };
+    run(exp, &local, interrupt, observer).map(Some)
+}
+
+/// Submits what is left of the plan to Slurm (and with `wait`, until nothing is left): `true` when every
+/// run has finished or failed.
+fn on_slurm(exp: &Experiment, opts: &RunOptions, interrupt: &Arc<AtomicBool>) -> anyhow::Result<bool> {
+    say_substitution(exp);
+    let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+    // One submitter per target at a time, so two invocations never submit the same runs.
+    let lock = paths::cache_dir().join("slurm").join(format!("{}-{}.lock", exp.name, exp.profile));
+    std::fs::create_dir_all(lock.parent().expect("under the cache"))?;
+    let _lease = match tfkd_io::Lease::try_acquire(&lock, "tfkd submitting to Slurm", Duration::from_secs(120))? {
+        tfkd_io::Acquire::Acquired(l) => l,
+        tfkd_io::Acquire::Held(owner) => {
+            bail!("{owner} is submitting {} [{}] now; try again when it is done", exp.name, exp.profile)
+        }
+    };
+    loop {
+        let s = slurm::submit(exp, opts, &plan)?;
+        if opts.dry_run {
+            return Ok(false);
+        }
+        if s.active == 0 {
+            return Ok(true);
+        }
+        if !opts.wait {
+            eprintln!(
+                "{} run(s) queued or running in Slurm; `tfkd status {} --profile {}` shows them. Run this command \
+                 again when they finish to write the records and report, or pass --wait.",
+                s.active, exp.name, exp.profile
+            );
+            return Ok(false);
+        }
+        if !slurm::wait(&plan, interrupt)? {
+            return Ok(false);
+        }
+    }
+}
+
+fn say_substitution(exp: &Experiment) {
+    if let Some(sub) = exp.substitution() {
+        eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
+    }
+}
+
+/// Trains every run of the experiment here and writes each finished run's record under
+/// `results/<name>/<profile>/runs/`, also when interrupted (then it says what was kept and fails).
+pub fn run(
+    exp: &Experiment,
+    opts: &RunOptions,
+    interrupt: Arc<AtomicBool>,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<Ran> {
+    let ctx = context(&opts.device, interrupt)?;
+    let dir = results_dir(exp).join("runs");
+    check_writable(&dir)?;
+    for (path, size) in sweep_temporaries() {
+        eprintln!("removed {} ({size} bytes), a temporary file a killed process left behind", path.display());
+    }
+    say_substitution(exp);
+    let plan = engine::plan(exp, &paths::data_dir(), &ctx.cache_dir)?;
+    let sizing = Sizing::of(exp, opts, ctx.device);
+    let mut kept = estimate_first(exp, &plan, &ctx, sizing, opts.yes)?;
+    let started = Instant::now();
+    let outcomes = execute(exp, opts, &plan, &ctx, sizing, observer)?;
+    for record in outcomes.iter().filter_map(Outcome::record) {
+        write_record(&dir, record)?;
+    }
+    let tally = Tally::of(&outcomes);
+    if let Some(k) = kept.as_mut().filter(|_| tally.trained > 0) {
+        k.measured_s = Some(started.elapsed().as_secs_f64());
+        k.write(&results_dir(exp))?;
+    }
+    tally.conclude(exp, &dir)?;
+    Ok(Ran { plan })
+}
+
+/// Jobs trained at once and libtorch threads per worker (`None`: each run's own `train.threads`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sizing {
+    /// Jobs at once.
+    pub jobs: usize,
+    /// Threads per worker when the runs ask for all cores (`train.threads: 0`).
+    pub threads: Option<usize>,
+    /// Threads one run uses (for the estimate).
+    pub per_run: usize,
+}
+
+impl Sizing {
+    /// `--jobs`, or on the CPU cores ÷ `train.threads` (1 when that is 0, i.e. all cores); on a GPU, 1.
+    #[must_use]
+    pub fn of(exp: &Experiment, opts: &RunOptions, device: Device) -> Sizing {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let asked = exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0);
+        let jobs = match opts.jobs {
+            Some(j) => usize::try_from(j).unwrap_or(usize::MAX),
+            None if device.is_cuda() || asked == 0 => 1,
+            None => (cores / asked).max(1),
+        };
+        let threads = (asked == 0).then(|| (cores / jobs).max(1));
+        Sizing { jobs, threads, per_run: threads.unwrap_or(asked) }
+    }
+}
+
+/// Estimates the plan's time here, asks before a long one, and keeps the estimate beside the records so the
+/// report can set it against the measured time.
+fn estimate_first(
+    exp: &Experiment,
+    plan: &Plan,
+    ctx: &Context,
+    sizing: Sizing,
+    yes: bool,
+) -> anyhow::Result<Option<tfkd_report::timing::Estimate>> {
+    let estimate = estimate::estimate(&plan.runs, estimate::Sizes::of(plan), ctx, sizing.jobs, sizing.per_run)?;
+    if !estimate::confirm(&estimate, &exp.profile, ctx.device, yes)? {
+        bail!("not started: {} would take about {} here", exp.name, estimate::human(estimate.seconds));
+    }
+    let kept = (estimate.runs > 0).then(|| tfkd_report::timing::Estimate {
+        estimated_s: estimate.seconds,
+        jobs: sizing.jobs,
+        per_run: estimate.per_run.clone(),
+        measured_s: None,
+    });
+    if let Some(k) = &kept {
+        k.write(&results_dir(exp))?;
+    }
+    Ok(kept)
+}
+
+/// The plan through the engine: in this process, or with `jobs` > 1 in supervised worker processes.
+fn execute(
+    exp: &Experiment,
+    opts: &RunOptions,
+    plan: &Plan,
+    ctx: &Context,
+    sizing: Sizing,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<Vec<Outcome>> {
+    let array = exp.runs.iter().map(|r| r.train.array.limit(ctx.device.is_cuda())).min().unwrap_or(1);
+    let spawn = worker::Spawn { exp, sets: &opts.sets, device: &opts.device, threads: sizing.threads, ctx };
+    let launch = |job: &[&PlannedRun], report: &mut dyn FnMut(Event)| spawn.train(job, report);
+    if sizing.jobs > 1 {
+        eprintln!("training up to {} jobs at once, each in its own process", sizing.jobs);
+    }
+    if array > 1 {
+        eprintln!("runs that share a model train as fused arrays of up to {array}");
+    }
+    let engine_opts =
+        Options { jobs: sizing.jobs, array, launch: (sizing.jobs > 1).then_some(&launch as &engine::Launch<'_>) };
+    let outcomes = engine::execute(plan, ctx, observer, engine_opts);
+    observer.finish();
+    Ok(outcomes?)
+}
+
+/// The outcomes counted, and the lines that name the failed and interrupted runs.
+struct Tally {
+    trained: usize,
+    cached: usize,
+    failed: Vec<String>,
+    interrupted: Vec<String>,
+}
+
+impl Tally {
+    fn of(outcomes: &[Outcome]) -> Tally {
+        let mut t = Tally { trained: 0, cached: 0, failed: Vec::new(), interrupted: Vec::new() };
+        for o in outcomes {
+            match o {
+                Outcome::Trained(_) => t.trained += 1,
+                Outcome::Cached { .. } => t.cached += 1,
+                Outcome::Failed { label, run_id, error } => t.failed.push(format!("  {label} [{run_id}]: {error}")),
+                Outcome::Interrupted { label, at, .. } => t.interrupted.push(format!("  {label}: {at}")),
+            }
+        }
+        t
+    }
+
+    /// Says what happened; an error when a run was interrupted ([`Interrupted`]) or failed.
+    fn conclude(&self, exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+        let Tally { trained, cached, failed, interrupted } = self;
+        eprintln!(
+            "{}: {trained} trained, {cached} cached, {} failed, {} interrupted; records in {}",
+            exp.name,
+            failed.len(),
+            interrupted.len(),
+            dir.display()
+        );
+        if !interrupted.is_empty() {
+            bail!(Interrupted(format!(
+                "stopped: {} finished run(s) are recorded in {}; {} run(s) kept their last checkpoint and the same \
+                 command resumes them:\n{}",
+                trained + cached,
+                dir.display(),
+                interrupted.len(),
+                summarise(interrupted)
+            )));
+        }
+        if !failed.is_empty() {
+            bail!("{} run(s) failed:\n{}", failed.len(), summarise(failed));
+        }
+        Ok(())
+    }
+}
+
+/// Lines of a listing, the first 20 and a count of the rest: a plan of thousands of runs is not listed one
+/// per line (`tfkd status TARGET` lists them all).
+fn summarise(lines: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out = lines.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("\n");
+    if lines.len() > SHOWN {
+        out += &format!("\n  … and {} more (`tfkd status` lists every run)", lines.len() - SHOWN);
+    }
+    out
+}
+
+fn write_record(dir: &Path, record: &RunRecord) -> anyhow::Result<()> {
+    let path = dir.join(format!("{}.json", record.label.replace('@', "-s")));
+    tfkd_io::write_atomic(&path, serde_json::to_string_pretty(record)?)?;
+    Ok(())
+}
+
+/// Checks before any work that the results folder can be written, so a read-only folder is found now.
+fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let probe = tfkd_io::temp::path_for(&dir.join("write-check"));
+    std::fs::write(&probe, b"").with_context(|| format!("{} cannot be written", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
