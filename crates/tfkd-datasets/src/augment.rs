@@ -13,153 +13,30 @@
 //!
 //! The draws for sample i in epoch e come from (seed, epoch, i) alone; see [`crate::rng`].
 
-use serde::{Deserialize, Serialize};
-
 use crate::rng::{Key, SampleRng};
 
-/// One augmentation step, applied in list order.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Op {
-    /// Random crop of the original size after zero padding.
-    Crop {
-        /// Pixels of zero padding on each side.
-        padding: usize,
-    },
-    /// Horizontal flip with probability 0.5.
-    Flip,
-    /// Random rotation.
-    Rotate {
-        /// Maximum absolute angle in degrees.
-        degrees: f64,
-    },
-}
+pub use tfkd_names::{Augment, Interpolation, Normalize, Op};
 
-pub use tfkd_names::Interpolation;
-use tfkd_names::{AugmentPreset, AugmentStep, NormalizePreset};
-
-/// Per-channel normalisation `(x/255 − mean)/std`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Normalize {
-    /// Channel means of [0, 1] pixels.
-    pub mean: Vec<f32>,
-    /// Channel standard deviations.
-    pub std: Vec<f32>,
-}
-
-impl Normalize {
-    /// The CIFAR-100 statistics the official code uses for both CIFAR-10 and CIFAR-100.
-    #[must_use]
-    pub fn cifar_official() -> Self {
-        Normalize {
-            mean: vec![0.507_075_16, 0.486_548_87, 0.440_917_84],
-            std: vec![0.267_334_28, 0.256_438_46, 0.276_150_47],
-        }
-    }
-
-    /// The official code's Tiny-ImageNet statistics.
-    #[must_use]
-    pub fn tiny_imagenet_official() -> Self {
-        Normalize { mean: vec![0.4802, 0.4481, 0.3975], std: vec![0.2302, 0.2265, 0.2262] }
-    }
-
-    /// Mean 0.5, std 0.5 for every channel: a neutral choice for other data.
-    #[must_use]
-    pub fn half(channels: usize) -> Self {
-        Normalize { mean: vec![0.5; channels], std: vec![0.5; channels] }
-    }
-
-    /// The constants of a preset for `channels`-channel images; the official presets are for RGB only.
-    pub fn preset(preset: NormalizePreset, channels: usize) -> crate::Result<Self> {
-        let n = match preset {
-            NormalizePreset::CifarOfficial => Normalize::cifar_official(),
-            NormalizePreset::TinyImagenetOfficial => Normalize::tiny_imagenet_official(),
-            NormalizePreset::Half => Normalize::half(channels),
-        };
-        if n.mean.len() != channels {
-            return Err(crate::DataError::Invalid(format!(
-                "normalisation '{preset}' is for {}-channel images; the data has {channels} (use `half`)",
-                n.mean.len()
-            )));
-        }
-        Ok(n)
-    }
-}
-
-/// A training-time pipeline: ops, interpolation and the seed they draw from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Augment {
-    /// Steps in order.
-    pub ops: Vec<Op>,
-    /// Rotation interpolation.
-    #[serde(default)]
-    pub interpolation: Interpolation,
-}
-
-impl Augment {
-    /// CIFAR: RandomCrop(32, 4) → flip → RandomRotation(15).
-    #[must_use]
-    pub fn cifar_official() -> Self {
-        Augment {
-            ops: vec![Op::Crop { padding: 4 }, Op::Flip, Op::Rotate { degrees: 15.0 }],
-            interpolation: Interpolation::Nearest,
-        }
-    }
-
-    /// Tiny-ImageNet: RandomRotation(20) → flip.
-    #[must_use]
-    pub fn tiny_imagenet_official() -> Self {
-        Augment { ops: vec![Op::Rotate { degrees: 20.0 }, Op::Flip], interpolation: Interpolation::Nearest }
-    }
-
-    /// No augmentation (evaluation).
-    #[must_use]
-    pub fn none() -> Self {
-        Augment { ops: Vec::new(), interpolation: Interpolation::Nearest }
-    }
-
-    /// A preset with its rotation interpolation, minus the steps in `off`.
-    #[must_use]
-    pub fn preset(preset: AugmentPreset, interpolation: Interpolation, off: &[AugmentStep]) -> Self {
-        let mut a = match preset {
-            AugmentPreset::Cifar => Augment::cifar_official(),
-            AugmentPreset::TinyImagenet => Augment::tiny_imagenet_official(),
-            AugmentPreset::None => Augment::none(),
-        };
-        a.interpolation = interpolation;
-        a.ops.retain(|op| {
-            let step = match op {
-                Op::Crop { .. } => AugmentStep::Crop,
-                Op::Flip => AugmentStep::Flip,
-                Op::Rotate { .. } => AugmentStep::Rotate,
-            };
-            !off.contains(&step)
-        });
-        a
-    }
-
-    /// The random parameters of every op for sample `index` in `epoch`.
-    #[must_use]
-    pub fn draws(&self, seed: u64, epoch: u64, index: u64) -> Vec<Draw> {
-        let mut rng = SampleRng::new(Key::new(seed).with_str("augment").with(epoch).with(index));
-        self.ops
-            .iter()
-            .map(|op| match *op {
-                Op::Crop { padding } => {
-                    let span = 2 * padding as u64;
-                    Draw::Crop {
-                        top: rng.below_inclusive(span) as usize,
-                        left: rng.below_inclusive(span) as usize,
-                        padding,
-                    }
+/// The random parameters of every op of `augment` for sample `index` in `epoch`.
+#[must_use]
+pub fn draws(augment: &Augment, seed: u64, epoch: u64, index: u64) -> Vec<Draw> {
+    let mut rng = SampleRng::new(Key::new(seed).with_str("augment").with(epoch).with(index));
+    augment
+        .ops
+        .iter()
+        .map(|op| match *op {
+            Op::Crop { padding } => {
+                let span = 2 * padding as u64;
+                Draw::Crop {
+                    top: rng.below_inclusive(span) as usize,
+                    left: rng.below_inclusive(span) as usize,
+                    padding,
                 }
-                Op::Flip => Draw::Flip(rng.unit() < 0.5),
-                Op::Rotate { degrees } => Draw::Rotate((2.0 * rng.unit() - 1.0) * degrees),
-            })
-            .collect()
-    }
+            }
+            Op::Flip => Draw::Flip(rng.unit() < 0.5),
+            Op::Rotate { degrees } => Draw::Rotate((2.0 * rng.unit() - 1.0) * degrees),
+        })
+        .collect()
 }
 
 /// The drawn parameters of one op for one sample.
@@ -395,11 +272,11 @@ mod tests {
     #[test]
     fn draws_depend_only_on_seed_epoch_index() {
         let a = Augment::cifar_official();
-        assert_eq!(a.draws(1, 2, 3), a.draws(1, 2, 3));
-        assert_ne!(a.draws(1, 2, 3), a.draws(1, 2, 4));
-        assert_ne!(a.draws(1, 2, 3), a.draws(1, 3, 3));
+        assert_eq!(draws(&a, 1, 2, 3), draws(&a, 1, 2, 3));
+        assert_ne!(draws(&a, 1, 2, 3), draws(&a, 1, 2, 4));
+        assert_ne!(draws(&a, 1, 2, 3), draws(&a, 1, 3, 3));
         for i in 0..200 {
-            for d in a.draws(9, 0, i) {
+            for d in draws(&a, 9, 0, i) {
                 match d {
                     Draw::Crop { top, left, .. } => assert!(top <= 8 && left <= 8),
                     Draw::Rotate(angle) => assert!((-15.0..=15.0).contains(&angle)),

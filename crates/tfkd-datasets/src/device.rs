@@ -48,7 +48,8 @@ impl DeviceSplit {
         let device = self.images.device();
         let idx = upload(Tensor::f_from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>())?, device)?;
         let mut x = self.images.f_index_select(0, &idx)?.f_to_kind(Kind::Float)?;
-        let draws: Vec<Vec<Draw>> = indices.iter().map(|&i| augment.draws(seed, epoch, i as u64)).collect();
+        let draws: Vec<Vec<Draw>> =
+            indices.iter().map(|&i| crate::augment::draws(augment, seed, epoch, i as u64)).collect();
         for (op, _) in augment.ops.iter().enumerate() {
             let column: Vec<Draw> = draws.iter().map(|d| d[op]).collect();
             x = match column[0] {

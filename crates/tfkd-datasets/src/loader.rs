@@ -88,7 +88,7 @@ impl Loader {
         let mut pixels = vec![0f32; indices.len() * per];
         let cfg = &self.config;
         pixels.par_chunks_mut(per).zip(indices.par_iter()).for_each(|(out, &i)| {
-            let draws = cfg.augment.draws(cfg.seed, epoch, i as u64);
+            let draws = crate::augment::draws(&cfg.augment, cfg.seed, epoch, i as u64);
             apply(self.split.image(i), chw, &draws, cfg.augment.interpolation, &cfg.normalize, out);
         });
         let [c, h, w] = chw.map(|d| d as i64);

@@ -173,7 +173,7 @@ pub fn models(
     (reference, reference_label): (Vec<ReferenceRow>, String),
 ) -> anyhow::Result<ModelsReport> {
     let start = Instant::now();
-    let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
+    let mut provenance = tfkd_trainers::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
     let mut rows = Vec::new();
     for &width in widths {
         for &arch in archs {
@@ -403,7 +403,7 @@ impl ArrayBench {
     /// Measures every model, array size and process count; `reference` is the PyTorch loop's JSON lines.
     pub fn run(&self, ctx: &Context, reference: Option<&Path>) -> anyhow::Result<ArrayReport> {
         let start = Instant::now();
-        let mut provenance = Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
+        let mut provenance = tfkd_trainers::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
         let mut rows = Vec::new();
         for &arch in &self.archs {
             for &a in &self.arrays {
@@ -551,6 +551,7 @@ mod tests {
                 "2.11.0",
                 "cpu",
                 "portable-avx2 (ATEN_CPU_CAPABILITY=avx2; MKL branch COMPATIBLE)",
+                2,
             ),
             batch: 128,
             rows: vec![ModelRow { model: "cnn5".into(), width: 0.125, params: 5946, train_img_per_s: 900.0, steps: 3 }],

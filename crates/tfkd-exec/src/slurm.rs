@@ -22,7 +22,7 @@ use anyhow::{bail, Context as _};
 use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, Submitted, Task};
 use tfkd_spec::{Experiment, SlurmPatch};
 use tfkd_trainers::{
-    array::ArrayKey,
+    array::{ArrayKey, Jobs},
     engine,
     state::{RunDir, RunState},
 };
@@ -216,8 +216,7 @@ fn unfinished(
 /// The runs to submit grouped as the local engine groups them: runs that share an [`ArrayKey`] and what they
 /// wait for train as one task, up to `limit` runs; a task waits for its teacher's queued job or task.
 fn group(plan: &engine::Plan, stands: &[Stand], limit: usize) -> Vec<Task> {
-    let mut tasks: Vec<Task> = Vec::new();
-    let mut keys: Vec<ArrayKey> = Vec::new();
+    let mut jobs = Jobs::new(limit);
     let mut task_of: BTreeMap<usize, usize> = BTreeMap::new();
     for (i, p) in plan.runs.iter().enumerate() {
         let Stand::Submit(position, _) = &stands[i] else { continue };
@@ -233,19 +232,14 @@ fn group(plan: &engine::Plan, stands: &[Stand], limit: usize) -> Vec<Task> {
                 Stand::Done | Stand::Failed(_) => {}
             }
         }
-        let key = ArrayKey::of(p, *position);
-        let slot =
-            tasks.iter().zip(&keys).position(|(task, k)| *k == key && task.deps == deps && task.run_ids.len() < limit);
-        let t = slot.unwrap_or_else(|| {
-            tasks.push(Task { run_ids: Vec::new(), labels: Vec::new(), deps });
-            keys.push(key);
-            tasks.len() - 1
-        });
-        tasks[t].run_ids.push(p.run_id.clone());
-        tasks[t].labels.push(p.config.label());
-        task_of.insert(i, t);
+        task_of.insert(i, jobs.add(i, (ArrayKey::of(p, *position), deps)));
     }
-    tasks
+    let task = |(_, deps): (_, BTreeSet<Dep>), runs: Vec<usize>| Task {
+        run_ids: runs.iter().map(|&i| plan.runs[i].run_id.clone()).collect(),
+        labels: runs.iter().map(|&i| plan.runs[i].config.label()).collect(),
+        deps,
+    };
+    jobs.into_jobs().into_iter().map(|(key, runs)| task(key, runs)).collect()
 }
 
 /// Writes and submits a target's job arrays (or prints them, for a dry run).

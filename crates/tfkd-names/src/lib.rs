@@ -1,16 +1,19 @@
 //! The names a spec uses, typed once, so a bad value is a located spec error and no crate re-matches a
 //! string later: model architectures ([`Arch`]), dataset sources ([`SourceName`]), augmentation presets
-//! and steps, rotation interpolation, normalisation presets and numeric precision.
+//! and steps, rotation interpolation, normalisation presets and numeric precision; and the pipeline they
+//! resolve to ([`Augment`], [`Normalize`]).
 //!
 //! No libtorch: `tfkd-spec` parses these, the libtorch crates act on them.
 
 mod arch;
+mod pipeline;
 
 use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
 pub use arch::{Arch, ParseArchError};
+pub use pipeline::{Augment, Normalize, Op};
 
 /// Declares a string-named enum: serde names, `name()`, `ALL`, `Display` and `FromStr` from one table.
 macro_rules! named {

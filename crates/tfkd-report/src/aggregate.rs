@@ -5,13 +5,48 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use crate::{
-    record::{Metric, Record},
-    ReportError,
-};
+use crate::{record::Metric, ReportError, RunRecord};
 
-/// The measures of a run at the epoch the table's accuracy is taken from: the accuracy (%) first, then
+/// A measure of a run at the epoch the table's accuracy is taken from: the accuracy (%) first, then
 /// calibration and confidence (absent in records from before they were measured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasureKind {
+    /// The table's accuracy (%).
+    Value,
+    /// Test negative log-likelihood.
+    Nll,
+    /// Expected calibration error (%).
+    Ece,
+    /// Mean top-1 confidence (%).
+    Confidence,
+    /// Mean predictive entropy (nats).
+    Entropy,
+    /// Top-1 agreement with the teacher (%).
+    TeacherAgreement,
+    /// KL(teacher ‖ student) on the test set.
+    TeacherKl,
+}
+
+impl MeasureKind {
+    /// Every measure, in the order tables list them.
+    pub const ALL: [MeasureKind; 7] = [
+        MeasureKind::Value,
+        MeasureKind::Nll,
+        MeasureKind::Ece,
+        MeasureKind::Confidence,
+        MeasureKind::Entropy,
+        MeasureKind::TeacherAgreement,
+        MeasureKind::TeacherKl,
+    ];
+
+    /// Its column in the run table.
+    #[must_use]
+    pub fn column(self) -> &'static str {
+        MEASURES[self as usize]
+    }
+}
+
+/// The run table's measure columns, in [`MeasureKind::ALL`]'s order.
 pub const MEASURES: [&str; 7] = ["value", "nll", "ece", "confidence", "entropy", "teacher_agreement", "teacher_kl"];
 
 /// The runs, their per-entry summary, and each entry's values by seed (for pairing).
@@ -37,9 +72,10 @@ pub struct Measure {
 }
 
 impl Aggregate {
-    /// The summary of `measure` (one of [`MEASURES`]) for entry `id`; `None` when not recorded.
+    /// The summary of `measure` for entry `id`; `None` when not recorded.
     #[must_use]
-    pub fn measure(&self, id: &str, measure: &str) -> Option<Measure> {
+    pub fn measure(&self, id: &str, measure: MeasureKind) -> Option<Measure> {
+        let measure = measure.column();
         let ids = self.entries.column("id").ok()?.str().ok()?.clone();
         let row = (0..self.entries.height()).find(|&i| ids.get(i) == Some(id))?;
         let get = |col: &str| self.entries.column(col).ok()?.f64().ok()?.get(row);
@@ -60,14 +96,14 @@ fn percent(x: f64) -> f64 {
 /// would more than double the release build a newcomer waits for (24 vs 10 min measured, DESIGN.md §1b) for
 /// tables of a few dozen rows, so the eager ones are used on purpose.
 #[allow(deprecated)]
-pub fn aggregate(records: &[Record], metric: Metric) -> Result<Aggregate, ReportError> {
-    let column = |f: &dyn Fn(&Record) -> Option<f64>| records.iter().map(f).collect::<Vec<Option<f64>>>();
-    let cal = |r: &Record| metric.calibration(r).cloned();
+pub fn aggregate(records: &[RunRecord], metric: Metric) -> Result<Aggregate, ReportError> {
+    let column = |f: &dyn Fn(&RunRecord) -> Option<f64>| records.iter().map(f).collect::<Vec<Option<f64>>>();
+    let cal = |r: &RunRecord| metric.calibration(r).cloned();
     let runs = df!(
         "id" => records.iter().map(|r| r.config.id.as_str()).collect::<Vec<_>>(),
         "seed" => records.iter().map(|r| r.config.seed).collect::<Vec<_>>(),
-        "model" => records.iter().map(|r| r.config.model.as_str()).collect::<Vec<_>>(),
-        "method" => records.iter().map(|r| r.config.method_name()).collect::<Vec<_>>(),
+        "model" => records.iter().map(|r| r.config.model.to_string()).collect::<Vec<_>>(),
+        "method" => records.iter().map(|r| r.config.method.name()).collect::<Vec<_>>(),
         "value" => column(&|r| metric.of(r)),
         "nll" => column(&|r| cal(r).map(|c| c.nll)),
         "ece" => column(&|r| cal(r).map(|c| percent(c.ece))),

@@ -5,8 +5,9 @@ use tfkd_spec::Layout;
 
 use crate::{
     figure::{Figure, Kind, Series},
-    record::{Metric, Record},
+    record::Metric,
     table::TableReport,
+    RunRecord,
 };
 
 fn cell_summary(t: &TableReport, row: usize, col: &str) -> Option<Summary> {
@@ -51,8 +52,8 @@ fn y_label(metric: Metric) -> String {
 }
 
 /// Mean over seeds of an entry's per-epoch test accuracy.
-fn curve(records: &[Record], id: &str) -> Vec<(f64, f64, f64)> {
-    let runs: Vec<&Record> = records.iter().filter(|r| r.config.id == id).collect();
+fn curve(records: &[RunRecord], id: &str) -> Vec<(f64, f64, f64)> {
+    let runs: Vec<&RunRecord> = records.iter().filter(|r| r.config.id == id).collect();
     let epochs = runs.iter().map(|r| r.metrics.len()).min().unwrap_or(0);
     (0..epochs)
         .filter_map(|e| {
@@ -66,7 +67,7 @@ fn curve(records: &[Record], id: &str) -> Vec<(f64, f64, f64)> {
 #[must_use]
 pub fn figures(
     t: &TableReport,
-    records: &[Record],
+    records: &[RunRecord],
     spec_cells: &tfkd_spec::PaperTable,
     metric: Metric,
     teacher: Option<&soft::TeacherCurve>,
@@ -100,14 +101,14 @@ pub fn figures(
     out.extend(verdicts(t));
     out.extend(reliability(records, metric));
     out.extend(confidence(records, metric));
-    out.extend(teacher.map(kd_vs_lsr));
+    out.extend(teacher.map(|tc| kd_vs_lsr(tc, SoftSettings::of(records))));
     out
 }
 
 /// Tf-KD_self: test accuracy by epoch of row `r`'s baseline, Tf-KD_self and normal KD.
 fn self_curves(
     t: &TableReport,
-    records: &[Record],
+    records: &[RunRecord],
     r: usize,
     run_of: &dyn Fn(usize, &str) -> Option<String>,
 ) -> Figure {
@@ -136,16 +137,17 @@ fn self_curves(
 /// De-KD: row `r`'s student taught by each teacher snapshot, against the snapshot's accuracy.
 fn dekd_scatter(
     t: &TableReport,
-    records: &[Record],
+    records: &[RunRecord],
     r: usize,
     run_of: &dyn Fn(usize, &str) -> Option<String>,
     metric: Metric,
 ) -> Figure {
     let base_id = run_of(r, "student_baseline").unwrap_or_default();
-    let model = records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model.clone()).unwrap_or_default();
+    let arch = records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model);
+    let model = arch.map(|a| a.to_string()).unwrap_or_default();
     let mut ids: Vec<String> = records
         .iter()
-        .filter(|x| x.config.model == model && x.teacher_test_acc.is_some())
+        .filter(|x| Some(x.config.model) == arch && x.teacher_test_acc.is_some())
         .map(|x| x.config.id.clone())
         .collect();
     ids.sort();
@@ -153,7 +155,7 @@ fn dekd_scatter(
     let points = ids
         .iter()
         .filter_map(|id| {
-            let runs: Vec<&Record> = records.iter().filter(|x| &x.config.id == id).collect();
+            let runs: Vec<&RunRecord> = records.iter().filter(|x| &x.config.id == id).collect();
             let tx =
                 Summary::of(&runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>())?;
             let sy = Summary::of(&runs.iter().filter_map(|x| metric.of(x)).collect::<Vec<_>>())?;
@@ -178,10 +180,37 @@ fn dekd_scatter(
     }
 }
 
+/// The virtual teacher's `a` and LSR's ε and spread as the target's runs used them (from their resolved
+/// specs, in label order); the official values (a = 0.99, ε = 0.1 spread over the other classes) for what
+/// the target has no run of.
+#[derive(Debug, Clone, Copy)]
+struct SoftSettings {
+    a: f64,
+    epsilon: f64,
+    over_others: bool,
+}
+
+impl SoftSettings {
+    fn of(records: &[RunRecord]) -> SoftSettings {
+        let a = records.iter().find_map(|r| match r.config.method {
+            tfkd_spec::Method::TfKdReg { correct_prob, .. } => Some(correct_prob),
+            _ => None,
+        });
+        let lsr = records.iter().find_map(|r| match r.config.method {
+            tfkd_spec::Method::Lsr { epsilon, spread } => Some((epsilon, spread == tfkd_spec::Spread::OverOthers)),
+            _ => None,
+        });
+        let (epsilon, over_others) = lsr.unwrap_or((0.1, true));
+        SoftSettings { a: a.unwrap_or(0.99), epsilon, over_others }
+    }
+}
+
 /// KD → LSR as T grows: the trained teacher's soft targets and the virtual teacher's, against LSR's.
-fn kd_vs_lsr(tc: &soft::TeacherCurve) -> Figure {
+fn kd_vs_lsr(tc: &soft::TeacherCurve, set: SoftSettings) -> Figure {
     let k = tc.classes;
-    let lsr = soft::lsr_target(0.1, k, true).kl_to_uniform(k);
+    let SoftSettings { a, epsilon, over_others } = set;
+    let lsr = soft::lsr_target(epsilon, k, over_others).kl_to_uniform(k);
+    let spread = if over_others { "official spread" } else { "paper Eq. 1 spread" };
     Figure {
         stem: "kd-vs-lsr".into(),
         title: format!("KD → LSR as T grows: soft targets of {} (K = {k})", tc.teacher),
@@ -195,19 +224,20 @@ fn kd_vs_lsr(tc: &soft::TeacherCurve) -> Figure {
                 points: tc.curve.iter().map(|s| (s.temperature, s.kl_to_uniform, 0.0)).collect(),
             },
             Series {
-                name: "virtual teacher softmax(p^d/T), a = 0.99".into(),
+                name: format!("virtual teacher softmax(p^d/T), a = {a}"),
                 points: tc
                     .curve
                     .iter()
-                    .map(|s| (s.temperature, soft::virtual_teacher(0.99, s.temperature, k).kl_to_uniform(k), 0.0))
+                    .map(|s| (s.temperature, soft::virtual_teacher(a, s.temperature, k).kl_to_uniform(k), 0.0))
                     .collect(),
             },
         ],
         hlines: vec![
-            ("LSR target, ε = 0.1 (official spread)".into(), lsr),
+            (format!("LSR target, ε = {epsilon} ({spread})"), lsr),
             (
                 "Tf-KD_reg paper Eq. 9: student pulled to softmax(p^d)".into(),
-                soft::reg_effective_target(0.99, 20.0, k, true).kl_to_uniform(k),
+                // Independent of T under Eq. 9 (the student at τ = 1 is pulled to softmax(p^d)).
+                soft::reg_effective_target(a, 1.0, k, true).kl_to_uniform(k),
             ),
         ],
         log_x: true,
@@ -276,23 +306,23 @@ fn verdicts(t: &TableReport) -> Option<Figure> {
 }
 
 /// Records with calibration at the epoch the metric takes, by (model, method).
-fn calibrated(records: &[Record], metric: Metric) -> Vec<(&Record, &tfkd_analysis::calibration::Calibration)> {
+fn calibrated(records: &[RunRecord], metric: Metric) -> Vec<(&RunRecord, &tfkd_analysis::calibration::Calibration)> {
     records.iter().filter_map(|r| Some((r, metric.calibration(r)?))).collect()
 }
 
 /// Reliability diagram of one model: accuracy against confidence per confidence bin, one line per method,
 /// pooled over seeds, for the model with the most methods in the target.
-fn reliability(records: &[Record], metric: Metric) -> Option<Figure> {
+fn reliability(records: &[RunRecord], metric: Metric) -> Option<Figure> {
     let runs = calibrated(records, metric);
-    let mut models: Vec<(&str, usize)> = Vec::new();
+    let mut models: Vec<(tfkd_spec::names::Arch, usize)> = Vec::new();
     for (r, _) in &runs {
         let methods: std::collections::BTreeSet<&str> = runs
             .iter()
             .filter(|(x, _)| x.config.model == r.config.model)
-            .map(|(x, _)| x.config.method_name())
+            .map(|(x, _)| x.config.method.name())
             .collect();
         if !models.iter().any(|m| m.0 == r.config.model) {
-            models.push((r.config.model.as_str(), methods.len()));
+            models.push((r.config.model, methods.len()));
         }
     }
     let (model, _) = models.iter().copied().max_by_key(|m| m.1)?;
@@ -307,7 +337,7 @@ fn reliability(records: &[Record], metric: Metric) -> Option<Figure> {
     for method in ["baseline", "lsr", "kd", "re-kd", "de-kd", "tf-kd-self", "tf-kd-reg"] {
         let cals: Vec<_> = runs
             .iter()
-            .filter(|(r, _)| r.config.model == model && r.config.method_name() == method)
+            .filter(|(r, _)| r.config.model == model && r.config.method.name() == method)
             .map(|(_, c)| *c)
             .collect();
         if cals.is_empty() {
@@ -336,7 +366,7 @@ fn reliability(records: &[Record], metric: Metric) -> Option<Figure> {
 }
 
 /// Confidence against accuracy of every run of the target, by method.
-fn confidence(records: &[Record], metric: Metric) -> Option<Figure> {
+fn confidence(records: &[RunRecord], metric: Metric) -> Option<Figure> {
     let runs = calibrated(records, metric);
     if runs.is_empty() {
         return None;
@@ -352,7 +382,7 @@ fn confidence(records: &[Record], metric: Metric) -> Option<Figure> {
     for method in ["baseline", "lsr", "kd", "re-kd", "de-kd", "tf-kd-self", "tf-kd-reg"] {
         let points: Vec<(f64, f64, f64)> = runs
             .iter()
-            .filter(|(r, _)| r.config.method_name() == method)
+            .filter(|(r, _)| r.config.method.name() == method)
             .filter_map(|(r, c)| Some((100.0 * c.confidence, metric.of(r)?, 0.0)))
             .collect();
         if !points.is_empty() {

@@ -62,7 +62,7 @@ pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportE
         *verdicts.entry(verdict).or_insert(0) += 1;
     }
     let records = if dir.join("runs").is_dir() { load_dir(&dir.join("runs"))? } else { Vec::new() };
-    let p = |r: &crate::Record, k: &str| r.provenance[k].as_str().unwrap_or_default().to_string();
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let mut figures: Vec<String> = std::fs::read_dir(dir)
         .map_err(tfkd_io::IoError::new("reading", dir))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -83,16 +83,16 @@ pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportE
         verdicts,
         runs: records.len(),
         figures,
-        commits: distinct(records.iter().map(|r| p(r, "git_commit").chars().take(10).collect())),
+        commits: distinct(records.iter().map(|r| text(&r.provenance.git_commit).chars().take(10).collect())),
         machines: distinct(records.iter().map(|r| {
-            let cpu = p(r, "cpu");
-            format!("{}{}", p(r, "device"), if cpu.is_empty() { String::new() } else { format!(" on {cpu}") })
+            let cpu = text(&r.provenance.cpu);
+            format!("{}{}", r.provenance.device, if cpu.is_empty() { String::new() } else { format!(" on {cpu}") })
         })),
         numerics: distinct(records.iter().map(|r| {
-            let n = p(r, "numerics");
+            let n = text(&r.provenance.numerics);
             n.split(" (").next().unwrap_or("").to_string()
         })),
-        date: records.iter().map(|r| p(r, "finished")).max().unwrap_or_default(),
+        date: records.iter().map(|r| text(&r.provenance.finished)).max().unwrap_or_default(),
         estimate: report["timing"]["estimated_s"].as_f64().map(|e| (e, report["timing"]["measured_s"].as_f64())),
     }))
 }

@@ -15,8 +15,9 @@ pub mod timing;
 
 use std::path::{Path, PathBuf};
 
-pub use record::{load_dir, Metric, Record};
+pub use record::{load_dir, Metric};
 use tfkd_analysis::soft::TeacherCurve;
+pub use tfkd_records::RunRecord;
 use tfkd_spec::Experiment;
 
 /// Why a report could not be produced.
@@ -77,7 +78,7 @@ pub struct Report {
 /// and a table and figure per sweep.
 pub fn build(
     exp: &Experiment,
-    records: &[Record],
+    records: &[RunRecord],
     metric: Metric,
     teacher: Option<&TeacherCurve>,
 ) -> Result<Report, ReportError> {

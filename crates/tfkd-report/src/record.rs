@@ -1,88 +1,12 @@
-//! Run records as written by training (`results/<target>/<profile>/runs/*.json`), read without libtorch.
+//! Run records as training wrote them (`results/<target>/<profile>/runs/*.json`: the one record type,
+//! [`tfkd_records::RunRecord`]), and which of their accuracies a table shows.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tfkd_records::RunRecord;
 
 use crate::ReportError;
-
-/// The parts of a run record the report uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Run id.
-    pub run_id: String,
-    /// `id@seed`.
-    pub label: String,
-    /// Resolved settings (only the fields the report reads).
-    pub config: RecordConfig,
-    /// Test accuracy of the teacher weights used, if any.
-    pub teacher_test_acc: Option<f64>,
-    /// Teacher epoch used, if any.
-    pub teacher_epoch: Option<u32>,
-    /// Accuracies.
-    pub summary: RecordSummary,
-    /// Per-epoch metrics.
-    pub metrics: Vec<RecordEpoch>,
-    /// Provenance, kept verbatim.
-    pub provenance: serde_json::Value,
-}
-
-/// Settings of a record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordConfig {
-    /// Entry id.
-    pub id: String,
-    /// Seed.
-    pub seed: u64,
-    /// Model.
-    pub model: String,
-    /// The class count the elementwise-mean KL was divided by, when a substitution kept the paper's KD weight.
-    #[serde(default)]
-    pub kl_classes: Option<usize>,
-    /// The method and its hyper-parameters (`kind` names it).
-    #[serde(default)]
-    pub method: serde_json::Value,
-    /// The teacher entry, for distillation runs.
-    #[serde(default)]
-    pub teacher: Option<String>,
-}
-
-impl RecordConfig {
-    /// The method's name (`baseline`, `kd`, `tf-kd-reg`, …).
-    #[must_use]
-    pub fn method_name(&self) -> &str {
-        self.method.get("kind").and_then(serde_json::Value::as_str).unwrap_or("?")
-    }
-}
-
-/// Accuracies of a record (fractions).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordSummary {
-    /// After the last epoch.
-    pub last_test_acc: f64,
-    /// Best over epochs (the official protocol).
-    pub best_test_acc: f64,
-    /// At the best validation epoch.
-    pub test_at_best_val: Option<f64>,
-    /// Epoch of the best test accuracy.
-    #[serde(default)]
-    pub best_test_epoch: Option<u32>,
-    /// Epoch of the best validation accuracy.
-    #[serde(default)]
-    pub best_val_epoch: Option<u32>,
-}
-
-/// One epoch of a record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordEpoch {
-    /// 1-based epoch.
-    pub epoch: u32,
-    /// Test accuracy.
-    pub test_acc: f64,
-    /// Test calibration and confidence (absent in records from before they were measured).
-    #[serde(default)]
-    pub test: Option<tfkd_analysis::calibration::Calibration>,
-}
 
 /// Which accuracy a table shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +23,7 @@ pub enum Metric {
 impl Metric {
     /// The value of a record, in percent.
     #[must_use]
-    pub fn of(self, r: &Record) -> Option<f64> {
+    pub fn of(self, r: &RunRecord) -> Option<f64> {
         let v = match self {
             Metric::BestTest => Some(r.summary.best_test_acc),
             Metric::Last => Some(r.summary.last_test_acc),
@@ -110,9 +34,9 @@ impl Metric {
 
     /// The epoch the value is taken from: the one whose calibration goes with it.
     #[must_use]
-    pub fn epoch(self, r: &Record) -> Option<u32> {
+    pub fn epoch(self, r: &RunRecord) -> Option<u32> {
         match self {
-            Metric::BestTest => r.summary.best_test_epoch,
+            Metric::BestTest => Some(r.summary.best_test_epoch),
             Metric::Last => r.metrics.last().map(|m| m.epoch),
             Metric::TestAtBestVal => r.summary.best_val_epoch,
         }
@@ -120,7 +44,7 @@ impl Metric {
 
     /// The test calibration at the epoch the value is taken from, if recorded.
     #[must_use]
-    pub fn calibration(self, r: &Record) -> Option<&tfkd_analysis::calibration::Calibration> {
+    pub fn calibration(self, r: &RunRecord) -> Option<&tfkd_analysis::calibration::Calibration> {
         let epoch = self.epoch(r)?;
         r.metrics.iter().find(|m| m.epoch == epoch)?.test.as_ref()
     }
@@ -141,7 +65,7 @@ impl Metric {
 }
 
 /// Reads every `*.json` record in `dir`, sorted by label.
-pub fn load_dir(dir: &Path) -> Result<Vec<Record>, ReportError> {
+pub fn load_dir(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
     let entries = std::fs::read_dir(dir).map_err(tfkd_io::IoError::new("reading", dir))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

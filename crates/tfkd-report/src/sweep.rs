@@ -5,7 +5,7 @@ use serde::Serialize;
 use tfkd_spec::{Experiment, Sweep};
 
 use crate::{
-    aggregate::{Aggregate, Measure},
+    aggregate::{Aggregate, Measure, MeasureKind},
     figure::{Figure, Kind, Series},
     record::Metric,
 };
@@ -51,7 +51,7 @@ pub fn build(sweep: &Sweep, exp: &Experiment, agg: &Aggregate) -> SweepReport {
         .filter(|r| Some(r.model) == model && !exp.sweeps.iter().any(|s| s.members.iter().any(|m| m.0 == r.id)))
     {
         if !references.iter().any(|x| x.0 == r.id) {
-            references.push((r.id.clone(), agg.measure(&r.id, "value")));
+            references.push((r.id.clone(), agg.measure(&r.id, MeasureKind::Value)));
         }
     }
     SweepReport {
@@ -65,9 +65,9 @@ pub fn build(sweep: &Sweep, exp: &Experiment, agg: &Aggregate) -> SweepReport {
                 id: id.clone(),
                 values: values.clone(),
                 soft_weight: crate::table::soft_weight(exp, id),
-                accuracy: agg.measure(id, "value"),
-                ece: agg.measure(id, "ece"),
-                confidence: agg.measure(id, "confidence"),
+                accuracy: agg.measure(id, MeasureKind::Value),
+                ece: agg.measure(id, MeasureKind::Ece),
+                confidence: agg.measure(id, MeasureKind::Confidence),
             })
             .collect(),
     }

@@ -5,8 +5,8 @@ use tfkd_analysis::stats::{close, greater, paired, Summary, Verdict};
 use tfkd_spec::{Experiment, Layout, PaperTable};
 
 use crate::{
-    aggregate::{Aggregate, Measure, MEASURES},
-    record::Record,
+    aggregate::{Aggregate, Measure, MeasureKind},
+    RunRecord,
 };
 
 /// A number as the paper printed it: "71.05±0.16" or "75.87".
@@ -85,7 +85,7 @@ pub struct CalibrationRow {
     /// The per-example soft-target weight of the entry's loss (see [`CellReport::soft_weight`]).
     pub soft_weight: Option<f64>,
     /// The table's accuracy (%), NLL, ECE (%), confidence (%), entropy, teacher agreement (%) and KL to the
-    /// teacher, in the order of [`crate::aggregate::MEASURES`]; `None` where not recorded.
+    /// teacher, in the order of [`MeasureKind::ALL`]; `None` where not recorded.
     pub measures: Vec<Option<Measure>>,
 }
 
@@ -198,7 +198,7 @@ pub fn claims(layout: Layout) -> Vec<Claim> {
 
 /// Fills the paper table of `exp` from the aggregate (and, for teacher cells, from the records).
 #[must_use]
-pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[Record]) -> TableReport {
+pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[RunRecord]) -> TableReport {
     let layout = paper.layout.expect("resolved specs have a layout");
     let rows = paper.rows.iter().map(|row| RowSource { exp, paper, row, agg, records }.report(layout)).collect();
     TableReport {
@@ -228,7 +228,7 @@ struct RowSource<'a> {
     paper: &'a PaperTable,
     row: &'a tfkd_spec::PaperRow,
     agg: &'a Aggregate,
-    records: &'a [Record],
+    records: &'a [RunRecord],
 }
 
 impl RowSource<'_> {
@@ -322,7 +322,7 @@ pub fn soft_weight(exp: &Experiment, id: &str) -> Option<f64> {
 }
 
 /// The calibration table: every entry with records, in spec order.
-fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[Record]) -> Vec<CalibrationRow> {
+fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[RunRecord]) -> Vec<CalibrationRow> {
     let mut seen = Vec::new();
     exp.runs
         .iter()
@@ -336,7 +336,7 @@ fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[Record]) -> Ve
             model: r.model.to_string(),
             method: r.method.name().to_string(),
             soft_weight: r.soft_weight(),
-            measures: MEASURES.iter().map(|m| agg.measure(&r.id, m)).collect(),
+            measures: MeasureKind::ALL.iter().map(|&m| agg.measure(&r.id, m)).collect(),
         })
         .collect()
 }

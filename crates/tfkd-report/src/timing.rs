@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Record, ReportError};
+use crate::{ReportError, RunRecord};
 
 /// The file `run`/`reproduce` keep their plan's estimate in, in `results/<target>/<profile>/`.
 pub const ESTIMATE_FILE: &str = "estimate.json";
@@ -67,7 +67,7 @@ pub struct Timing {
 
 /// The timing of `records`, with the kept estimate when there is one.
 #[must_use]
-pub fn timing(records: &[Record], estimate: Option<&Estimate>) -> Timing {
+pub fn timing(records: &[RunRecord], estimate: Option<&Estimate>) -> Timing {
     Timing {
         estimated_s: estimate.map(|e| e.estimated_s),
         measured_s: estimate.and_then(|e| e.measured_s),
@@ -77,7 +77,7 @@ pub fn timing(records: &[Record], estimate: Option<&Estimate>) -> Timing {
             .map(|r| RunTiming {
                 label: r.label.clone(),
                 estimated_s: estimate.and_then(|e| e.per_run.get(&r.label).copied()),
-                measured_s: r.provenance["wall_seconds"].as_f64(),
+                measured_s: r.provenance.wall_seconds,
             })
             .collect(),
     }

@@ -83,6 +83,44 @@ impl ArrayKey {
     }
 }
 
+/// Runs grouped into jobs, the one grouping rule of every executor: a run joins the first job with its key
+/// that has room for it (at most `limit` runs), else starts a new one; jobs keep the runs' order. The engine
+/// keys runs by their [`ArrayKey`]; the Slurm submitter also by what their task waits for.
+#[derive(Debug)]
+pub struct Jobs<K> {
+    jobs: Vec<(K, Vec<usize>)>,
+    limit: usize,
+}
+
+impl<K: PartialEq> Jobs<K> {
+    /// No jobs yet; each will hold at most `limit` runs (at least 1).
+    #[must_use]
+    pub fn new(limit: usize) -> Self {
+        Jobs { jobs: Vec::new(), limit: limit.max(1) }
+    }
+
+    /// Places run `run` (an index into the plan) with `key`; returns the index of its job.
+    pub fn add(&mut self, run: usize, key: K) -> usize {
+        let limit = self.limit;
+        match self.jobs.iter().position(|(k, runs)| *k == key && runs.len() < limit) {
+            Some(j) => {
+                self.jobs[j].1.push(run);
+                j
+            }
+            None => {
+                self.jobs.push((key, vec![run]));
+                self.jobs.len() - 1
+            }
+        }
+    }
+
+    /// The jobs: each job's key and its runs.
+    #[must_use]
+    pub fn into_jobs(self) -> Vec<(K, Vec<usize>)> {
+        self.jobs
+    }
+}
+
 /// One member's state while it trains.
 struct Slot<'a> {
     run: &'a PlannedRun,
@@ -267,7 +305,7 @@ impl<'a> Slot<'a> {
             progress,
             provenance: Provenance {
                 array_fallback: mb.fallback,
-                ..Provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics)
+                ..crate::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics)
             },
             weights: BTreeMap::new(),
             fault: crate::fault::nan_step(&cfg.label()),

@@ -15,7 +15,7 @@ use tfkd_spec::PlannedRun;
 
 pub use crate::prepare::{plan, Plan};
 use crate::{
-    array::{self, ArrayKey, Member},
+    array::{self, ArrayKey, Jobs, Member},
     error::{Result, TrainError},
     events::{Event, Observer},
     run::{Context, RunRecord},
@@ -380,7 +380,7 @@ fn ready_jobs(
     starts: &[(u32, usize)],
     array: usize,
 ) -> Vec<Vec<usize>> {
-    let mut jobs: Vec<(ArrayKey, Vec<usize>)> = Vec::new();
+    let mut jobs = Jobs::new(array);
     for (i, p) in plan.runs.iter().enumerate() {
         if outcomes[i].is_some() || running[i] {
             continue;
@@ -389,15 +389,11 @@ fn ready_jobs(
             None => {}
             Some(Err(error)) => outcomes[i] = Some(Outcome::failed(p, error)),
             Some(Ok(())) => {
-                let key = ArrayKey::of(p, starts[i]);
-                match jobs.iter_mut().find(|(k, members)| *k == key && members.len() < array.max(1)) {
-                    Some((_, members)) => members.push(i),
-                    None => jobs.push((key, vec![i])),
-                }
+                jobs.add(i, ArrayKey::of(p, starts[i]));
             }
         }
     }
-    jobs.into_iter().map(|(_, members)| members).collect()
+    jobs.into_jobs().into_iter().map(|(_, members)| members).collect()
 }
 
 /// A message from a job's thread.

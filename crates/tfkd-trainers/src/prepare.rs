@@ -61,7 +61,7 @@ pub fn augment(data: &DataConfig) -> Augment {
 
 /// The normalisation preset for `channels`-channel images.
 pub fn normalize(data: &DataConfig, channels: usize) -> Result<Normalize> {
-    Ok(Normalize::preset(data.normalize, channels)?)
+    Normalize::preset(data.normalize, channels).map_err(|e| tfkd_datasets::DataError::Invalid(e).into())
 }
 
 /// The model a run trains (one member; arrays set their member count on it).

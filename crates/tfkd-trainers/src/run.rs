@@ -1,55 +1,12 @@
 //! A run as the rest of tfkd sees it: its record, and the context runs train in.
 
 use std::{
-    collections::BTreeMap,
     path::PathBuf,
     sync::{atomic::AtomicBool, Arc},
 };
 
-use serde::{Deserialize, Serialize};
 use tch::Device;
-use tfkd_datasets::{Augment, Normalize};
-use tfkd_spec::RunConfig;
-
-use crate::{
-    metrics::{EpochMetrics, Summary},
-    provenance::Provenance,
-};
-
-/// Everything recorded about a finished run (`done.json`, and `<label>.json` under `results/`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// Content-addressed id.
-    pub run_id: String,
-    /// `id@seed`.
-    pub label: String,
-    /// Resolved settings.
-    pub config: RunConfig,
-    /// The teacher run's id.
-    pub teacher_id: Option<String>,
-    /// The teacher epoch whose weights were used.
-    pub teacher_epoch: Option<u32>,
-    /// Test accuracy of those teacher weights.
-    pub teacher_test_acc: Option<f64>,
-    /// Content hash of the data source.
-    pub data_hash: String,
-    /// Images in train / val / test.
-    pub split_sizes: [usize; 3],
-    /// Normalisation constants used.
-    pub normalize: Normalize,
-    /// Augmentation used.
-    pub augment: Augment,
-    /// Accuracies.
-    pub summary: Summary,
-    /// Per-epoch metrics.
-    pub metrics: Vec<EpochMetrics>,
-    /// Where and how it ran.
-    pub provenance: Provenance,
-    /// sha256 of each weights file of the run folder (`best.safetensors`, `epoch-<n>.safetensors`), so a
-    /// damaged file is found before a student learns from it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub weights: BTreeMap<String, String>,
-}
+pub use tfkd_records::RunRecord;
 
 /// Where runs execute and what to record about it.
 #[derive(Debug, Clone)]
