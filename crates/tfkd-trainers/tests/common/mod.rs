@@ -1,6 +1,8 @@
 //! What the trainers' integration tests share.
 #![allow(dead_code)]
 
+pub mod arrays;
+
 use std::{
     path::Path,
     sync::{atomic::AtomicBool, Arc},
