@@ -161,6 +161,24 @@ fn classify(p: &PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<Sta
     }
 }
 
+/// Takes stock of a run before the plan starts. Repairs remove files, so they happen only under the run's
+/// lease: when another process holds it (it is training or cleaning the run now), the folder is left as it
+/// is and the run is planned from its last checkpoint as read; its claim takes stock again, repairs
+/// included, once it holds the lease.
+fn take_stock(p: &PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<Start> {
+    let dir = RunDir::new(&ctx.cache_dir, &p.run_id);
+    if !dir.path().is_dir() {
+        return classify(p, ctx, obs);
+    }
+    match try_lease(&dir)? {
+        Some(_lease) => classify(p, ctx, obs),
+        None => Ok(Start::Train(match dir.state() {
+            Ok(RunState::Partial { progress, .. }) => progress.position(),
+            _ => (0, 0),
+        })),
+    }
+}
+
 /// An observer that hands every event to a function (a worker's pipe, a thread's channel).
 pub struct Forward<'f>(pub &'f mut dyn FnMut(Event));
 
@@ -418,7 +436,7 @@ pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(plan.runs.len());
     let mut starts = Vec::with_capacity(plan.runs.len());
     for p in &plan.runs {
-        match classify(p, ctx, obs)? {
+        match take_stock(p, ctx, obs)? {
             Start::Done(outcome) => {
                 if let Outcome::Cached { record, .. } = &outcome {
                     obs.event(&Event::RunCached {
