@@ -86,6 +86,16 @@ test-slurm:
     eval "$(scripts/slurm-local.sh env)"
     cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1
 
+# Files tfkd writes for PyTorch, checked by real torch/torchvision (installs the PyTorch reference once).
+test-torch:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    bench=$(scripts/setup-bench.sh)
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    cargo run -q -p tfkd-pth --example write_fixtures -- "$work/pth"
+    "$bench/bin/python" crates/tfkd-pth/tests/fixtures/check_written.py "$work/pth"
+
 # On the CPU: arrays of 1, 2 and 4 (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
 # One run at a time vs fused arrays vs packed processes (aggregate img/s, real images, PyTorch beside); writes results/bench/array-DEVICE.{md,json}.
 bench-array device="cpu" seconds="20":
