@@ -31,10 +31,11 @@ tfkd *args:
 setup:
     scripts/setup-torch.sh
 
-# Augmented images/s of tfkd's CPU pipeline vs torchvision's (official transforms, 2 workers), same images.
-bench-data images="20000":
+# Augmented images/s of tfkd's CPU pipeline vs torchvision's (official transforms, 2 workers), same images; `just bench-data imagenet [N]`: ImageNet's, on N full-size JPEGs.
+bench-data images="20000" n="2000":
     #!/usr/bin/env bash
     set -euo pipefail
+    if [ "{{images}}" = imagenet ]; then exec "{{just_executable()}}" -f "{{justfile()}}" bench-data-imagenet "{{n}}"; fi
     source scripts/env.sh
     bench=$(scripts/setup-bench.sh)
     archive=${TFKD_CIFAR10_JPEG:-data/cifar10-jpeg.tar.gz}
@@ -42,6 +43,23 @@ bench-data images="20000":
     echo "reference: torchvision pipeline, DataLoader with 2 workers…"
     ref=$("$bench/bin/python" benches/torchvision_data.py "$archive" {{images}} | "$bench/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["img_per_s"])')
     TFKD_CIFAR10_JPEG="$archive" ${CARGO_TARGET_DIR:-target}/release/tfkd bench data --images {{images}} --reference "$ref"
+
+# ImageNet training input pipeline, tfkd vs torchvision (2 workers each), same N synthetic full-size JPEGs in a temporary folder; writes results/bench/data-imagenet.{md,json}.
+bench-data-imagenet images="2000":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/env.sh
+    bench=$(scripts/setup-bench.sh)
+    cargo build --release -q -p tfkd
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    echo "images: {{images}} synthetic ILSVRC-format JPEGs in $work…"
+    "$bench/bin/python" benches/imagenet_images.py "$work/imagenet" {{images}} > /dev/null
+    echo "reference: torchvision pipeline, DataLoader with 2 workers…"
+    "$bench/bin/python" benches/torchvision_imagenet_data.py "$work/imagenet" {{images}} --workers 2 > "$work/reference.json"
+    echo "tfkd pipeline, 2 rayon threads…"
+    TFKD_CACHE_DIR="$work/cache" RAYON_NUM_THREADS=2 ${CARGO_TARGET_DIR:-target}/release/tfkd bench data --source imagenet \
+        --path "$work/imagenet" --images {{images}} --workers 2 --reference "$work/reference.json" --out results/bench/data-imagenet
 
 # Training images/s per model and width on this CPU (batch 128, all threads); writes results/bench/models.{md,json}.
 bench-models *args:
@@ -86,7 +104,7 @@ test-slurm:
     eval "$(scripts/slurm-local.sh env)"
     cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1
 
-# Files tfkd writes for PyTorch, checked by real torch/torchvision (installs the PyTorch reference once).
+# Files tfkd writes for PyTorch and torchvision weights it reads, checked by real torch/torchvision (installs the PyTorch reference once).
 test-torch:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -95,6 +113,8 @@ test-torch:
     trap 'rm -rf "$work"' EXIT
     cargo run -q -p tfkd-pth --example write_fixtures -- "$work/pth"
     "$bench/bin/python" crates/tfkd-pth/tests/fixtures/check_written.py "$work/pth"
+    # torchvision's weights into tfkd's models (same logits) and tfkd's exports into torchvision (strict).
+    PYTHON="$bench/bin/python" crates/tfkd-models/tests/fixtures/torchvision_interop.sh
 
 # On the CPU: arrays of 1, 2 and 4 (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
 # One run at a time vs fused arrays vs packed processes (aggregate img/s, real images, PyTorch beside); writes results/bench/array-DEVICE.{md,json}.

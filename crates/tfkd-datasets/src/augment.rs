@@ -18,6 +18,11 @@ use crate::rng::{Key, SampleRng};
 pub use tfkd_names::{Augment, Interpolation, Normalize, Op};
 
 /// The random parameters of every op of `augment` for sample `index` in `epoch`.
+///
+/// For the fixed-size ops ([`Augment::keeps_size`]). The ops that change an image's size (RandomResizedCrop,
+/// Resize, CenterCrop) need the image's size and run in [`crate::transform`]; here they draw nothing and
+/// leave the image as it is (`Draw::Flip(false)`), so a loader of fixed-size images must refuse a pipeline that
+/// does not keep the size rather than pass it here.
 #[must_use]
 pub fn draws(augment: &Augment, seed: u64, epoch: u64, index: u64) -> Vec<Draw> {
     let mut rng = SampleRng::new(Key::new(seed).with_str("augment").with(epoch).with(index));
@@ -35,6 +40,7 @@ pub fn draws(augment: &Augment, seed: u64, epoch: u64, index: u64) -> Vec<Draw> 
             }
             Op::Flip => Draw::Flip(rng.unit() < 0.5),
             Op::Rotate { degrees } => Draw::Rotate((2.0 * rng.unit() - 1.0) * degrees),
+            Op::RandomResizedCrop { .. } | Op::Resize { .. } | Op::CenterCrop { .. } => Draw::Flip(false),
         })
         .collect()
 }

@@ -1,8 +1,9 @@
-//! Decoding JPEG/PNG bytes into planar u8 images, in parallel, reporting progress ([`crate::progress`]).
+//! Decoding JPEG/PNG bytes into planar u8 images, in parallel, reporting progress ([`crate::progress`]); and
+//! [`decode_rgb`], one image as PIL's `Image.open(f).convert('RGB')` gives it (the ImageNet path).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use image::{imageops::FilterType, DynamicImage};
+use image::{imageops::FilterType, DynamicImage, ImageFormat, RgbImage};
 use rayon::prelude::*;
 
 use crate::error::{DataError, Result};
@@ -77,5 +78,109 @@ fn write_planar(img: &DynamicImage, channels: usize, dst: &mut [u8]) {
                 dst[c * plane + p] = px[c];
             }
         }
+    }
+}
+
+/// The largest image [`decode_rgb`] accepts, in pixels: where Pillow refuses an image as a decompression bomb
+/// (twice its `MAX_IMAGE_PIXELS`).
+pub const MAX_PIXELS: u64 = 2 * 89_478_485;
+
+/// Decodes one JPEG or PNG, recognised by its content whatever its name says (ILSVRC-2012 has a PNG named
+/// `.JPEG`), into the RGB pixels of PIL's `Image.open(f).convert('RGB')`, which torchvision's ImageFolder
+/// loader calls.
+///
+/// * JPEG: libjpeg-turbo's decoder (through `mozjpeg`, built from source): the library Pillow links, with
+///   Pillow's settings (islow IDCT, fancy upsampling), so the pixels are Pillow's exactly. Grayscale is
+///   replicated to RGB; CMYK and YCCK (which libjpeg turns into CMYK) are read with Adobe's inverted
+///   polarity and converted as Pillow's `cmyk2rgb` does: `k − k·(255 − c)/255` with the stored c and k.
+/// * PNG: the `image` crate, converted as Pillow converts: alpha dropped, grey replicated, 16-bit colour and
+///   grey+alpha reduced to their high byte, 16-bit grey (Pillow's `I;16`) clamped to 255.
+///
+/// `name` is the file (or `archive!entry`) the errors name. Note one difference: libjpeg fills a truncated
+/// JPEG with grey where Pillow refuses it.
+pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage> {
+    let fail = |detail: String| DataError::Image { path: name.to_path_buf(), detail };
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        decode_jpeg(bytes).map_err(|e| fail(format!("cannot decode JPEG: {e}")))
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        decode_png(bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))
+    } else {
+        let head = &bytes[..bytes.len().min(8)];
+        Err(fail(format!("neither a JPEG nor a PNG: the {} bytes start with {head:02x?}", bytes.len())))
+    }
+}
+
+fn check_size(width: usize, height: usize) -> std::result::Result<(), String> {
+    if width == 0 || height == 0 || (width as u64) * (height as u64) > MAX_PIXELS {
+        return Err(format!("{width}×{height} pixels: empty or larger than {MAX_PIXELS} pixels"));
+    }
+    Ok(())
+}
+
+/// libjpeg reports errors by unwinding (mozjpeg's error manager); they are caught here and become messages.
+fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let decoded = std::panic::catch_unwind(|| -> std::result::Result<(usize, usize, Vec<u8>), String> {
+        let io = |e: std::io::Error| e.to_string();
+        let d = mozjpeg::Decompress::new_mem(bytes).map_err(io)?;
+        let (width, height) = d.size();
+        check_size(width, height)?;
+        let pixels = match d.image().map_err(io)? {
+            mozjpeg::Format::RGB(mut s) => {
+                let px: Vec<u8> = s.read_scanlines().map_err(io)?;
+                s.finish().map_err(io)?;
+                px
+            }
+            mozjpeg::Format::Gray(mut s) => {
+                let grey: Vec<u8> = s.read_scanlines().map_err(io)?;
+                s.finish().map_err(io)?;
+                grey.iter().flat_map(|&g| [g, g, g]).collect()
+            }
+            mozjpeg::Format::CMYK(mut s) => {
+                let cmyk: Vec<u8> = s.read_scanlines().map_err(io)?;
+                s.finish().map_err(io)?;
+                cmyk.chunks_exact(4).flat_map(|p| cmyk_to_rgb([p[0], p[1], p[2], p[3]])).collect()
+            }
+        };
+        Ok((width, height, pixels))
+    });
+    let (width, height, pixels) = match decoded {
+        Ok(result) => result?,
+        Err(payload) => {
+            return Err(payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "libjpeg failed".into()))
+        }
+    };
+    RgbImage::from_raw(width as u32, height as u32, pixels)
+        .ok_or_else(|| format!("libjpeg gave the wrong number of pixels for {width}×{height}"))
+}
+
+/// Pillow's CMYK JPEG pixel to RGB: its decoder inverts the stored values (Adobe polarity, `CMYK;I`), then
+/// `cmyk2rgb` computes `nk − nk·C/255` (`MULDIV255`, rounded) with `nk = 255 − K`.
+fn cmyk_to_rgb([c, m, y, k]: [u8; 4]) -> [u8; 3] {
+    let nk = i32::from(k); // 255 − (255 − k)
+    [c, m, y].map(|v| {
+        let t = (255 - i32::from(v)) * nk + 128;
+        (nk - (((t >> 8) + t) >> 8)).clamp(0, 255) as u8
+    })
+}
+
+fn decode_png(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let img = image::load_from_memory_with_format(bytes, ImageFormat::Png).map_err(|e| e.to_string())?;
+    check_size(img.width() as usize, img.height() as usize)?;
+    let (w, h) = (img.width(), img.height());
+    let from = |px: Vec<u8>| RgbImage::from_raw(w, h, px).ok_or_else(|| "wrong number of pixels".to_string());
+    match img {
+        DynamicImage::ImageLuma16(g) => from(g.as_raw().iter().flat_map(|&v| [v.min(255) as u8; 3]).collect()),
+        DynamicImage::ImageLumaA16(g) => {
+            from(g.as_raw().chunks_exact(2).flat_map(|p| [(p[0] >> 8) as u8; 3]).collect())
+        }
+        DynamicImage::ImageRgb16(c) => from(c.as_raw().iter().map(|&v| (v >> 8) as u8).collect()),
+        DynamicImage::ImageRgba16(c) => {
+            from(c.as_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8)).collect())
+        }
+        other => Ok(other.to_rgb8()),
     }
 }

@@ -1,5 +1,10 @@
 //! Batches for training and evaluation: shuffled by (seed, epoch), augmented per sample in parallel
 //! (rayon) and prefetched on a background thread while the model trains.
+//!
+//! The images are a decoded [`Split`] (fixed-size u8 pixels, augmented by [`crate::augment`]) or an
+//! [`EncodedSplit`] (ImageNet: each image is read, decoded by [`decode_rgb`] and transformed by
+//! [`crate::transform`] when its batch is assembled). Either way the draws for sample i in epoch e depend on
+//! (seed, e, i) only.
 
 use std::sync::{mpsc, Arc};
 
@@ -7,10 +12,13 @@ use rayon::prelude::*;
 use tch::Tensor;
 
 use crate::{
-    augment::{apply, Augment, Normalize},
+    augment::{apply, Augment, Normalize, Op},
+    decode::decode_rgb,
+    encoded::EncodedSplit,
     error::{DataError, Result},
     rng::epoch_order,
     split::Split,
+    transform,
 };
 
 /// One batch: N×C×H×W f32 images (CPU), N i64 labels, and the sample indices they came from.
@@ -31,7 +39,9 @@ pub struct LoaderConfig {
     pub batch_size: usize,
     /// Shuffle with [`epoch_order`]; off for evaluation.
     pub shuffle: bool,
-    /// Augmentation (use [`Augment::none`] for evaluation).
+    /// Augmentation (use [`Augment::none`] for evaluation). For encoded images, the whole transform, which must
+    /// end at a fixed size: training `Augment::imagenet_official()` (RandomResizedCrop(224) → flip), evaluation
+    /// `Augment::imagenet_evaluation()` (Resize(256) → CenterCrop(224)); see `Augment::evaluation`.
     pub augment: Augment,
     /// Normalisation.
     pub normalize: Normalize,
@@ -41,59 +51,157 @@ pub struct LoaderConfig {
     pub prefetch: usize,
 }
 
+/// The images a loader draws from.
+#[derive(Debug, Clone)]
+pub enum Images {
+    /// Decoded, fixed-size images in memory.
+    Decoded(Arc<Split>),
+    /// Encoded images read and decoded per batch (ImageNet).
+    Encoded(Arc<EncodedSplit>),
+}
+
+impl From<Arc<Split>> for Images {
+    fn from(split: Arc<Split>) -> Self {
+        Images::Decoded(split)
+    }
+}
+
+impl From<Split> for Images {
+    fn from(split: Split) -> Self {
+        Images::Decoded(Arc::new(split))
+    }
+}
+
+impl From<Arc<EncodedSplit>> for Images {
+    fn from(split: Arc<EncodedSplit>) -> Self {
+        Images::Encoded(split)
+    }
+}
+
+impl From<EncodedSplit> for Images {
+    fn from(split: EncodedSplit) -> Self {
+        Images::Encoded(Arc::new(split))
+    }
+}
+
+impl Images {
+    /// Number of images.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Images::Decoded(s) => s.len(),
+            Images::Encoded(s) => s.len(),
+        }
+    }
+
+    /// Whether there are no images.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One label per image.
+    #[must_use]
+    pub fn labels(&self) -> &[u16] {
+        match self {
+            Images::Decoded(s) => &s.labels,
+            Images::Encoded(s) => &s.labels,
+        }
+    }
+}
+
 /// Assembles the batches of a split.
 #[derive(Debug, Clone)]
 pub struct Loader {
-    split: Arc<Split>,
+    images: Images,
     config: LoaderConfig,
+    /// Channels, height and width of every assembled image.
+    chw: [usize; 3],
 }
 
 impl Loader {
-    /// A loader over `split`; checks the configuration against the images' channel count.
-    pub fn new(split: Arc<Split>, config: LoaderConfig) -> Result<Self> {
+    /// A loader over `images` (a decoded `Arc<Split>` or an encoded split); checks the configuration against
+    /// them: the normalisation's channel count, and a transform that suits them — decoded splits take only the
+    /// size-keeping ops (crop with padding, flip, rotation), encoded images only the any-size ops
+    /// (RandomResizedCrop, Resize, CenterCrop, flip), ending at a fixed size.
+    pub fn new(images: impl Into<Images>, config: LoaderConfig) -> Result<Self> {
+        let images = images.into();
         if config.batch_size == 0 {
             return Err(DataError::Invalid("batch size must be >= 1".into()));
         }
-        let c = split.chw[0];
+        let chw = match &images {
+            Images::Decoded(split) => {
+                if let Some(op) = config.augment.ops.iter().find(|op| !op.keeps_size()) {
+                    return Err(DataError::Invalid(format!(
+                        "{op:?} transforms images of any size (ImageNet's encoded splits); these images are decoded \
+                         at a fixed size, so their pipeline keeps it (crop with padding, flip, rotation)"
+                    )));
+                }
+                split.chw
+            }
+            Images::Encoded(_) => {
+                let [h, w] = fixed_output(&config.augment.ops)?;
+                [3, h, w]
+            }
+        };
+        let c = chw[0];
         if config.normalize.mean.len() != c || config.normalize.std.len() != c {
             return Err(DataError::Invalid(format!(
                 "normalisation has {} channels, images have {c}",
                 config.normalize.mean.len()
             )));
         }
-        Ok(Loader { split, config })
+        Ok(Loader { images, config, chw })
+    }
+
+    /// Channels, height and width of the images of every batch.
+    #[must_use]
+    pub fn chw(&self) -> [usize; 3] {
+        self.chw
     }
 
     /// Number of batches per epoch.
     #[must_use]
     pub fn batches_per_epoch(&self) -> usize {
-        self.split.len().div_ceil(self.config.batch_size)
+        self.images.len().div_ceil(self.config.batch_size)
     }
 
     /// The sample indices of every batch of `epoch`, in order.
     #[must_use]
     pub fn plan(&self, epoch: u64) -> Vec<Vec<usize>> {
         let order = if self.config.shuffle {
-            epoch_order(self.split.len(), self.config.seed, epoch)
+            epoch_order(self.images.len(), self.config.seed, epoch)
         } else {
-            (0..self.split.len()).collect()
+            (0..self.images.len()).collect()
         };
         order.chunks(self.config.batch_size).map(<[usize]>::to_vec).collect()
     }
 
-    /// Builds the batch of the given samples for `epoch` (parallel over samples).
+    /// Builds the batch of the given samples for `epoch` (parallel over samples). Encoded images are read,
+    /// decoded and transformed here; one that cannot be read or decoded fails the batch with an error naming
+    /// it (never a silently blank image).
     pub fn assemble(&self, indices: &[usize], epoch: u64) -> Result<Batch> {
-        let chw = self.split.chw;
+        let chw = self.chw;
         let per: usize = chw.iter().product();
         let mut pixels = vec![0f32; indices.len() * per];
         let cfg = &self.config;
-        pixels.par_chunks_mut(per).zip(indices.par_iter()).for_each(|(out, &i)| {
-            let draws = crate::augment::draws(&cfg.augment, cfg.seed, epoch, i as u64);
-            apply(self.split.image(i), chw, &draws, cfg.augment.interpolation, &cfg.normalize, out);
-        });
+        let labels = self.images.labels();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= labels.len()) {
+            return Err(DataError::Invalid(format!("sample {bad} of a split of {} images", labels.len())));
+        }
+        match &self.images {
+            Images::Decoded(split) => pixels.par_chunks_mut(per).zip(indices.par_iter()).for_each(|(out, &i)| {
+                let draws = crate::augment::draws(&cfg.augment, cfg.seed, epoch, i as u64);
+                apply(split.image(i), chw, &draws, cfg.augment.interpolation, &cfg.normalize, out);
+            }),
+            Images::Encoded(split) => pixels
+                .par_chunks_mut(per)
+                .zip(indices.par_iter())
+                .try_for_each(|(out, &i)| encoded_image(split, i, cfg, epoch, out))?,
+        }
         let [c, h, w] = chw.map(|d| d as i64);
         let images = Tensor::f_from_slice(&pixels)?.f_view([indices.len() as i64, c, h, w])?;
-        let labels: Vec<i64> = indices.iter().map(|&i| i64::from(self.split.labels[i])).collect();
+        let labels: Vec<i64> = indices.iter().map(|&i| i64::from(labels[i])).collect();
         Ok(Batch { images, labels: Tensor::f_from_slice(&labels)?, indices: indices.to_vec() })
     }
 
@@ -115,6 +223,47 @@ impl Loader {
         });
         Batches::Prefetched(rx)
     }
+}
+
+/// Reads, decodes and transforms encoded image `i` of `split` for `epoch` into `out` (C×H×W, normalised).
+fn encoded_image(split: &EncodedSplit, i: usize, cfg: &LoaderConfig, epoch: u64, out: &mut [f32]) -> Result<()> {
+    let name = split.name(i);
+    let img = decode_rgb(&split.bytes(i)?, &name)?;
+    let named = |e: DataError| match e {
+        e @ (DataError::Image { .. } | DataError::Io { .. }) => e,
+        other => DataError::Image { path: name.clone(), detail: other.to_string() },
+    };
+    let ops = &cfg.augment.ops;
+    let draws = transform::draws(ops, [img.height() as usize, img.width() as usize], cfg.seed, epoch, i as u64)
+        .map_err(named)?;
+    transform::transform_rgb(&img, ops, &draws, &cfg.normalize, out).map_err(named)
+}
+
+/// The size (h, w) that `ops` bring images of any size to; an error if they do not end at one size, or hold an
+/// op for fixed-size images only.
+fn fixed_output(ops: &[Op]) -> Result<[usize; 2]> {
+    let mut size: Option<[usize; 2]> = None;
+    for op in ops {
+        op.validate().map_err(DataError::Invalid)?;
+        size = match *op {
+            Op::RandomResizedCrop { size: s, .. } | Op::CenterCrop { size: s } => Some([s, s]),
+            Op::Resize { size: s } => size.map(|hw| transform::resized_shape(hw, s)),
+            Op::Flip => size,
+            Op::Crop { .. } | Op::Rotate { .. } => {
+                return Err(DataError::Invalid(format!(
+                    "{op:?} is for decoded images of a fixed size; encoded images (ImageNet) take RandomResizedCrop, \
+                     Resize, CenterCrop and flip"
+                )))
+            }
+        };
+    }
+    size.ok_or_else(|| {
+        DataError::Invalid(format!(
+            "encoded images (ImageNet) vary in size, but the transform {ops:?} does not end at one: end it with \
+             RandomResizedCrop or CenterCrop (the imagenet preset trains with RandomResizedCrop(224) → flip and \
+             evaluates with Resize(256) → CenterCrop(224))"
+        ))
+    })
 }
 
 /// Iterator over an epoch's batches.

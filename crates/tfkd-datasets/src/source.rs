@@ -11,9 +11,10 @@ use tfkd_names::SourceName;
 use crate::{
     cache,
     decode::Target,
+    digest::hex,
     error::{io, DataError, Result},
-    sources::{cifar, idx, tree},
-    Dataset,
+    sources::{cifar, idx, ilsvrc, tree},
+    Dataset, EncodedDataset,
 };
 
 /// sha256 of the bundled `data/cifar10-jpeg.tar.gz` (data/README.md): the only archive accepted as `cifar10-jpeg`.
@@ -43,6 +44,9 @@ pub enum Source {
     FashionMnist(PathBuf),
     /// MNIST IDX files.
     Mnist(PathBuf),
+    /// ILSVRC-2012 (ImageNet-1k): `train/` and `val/` folders or the official tars. Too large to decode into
+    /// memory: read it with [`Source::load_encoded`], whose splits the loader decodes per batch.
+    ImageNet(PathBuf),
 }
 
 impl Source {
@@ -57,6 +61,7 @@ impl Source {
             Source::ImageFolder { .. } => SourceName::Imagefolder,
             Source::FashionMnist(_) => SourceName::FashionMnist,
             Source::Mnist(_) => SourceName::Mnist,
+            Source::ImageNet(_) => SourceName::Imagenet,
         }
     }
 
@@ -71,6 +76,7 @@ impl Source {
             SourceName::Imagefolder => Source::ImageFolder { root: location, size: [32, 32], channels: 3 },
             SourceName::FashionMnist => Source::FashionMnist(location),
             SourceName::Mnist => Source::Mnist(location),
+            SourceName::Imagenet => Source::ImageNet(location),
         }
     }
 
@@ -96,7 +102,8 @@ impl Source {
             | Source::Cifar10Jpeg(p)
             | Source::TinyImageNet(p)
             | Source::FashionMnist(p)
-            | Source::Mnist(p) => p,
+            | Source::Mnist(p)
+            | Source::ImageNet(p) => p,
             Source::ImageFolder { root, .. } => root,
         }
     }
@@ -104,9 +111,14 @@ impl Source {
     /// A hex digest of the source's content: the sha256 of the file for archives (so `cifar10-jpeg` reports
     /// the archive's published sha256); for folders, sha256 over every file's relative path, size and
     /// modification time (reading every byte of a large tree on each start would defeat the cache).
-    /// ImageFolder also mixes in the requested size and channels, which change the decoded pixels.
+    /// ImageFolder also mixes in the requested size and channels, which change the decoded pixels. ImageNet
+    /// hashes the names, sizes and modification times of the images it reads, or its archives' (see
+    /// [`Source::load_encoded`]).
     pub fn content_hash(&self) -> Result<String> {
         let loc = self.location();
+        if let Source::ImageNet(root) = self {
+            return ilsvrc::content_hash(root);
+        }
         let mut h = Sha256::new();
         if let Source::ImageFolder { size, channels, .. } = self {
             h.update(format!("imagefolder {size:?} {channels}\n"));
@@ -156,11 +168,28 @@ impl Source {
             }
             Source::FashionMnist(p) => idx::load(idx::Variant::FashionMnist, p, content_hash),
             Source::Mnist(p) => idx::load(idx::Variant::Mnist, p, content_hash),
+            Source::ImageNet(p) => Err(not_decodable(p)),
+        }
+    }
+
+    /// Indexes an ImageNet source (through the index cache in `cache_dir`: listing 1.33 M images takes a
+    /// while, so it is done once per content hash) into splits of encoded images that the [`crate::Loader`]
+    /// reads and decodes per batch. Other sources are decoded whole: use [`Source::load`].
+    pub fn load_encoded(&self, cache_dir: &Path) -> Result<EncodedDataset> {
+        match self {
+            Source::ImageNet(root) => ilsvrc::load(root, cache_dir),
+            other => Err(DataError::Invalid(format!(
+                "{} is decoded into memory whole: load it with Source::load, not load_encoded",
+                other.name()
+            ))),
         }
     }
 
     /// Loads through the decode cache in `cache_dir`: decodes once, then reads the cache file.
     pub fn load(&self, cache_dir: &Path) -> Result<Dataset> {
+        if let Source::ImageNet(p) = self {
+            return Err(not_decodable(p));
+        }
         let hash = self.content_hash()?;
         if let Source::Cifar10Jpeg(p) = self {
             check_bundled_archive(p, &hash)?;
@@ -209,8 +238,18 @@ pub fn default_location(name: SourceName, data_dir: &Path) -> PathBuf {
         }
         SourceName::Mnist => vec![data_dir.join("mnist")],
         SourceName::Imagefolder => vec![data_dir.join("imagefolder")],
+        SourceName::Imagenet => vec![data_dir.join("imagenet")],
     };
     candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone())
+}
+
+/// Why ImageNet at `path` cannot be decoded into a [`Dataset`].
+fn not_decodable(path: &Path) -> DataError {
+    DataError::Invalid(format!(
+        "imagenet ({}) has 1.33 M images, too many to decode into memory: read it with Source::load_encoded, \
+         whose splits the loader decodes per batch",
+        path.display()
+    ))
 }
 
 /// The first line of a Git LFS pointer file, which a clone without `git lfs` holds instead of the data.
@@ -275,12 +314,6 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex(&h.finalize()))
-}
-
-/// Lowercase hex of a digest.
-#[must_use]
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

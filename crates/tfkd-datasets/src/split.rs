@@ -67,33 +67,9 @@ impl Split {
     ///
     /// Each class gives its share of `n` (largest remainders break ties by class index); which
     /// images are picked depends only on `seed` and `purpose`, and both parts keep the original order.
+    /// The pick is `stratified_indices`, which encoded splits share.
     pub fn stratified(&self, n: usize, seed: u64, purpose: &str) -> Result<(Split, Split)> {
-        if n > self.len() {
-            return Err(DataError::Invalid(format!("cannot take {n} images from a split of {}", self.len())));
-        }
-        let classes = self.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
-        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
-        for (i, &l) in self.labels.iter().enumerate() {
-            by_class[l as usize].push(i);
-        }
-        let total = self.len() as f64;
-        let exact: Vec<f64> = by_class.iter().map(|v| n as f64 * v.len() as f64 / total).collect();
-        let mut take: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
-        let mut order: Vec<usize> = (0..classes).collect();
-        order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
-        let missing = n - take.iter().sum::<usize>();
-        for &c in order.iter().take(missing) {
-            take[c] += 1;
-        }
-        let mut picked = vec![false; self.len()];
-        for (c, members) in by_class.iter_mut().enumerate() {
-            let mut rng = SampleRng::new(Key::new(seed).with_str(purpose).with(c as u64));
-            rng.shuffle(members);
-            for &i in members.iter().take(take[c]) {
-                picked[i] = true;
-            }
-        }
-        let (sample, rest): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|&i| picked[i]);
+        let (sample, rest) = stratified_indices(&self.labels, n, seed, purpose)?;
         Ok((self.select(&sample), self.select(&rest)))
     }
 
@@ -130,6 +106,43 @@ impl Split {
             })
             .collect()
     }
+}
+
+/// The seeded, stratified pick of `n` of the images labelled `labels`: `(sample, rest)` as indices, each in
+/// ascending order. Each class gives its share of `n` (largest remainders break ties by class index); which
+/// images of a class are picked depends only on `seed`, `purpose` and the class's members.
+pub(crate) fn stratified_indices(
+    labels: &[u16],
+    n: usize,
+    seed: u64,
+    purpose: &str,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if n > labels.len() {
+        return Err(DataError::Invalid(format!("cannot take {n} images from a split of {}", labels.len())));
+    }
+    let classes = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (i, &l) in labels.iter().enumerate() {
+        by_class[l as usize].push(i);
+    }
+    let total = labels.len() as f64;
+    let exact: Vec<f64> = by_class.iter().map(|v| n as f64 * v.len() as f64 / total).collect();
+    let mut take: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..classes).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    let missing = n - take.iter().sum::<usize>();
+    for &c in order.iter().take(missing) {
+        take[c] += 1;
+    }
+    let mut picked = vec![false; labels.len()];
+    for (c, members) in by_class.iter_mut().enumerate() {
+        let mut rng = SampleRng::new(Key::new(seed).with_str(purpose).with(c as u64));
+        rng.shuffle(members);
+        for &i in members.iter().take(take[c]) {
+            picked[i] = true;
+        }
+    }
+    Ok((0..labels.len()).partition(|&i| picked[i]))
 }
 
 #[cfg(test)]

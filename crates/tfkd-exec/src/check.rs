@@ -19,7 +19,11 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
         out += &format!("dataset substituted: {sub}; {}\n", exp.kl_note());
     }
     for r in &exp.runs {
-        let teacher = r.teacher.as_deref().map_or(String::new(), |t| format!(" teacher={t}"));
+        let teacher = match (&r.teacher, &r.teacher_weights) {
+            (Some(t), _) => format!(" teacher={t}"),
+            (None, Some(w)) => format!(" teacher={} ({})", w.file_name(), w.model),
+            (None, None) => String::new(),
+        };
         let snap = r.teacher_snapshot.map_or(String::new(), |s| format!(" snapshot={s:?}"));
         out += &format!(
             "  {:<34} {:<16} {:<11} width {:<6} epochs {:<4} batch {:<4} lr {}{teacher}{snap}\n",
@@ -47,5 +51,26 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
             None => format!("no estimate: the data cannot be loaded here ({})\n", tfkd_io::chain(&e)),
         },
     };
+    if let Some(data) = exp.runs.first().map(|r| &r.data).filter(|d| d.source == tfkd_datasets::SourceName::Imagenet) {
+        out += &gpu_cost(exp, data)?;
+    }
+    Ok(out)
+}
+
+/// GPUs at once in the GPU-hours line of an ImageNet plan: one node of 8.
+const GPUS: usize = 8;
+
+/// An ImageNet plan's cost on GPUs, one per run (README, "ImageNet"), whatever this machine is.
+fn gpu_cost(exp: &Experiment, data: &tfkd_spec::DataConfig) -> anyhow::Result<String> {
+    use crate::flops_estimate as fe;
+    let sizes = estimate::Sizes::official(data).expect("ImageNet's size is known");
+    let runs = tfkd_spec::plan(exp, "not-loaded");
+    let all: Vec<usize> = (0..runs.len()).collect();
+    let feed = fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE;
+    let est = fe::estimate(&runs, &all, sizes, GPUS, fe::gpu_rate()?, feed, true)?;
+    let mut out = format!("{est}\n");
+    for (label, s) in &est.per_run {
+        out += &format!("  {label:<34} {:>7.1} GPU-hours\n", s / 3600.0);
+    }
     Ok(out)
 }

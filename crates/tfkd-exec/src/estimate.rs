@@ -11,60 +11,18 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 
+pub use crate::schedule::{human, schedule, Sizes};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 use tfkd_datasets::{SourceName, Split};
 use tfkd_losses::{CrossEntropy, Loss};
 use tfkd_models::{Arch, ModelConfig};
-use tfkd_spec::{DataConfig, PlannedRun};
+use tfkd_spec::PlannedRun;
 use tfkd_trainers::{
-    engine::Plan,
     state::{RunDir, RunState},
     step::{Hyper, Step},
     Context,
 };
-
-/// Images per split and classes: from the loaded data, or the official sizes when the data is not here.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sizes {
-    /// Training images.
-    pub train: usize,
-    /// Validation images.
-    pub val: usize,
-    /// Test images.
-    pub test: usize,
-    /// Classes.
-    pub classes: usize,
-}
-
-impl Sizes {
-    /// The sizes of a loaded plan.
-    #[must_use]
-    pub fn of(plan: &Plan) -> Sizes {
-        let s = &plan.splits;
-        Sizes { train: s.train.len(), val: s.val.len(), test: s.test.len(), classes: s.classes }
-    }
-
-    /// The official sizes of `data`'s source after its validation split and subsets; `None` for sources
-    /// whose size is not fixed (an ImageFolder).
-    #[must_use]
-    pub fn official(data: &DataConfig) -> Option<Sizes> {
-        let (train, test, classes) = match data.source {
-            SourceName::Cifar10 | SourceName::Cifar10Jpeg => (50_000, 10_000, 10),
-            SourceName::Cifar100 => (50_000, 10_000, 100),
-            SourceName::TinyImagenet => (100_000, 10_000, 200),
-            SourceName::FashionMnist | SourceName::Mnist => (60_000, 10_000, 10),
-            SourceName::Imagefolder => return None,
-        };
-        let left = train - data.val_size.min(train);
-        Some(Sizes {
-            train: data.train_subset.map_or(left, |n| n.min(left)),
-            val: data.val_size.min(train),
-            test: data.test_subset.map_or(test, |n| n.min(test)),
-            classes,
-        })
-    }
-}
 
 /// Seconds of training above which `reproduce` asks for `--yes` (on a terminal) or warns.
 pub const CONFIRM_ABOVE_SECONDS: f64 = 3.0 * 3600.0;
@@ -88,6 +46,22 @@ struct Cache {
     augment_cpu_s_per_img: BTreeMap<String, f64>,
     /// Speeds per setting key.
     speeds: BTreeMap<String, Speed>,
+}
+
+impl Cache {
+    /// The cache at `path`; empty when there is none or it cannot be read (it is rebuilt by measuring).
+    fn read(path: &std::path::Path) -> Cache {
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    }
+
+    /// Writes the cache atomically.
+    fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        tfkd_io::write_atomic(path, serde_json::to_string_pretty(self)?)?;
+        Ok(())
+    }
 }
 
 fn cache_path() -> PathBuf {
@@ -114,12 +88,32 @@ pub struct Estimate {
     pub slowest: Option<(String, f64)>,
     /// Seconds estimated for each run left, by label (`id@seed`), one run alone.
     pub per_run: std::collections::BTreeMap<String, f64>,
+    /// For ImageNet plans: the estimate from FLOPs that `seconds` is ([`crate::flops_estimate`]).
+    pub flops: Option<crate::flops_estimate::FlopsEstimate>,
+}
+
+impl Estimate {
+    /// The estimate of a plan whose runs have all finished.
+    fn nothing_left(jobs: usize) -> Estimate {
+        Estimate {
+            seconds: 0.0,
+            runs: 0,
+            jobs,
+            measured_now: 0,
+            slowest: None,
+            per_run: Default::default(),
+            flops: None,
+        }
+    }
 }
 
 impl std::fmt::Display for Estimate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.runs == 0 {
             return write!(f, "estimated time here: nothing left to train");
+        }
+        if let Some(flops) = &self.flops {
+            return write!(f, "{flops}");
         }
         write!(
             f,
@@ -137,21 +131,6 @@ impl std::fmt::Display for Estimate {
             write!(f, " ({} setting(s) measured just now, cached for next time)", self.measured_now)?;
         }
         Ok(())
-    }
-}
-
-/// `3 h 20 min`, `14 min`, `40 s`.
-#[must_use]
-pub fn human(seconds: f64) -> String {
-    if seconds >= 86_400.0 * 2.0 {
-        format!("{:.1} days", seconds / 86_400.0)
-    } else if seconds >= 3600.0 {
-        let m = (seconds / 60.0).round() as u64;
-        format!("{} h {} min", m / 60, m % 60)
-    } else if seconds >= 60.0 {
-        format!("{:.0} min", seconds / 60.0)
-    } else {
-        format!("{seconds:.0} s")
     }
 }
 
@@ -175,37 +154,6 @@ fn run_seconds(
     PER_RUN_OVERHEAD + f64::from(c.train.epochs) * per_epoch
 }
 
-/// Wall seconds of `costs` (per run, in plan order) trained `jobs` at a time, each run after its teacher
-/// (`teacher[i]`: the index of run i's teacher): greedy list scheduling, as the engine starts ready runs.
-#[must_use]
-pub fn schedule(costs: &[f64], teacher: &[Option<usize>], jobs: usize) -> f64 {
-    let mut end: Vec<Option<f64>> = vec![None; costs.len()];
-    let mut slots = vec![0f64; jobs.max(1)];
-    let mut left: Vec<usize> = (0..costs.len()).collect();
-    while !left.is_empty() {
-        // The slot free first takes the first run (in plan order) whose teacher has finished by then, or
-        // else waits for the earliest teacher to finish.
-        let (slot, free) = slots.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1)).expect("a slot");
-        let ready_at = |i: usize| teacher[i].map_or(Some(0.0), |t| end[t]);
-        let pick = left
-            .iter()
-            .position(|&i| ready_at(i).is_some_and(|r| r <= free))
-            .or_else(|| {
-                left.iter()
-                    .enumerate()
-                    .filter_map(|(k, &i)| ready_at(i).map(|r| (k, r)))
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|(k, _)| k)
-            })
-            .expect("teachers come before their students");
-        let i = left.remove(pick);
-        let start = free.max(ready_at(i).unwrap_or(0.0));
-        end[i] = Some(start + costs[i]);
-        slots[slot] = start + costs[i];
-    }
-    end.into_iter().flatten().fold(0.0, f64::max)
-}
-
 /// Estimates what is left of `runs` (teachers first) on splits of `sizes`, with `jobs` jobs at once and
 /// `threads` libtorch threads per run (0: all cores).
 pub fn estimate(
@@ -216,19 +164,15 @@ pub fn estimate(
     threads: usize,
 ) -> anyhow::Result<Estimate> {
     let path = cache_path();
-    let mut cache: Cache =
-        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let mut cache = Cache::read(&path);
     let machine = machine(ctx);
     let left: Vec<usize> = (0..runs.len())
         .filter(|&i| {
             !matches!(RunDir::new(&ctx.cache_dir, &runs[i].run_id).state(), Ok(RunState::Done(_) | RunState::Failed(_)))
         })
         .collect();
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    } else {
-        threads
-    };
+    let all = || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = if threads == 0 { all() } else { threads };
     let key = |p: &PlannedRun| {
         let c = &p.config;
         format!(
@@ -237,14 +181,10 @@ pub fn estimate(
         )
     };
     if left.is_empty() {
-        return Ok(Estimate {
-            seconds: 0.0,
-            runs: 0,
-            jobs,
-            measured_now: 0,
-            slowest: None,
-            per_run: Default::default(),
-        });
+        return Ok(Estimate::nothing_left(jobs));
+    }
+    if runs[0].config.data.source == SourceName::Imagenet {
+        return by_flops(runs, &left, sizes, ctx, (jobs, threads), &mut cache, &path);
     }
     let teacher: Vec<Option<usize>> =
         runs.iter().map(|p| p.teacher_id.as_ref().and_then(|t| runs.iter().position(|q| &q.run_id == t))).collect();
@@ -279,10 +219,7 @@ pub fn estimate(
         }
     };
     if measured_now > 0 {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        tfkd_io::write_atomic(&path, serde_json::to_string_pretty(&cache)?)?;
+        cache.write(&path)?;
     }
     let speed_of = |p: &PlannedRun| cache.speeds[&key(p)];
     let costs: Vec<f64> = (0..runs.len())
@@ -294,7 +231,59 @@ pub fn estimate(
         .map(|p| (format!("{} width {}", p.config.model, p.config.model_options.width), speed_of(p).train_img_per_s))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i])).collect();
-    Ok(Estimate { seconds: schedule(&costs, &teacher, jobs), runs: left.len(), jobs, measured_now, slowest, per_run })
+    Ok(Estimate {
+        seconds: schedule(&costs, &teacher, jobs),
+        runs: left.len(),
+        jobs,
+        measured_now,
+        slowest,
+        per_run,
+        flops: None,
+    })
+}
+
+/// An ImageNet plan's estimate from FLOPs ([`crate::flops_estimate`]): at the GPU rate on a GPU, on the CPU at
+/// ResNet-18's training speed measured here (cached like every speed) turned into FLOP/s.
+fn by_flops(
+    runs: &[PlannedRun],
+    left: &[usize],
+    sizes: Sizes,
+    ctx: &Context,
+    (jobs, threads): (usize, usize),
+    cache: &mut Cache,
+    path: &std::path::Path,
+) -> anyhow::Result<Estimate> {
+    use crate::flops_estimate as fe;
+    let gpu = ctx.device.is_cuda();
+    let (rate, feed) = if gpu {
+        (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
+    } else {
+        let key = format!("{} | resnet18 w1 batch 128 threads {threads} k10", machine(ctx));
+        let mut measured_now = 0;
+        if !cache.speeds.contains_key(&key) {
+            cache.speeds.insert(key.clone(), measure(Arch::ResNet18, 1.0, 128, 10, threads, ctx.device)?);
+            measured_now += 1;
+        }
+        if measured_now > 0 {
+            cache.write(path)?;
+        }
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let net = tfkd_models::Network::build(&vs, Arch::ResNet18, ModelConfig::new(10))?;
+        let ips = cache.speeds[&key].train_img_per_s;
+        let rate = ips * 3.0 * net.flops(32, 32, Device::Cpu) as f64;
+        let source = format!("ResNet-18 training measured here at {ips:.0} img/s on 32×32 images");
+        ((rate, source), threads as f64 * fe::PIPELINE_IMG_PER_S_PER_CORE)
+    };
+    let flops = fe::estimate(runs, left, sizes, jobs, rate, feed, gpu)?;
+    Ok(Estimate {
+        seconds: flops.wall,
+        runs: left.len(),
+        jobs,
+        measured_now: 0,
+        slowest: None,
+        per_run: flops.per_run.clone(),
+        flops: Some(flops),
+    })
 }
 
 /// Training and forward speed of one setting on a probe batch of at most 32 random images.

@@ -3,7 +3,9 @@
 //! * [`target`]: a target by name — its spec file, the runs selected, where its records go;
 //! * [`train`]: `run`/`reproduce` — the plan trained by an executor: here (this process, or supervised
 //!   [`worker`] processes with `--jobs`) or on Slurm ([`slurm`]), and the records written;
-//! * [`estimate`]: the plan's time on this machine, from measured throughput; [`check`] shows it;
+//! * [`estimate`]: the plan's time on this machine, from measured throughput, or for ImageNet from FLOPs
+//!   ([`flops_estimate`], also in GPU-hours); [`schedule`] holds what both share; [`check`] shows them;
+//! * [`export`]: a run's weights as a PyTorch state dict under torchvision's names;
 //! * [`status`]: run folders' states, and `clean`;
 //! * [`report`]: the report step (tables, figures, the results index) from records only;
 //! * [`bench`], [`models`], [`data`], [`doctor`]: measurements and listings;
@@ -18,11 +20,14 @@ pub mod context;
 pub mod data;
 pub mod doctor;
 pub mod estimate;
+pub mod export;
+pub mod flops_estimate;
 pub mod libtorch;
 pub mod models;
 pub mod numerics;
 pub mod options;
 pub mod report;
+pub mod schedule;
 pub mod signals;
 pub mod slurm;
 pub mod status;

@@ -44,6 +44,34 @@ pub fn results_dir() -> PathBuf {
     env_or("TFKD_RESULTS_DIR", "results")
 }
 
+/// The folders a teacher's weights file named without a folder is looked for in, in order: `$TFKD_WEIGHTS`,
+/// `<data dir>/weights`, and torch's hub cache (`$TORCH_HOME/hub/checkpoints`, by default
+/// `~/.cache/torch/hub/checkpoints`, where `torchvision.models.resnet18(weights=...)` downloads to).
+#[must_use]
+pub fn weights_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("TFKD_WEIGHTS").filter(|v| !v.is_empty()).map(PathBuf::from).into_iter().collect();
+    dirs.push(data_dir().join("weights"));
+    let torch_home = std::env::var_os("TORCH_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+        cache.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"))).map(|c| c.join("torch"))
+    });
+    dirs.extend(torch_home.map(|t| t.join("hub").join("checkpoints")));
+    dirs
+}
+
+/// Where a weights file named `name` is: `name` itself when it is a path that exists (absolute, or relative
+/// to the current folder with a folder part), else the first of [`weights_dirs`] that holds it; `Err` lists
+/// every place looked in.
+pub fn find_weights(name: &str) -> Result<PathBuf, Vec<PathBuf>> {
+    let direct = Path::new(name);
+    if direct.is_absolute() || direct.components().count() > 1 {
+        return if direct.is_file() { Ok(direct.to_path_buf()) } else { Err(vec![direct.to_path_buf()]) };
+    }
+    let looked: Vec<PathBuf> = weights_dirs().into_iter().map(|d| d.join(name)).collect();
+    looked.iter().find(|p| p.is_file()).cloned().ok_or(looked)
+}
+
 /// A folder setting that cannot be used, found by [`check`] before any work.
 #[derive(Debug, thiserror::Error)]
 pub enum PathsError {

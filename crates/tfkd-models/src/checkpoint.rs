@@ -21,6 +21,9 @@ pub enum CheckpointError {
         /// What libtorch said.
         source: tch::TchError,
     },
+    /// A torchvision `.pth` file could not be loaded (see [`crate::torchvision::weights`]).
+    #[error(transparent)]
+    Torchvision(#[from] crate::torchvision::WeightsError),
     /// The file's tensors are not the model's variables.
     #[error("checkpoint {}: {detail}", path.display())]
     Mismatch {
@@ -54,6 +57,22 @@ impl Teacher {
         let mut vs = nn::VarStore::new(device);
         let net = Network::build(&vs, arch, config)?;
         load(&mut vs, path)?;
+        vs.freeze();
+        Ok(Teacher { vs, net })
+    }
+
+    /// Builds `arch` on `device`, fills it from a torchvision `.pth` state dict (e.g. torchvision's pretrained
+    /// `resnet18-f37072fd.pth`; strict, see [`crate::torchvision::load_torchvision`]) and freezes it: the
+    /// ImageNet teachers of docs/paper.md §4.4.
+    pub fn load_torchvision(
+        path: &Path,
+        arch: Arch,
+        config: ModelConfig,
+        device: Device,
+    ) -> Result<Self, CheckpointError> {
+        let mut vs = nn::VarStore::new(device);
+        let net = Network::build(&vs, arch, config)?;
+        crate::torchvision::load_torchvision(&mut vs, path)?;
         vs.freeze();
         Ok(Teacher { vs, net })
     }

@@ -44,8 +44,11 @@ pub fn count_macs<T>(f: impl FnOnce() -> T) -> (T, u64) {
 pub enum Init {
     /// PyTorch's default: weight and bias ~ U(−1/√fan_in, 1/√fan_in).
     PyTorch,
-    /// `kaiming_normal(mode='fan_out')` weights (std √(2/fan_out)), zero bias: ResNeXt and WRN.
+    /// `kaiming_normal(mode='fan_out')` weights (std √(2/fan_out)), zero bias: ResNeXt and WRN, and
+    /// torchvision's ResNet and MobileNetV2.
     KaimingFanOut,
+    /// `kaiming_normal()` with its defaults (mode `fan_in`, std √(2/fan_in)), zero bias: torchvision's DenseNet.
+    KaimingFanIn,
 }
 
 /// A 2-D convolution (of `m` members: `m·groups` groups).
@@ -117,6 +120,10 @@ pub fn conv(p: nn::Path, m: i64, c_in: i64, c_out: i64, s: ConvSpec) -> Conv {
             let stdev = (2.0 / (c_out * s.k * s.k) as f64).sqrt();
             (nn::Init::Randn { mean: 0.0, stdev }, nn::Init::Const(0.0))
         }
+        Init::KaimingFanIn => {
+            let stdev = (2.0 / fan_in as f64).sqrt();
+            (nn::Init::Randn { mean: 0.0, stdev }, nn::Init::Const(0.0))
+        }
     };
     let cfg = nn::ConvConfig {
         stride: s.stride,
@@ -138,14 +145,43 @@ impl ModuleT for Conv {
     }
 }
 
-/// Batch norm over `c` channels of each of `m` members (PyTorch's defaults: weight 1, bias 0, momentum 0.1).
-pub fn bn_eps(p: nn::Path, m: i64, c: i64, eps: f64) -> nn::BatchNorm {
-    nn::batch_norm2d(p, m * c, nn::BatchNormConfig { eps, ..Default::default() })
+/// How a batch norm's affine weight is drawn (its bias is always 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BnWeight {
+    /// U(0, 1): tch's `BatchNormConfig` default, and PyTorch's before 1.2. The CIFAR zoo's layers use it
+    /// ([`bn`], [`bn_eps`], [`step`]); PyTorch 1.2, which the official code pins (docs/paper.md §4.1), sets 1.
+    Uniform,
+    /// 1: PyTorch ≥ 1.2's `BatchNorm` default and torchvision's explicit `constant_(weight, 1)`.
+    Ones,
 }
 
-/// Batch norm with PyTorch's default eps 1e-5.
+/// Batch norm over `c` channels of each of `m` members: momentum 0.1, the given eps and weight init, bias 0.
+pub fn batch_norm(p: nn::Path, m: i64, c: i64, eps: f64, weight: BnWeight) -> nn::BatchNorm {
+    let ws_init = match weight {
+        BnWeight::Uniform => nn::Init::Uniform { lo: 0.0, up: 1.0 },
+        BnWeight::Ones => nn::Init::Const(1.0),
+    };
+    nn::batch_norm2d(
+        p,
+        m * c,
+        nn::BatchNormConfig { eps, ws_init, bs_init: nn::Init::Const(0.0), ..Default::default() },
+    )
+}
+
+/// Batch norm over `c` channels of each of `m` members with tch's defaults: weight ~ U(0, 1) (not
+/// PyTorch ≥ 1.2's 1, see [`BnWeight::Uniform`]), bias 0, momentum 0.1.
+pub fn bn_eps(p: nn::Path, m: i64, c: i64, eps: f64) -> nn::BatchNorm {
+    batch_norm(p, m, c, eps, BnWeight::Uniform)
+}
+
+/// [`bn_eps`] with PyTorch's default eps 1e-5.
 pub fn bn(p: nn::Path, m: i64, c: i64) -> nn::BatchNorm {
     bn_eps(p, m, c, 1e-5)
+}
+
+/// Batch norm as PyTorch ≥ 1.2 and torchvision initialise it: weight 1, bias 0, eps 1e-5, momentum 0.1.
+pub fn bn_ones(p: nn::Path, m: i64, c: i64) -> nn::BatchNorm {
+    batch_norm(p, m, c, 1e-5, BnWeight::Ones)
 }
 
 /// Batch norm over the `c` features of each of `m` members of an `N × (m·c)` matrix.
@@ -160,22 +196,40 @@ pub struct Linear {
     members: i64,
 }
 
+/// How a [`Linear`] layer's weight and bias are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinearInit {
+    /// PyTorch's default: weight and bias ~ U(−1/√fan_in, 1/√fan_in).
+    PyTorch,
+    /// `kaiming_normal` (fan-in) weight, zero bias: the CIFAR ResNeXt's classifier.
+    KaimingNormal,
+    /// PyTorch's default weight, zero bias: torchvision's DenseNet classifier.
+    ZeroBias,
+    /// Weight ~ N(0, std²), zero bias: torchvision's MobileNetV2 classifier (std 0.01).
+    Normal {
+        /// Standard deviation of the weight.
+        std: f64,
+    },
+}
+
 /// Builds a linear layer with PyTorch's default init, or `kaiming_normal` (fan-in) weights and zero bias.
 pub fn linear(p: nn::Path, m: i64, c_in: i64, c_out: i64, kaiming_normal: bool) -> Linear {
+    linear_init(p, m, c_in, c_out, if kaiming_normal { LinearInit::KaimingNormal } else { LinearInit::PyTorch })
+}
+
+/// Builds a linear layer of `m` members with the given initialisation.
+pub fn linear_init(p: nn::Path, m: i64, c_in: i64, c_out: i64, init: LinearInit) -> Linear {
     let bound = 1.0 / (c_in as f64).sqrt();
-    let cfg = if kaiming_normal {
-        nn::LinearConfig {
-            ws_init: nn::Init::Randn { mean: 0.0, stdev: (2.0 / c_in as f64).sqrt() },
-            bs_init: Some(nn::Init::Const(0.0)),
-            bias: true,
+    let uniform = nn::Init::Uniform { lo: -bound, up: bound };
+    let (ws_init, bs_init) = match init {
+        LinearInit::PyTorch => (uniform, uniform),
+        LinearInit::KaimingNormal => {
+            (nn::Init::Randn { mean: 0.0, stdev: (2.0 / c_in as f64).sqrt() }, nn::Init::Const(0.0))
         }
-    } else {
-        nn::LinearConfig {
-            ws_init: nn::Init::Uniform { lo: -bound, up: bound },
-            bs_init: Some(nn::Init::Uniform { lo: -bound, up: bound }),
-            bias: true,
-        }
+        LinearInit::ZeroBias => (uniform, nn::Init::Const(0.0)),
+        LinearInit::Normal { std } => (nn::Init::Randn { mean: 0.0, stdev: std }, nn::Init::Const(0.0)),
     };
+    let cfg = nn::LinearConfig { ws_init, bs_init: Some(bs_init), bias: true };
     // nn::linear(p, in, out) makes an out×in weight: with in = c_in and out = m·c_out, member a's rows are
     // the block [a·c_out, (a+1)·c_out), its own out×in matrix.
     Linear { linear: nn::linear(p, c_in, m * c_out, cfg), members: m }
@@ -359,12 +413,22 @@ pub struct Step {
     pub act: Act,
     /// BN epsilon (1e-5 unless reproducing a quirk).
     pub bn_eps: f64,
+    /// BN weight initialisation.
+    pub bn_weight: BnWeight,
 }
 
-/// A conv → BN → activation step with BN eps 1e-5.
+/// A conv → BN → activation step with BN eps 1e-5 and tch's U(0, 1) BN weight ([`BnWeight::Uniform`]).
 #[must_use]
 pub fn step(c_in: i64, c_out: i64, spec: ConvSpec, act: Act) -> Step {
-    Step { c_in, c_out, spec, act, bn_eps: 1e-5 }
+    Step { c_in, c_out, spec, act, bn_eps: 1e-5, bn_weight: BnWeight::Uniform }
+}
+
+impl Step {
+    /// The same step with PyTorch ≥ 1.2's BN weight 1 ([`BnWeight::Ones`]), as torchvision's models have.
+    #[must_use]
+    pub fn bn_ones(self) -> Self {
+        Step { bn_weight: BnWeight::Ones, ..self }
+    }
 }
 
 /// A chain of conv → BN → activation steps, with layer names as in a PyTorch `nn.Sequential`
@@ -380,7 +444,7 @@ impl Chain {
             .iter()
             .map(|s| {
                 let c = conv(p / idx, m, s.c_in, s.c_out, s.spec);
-                let b = bn_eps(p / (idx + 1), m, s.c_out, s.bn_eps);
+                let b = batch_norm(p / (idx + 1), m, s.c_out, s.bn_eps, s.bn_weight);
                 idx += if s.act == Act::Identity { 2 } else { 3 };
                 (c, b, s.act)
             })

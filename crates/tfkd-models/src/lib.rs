@@ -1,6 +1,8 @@
-//! The CIFAR model zoo of the paper's official code, built with tch, plus width scaling for CPU budgets.
+//! The CIFAR model zoo of the paper's official code and torchvision's ImageNet models, built with tch, plus
+//! width scaling for CPU budgets.
 //!
-//! Models are named by [`Arch`] (the names used in specs and tables), built for K classes, C input
+//! The ImageNet models (`torchvision.<name>`, [`torchvision`]) have torchvision's structure, init and
+//! `state_dict` names exactly. CIFAR models are named by [`Arch`] (the names used in specs and tables), built for K classes, C input
 //! channels and any input size (global average pooling before every classifier; the official
 //! ResNet/ResNeXt hard-wire 32×32 with fixed pooling sizes, docs/paper.md §5). At `width = 1`,
 //! K = 100 the parameter counts equal the official code's exactly (tested). Layer names equal the
@@ -19,6 +21,7 @@ mod mobilenetv2;
 mod resnet;
 mod resnext;
 mod shufflenetv2;
+pub mod torchvision;
 pub mod width;
 mod wrn;
 
@@ -26,7 +29,7 @@ use tch::{nn, nn::ModuleT, Device, Tensor};
 
 pub use checkpoint::{load, save, CheckpointError, Teacher};
 pub use layers::with_dropout_keys;
-pub use tfkd_names::{Arch, ParseArchError};
+pub use tfkd_names::{Arch, ParseArchError, Torchvision};
 
 /// What to build besides the architecture: classes, input channels, width and reproduction quirks.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -116,6 +119,7 @@ impl Network {
             Arch::DenseNet121 => Box::new(densenet::DenseNet::new(p, c, &[6, 12, 24, 16])),
             Arch::Wrn { depth, widen } => Box::new(wrn::WideResNet::new(p, c, depth, widen)),
             Arch::Cnn5 => Box::new(cnn5::Cnn5::new(p, c)),
+            Arch::Torchvision(tv) => torchvision::build(p, c, tv),
         };
         Ok(Network { arch, config, module })
     }

@@ -6,6 +6,8 @@ use std::{fmt, str::FromStr};
 ///
 /// `resnetN` means kuangliu's ResNet for N ∈ {18, 34, 50, 101} (the official code's) and He et al.'s
 /// CIFAR ResNet of depth N = 6n+2 otherwise (`resnet8`, `resnet14`, `resnet20`, `resnet32`, …).
+/// `torchvision.<name>` is torchvision's ImageNet model of that name (the ImageNet teachers,
+/// docs/paper.md §4.4), e.g. `torchvision.resnet18`, which is not the CIFAR `resnet18`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arch {
     /// ResNet-18 (BasicBlock [2,2,2,2]).
@@ -41,10 +43,74 @@ pub enum Arch {
     },
     /// The 5-layer plain CNN.
     Cnn5,
+    /// A torchvision ImageNet model (`torchvision.<name>`), with torchvision's structure and key names.
+    Torchvision(Torchvision),
 }
 
+/// torchvision's ImageNet architectures, named as `torchvision.models` names them.
+///
+/// These are the teachers (torchvision-pretrained) and students of the paper's ImageNet runs
+/// (docs/paper.md §4.4). Their stems (7×7 stride-2 conv + max-pool for ResNet and DenseNet, a stride-2
+/// 3×3 conv for MobileNetV2) are torchvision's, unlike the CIFAR zoo's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(non_camel_case_types)]
+pub enum Torchvision {
+    /// `resnet18`: BasicBlock [2,2,2,2].
+    ResNet18,
+    /// `resnet34`: BasicBlock [3,4,6,3].
+    ResNet34,
+    /// `resnet50`: Bottleneck (stride on the 3×3, "V1.5") [3,4,6,3].
+    ResNet50,
+    /// `resnet101`: Bottleneck [3,4,23,3].
+    ResNet101,
+    /// `resnet152`: Bottleneck [3,8,36,3].
+    ResNet152,
+    /// `resnext50_32x4d`: Bottleneck [3,4,6,3], 32 groups of width 4.
+    ResNeXt50_32x4d,
+    /// `resnext101_32x8d`: Bottleneck [3,4,23,3], 32 groups of width 8.
+    ResNeXt101_32x8d,
+    /// `densenet121`: DenseNet-BC, growth 32, blocks [6,12,24,16], 64 initial features.
+    DenseNet121,
+    /// `mobilenet_v2`: inverted residuals, width multiplier 1, dropout 0.2 before the classifier.
+    MobileNetV2,
+}
+
+impl Torchvision {
+    /// Every torchvision architecture, in the order `tfkd models --imagenet` lists them.
+    pub const ALL: &'static [Torchvision] = &[
+        Torchvision::ResNet18,
+        Torchvision::ResNet34,
+        Torchvision::ResNet50,
+        Torchvision::ResNet101,
+        Torchvision::ResNet152,
+        Torchvision::ResNeXt50_32x4d,
+        Torchvision::ResNeXt101_32x8d,
+        Torchvision::DenseNet121,
+        Torchvision::MobileNetV2,
+    ];
+
+    /// torchvision's own name (`torchvision.models.<name>`), without the `torchvision.` prefix.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Torchvision::ResNet18 => "resnet18",
+            Torchvision::ResNet34 => "resnet34",
+            Torchvision::ResNet50 => "resnet50",
+            Torchvision::ResNet101 => "resnet101",
+            Torchvision::ResNet152 => "resnet152",
+            Torchvision::ResNeXt50_32x4d => "resnext50_32x4d",
+            Torchvision::ResNeXt101_32x8d => "resnext101_32x8d",
+            Torchvision::DenseNet121 => "densenet121",
+            Torchvision::MobileNetV2 => "mobilenet_v2",
+        }
+    }
+}
+
+/// The `torchvision.` prefix of the names of [`Arch::Torchvision`] models.
+const TORCHVISION_PREFIX: &str = "torchvision.";
+
 impl Arch {
-    /// The registry: one entry per name `tfkd models` lists.
+    /// The CIFAR registry: one entry per name `tfkd models` lists (the torchvision models are [`Arch::IMAGENET`]).
     pub const ALL: &'static [Arch] = &[
         Arch::ResNet18,
         Arch::ResNet34,
@@ -63,6 +129,25 @@ impl Arch {
         Arch::CifarResNet { depth: 20 },
         Arch::CifarResNet { depth: 32 },
     ];
+
+    /// torchvision's ImageNet models: the names `tfkd models --imagenet` lists.
+    pub const IMAGENET: &'static [Arch] = &[
+        Arch::Torchvision(Torchvision::ResNet18),
+        Arch::Torchvision(Torchvision::ResNet34),
+        Arch::Torchvision(Torchvision::ResNet50),
+        Arch::Torchvision(Torchvision::ResNet101),
+        Arch::Torchvision(Torchvision::ResNet152),
+        Arch::Torchvision(Torchvision::ResNeXt50_32x4d),
+        Arch::Torchvision(Torchvision::ResNeXt101_32x8d),
+        Arch::Torchvision(Torchvision::DenseNet121),
+        Arch::Torchvision(Torchvision::MobileNetV2),
+    ];
+
+    /// Whether this is one of torchvision's ImageNet models ([`Arch::IMAGENET`]) rather than the CIFAR zoo.
+    #[must_use]
+    pub fn is_imagenet(self) -> bool {
+        matches!(self, Arch::Torchvision(_))
+    }
 
     /// Checks depth/widen constraints of the parametric families.
     pub fn validate(self) -> Result<(), String> {
@@ -95,6 +180,7 @@ impl fmt::Display for Arch {
             Arch::DenseNet121 => "densenet121".into(),
             Arch::Wrn { depth, widen } => format!("wrn-{depth}-{widen}").into(),
             Arch::Cnn5 => "cnn5".into(),
+            Arch::Torchvision(tv) => format!("{TORCHVISION_PREFIX}{}", tv.name()).into(),
         };
         f.pad(&name)
     }
@@ -102,7 +188,7 @@ impl fmt::Display for Arch {
 
 /// An unknown or malformed model name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown model '{name}': expected one of resnet18, resnet34, resnet50, resnet101, resnet<6n+2> (resnet8, resnet14, resnet20, resnet32), resnext29_8x64d, mobilenetv2, shufflenetv2, googlenet, densenet121, wrn-<depth>-<widen>, cnn5")]
+#[error("unknown model '{name}': expected one of resnet18, resnet34, resnet50, resnet101, resnet<6n+2> (resnet8, resnet14, resnet20, resnet32), resnext29_8x64d, mobilenetv2, shufflenetv2, googlenet, densenet121, wrn-<depth>-<widen>, cnn5 (the CIFAR zoo) or torchvision.<name> with <name> one of resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, resnext101_32x8d, densenet121, mobilenet_v2 (torchvision's ImageNet models)")]
 pub struct ParseArchError {
     /// The name given.
     pub name: String,
@@ -115,6 +201,10 @@ impl FromStr for Arch {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseArchError { name: s.to_string() };
         let lower = s.to_ascii_lowercase();
+        if let Some(name) = lower.strip_prefix(TORCHVISION_PREFIX) {
+            let tv = Torchvision::ALL.iter().find(|tv| tv.name() == name).ok_or_else(err)?;
+            return Ok(Arch::Torchvision(*tv));
+        }
         let arch = match lower.as_str() {
             "resnet18" => Arch::ResNet18,
             "resnet34" => Arch::ResNet34,
@@ -157,12 +247,30 @@ impl<'de> serde::Deserialize<'de> for Arch {
 
 #[cfg(test)]
 mod tests {
-    use super::Arch;
+    use super::{Arch, Torchvision};
 
     #[test]
     fn names_round_trip() {
         for &arch in Arch::ALL {
             assert_eq!(arch.to_string().parse::<Arch>().unwrap(), arch);
+        }
+    }
+
+    #[test]
+    fn torchvision_names_round_trip_and_stay_apart_from_the_cifar_zoo() {
+        for &arch in Arch::IMAGENET {
+            let name = arch.to_string();
+            assert!(name.starts_with("torchvision."), "{name}");
+            assert_eq!(name.parse::<Arch>().unwrap(), arch);
+            assert!(arch.is_imagenet() && !Arch::ALL.contains(&arch), "{name}");
+        }
+        assert!(Arch::ALL.iter().all(|a| !a.is_imagenet()));
+        assert_eq!("torchvision.resnet18".parse::<Arch>().unwrap(), Arch::Torchvision(Torchvision::ResNet18));
+        assert_eq!("resnet18".parse::<Arch>().unwrap(), Arch::ResNet18);
+        assert_eq!("torchvision.resnext101_32x8d".parse::<Arch>().unwrap().to_string(), "torchvision.resnext101_32x8d");
+        for bad in ["torchvision.resnet20", "torchvision.mobilenetv2", "torchvision.", "torchvision.vgg16"] {
+            let err = bad.parse::<Arch>().unwrap_err().to_string();
+            assert!(err.starts_with(&format!("unknown model '{bad}'")) && err.contains("mobilenet_v2"), "{err}");
         }
     }
 

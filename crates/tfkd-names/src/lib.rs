@@ -12,7 +12,7 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-pub use arch::{Arch, ParseArchError};
+pub use arch::{Arch, ParseArchError, Torchvision};
 pub use pipeline::{Augment, Normalize, Op};
 
 /// Declares a string-named enum: serde names, `name()`, `ALL`, `Display` and `FromStr` from one table.
@@ -86,6 +86,8 @@ named!(
         FashionMnist = "fashion-mnist",
         /// MNIST IDX files.
         Mnist = "mnist",
+        /// ILSVRC-2012 (ImageNet-1k): folders or the official tars, decoded per batch (never held decoded).
+        Imagenet = "imagenet",
     }
 );
 
@@ -97,6 +99,7 @@ impl SourceName {
             SourceName::Cifar10 | SourceName::Cifar10Jpeg | SourceName::FashionMnist | SourceName::Mnist => Some(10),
             SourceName::Cifar100 => Some(100),
             SourceName::TinyImagenet => Some(200),
+            SourceName::Imagenet => Some(1000),
             SourceName::Imagefolder => None,
         }
     }
@@ -109,6 +112,9 @@ named!(
         Cifar = "cifar",
         /// RandomRotation(20) → RandomHorizontalFlip: the official Tiny-ImageNet pipeline.
         TinyImagenet = "tiny-imagenet",
+        /// RandomResizedCrop(224) → RandomHorizontalFlip, evaluated after Resize(256) → CenterCrop(224): the
+        /// official ImageNet pipeline (docs/paper.md §4.4; `Augment::evaluation` gives the evaluation ops).
+        Imagenet = "imagenet",
         /// No augmentation.
         None = "none",
     }
@@ -117,7 +123,7 @@ named!(
 named!(
     /// One step of an augmentation preset, as `dataset.augment_off` names it.
     AugmentStep, "augmentation step" {
-        /// The random crop after zero padding.
+        /// The random crop: after zero padding (CIFAR), or ImageNet's RandomResizedCrop.
         Crop = "crop",
         /// The horizontal flip.
         Flip = "flip",
@@ -150,6 +156,8 @@ named!(
         CifarOfficial = "cifar-official",
         /// The official code's Tiny-ImageNet mean/std.
         TinyImagenetOfficial = "tiny-imagenet-official",
+        /// torchvision's ImageNet mean [0.485, 0.456, 0.406] and std [0.229, 0.224, 0.225] (docs/paper.md §4.4).
+        ImagenetOfficial = "imagenet",
         /// Mean 0.5 and std 0.5 for every channel.
         Half = "half",
     }
@@ -204,7 +212,7 @@ mod tests {
             NormalizePreset::TinyImagenetOfficial
         );
         let err = "imagenet22k".parse::<SourceName>().unwrap_err().to_string();
-        assert_eq!(err, "unknown dataset source 'imagenet22k': expected one of cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist");
+        assert_eq!(err, "unknown dataset source 'imagenet22k': expected one of cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist, imagenet");
         assert_eq!(SourceName::Cifar100.classes(), Some(100));
     }
 }

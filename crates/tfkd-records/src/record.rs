@@ -27,6 +27,10 @@ pub struct RunRecord {
     pub teacher_epoch: Option<u32>,
     /// Test accuracy of those teacher weights.
     pub teacher_test_acc: Option<f64>,
+    /// The sha256 of an external teacher's weights file (a teacher trained elsewhere, e.g. torchvision's
+    /// pretrained models); omitted for teachers trained by tfkd, whose run folders record their digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_weights_sha256: Option<String>,
     /// Content hash of the data source.
     pub data_hash: String,
     /// Images in train / val / test.

@@ -95,6 +95,19 @@ pub fn figures(
             &[("baseline", "baseline"), ("lsr", "LSR"), ("tf_kd_reg", "Tf-KD_reg"), ("normal_kd", "normal KD")],
             metric,
         )),
+        Layout::TfImagenet => out.push(bars(
+            t,
+            "tf-kd-imagenet",
+            "ImageNet: Tf-KD_self, Tf-KD_reg, LSR and normal KD vs the baseline",
+            &[
+                ("baseline", "baseline"),
+                ("lsr", "LSR"),
+                ("tf_kd_self", "Tf-KD_self"),
+                ("tf_kd_reg", "Tf-KD_reg"),
+                ("normal_kd", "normal KD"),
+            ],
+            metric,
+        )),
         Layout::TfSelf => out.extend(first_run_row.map(|r| self_curves(t, records, r, &run_of))),
         Layout::DeKd => out.extend(first_run_row.map(|r| dekd_scatter(t, records, r, &run_of, metric))),
     }

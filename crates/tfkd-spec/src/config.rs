@@ -137,6 +137,9 @@ pub struct RunConfig {
     pub method: Method,
     /// Teacher entry id.
     pub teacher: Option<String>,
+    /// A teacher trained elsewhere (instead of a teacher entry). Omitted from records and run ids when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_weights: Option<crate::schema::ExternalTeacher>,
     /// Teacher checkpoint choice.
     pub teacher_snapshot: Option<Snapshot>,
     /// Data.

@@ -31,6 +31,9 @@ struct Identity<'a> {
     model: &'a tfkd_names::Arch,
     method: &'a crate::schema::Method,
     teacher_id: Option<&'a str>,
+    /// An external teacher by file name and, when the spec gives it, sha256 (the folder is not part of the id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    teacher_weights: Option<(&'a tfkd_names::Arch, &'a str, Option<&'a str>)>,
     teacher_snapshot: Option<Snapshot>,
     data: &'a crate::config::DataConfig,
     data_hash: &'a str,
@@ -57,6 +60,7 @@ pub fn run_id(config: &RunConfig, teacher_id: Option<&str>, data_hash: &str) -> 
         model: &config.model,
         method: &config.method,
         teacher_id,
+        teacher_weights: config.teacher_weights.as_ref().map(|w| (&w.model, w.file_name(), w.sha256.as_deref())),
         teacher_snapshot: config.teacher_snapshot,
         data: &config.data,
         data_hash,

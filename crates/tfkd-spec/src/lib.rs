@@ -16,8 +16,8 @@ pub use error::{SpecError, SpecErrors};
 pub use graph::{plan, run_id, PlannedRun};
 pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
 pub use schema::{
-    ArrayMode, Cell, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, SlurmPatch, Snapshot, SpecFile,
-    Spread,
+    ArrayMode, Cell, ExternalTeacher, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, SlurmPatch,
+    Snapshot, SpecFile, Spread, TeacherRef,
 };
 pub use select::with_teachers;
 pub use tfkd_names as names;

@@ -14,13 +14,14 @@ use std::{
 use serde::{de::DeserializeOwned, Serialize};
 use serde_yaml::Value;
 
-use tfkd_names::SourceName;
+use tfkd_names::{Arch, SourceName};
 
 use crate::{
     config::{DataConfig, ModelOptions, RunConfig, TrainConfig},
     error::{SpecError, SpecErrors},
     schema::{
-        DataPatch, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, SlurmPatch, Snapshot, SpecFile, TrainPatch,
+        DataPatch, ExternalTeacher, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, SlurmPatch, Snapshot,
+        SpecFile, TeacherRef, TrainPatch,
     },
 };
 
@@ -346,7 +347,8 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
                     seed,
                     model: entry.model,
                     method: *method,
-                    teacher: entry.teacher.clone(),
+                    teacher: entry.teacher.as_ref().and_then(|t| t.run()).map(str::to_string),
+                    teacher_weights: entry.teacher.as_ref().and_then(|t| t.weights()).cloned(),
                     teacher_snapshot: *teacher_snapshot,
                     data: data.clone(),
                     train: train.clone(),
@@ -417,7 +419,7 @@ fn keep_only(
             None => vec![id.clone()],
         })
         .collect();
-    let teacher_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.teacher.as_deref());
+    let teacher_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.teacher.as_ref().and_then(|t| t.run()));
     match crate::select::with_teachers(&only, teacher_of) {
         Ok(keep) => entries.retain(|e| keep.contains(&e.id)),
         Err(id) => c.fail(format!("profiles.{profile}.only"), format!("no run '{id}' in this spec")),
@@ -491,7 +493,7 @@ fn resolve_entry<'e>(
     );
     check_method(c, &method, &at);
     check_teacher(c, entry, entries, &method, teacher_snapshot, &at);
-    if entry.teacher.as_ref().is_some_and(|t| sweeps.iter().any(|s| &s.base == t)) {
+    if entry.teacher.as_ref().and_then(|t| t.run()).is_some_and(|t| sweeps.iter().any(|s| s.base == t)) {
         c.fail(format!("{at}.teacher"), "a swept entry is many runs; name one of the runs it expanded into");
     }
     Some((entry, train, model_options, method, teacher_snapshot))
@@ -501,7 +503,7 @@ fn resolve_entry<'e>(
 fn check_snapshots(c: &mut Checker<'_>, resolved: &[Resolved<'_>], profile: &str) {
     for (entry, _, _, _, snapshot) in resolved {
         let Some(Snapshot::Epoch(e)) = snapshot else { continue };
-        let teacher = resolved.iter().find(|r| Some(&r.0.id) == entry.teacher.as_ref());
+        let teacher = resolved.iter().find(|r| Some(r.0.id.as_str()) == entry.teacher.as_ref().and_then(|t| t.run()));
         if let Some((t, t_train, ..)) = teacher {
             if *e > t_train.epochs {
                 c.fail(
@@ -527,7 +529,7 @@ fn check_paper(
         return Err(SpecError::Invalid {
             file: c.file.into(),
             path: "paper.layout".into(),
-            message: "is required: re-kd, de-kd, tf-self or tf-reg".into(),
+            message: "is required: re-kd, de-kd, tf-self, tf-reg or tf-imagenet".into(),
         }
         .into());
     };
@@ -666,6 +668,16 @@ fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> Option<DataConfig> {
         }
         return None;
     };
+    // ImageNet's encoded images take only its any-size transforms, and those need ImageNet's encoded images.
+    if (source == SourceName::Imagenet) != (augment == tfkd_names::AugmentPreset::Imagenet) {
+        c.fail(
+            "dataset.augment",
+            format!(
+                "source {source} with augment {augment}: ImageNet takes augment imagenet (RandomResizedCrop), \
+                 and augment imagenet takes only source imagenet"
+            ),
+        );
+    }
     Some(DataConfig {
         source,
         path: d.path,
@@ -764,22 +776,24 @@ fn check_teacher(
     snapshot: Option<Snapshot>,
     at: &str,
 ) {
+    let self_needs_same = |c: &mut Checker<'_>, teacher: Arch| {
+        if matches!(method, Method::TfKdSelf { .. }) && teacher != entry.model {
+            c.fail(
+                format!("{at}.teacher"),
+                format!("Tf-KD_self needs a teacher of the same model ({}), got {teacher}", entry.model),
+            );
+        }
+    };
     match (&entry.teacher, method.needs_teacher()) {
         (None, true) => c.fail(format!("{at}.teacher"), format!("method {} needs a teacher run", method.name())),
         (Some(_), false) => c.fail(format!("{at}.teacher"), format!("method {} takes no teacher", method.name())),
-        (Some(t), true) => match entries.iter().find(|e| &e.id == t) {
+        (Some(TeacherRef::Weights(w)), true) => {
+            self_needs_same(c, w.model);
+            check_external(c, w, snapshot, at);
+        }
+        (Some(TeacherRef::Run(t)), true) => match entries.iter().find(|e| &e.id == t) {
             None => c.fail(format!("{at}.teacher"), format!("no run '{t}' in this spec")),
-            Some(teacher) => {
-                if matches!(method, Method::TfKdSelf { .. }) && teacher.model != entry.model {
-                    c.fail(
-                        format!("{at}.teacher"),
-                        format!(
-                            "Tf-KD_self needs a teacher of the same model ({}), got {}",
-                            entry.model, teacher.model
-                        ),
-                    );
-                }
-            }
+            Some(teacher) => self_needs_same(c, teacher.model),
         },
         (None, false) => {}
     }
@@ -795,12 +809,43 @@ fn check_teacher(
     }
 }
 
+/// External teacher weights: a file name (or path) and, when given, a sha256 of 64 hex digits; no snapshot
+/// (the file is the one checkpoint there is).
+fn check_external(c: &mut Checker<'_>, w: &ExternalTeacher, snapshot: Option<Snapshot>, at: &str) {
+    if w.weights.trim().is_empty() || w.file_name().is_empty() {
+        c.fail(format!("{at}.teacher.weights"), "must name a weights file");
+    }
+    match &w.sha256 {
+        Some(sha) if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
+            c.fail(format!("{at}.teacher.sha256"), format!("'{sha}' is not a sha256 (64 lowercase hex digits)"));
+        }
+        // The run id must pin the file's content: by the spec's digest or by torchvision's digits in the name.
+        None if w.name_digits().is_none() => c.fail(
+            format!("{at}.teacher.sha256"),
+            format!(
+                "{} has no torchvision-style digits (`<name>-<8 hex digits of its sha256>.pth`): give its sha256",
+                w.file_name()
+            ),
+        ),
+        _ => {}
+    }
+    if !w.model.is_imagenet() {
+        c.fail(
+            format!("{at}.teacher.model"),
+            format!("{} is not a torchvision model; teachers from a weights file are torchvision.*", w.model),
+        );
+    }
+    if snapshot.is_some() {
+        c.fail(format!("{at}.teacher_snapshot"), "a teacher given by its weights file has no snapshots to choose");
+    }
+}
+
 fn check_cycles(c: &mut Checker<'_>, entries: &[crate::schema::RunEntry]) {
     for e in entries {
         let mut cur = e;
         let mut steps = 0;
-        while let Some(t) = &cur.teacher {
-            let Some(next) = entries.iter().find(|x| &x.id == t) else { break };
+        while let Some(t) = cur.teacher.as_ref().and_then(|t| t.run()) {
+            let Some(next) = entries.iter().find(|x| x.id == t) else { break };
             steps += 1;
             if next.id == e.id || steps > entries.len() {
                 c.fail(

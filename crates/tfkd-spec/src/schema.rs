@@ -49,6 +49,8 @@ pub enum Layout {
     TfSelf,
     /// Tf-KD_reg table: baseline | Tf-KD_reg | normal KD | LSR.
     TfReg,
+    /// The ImageNet table: baseline | Tf-KD_self | Tf-KD_reg | normal KD | LSR.
+    TfImagenet,
 }
 
 impl Layout {
@@ -60,6 +62,7 @@ impl Layout {
             Layout::DeKd => &["teacher", "student_baseline", "de_kd"],
             Layout::TfSelf => &["baseline", "tf_kd_self", "normal_kd"],
             Layout::TfReg => &["baseline", "tf_kd_reg", "normal_kd", "lsr"],
+            Layout::TfImagenet => &["baseline", "tf_kd_self", "tf_kd_reg", "normal_kd", "lsr"],
         }
     }
 }
@@ -168,7 +171,7 @@ pub struct SlurmPatch {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataPatch {
-    /// Source: cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist.
+    /// Source: cifar10, cifar100, cifar10-jpeg, tiny-imagenet, imagefolder, fashion-mnist, mnist, imagenet.
     pub source: Option<SourceName>,
     /// Location of the source (default: the source's default location).
     pub path: Option<String>,
@@ -310,8 +313,9 @@ pub struct RunEntry {
     pub model: Arch,
     /// Training method and its hyper-parameters.
     pub method: Method,
-    /// The run whose trained model is the teacher (KD, Re-KD, De-KD, Tf-KD_self).
-    pub teacher: Option<String>,
+    /// The teacher (KD, Re-KD, De-KD, Tf-KD_self): a run of this spec by its id, or weights trained elsewhere
+    /// (`{ model: torchvision.densenet121, weights: densenet121-a639ec97.pth }`: the ImageNet teachers).
+    pub teacher: Option<TeacherRef>,
     /// Which checkpoint of the teacher run to use (default: best on validation, else best on test).
     pub teacher_snapshot: Option<Snapshot>,
     /// Run-specific optimisation settings (the paper's per-model batch sizes).
@@ -323,6 +327,90 @@ pub struct RunEntry {
     /// `<id>+temperature=1+correct_prob=0.9` and its own content-addressed run id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<BTreeMap<String, Vec<serde_yaml::Value>>>,
+}
+
+/// A run's teacher as a spec names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TeacherRef {
+    /// The run of this spec with this id.
+    Run(String),
+    /// Weights trained elsewhere.
+    Weights(ExternalTeacher),
+}
+
+impl<'de> Deserialize<'de> for TeacherRef {
+    /// A string is a run id; a mapping is an [`ExternalTeacher`], whose own error (a missing `model`, an
+    /// unknown key or model name) is kept rather than serde's "did not match any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(id) => Ok(TeacherRef::Run(id)),
+            v @ serde_yaml::Value::Mapping(_) => ExternalTeacher::deserialize(v)
+                .map(TeacherRef::Weights)
+                .map_err(|e| D::Error::custom(format!("teacher {{ model, weights, sha256? }}: {e}"))),
+            _ => Err(D::Error::custom(
+                "teacher: expected a run id or { model: torchvision.<name>, weights: FILE, sha256?: HEX }",
+            )),
+        }
+    }
+}
+
+impl TeacherRef {
+    /// The teacher run's id, when the teacher is a run of the spec.
+    #[must_use]
+    pub fn run(&self) -> Option<&str> {
+        match self {
+            TeacherRef::Run(id) => Some(id),
+            TeacherRef::Weights(_) => None,
+        }
+    }
+
+    /// The external weights, when the teacher is not a run of the spec.
+    #[must_use]
+    pub fn weights(&self) -> Option<&ExternalTeacher> {
+        match self {
+            TeacherRef::Run(_) => None,
+            TeacherRef::Weights(w) => Some(w),
+        }
+    }
+}
+
+/// A teacher trained elsewhere: a PyTorch `state_dict` file under the model's PyTorch names (torchvision's
+/// pretrained checkpoints, e.g. `resnet18-f37072fd.pth`, for the `torchvision.*` models).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalTeacher {
+    /// The teacher's architecture.
+    pub model: Arch,
+    /// The file: an absolute path, or a name looked up in `$TFKD_WEIGHTS`, `data/weights/` and torch's hub
+    /// cache (`$TORCH_HOME/hub/checkpoints`, default `~/.cache/torch/hub/checkpoints`). Its file name (not the
+    /// folder) is part of the student's run id.
+    pub weights: String,
+    /// The file's sha256 (hex), checked before training and then part of the run id; without it, a name of
+    /// torchvision's form `<name>-<first 8 hex digits of the sha256>.pth` is checked against its digits, and
+    /// the file's full digest is recorded with the run either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl ExternalTeacher {
+    /// The hex digits torchvision's file names end in (`densenet121-a639ec97.pth` → `a639ec97`): the first
+    /// 8 or more hex digits of the file's sha256; `None` for other names.
+    #[must_use]
+    pub fn name_digits(&self) -> Option<&str> {
+        let name = self.file_name();
+        let stem = name.strip_suffix(".pth").or_else(|| name.strip_suffix(".pt"))?;
+        let digits = stem.rsplit('-').next()?;
+        (digits.len() >= 8 && digits.len() < stem.len() && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(digits)
+    }
+
+    /// The weights' file name, as run ids and tables show it.
+    #[must_use]
+    pub fn file_name(&self) -> &str {
+        self.weights.rsplit(['/', '\\']).next().unwrap_or(&self.weights)
+    }
 }
 
 /// A profile's patch of one run.

@@ -30,7 +30,10 @@ fn every_spec_resolves_under_every_profile() {
     assert!(specs.len() >= 8, "{specs:?}");
     for spec in &specs {
         let profiles = load(spec, "paper", &[]).unwrap_or_else(|e| panic!("{}: {e}", spec.display())).profiles;
-        for required in ["smoke", "quick", "paper"] {
+        // ImageNet has no stand-in among the bundled data, so its target has no quick profile.
+        let imagenet = spec.file_stem().is_some_and(|s| s == "tf-kd-imagenet");
+        let required: &[&str] = if imagenet { &["smoke", "paper"] } else { &["smoke", "quick", "paper"] };
+        for &required in required {
             assert!(profiles.iter().any(|p| p == required), "{} lacks the {required} profile", spec.display());
         }
         for profile in &profiles {
@@ -104,7 +107,8 @@ fn the_paper_profile_uses_the_official_hyper_parameters() {
     let unconfigured: Vec<&str> =
         fx["unconfigured"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let mut checked = 0;
-    for spec in specs().iter().filter(|s| s.file_stem().unwrap() != "smoke") {
+    for spec in specs().iter().filter(|s| !matches!(s.file_stem().unwrap().to_str(), Some("smoke" | "tf-kd-imagenet")))
+    {
         let exp = load(spec, "paper", &[]).unwrap();
         for r in &exp.runs {
             let at = format!("{} {}", spec.file_name().unwrap().to_string_lossy(), r.label());
@@ -156,4 +160,39 @@ fn the_paper_profile_uses_the_official_hyper_parameters() {
         }
     }
     assert!(checked > 100, "only {checked} runs checked");
+}
+
+/// The ImageNet target's paper profile is the official ImageNet script's recipe as docs/paper.md §4.4
+/// transcribes it: 90 epochs, batch 512, lr 0.1·512/256, momentum 0.9, weight decay 1e-4, ×0.1 at epochs
+/// 30/60/80, no warm-up, KD α 0.1 and T 20 without multiplier.
+#[test]
+fn the_imagenet_paper_profile_uses_the_official_script() {
+    let doc = std::fs::read_to_string(experiments().join("../docs/paper.md")).unwrap();
+    let section = &doc[doc.find("### 4.4 ImageNet").expect("docs/paper.md §4.4")..];
+    let section = &section[..section.find("\n### ").or_else(|| section.find("\n## ")).unwrap_or(section.len())];
+    for fact in ["90 epochs", "batch size 512", "lr = 0.1·(bs/256) = 0.2", "momentum 0.9", "weight decay 1e-4"] {
+        assert!(section.contains(fact), "docs/paper.md §4.4 no longer says {fact:?}");
+    }
+    for fact in ["milestones [30, 60, 80] and γ = 0.1", "α = 0.1 and T = 20", "No multiplier on ImageNet"] {
+        assert!(section.contains(fact), "docs/paper.md §4.4 no longer says {fact:?}");
+    }
+    let exp = load(&experiments().join("tf-kd-imagenet.yaml"), "paper", &[]).unwrap();
+    assert_eq!(exp.runs.len(), 27, "9 entries × 3 seeds");
+    for r in &exp.runs {
+        let t = &r.train;
+        assert_eq!((t.epochs, t.batch_size, t.warmup_epochs), (90, 512, 0), "{}", r.label());
+        assert!((t.base_lr() - 0.2).abs() < 1e-12 && t.momentum == 0.9 && t.weight_decay == 1e-4, "{}", r.label());
+        assert_eq!((t.milestone_epochs(), t.gamma), (vec![30, 60, 80], 0.1), "{}", r.label());
+        assert!(r.model.is_imagenet(), "{}: torchvision's models", r.label());
+        match r.method {
+            Method::Kd { alpha, temperature, .. } => assert_eq!((alpha, temperature), (0.1, 20.0), "{}", r.label()),
+            Method::TfKdSelf { alpha, temperature, multiplier, .. } => {
+                assert_eq!((alpha, temperature, multiplier), (0.1, 20.0, 1.0), "{}", r.label());
+                let w = r.teacher_weights.as_ref().expect("a pretrained teacher");
+                assert_eq!(w.model, r.model, "{}: self-training learns from the pretrained same model", r.label());
+            }
+            Method::TfKdReg { multiplier, .. } => assert_eq!(multiplier, 1.0, "{}", r.label()),
+            _ => {}
+        }
+    }
 }

@@ -12,15 +12,11 @@
 //! (the context's interrupt flag) or a lost lease stop the array at the next batch boundary with a
 //! checkpoint there, from which the same command resumes bit-identically on the CPU.
 
-use std::{
-    collections::BTreeMap,
-    sync::{atomic::Ordering, Arc},
-    time::Instant,
-};
+use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
 
 use tch::{Device, Kind, Tensor};
 use tfkd_analysis::calibration::{Accumulator, Calibration, Example};
-use tfkd_datasets::{rng::Key, Augment, DeviceSplit, Loader, LoaderConfig, Normalize, Split};
+use tfkd_datasets::{rng::Key, Augment, DeviceSplit, Images, Loader, LoaderConfig, Normalize};
 use tfkd_io::Lease;
 use tfkd_losses::Loss;
 use tfkd_models::{member, member::Weights, Arch, ModelConfig};
@@ -259,7 +255,7 @@ impl<'a> Slot<'a> {
         obs: &mut dyn Observer,
     ) -> Result<(Self, Weights, BTreeMap<String, Tensor>)> {
         let cfg = &mb.run.config;
-        let channels = splits.train.chw[0];
+        let channels = splits.channels;
         let dir = RunDir::new(&ctx.cache_dir, &mb.run.run_id);
         dir.create()?;
         let (checkpoint, damaged) = dir.resume(&mb.run.run_id)?;
@@ -319,7 +315,7 @@ impl<'a> Slot<'a> {
 impl<'a> Array<'a> {
     fn build(members: Vec<Member<'a>>, splits: &'a Splits, ctx: &'a Context, obs: &mut dyn Observer) -> Result<Self> {
         let first = &members[0].run.config;
-        let channels = splits.train.chw[0];
+        let channels = splits.channels;
         let (arch, single) = prepare::model(first, splits.classes, channels);
         check_members(&members, ctx)?;
         let count = members.len() as i64;
@@ -360,7 +356,11 @@ impl<'a> Array<'a> {
         step.sgd.set_member_buffers(&resumed_momentum)?;
         let choices: Vec<Option<&TeacherChoice>> = slots.iter().map(|s| s.teacher.as_ref()).collect();
         let teachers = Teachers::load(&choices, splits.classes, channels, ctx.device)?;
-        let on_device = if ctx.device.is_cuda() { Some(DeviceSplit::new(&splits.train, ctx.device)?) } else { None };
+        // Decoded splits live on the GPU with their augmentation; encoded ones (ImageNet) are decoded per batch.
+        let on_device = match &splits.train {
+            Images::Decoded(train) if ctx.device.is_cuda() => Some(DeviceSplit::new(train, ctx.device)?),
+            _ => None,
+        };
         let iters = slots[0].loader.batches_per_epoch();
         let mut array = Array { slots, step, teachers, teacher_probs: Vec::new(), splits, on_device, iters, ctx };
         array.teacher_probs = array.teacher_eval_probs()?;
@@ -412,13 +412,13 @@ impl<'a> Array<'a> {
             .collect())
     }
 
-    fn eval_loader(&self, split: &Arc<Split>) -> Result<Loader> {
+    fn eval_loader(&self, split: &Images) -> Result<Loader> {
         Ok(Loader::new(
             split.clone(),
             LoaderConfig {
                 batch_size: 500,
                 shuffle: false,
-                augment: Augment::none(),
+                augment: prepare::evaluation(&self.slots[0].run.config.data),
                 normalize: self.slots[0].normalize.clone(),
                 seed: 0,
                 prefetch: 1,
@@ -709,7 +709,7 @@ impl<'a> Array<'a> {
 
     /// Accuracy, calibration and (for distillation members) agreement with the teacher of every member on
     /// `split`; `which` is 0 for validation, 1 for test (the teacher probabilities' index).
-    fn evaluate(&self, split: &Arc<Split>, which: usize) -> Result<Vec<Option<Calibration>>> {
+    fn evaluate(&self, split: &Images, which: usize) -> Result<Vec<Option<Calibration>>> {
         let count = self.members();
         let mut acc: Vec<Accumulator> = self.slots.iter().map(|_| Accumulator::default()).collect();
         let mut offset = 0i64;
@@ -801,8 +801,9 @@ fn record(s: &mut Slot<'_>, splits: &Splits, data_hash: &str) -> Result<RunRecor
         label: s.label.clone(),
         config: s.run.config.clone(),
         teacher_id: s.run.teacher_id.clone(),
-        teacher_epoch: s.teacher.as_ref().map(|t| t.epoch),
-        teacher_test_acc: s.teacher.as_ref().map(|t| t.test_acc),
+        teacher_epoch: s.teacher.as_ref().and_then(TeacherChoice::epoch),
+        teacher_test_acc: s.teacher.as_ref().and_then(TeacherChoice::test_acc),
+        teacher_weights_sha256: s.teacher.as_ref().and_then(|t| t.external_sha256().map(str::to_string)),
         data_hash: data_hash.to_string(),
         split_sizes: [splits.train.len(), splits.val.len(), splits.test.len()],
         normalize: s.normalize.clone(),

@@ -340,9 +340,10 @@ fn claim<'a>(p: &'a PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result
         }
         Start::Done(outcome) => Ok(Claim::Done(outcome)),
         Start::Train(_) => {
-            let teacher = match &p.teacher_id {
-                None => None,
-                Some(tid) => {
+            let teacher = match (&p.teacher_id, &p.config.teacher_weights) {
+                (None, None) => None,
+                (None, Some(w)) => Some(teacher::external(w)?),
+                (Some(tid), _) => {
                     let tdir = RunDir::new(&ctx.cache_dir, tid);
                     let record: RunRecord =
                         tdir.read_json(&tdir.done())?.ok_or_else(|| TrainError::TeacherNotDone(tid.clone()))?;

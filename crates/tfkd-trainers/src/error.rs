@@ -44,6 +44,14 @@ pub enum TrainError {
         /// The epoch.
         epoch: u32,
     },
+    /// A teacher given by its weights file (`teacher: { weights: … }`) cannot be used.
+    #[error("teacher weights {name}: {detail}")]
+    TeacherWeights {
+        /// The file as the spec names it.
+        name: String,
+        /// What is wrong, and where tfkd looked.
+        detail: String,
+    },
     /// A student's teacher run has not finished.
     #[error("teacher run {0} has not finished")]
     TeacherNotDone(String),

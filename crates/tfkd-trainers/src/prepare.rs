@@ -2,7 +2,7 @@
 
 use std::{path::Path, sync::Arc};
 
-use tfkd_datasets::{Augment, Dataset, Normalize, Source, Split};
+use tfkd_datasets::{Augment, Dataset, EncodedDataset, Images, Normalize, Source, SourceName};
 use tfkd_losses as losses;
 use tfkd_models::{Arch, ModelConfig};
 use tfkd_spec::{config::DataConfig, Experiment, KlReduction, Method, PlannedRun, RegVariant, RunConfig, Spread};
@@ -13,17 +13,20 @@ use crate::error::{Result, TrainError};
 /// the same images and differ only in initialisation, order, augmentation and dropout.
 pub const DATA_SEED: u64 = 0;
 
-/// The splits a run trains and evaluates on.
+/// The splits a run trains and evaluates on: decoded in memory (CIFAR and the other fixed-size sources) or
+/// encoded files decoded per batch (ImageNet).
 #[derive(Debug, Clone)]
 pub struct Splits {
     /// Training images (after carving validation and subsetting).
-    pub train: Arc<Split>,
+    pub train: Images,
     /// Validation images (may be empty).
-    pub val: Arc<Split>,
+    pub val: Images,
     /// Test images.
-    pub test: Arc<Split>,
+    pub test: Images,
     /// Number of classes.
     pub classes: usize,
+    /// Channels of every image the models see (3 for ImageNet's RGB).
+    pub channels: usize,
 }
 
 /// The data source a config names (explicit `path` or the source's default location), at its image size.
@@ -39,24 +42,74 @@ pub fn source(data: &DataConfig, data_dir: &Path) -> Source {
     }
 }
 
-/// Carves validation and subsets from a dataset as the config says.
-pub fn splits(ds: &Dataset, data: &DataConfig) -> Result<Splits> {
-    let (val, train) = ds.train.stratified(data.val_size, DATA_SEED, "val")?;
+/// A split that validation and subsets can be carved from.
+trait Carve: Sized + Clone {
+    /// `n` images drawn per class in proportion (the carve) and the rest.
+    fn carve(&self, n: usize, purpose: &str) -> Result<(Self, Self)>;
+}
+
+impl Carve for tfkd_datasets::Split {
+    fn carve(&self, n: usize, purpose: &str) -> Result<(Self, Self)> {
+        Ok(self.stratified(n, DATA_SEED, purpose)?)
+    }
+}
+
+impl Carve for tfkd_datasets::EncodedSplit {
+    fn carve(&self, n: usize, purpose: &str) -> Result<(Self, Self)> {
+        Ok(self.stratified(n, DATA_SEED, purpose)?)
+    }
+}
+
+/// Validation carved from `train`, then the training and test subsets, as the config says.
+fn carve<S: Carve>(train: &S, test: &S, data: &DataConfig) -> Result<[S; 3]> {
+    let (val, train) = train.carve(data.val_size, "val")?;
     let train = match data.train_subset {
-        Some(n) => train.stratified(n, DATA_SEED, "train-subset")?.0,
+        Some(n) => train.carve(n, "train-subset")?.0,
         None => train,
     };
     let test = match data.test_subset {
-        Some(n) => ds.test.stratified(n, DATA_SEED, "test-subset")?.0,
-        None => ds.test.clone(),
+        Some(n) => test.carve(n, "test-subset")?.0,
+        None => test.clone(),
     };
-    Ok(Splits { train: Arc::new(train), val: Arc::new(val), test: Arc::new(test), classes: ds.classes.len() })
+    Ok([train, val, test])
+}
+
+/// Carves validation and subsets from a dataset as the config says.
+pub fn splits(ds: &Dataset, data: &DataConfig) -> Result<Splits> {
+    let [train, val, test] = carve(&ds.train, &ds.test, data)?;
+    let channels = train.chw[0];
+    Ok(Splits {
+        train: Arc::new(train).into(),
+        val: Arc::new(val).into(),
+        test: Arc::new(test).into(),
+        classes: ds.classes.len(),
+        channels,
+    })
+}
+
+/// [`splits`] for an encoded dataset (ImageNet): the same carves, by the same stratified draws.
+pub fn encoded_splits(ds: &EncodedDataset, data: &DataConfig) -> Result<Splits> {
+    let [train, val, test] = carve(&ds.train, &ds.test, data)?;
+    Ok(Splits {
+        train: Arc::new(train).into(),
+        val: Arc::new(val).into(),
+        test: Arc::new(test).into(),
+        classes: ds.classes.len(),
+        channels: 3,
+    })
 }
 
 /// The augmentation preset, minus the steps the spec switches off.
 #[must_use]
 pub fn augment(data: &DataConfig) -> Augment {
     Augment::preset(data.augment, data.interpolation, &data.augment_off)
+}
+
+/// The evaluation transform of the preset: none for the fixed-size sources, Resize(256) → CenterCrop(224) for
+/// ImageNet (docs/paper.md §4.4).
+#[must_use]
+pub fn evaluation(data: &DataConfig) -> Augment {
+    Augment::evaluation(data.augment)
 }
 
 /// The normalisation preset for `channels`-channel images.
@@ -247,8 +300,14 @@ pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<Plan>
         .first()
         .ok_or_else(|| TrainError::UnknownRun { target: exp.name.clone(), run_id: "(none)".into() })?
         .data;
-    let ds = source(data, data_dir).load(cache_dir)?;
-    let splits = splits(&ds, data)?;
-    let runs = tfkd_spec::plan(exp, &ds.content_hash);
-    Ok(Plan { splits, data_hash: ds.content_hash, runs })
+    let source = source(data, data_dir);
+    let (splits, data_hash) = if data.source == SourceName::Imagenet {
+        let ds = source.load_encoded(cache_dir)?;
+        (encoded_splits(&ds, data)?, ds.content_hash)
+    } else {
+        let ds = source.load(cache_dir)?;
+        (splits(&ds, data)?, ds.content_hash)
+    };
+    let runs = tfkd_spec::plan(exp, &data_hash);
+    Ok(Plan { splits, data_hash, runs })
 }

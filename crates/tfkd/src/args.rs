@@ -21,11 +21,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the model zoo with parameter counts and forward FLOPs at 32×32.
+    /// Write a finished run's best weights as a PyTorch state dict under torchvision's (or the official
+    /// code's) names, for `load_state_dict(strict=True)`.
+    Export {
+        /// The run id (a record's `run_id`).
+        run: String,
+        /// The file to write (default: `<run id>.pth` here).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the model zoo with parameter counts and forward FLOPs at 32×32 (224×224 with --imagenet).
     Models {
-        /// Number of classes K.
-        #[arg(long, default_value_t = 100)]
-        classes: i64,
+        /// Number of classes K (default 100; 1000 with --imagenet).
+        #[arg(long)]
+        classes: Option<i64>,
+        /// List torchvision's ImageNet models (`torchvision.<name>`) instead of the CIFAR zoo.
+        #[arg(long)]
+        imagenet: bool,
         /// Channel width multiplier (1 = the paper's models).
         #[arg(long, default_value_t = 1.0)]
         width: f64,
@@ -124,17 +139,31 @@ pub enum DataCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Augmented images per second of the CPU input pipeline on cifar10-jpeg.
+    /// Augmented images per second of the CPU input pipeline on cifar10-jpeg, or (--source imagenet) of the
+    /// ImageNet training pipeline on an ILSVRC-format folder.
     Data {
         /// Images to push through the pipeline.
         #[arg(long, default_value_t = 20_000)]
         images: usize,
-        /// Batch size.
-        #[arg(long, default_value_t = 128)]
-        batch: usize,
-        /// Images per second of the reference pipeline measured in the same run; prints the ratio.
+        /// Batch size [default: 128; 256 with --source imagenet].
         #[arg(long)]
-        reference: Option<f64>,
+        batch: Option<usize>,
+        /// The reference pipeline measured in the same run, for the ratio: its images per second (cifar10-jpeg),
+        /// or the JSON file `benches/torchvision_imagenet_data.py` printed (imagenet).
+        #[arg(long)]
+        reference: Option<String>,
+        /// cifar10-jpeg, or imagenet (ILSVRC-format JPEGs decoded per batch).
+        #[arg(long, default_value = "cifar10-jpeg")]
+        source: tfkd_datasets::SourceName,
+        /// With --source imagenet: the ILSVRC-format folder [default: data/imagenet or $TFKD_IMAGENET].
+        #[arg(long)]
+        path: Option<std::path::PathBuf>,
+        /// With --source imagenet: rayon threads decoding and transforming (the reference's workers).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// With --source imagenet: also write the report (Markdown) and its data (JSON) to this path stem.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
     /// Training images per second of each model and width (batch 128; the CPU with all threads, or a GPU).
     Models {

@@ -75,8 +75,14 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
             let report = tfkd_exec::doctor::report(cuda);
             print_json_or(json, &report, || format!("{report}\n"))?;
         }
-        Command::Models { classes, width, json } => {
-            let rows = tfkd_exec::models::list(classes, width)?;
+        Command::Export { run, out, json } => {
+            let done = tfkd_exec::export::export(&tfkd_io::paths::cache_dir(), &run, out)?;
+            print_json_or(json, &done, || format!("{done}\n"))?;
+        }
+        Command::Models { classes, imagenet, width, json } => {
+            let zoo = if imagenet { tfkd_exec::models::Zoo::Imagenet } else { tfkd_exec::models::Zoo::Cifar };
+            let classes = classes.unwrap_or(zoo.default_classes());
+            let rows = tfkd_exec::models::list(zoo, classes, width)?;
             print_json_or(json, &rows, || tfkd_exec::models::render(&rows, classes, width))?;
         }
         Command::Data { command: DataCommand::Inspect { source, json } } => {
@@ -171,7 +177,20 @@ fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric
 
 fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
     match command {
-        BenchCommand::Data { images, batch, reference } => {
+        BenchCommand::Data { images, batch, reference, source, path, workers, out } => {
+            if source == tfkd_datasets::SourceName::Imagenet {
+                return bench_data_imagenet(images, batch, reference, path, workers, out, interrupt);
+            }
+            if source != tfkd_datasets::SourceName::Cifar10Jpeg || path.is_some() || out.is_some() {
+                anyhow::bail!(
+                    "tfkd bench data measures cifar10-jpeg, or imagenet with --source imagenet [--path --out]"
+                );
+            }
+            let reference = match reference {
+                Some(r) => Some(r.parse::<f64>().map_err(|_| anyhow::anyhow!("--reference {r}: expected images/s"))?),
+                None => None,
+            };
+            let batch = batch.unwrap_or(128);
             let ours = bench::data(images, batch)?;
             println!(
                 "tfkd CPU pipeline: {ours:.0} augmented images/s ({images} images, batch {batch}, {} threads)",
@@ -221,6 +240,38 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `tfkd bench data --source imagenet`: tfkd's ImageNet pipeline on the folder `path`, beside the torchvision
+/// reference's JSON (`benches/torchvision_imagenet_data.py`); the report goes to `out.{md,json}` too if given.
+fn bench_data_imagenet(
+    images: usize,
+    batch: Option<usize>,
+    reference: Option<String>,
+    path: Option<std::path::PathBuf>,
+    workers: usize,
+    out: Option<std::path::PathBuf>,
+    interrupt: Arc<AtomicBool>,
+) -> Result<()> {
+    use anyhow::Context as _;
+    let reference: Option<serde_json::Value> = match reference {
+        Some(file) => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading --reference {file}"))?;
+            Some(serde_json::from_str(&text).with_context(|| {
+                format!("--reference {file}: expected the JSON of benches/torchvision_imagenet_data.py")
+            })?)
+        }
+        None => None,
+    };
+    let ctx = tfkd_exec::context::context("cpu", interrupt)?;
+    let folder = path.unwrap_or_else(|| {
+        tfkd_datasets::default_location(tfkd_datasets::SourceName::Imagenet, &tfkd_io::paths::data_dir())
+    });
+    let spec = bench::ImagenetDataBench { folder, images, batch: batch.unwrap_or(256), workers: workers.max(1) };
+    let provenance = tfkd_trainers::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
+    let report = spec.run(provenance, reference)?;
+    print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
     Ok(())
 }
 

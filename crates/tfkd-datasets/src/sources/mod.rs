@@ -2,6 +2,7 @@
 
 pub mod cifar;
 pub mod idx;
+pub mod ilsvrc;
 pub mod tree;
 
 use std::path::Path;
