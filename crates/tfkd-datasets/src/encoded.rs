@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     error::{io, DataError, Result},
-    split::stratified_indices,
+    split::{label_histogram, stratified_indices},
 };
 
 /// Where the images of one split are kept.
@@ -168,13 +168,7 @@ impl EncodedSplit {
     /// Images per class, for `classes` classes.
     #[must_use]
     pub fn histogram(&self, classes: usize) -> Vec<usize> {
-        let mut h = vec![0; classes];
-        for &l in &self.labels {
-            if let Some(slot) = h.get_mut(l as usize) {
-                *slot += 1;
-            }
-        }
-        h
+        label_histogram(&self.labels, classes)
     }
 }
 

@@ -76,13 +76,7 @@ impl Split {
     /// Images per class, for `classes` classes.
     #[must_use]
     pub fn histogram(&self, classes: usize) -> Vec<usize> {
-        let mut h = vec![0; classes];
-        for &l in &self.labels {
-            if let Some(slot) = h.get_mut(l as usize) {
-                *slot += 1;
-            }
-        }
-        h
+        label_histogram(&self.labels, classes)
     }
 
     /// Per-channel mean and standard deviation of the pixels scaled to [0, 1].
@@ -106,6 +100,17 @@ impl Split {
             })
             .collect()
     }
+}
+
+/// Images per class of `labels`, for `classes` classes (labels beyond them are not counted).
+pub(crate) fn label_histogram(labels: &[u16], classes: usize) -> Vec<usize> {
+    let mut h = vec![0; classes];
+    for &l in labels {
+        if let Some(slot) = h.get_mut(l as usize) {
+            *slot += 1;
+        }
+    }
+    h
 }
 
 /// The seeded, stratified pick of `n` of the images labelled `labels`: `(sample, rest)` as indices, each in

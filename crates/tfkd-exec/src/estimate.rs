@@ -255,11 +255,11 @@ fn by_flops(
 ) -> anyhow::Result<Estimate> {
     use crate::flops_estimate as fe;
     let gpu = ctx.device.is_cuda();
+    let mut measured_now = 0;
     let (rate, feed) = if gpu {
         (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
     } else {
         let key = format!("{} | resnet18 w1 batch 128 threads {threads} k10", machine(ctx));
-        let mut measured_now = 0;
         if !cache.speeds.contains_key(&key) {
             cache.speeds.insert(key.clone(), measure(Arch::ResNet18, 1.0, 128, 10, threads, ctx.device)?);
             measured_now += 1;
@@ -279,7 +279,7 @@ fn by_flops(
         seconds: flops.wall,
         runs: left.len(),
         jobs,
-        measured_now: 0,
+        measured_now,
         slowest: None,
         per_run: flops.per_run.clone(),
         flops: Some(flops),
