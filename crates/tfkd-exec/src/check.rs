@@ -36,6 +36,7 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
             r.train.base_lr()
         );
     }
+    out += &paper_table(exp);
     // The defaults `run` would use.
     let opts = RunOptions { device: "auto".into(), ..RunOptions::default() };
     let ctx = context(&opts.device, interrupt)?;
@@ -55,6 +56,33 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
         out += &gpu_cost(exp, data)?;
     }
     Ok(out)
+}
+
+/// The paper table the target mirrors: its rows in the paper's order, each cell's printed number and the
+/// entry that fills it (or that this profile does not run it).
+fn paper_table(exp: &Experiment) -> String {
+    let Some(paper) = &exp.paper else { return String::new() };
+    let Some(layout) = paper.layout else { return String::new() };
+    let runs = tfkd_report::render::paper_runs(paper.runs, paper.runs_basis.as_deref());
+    let mut out = match paper.table {
+        Some(_) => format!("paper: {} — {}; {}, {runs}\n", paper.source, paper.caption, paper.dataset),
+        None => format!("paper: {}\n", paper.source),
+    };
+    for row in &paper.rows {
+        out += &format!("  {}\n", row.label);
+        for col in layout.columns() {
+            let Some(cell) = row.cells.get(*col) else { continue };
+            let entry = cell.run.as_ref().map(|r| r.as_str()).or(cell.teacher_of.as_deref());
+            let ours = match entry {
+                Some(id) if exp.runs.iter().any(|r| r.id == id) => id.to_string(),
+                Some(id) => format!("{id}, not in this profile"),
+                None => cell.paper_note.clone().unwrap_or_else(|| "no run".into()),
+            };
+            let printed = cell.paper.as_deref().unwrap_or("—");
+            out += &format!("    {:<20} {printed:<28} ← {ours}\n", tfkd_report::table::header(col));
+        }
+    }
+    out
 }
 
 /// GPUs at once in the GPU-hours line of an ImageNet plan: one node of 8.

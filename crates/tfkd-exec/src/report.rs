@@ -69,7 +69,8 @@ pub fn verdict_lines(report: &Report) -> String {
 /// Targets without a paper alias that `tfkd report` also reports (sensitivity studies).
 #[must_use]
 pub fn extra_targets() -> Vec<String> {
-    let aliased: Vec<String> = target::aliases().map(|a| a.aliases.into_values().collect()).unwrap_or_default();
+    let aliased: Vec<String> =
+        target::aliases().map(|a| a.aliases.into_values().flat_map(|t| t.names()).collect()).unwrap_or_default();
     let mut extra: Vec<String> = std::fs::read_dir(paths::experiments_dir())
         .into_iter()
         .flatten()
@@ -87,8 +88,8 @@ pub fn extra_targets() -> Vec<String> {
 
 /// Writes `results/README.md`: every target and profile folder with a report; returns its path.
 pub fn write_index() -> anyhow::Result<PathBuf> {
-    let alias_of: std::collections::BTreeMap<String, String> =
-        target::aliases().map(|a| a.aliases.into_iter().map(|(k, v)| (v, k)).collect()).unwrap_or_default();
+    let paper = target::aliases().unwrap_or_default();
+    let alias_of = |target: &str| Some(paper.aliases_of(target).join(", ")).filter(|a| !a.is_empty());
     let root = paths::results_dir();
     let mut targets: Vec<PathBuf> = std::fs::read_dir(&root)
         .with_context(|| format!("reading {}", root.display()))?
@@ -104,7 +105,7 @@ pub fn write_index() -> anyhow::Result<PathBuf> {
             std::fs::read_dir(&t).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
         profiles.sort();
         for p in profiles {
-            if let Some(e) = tfkd_report::index::entry(&p, alias_of.get(&name).cloned())? {
+            if let Some(e) = tfkd_report::index::entry(&p, alias_of(&name))? {
                 entries.push(e);
             }
         }

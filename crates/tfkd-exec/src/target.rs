@@ -29,7 +29,18 @@ pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The spec file of a target: a path to a spec, a name under experiments/, or a paper alias (table1…).
+/// The targets a name stands for: a paper alias's (`table4` → `dekd`, `dekd-tiny-imagenet`), else the name.
+#[must_use]
+pub fn targets(name: &str) -> Vec<String> {
+    let is_spec = PathBuf::from(name).is_file() || paths::experiments_dir().join(format!("{name}.yaml")).is_file();
+    match aliases().ok().and_then(|a| a.aliases.get(name).cloned()) {
+        Some(t) if !is_spec => t.names(),
+        _ => vec![name.to_string()],
+    }
+}
+
+/// The spec file of a target: a path to a spec, a name under experiments/, or a paper alias (table1…) that
+/// stands for one target ([`targets`] expands the others).
 pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     let direct = PathBuf::from(target);
     if direct.is_file() {
@@ -42,8 +53,11 @@ pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     if named.is_file() {
         return Ok(named);
     }
-    if let Some(name) = aliases().ok().and_then(|a| a.aliases.get(target).cloned()) {
-        return Ok(paths::experiments_dir().join(format!("{name}.yaml")));
+    if let Some(t) = aliases().ok().and_then(|a| a.aliases.get(target).cloned()) {
+        match t.names().as_slice() {
+            [one] => return Ok(paths::experiments_dir().join(format!("{one}.yaml"))),
+            many => bail!("{target} stands for several targets ({}): name one of them", many.join(", ")),
+        }
     }
     let mut known: Vec<String> = std::fs::read_dir(paths::experiments_dir())
         .map(|d| d.filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned())).collect())
@@ -63,20 +77,10 @@ pub fn results_dir(exp: &Experiment) -> PathBuf {
     paths::results_dir().join(&exp.name).join(&exp.profile)
 }
 
-/// The paper's table aliases (`experiments/paper.yaml`).
-#[derive(Debug, serde::Deserialize)]
-pub struct Aliases {
-    /// Whether the numbering was checked against the paper.
-    pub verified: bool,
-    /// Why not.
-    pub reason: String,
-    /// table1 → target name.
-    pub aliases: std::collections::BTreeMap<String, String>,
-}
-
-/// Reads `experiments/paper.yaml`.
-pub fn aliases() -> anyhow::Result<Aliases> {
+/// The paper's table aliases and numbers as `experiments/paper.yaml` holds them in the experiments folder in
+/// use (a project may keep its own).
+pub fn aliases() -> anyhow::Result<tfkd_spec::PaperFile> {
     let path = paths::experiments_dir().join("paper.yaml");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    tfkd_spec::paper::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }

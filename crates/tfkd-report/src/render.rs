@@ -48,11 +48,31 @@ fn ours(c: &CellReport) -> String {
 }
 
 fn paper(c: &CellReport, retrieved: bool) -> String {
-    let note = c.note.as_ref().map_or(String::new(), |n| format!(" [{n}]"));
+    let notes: Vec<&str> = c.paper.iter().filter_map(|p| p.note.as_deref()).chain(c.note.as_deref()).collect();
+    let note = if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join("; ")) };
     match &c.paper {
-        Some(p) => format!("{}{}{note}", p.text, c.paper_gain.map_or(String::new(), |g| format!(" ({})", signed(g)))),
+        Some(p) => {
+            // A printed gain is shown as printed; where the paper's own arithmetic differs, both.
+            let extra = match (p.gain, c.paper_gain_arithmetic) {
+                (Some(g), Some(a)) if (g - a).abs() > 0.005 => format!(" (printed; arithmetic {})", signed(a)),
+                (None, Some(a)) => format!(" ({})", signed(a)),
+                _ => String::new(),
+            };
+            format!("{}{extra}{note}", p.value_text())
+        }
         None if retrieved => format!("—{note}"),
         None => "not retrieved".into(),
+    }
+}
+
+/// How many runs stand behind the paper's cells, in words.
+#[must_use]
+pub fn paper_runs(runs: Option<u32>, basis: Option<&str>) -> String {
+    let basis = basis.filter(|b| *b != "stated").map_or(String::new(), |b| format!(" ({b})"));
+    match runs {
+        Some(1) => format!("a single run per cell{basis}"),
+        Some(n) => format!("mean ± sd over {n} runs{basis}"),
+        None => "runs per cell not stated (no ± printed)".into(),
     }
 }
 
@@ -66,10 +86,11 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
     }
     out += &format!(
         "Ours: {}, mean ± sample sd over n seeds; in parentheses the gain over the reference column, paired by seed; w: \
-         the per-example soft-target weight (below). Paper: the paper's numbers as printed ({}); in parentheses the \
-         gain computed from them.\n\n",
+         the per-example soft-target weight (below). Paper: the paper's numbers as printed ({}; {}); in parentheses \
+         its gain as printed, and where its own arithmetic gives another, both.\n\n",
         metric.describe(),
-        t.paper_source
+        t.paper_source,
+        paper_runs(t.paper_runs, t.paper_runs_basis.as_deref())
     );
     let columns: Vec<String> =
         t.rows.first().map(|r| r.cells.iter().map(|c| c.column.clone()).collect()).unwrap_or_default();
@@ -183,7 +204,7 @@ pub fn csv(t: &TableReport, agg: &Aggregate) -> Result<String, ReportError> {
             n.push(c.ours.map_or(0, |s| s.n as u32));
             gain.push(c.gain.map(|g| g.mean));
             paper_text.push(c.paper.as_ref().map(|p| p.text.clone()));
-            paper_mean.push(c.paper.as_ref().map(|p| p.mean));
+            paper_mean.push(c.paper.as_ref().and_then(|p| p.mean));
             paper_gain.push(c.paper_gain);
             soft_weight.push(c.soft_weight);
         }

@@ -2,35 +2,15 @@
 
 use serde::Serialize;
 use tfkd_analysis::stats::{close, greater, paired, Summary, Verdict};
-use tfkd_spec::{Experiment, Layout, PaperTable};
+use tfkd_spec::{ClaimDecl, ClaimOp, Experiment, Layout, PaperTable};
 
 use crate::{
     aggregate::{Aggregate, Measure, MeasureKind},
     RunRecord,
 };
 
-/// A number as the paper printed it: "71.05±0.16" or "75.87".
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PaperNumber {
-    /// As printed.
-    pub text: String,
-    /// Mean.
-    pub mean: f64,
-    /// The ± part, if printed.
-    pub sd: Option<f64>,
-}
-
-impl PaperNumber {
-    /// Parses "71.05±0.16", "71.05 ± 0.16" or "75.87".
-    #[must_use]
-    pub fn parse(text: &str) -> Option<PaperNumber> {
-        let (mean, sd) = match text.split_once('±') {
-            Some((m, s)) => (m.trim().parse().ok()?, Some(s.trim().parse().ok()?)),
-            None => (text.trim().parse().ok()?, None),
-        };
-        Some(PaperNumber { text: text.to_string(), mean, sd })
-    }
-}
+/// A number as the paper printed it (see [`tfkd_spec::Printed`]).
+pub use tfkd_spec::Printed as PaperNumber;
 
 /// One cell.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,8 +25,10 @@ pub struct CellReport {
     pub gain: Option<Summary>,
     /// The paper's value.
     pub paper: Option<PaperNumber>,
-    /// The paper's gain, computed from its values.
+    /// The paper's gain over the reference column: as printed where it printed one, else computed from its values.
     pub paper_gain: Option<f64>,
+    /// The paper's gain from its own arithmetic (value − reference value), where both values are printed.
+    pub paper_gain_arithmetic: Option<f64>,
     /// Extra text (the KD teacher's name).
     pub note: Option<String>,
     /// The entry whose runs fill the cell (absent for a teacher's accuracy).
@@ -121,6 +103,14 @@ pub struct TableReport {
     pub paper_source: String,
     /// Whether the paper's numbers were retrieved.
     pub paper_numbers: bool,
+    /// The paper's table number, when the spec mirrors one.
+    pub paper_table: Option<u32>,
+    /// The paper table's caption.
+    pub paper_caption: String,
+    /// Runs behind each paper cell (`None`: not stated).
+    pub paper_runs: Option<u32>,
+    /// Whether the paper states `paper_runs` or tfkd infers it.
+    pub paper_runs_basis: Option<String>,
     /// Rows.
     pub rows: Vec<RowReport>,
     /// Notes.
@@ -160,50 +150,6 @@ pub fn reference(layout: Layout, column: &str) -> Option<&'static str> {
     }
 }
 
-/// A checkable statement about two columns.
-#[derive(Debug, Clone, Copy)]
-pub struct Claim {
-    /// In words.
-    pub text: &'static str,
-    /// Column A.
-    pub a: &'static str,
-    /// Column B.
-    pub b: &'static str,
-    /// `None`: A > B; `Some(m)`: |A − B| ≤ m.
-    pub margin: Option<f64>,
-}
-
-/// The paper's claims for a layout.
-#[must_use]
-pub fn claims(layout: Layout) -> Vec<Claim> {
-    let gt = |text, a, b| Claim { text, a, b, margin: None };
-    match layout {
-        Layout::ReKd => vec![
-            gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"),
-            gt("normal KD student > its baseline", "normal_kd", "student_baseline"),
-        ],
-        Layout::DeKd => vec![gt("De-KD student > its baseline", "de_kd", "student_baseline")],
-        Layout::TfSelf => vec![
-            gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-            Claim {
-                text: "Tf-KD_self within 1 point of normal KD",
-                a: "tf_kd_self",
-                b: "normal_kd",
-                margin: Some(1.0),
-            },
-        ],
-        Layout::TfReg => {
-            vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")]
-        }
-        // The abstract's ImageNet sentence: Tf-KD improves on the baselines and beats label smoothing.
-        Layout::TfImagenet => vec![
-            gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-            gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"),
-            gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr"),
-        ],
-    }
-}
-
 /// Fills the paper table of `exp` from the aggregate (and, for teacher cells, from the records).
 #[must_use]
 pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[RunRecord]) -> TableReport {
@@ -224,6 +170,10 @@ pub fn build(exp: &Experiment, paper: &PaperTable, agg: &Aggregate, records: &[R
         paper_dataset: paper.dataset.clone(),
         paper_source: paper.source.clone(),
         paper_numbers: paper.numbers_retrieved,
+        paper_table: paper.table,
+        paper_caption: paper.caption.clone(),
+        paper_runs: paper.runs,
+        paper_runs_basis: paper.runs_basis.clone(),
         rows,
         notes: paper.notes.clone(),
         calibration: calibration_rows(exp, agg, records),
@@ -274,10 +224,12 @@ impl RowSource<'_> {
             .filter(|c| self.row.cells.contains_key(**c))
             .map(|&col| self.cell(layout, col))
             .collect();
-        let claims = claims(layout)
-            .into_iter()
-            .filter(|c| self.row.cells.contains_key(c.a) && self.row.cells.contains_key(c.b))
-            .map(|c| self.claim(&c))
+        let claims = self
+            .paper
+            .claims
+            .iter()
+            .filter(|c| self.row.cells.contains_key(&c.a) && self.row.cells.contains_key(&c.b))
+            .map(|c| self.claim(layout, c))
             .collect();
         RowReport { label: self.row.label.clone(), cells, claims }
     }
@@ -288,32 +240,55 @@ impl RowSource<'_> {
         let reference = reference(layout, col);
         let gain = reference.and_then(|r| Summary::of(&paired(&values, &self.values_of(r))));
         let paper_value = self.paper_of(col);
-        let paper_gain = reference.and_then(|r| Some(paper_value.as_ref()?.mean - self.paper_of(r)?.mean));
+        let arithmetic = reference.and_then(|r| Some(paper_value.as_ref()?.mean? - self.paper_of(r)?.mean?));
         let spec_cell = self.row.cells.get(col);
         CellReport {
             column: col.to_string(),
             values,
             ours,
             gain,
+            paper_gain: paper_value.as_ref().and_then(|p| p.gain).or(arithmetic),
+            paper_gain_arithmetic: arithmetic,
             paper: paper_value,
-            paper_gain,
             note: spec_cell.and_then(|c| c.paper_note.clone()),
             run: spec_cell.and_then(|c| c.run.clone()),
             soft_weight: spec_cell.and_then(|c| c.run.as_deref()).and_then(|id| soft_weight(self.exp, id)),
         }
     }
 
-    fn claim(&self, c: &Claim) -> ClaimReport {
-        let (a, b) = (self.values_of(c.a), self.values_of(c.b));
+    /// The paper's value of column `col` on a common scale: as printed, or (for a gain-only cell) its
+    /// reference column's value plus the printed gain.
+    fn paper_level(&self, layout: Layout, col: &str) -> Option<f64> {
+        let p = self.paper_of(col)?;
+        p.mean.or_else(|| Some(self.paper_of(reference(layout, col)?)?.mean? + p.gain?))
+    }
+
+    /// The paper's A − B for a claim: the printed gain when B is A's reference column, else the difference
+    /// of the two values.
+    fn paper_effect(&self, layout: Layout, c: &ClaimDecl) -> Option<f64> {
+        if reference(layout, &c.a) == Some(c.b.as_str()) {
+            if let Some(g) = self.paper_of(&c.a).and_then(|p| p.gain) {
+                return Some(g);
+            }
+        }
+        Some(self.paper_level(layout, &c.a)? - self.paper_level(layout, &c.b)?)
+    }
+
+    fn claim(&self, layout: Layout, c: &ClaimDecl) -> ClaimReport {
+        let (a, b) = (self.values_of(&c.a), self.values_of(&c.b));
         let diffs = paired(&a, &b);
         let diff = Summary::of(&diffs);
-        let paper_effect = self.paper_of(c.a).zip(self.paper_of(c.b)).map(|(a, b)| a.mean - b.mean);
-        let verdict = (!a.is_empty() && !b.is_empty()).then(|| match c.margin {
-            None => greater(&diffs, paper_effect),
-            Some(m) => close(&diffs, m),
+        let paper_effect = self.paper_effect(layout, c);
+        let verdict = (!a.is_empty() && !b.is_empty()).then(|| match (c.op, c.margin) {
+            (ClaimOp::Close, Some(m)) => close(&diffs, m),
+            (ClaimOp::Less, _) => {
+                let flipped: Vec<f64> = diffs.iter().map(|d| -d).collect();
+                greater(&flipped, paper_effect.map(|e| -e))
+            }
+            _ => greater(&diffs, paper_effect),
         });
         ClaimReport {
-            claim: c.text.to_string(),
+            claim: c.text.clone(),
             ci95: diff.and_then(|d| d.ci95()),
             mde: diff.and_then(|d| d.mde()),
             paper_effect,

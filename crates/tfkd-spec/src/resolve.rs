@@ -359,8 +359,10 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         }
     }
     check_cycles(&mut c, &entries);
-    if let Some(table) = &spec.paper {
+    let mut paper = spec.paper.clone();
+    if let Some(table) = &mut paper {
         check_paper(&mut c, table, &sweeps, &all_ids)?;
+        fill_paper(&mut c, table);
     }
     let slurm = c
         .layers::<SlurmPatch>(&[to_value(&spec.slurm), to_value(&prof.slurm), to_value(&sets.slurm)], "slurm")
@@ -378,7 +380,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         profiles: profiles.keys().cloned().collect(),
         paper_dataset,
         runs,
-        paper: spec.paper,
+        paper,
         sweeps,
         slurm,
     })
@@ -855,6 +857,45 @@ fn check_cycles(c: &mut Checker<'_>, entries: &[crate::schema::RunEntry]) {
                 break;
             }
             cur = next;
+        }
+    }
+}
+
+/// Fills the paper numbers of a table that names one (`paper.table`) and the layout's claims where the spec
+/// declares none; checks declared claims name columns of the layout.
+fn fill_paper(c: &mut Checker<'_>, table: &mut crate::PaperTable) {
+    match crate::paper::data() {
+        Ok(data) => {
+            for (path, message) in crate::paper::fill(table, data) {
+                c.fail(path, message);
+            }
+        }
+        Err(e) if table.table.is_some() => c.fail("paper.table", e.to_string()),
+        Err(_) => {}
+    }
+    let Some(layout) = table.layout else { return };
+    if table.claims.is_empty() {
+        table.claims = layout.claims();
+    }
+    for (i, claim) in table.claims.iter_mut().enumerate() {
+        for side in [&claim.a, &claim.b] {
+            if !layout.columns().contains(&side.as_str()) {
+                c.fail(
+                    format!("paper.claims[{i}]"),
+                    format!("'{side}' is not a column; columns are {:?}", layout.columns()),
+                );
+            }
+        }
+        if (claim.op == crate::ClaimOp::Close) != claim.margin.is_some() {
+            c.fail(format!("paper.claims[{i}]"), "give `margin` with `≈`, and only with it");
+        }
+        if claim.text.is_empty() {
+            let op = match claim.op {
+                crate::ClaimOp::Greater => ">",
+                crate::ClaimOp::Less => "<",
+                crate::ClaimOp::Close => "≈",
+            };
+            claim.text = format!("{} {op} {}", claim.a, claim.b);
         }
     }
 }

@@ -67,21 +67,108 @@ impl Layout {
     }
 }
 
+/// How a claim compares its two operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimOp {
+    /// A > B.
+    #[serde(rename = ">")]
+    Greater,
+    /// A < B.
+    #[serde(rename = "<")]
+    Less,
+    /// |A − B| ≤ margin.
+    #[serde(rename = "≈", alias = "~")]
+    Close,
+}
+
+/// A checkable statement about two cells of a row, declared by a spec or implied by its layout: the one
+/// declaration path for the paper's tables and users' own specs (docs/paper.md §1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimDecl {
+    /// The claim in words (default: "A op B").
+    #[serde(default)]
+    pub text: String,
+    /// Operand A: a column key of the row.
+    pub a: String,
+    /// The comparison.
+    pub op: ClaimOp,
+    /// Operand B: a column key of the row.
+    pub b: String,
+    /// For `≈`: the largest |A − B| (accuracy points) that still counts as close.
+    pub margin: Option<f64>,
+}
+
+impl ClaimDecl {
+    fn new(text: &str, a: &str, op: ClaimOp, b: &str, margin: Option<f64>) -> ClaimDecl {
+        ClaimDecl { text: text.into(), a: a.into(), op, b: b.into(), margin }
+    }
+}
+
+impl Layout {
+    /// The paper's claims for a layout: what every row of such a table asserts.
+    #[must_use]
+    pub fn claims(self) -> Vec<ClaimDecl> {
+        let gt = |text, a, b| ClaimDecl::new(text, a, ClaimOp::Greater, b, None);
+        match self {
+            Layout::ReKd => vec![
+                gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"),
+                gt("normal KD student > its baseline", "normal_kd", "student_baseline"),
+            ],
+            Layout::DeKd => vec![gt("De-KD student > its baseline", "de_kd", "student_baseline")],
+            Layout::TfSelf => vec![
+                gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
+                ClaimDecl::new(
+                    "Tf-KD_self within 1 point of normal KD",
+                    "tf_kd_self",
+                    ClaimOp::Close,
+                    "normal_kd",
+                    Some(1.0),
+                ),
+            ],
+            Layout::TfReg => {
+                vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")]
+            }
+            // The abstract's ImageNet sentence: Tf-KD improves on the baselines and beats label smoothing.
+            Layout::TfImagenet => vec![
+                gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
+                gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"),
+                gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr"),
+            ],
+        }
+    }
+}
+
 /// A paper table as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaperTable {
+    /// The paper's table number (`experiments/paper.yaml`): every paper number of the rows is filled from
+    /// there, and the rows must be the table's rows in its order.
+    pub table: Option<u32>,
     /// Layout (columns and claims); required once the `extends` chain is merged.
     pub layout: Option<Layout>,
-    /// The paper's dataset, for headers (e.g. "Tiny-ImageNet").
+    /// The paper's dataset, for headers (e.g. "Tiny-ImageNet"); with `table`, it picks the table's block.
     #[serde(default)]
     pub dataset: String,
-    /// Where the paper's numbers were taken from.
+    /// Where the paper's numbers were taken from (filled from `table`).
     #[serde(default)]
     pub source: String,
+    /// The table's caption (filled from `table`).
+    #[serde(default)]
+    pub caption: String,
+    /// Runs behind each paper cell (filled from `table`; `None`: not stated).
+    #[serde(default)]
+    pub runs: Option<u32>,
+    /// Whether the paper states `runs` or tfkd infers it (filled from `table`).
+    #[serde(default)]
+    pub runs_basis: Option<String>,
     /// Rows as in the paper.
     #[serde(default)]
     pub rows: Vec<PaperRow>,
+    /// The claims checked on every row; empty: the layout's claims ([`Layout::claims`]), filled by resolve.
+    #[serde(default)]
+    pub claims: Vec<ClaimDecl>,
     /// False when the paper's numbers for this table were not retrieved: the rows' `paper` values (e.g.
     /// inherited from a sibling table) are then not shown, and the paper column says so.
     #[serde(default = "yes")]
@@ -102,9 +189,12 @@ pub struct PaperRow {
 }
 
 /// One cell: which of our runs fills it and what the paper printed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cell {
+    /// Take the paper's number from this other table's row of the same label (Tab. 8's normal KD, shown
+    /// in Tab. 7's target).
+    pub from: Option<u32>,
     /// Our run (entry id) whose accuracy fills the cell.
     pub run: Option<String>,
     /// Fill the cell with the accuracy of the teacher weights this run used (De-KD's poor teacher).

@@ -50,14 +50,17 @@ fn main() -> ExitCode {
 fn spec_of(command: &Command) -> Option<(std::path::PathBuf, String, Vec<String>)> {
     match command {
         Command::Run { spec: target, args } | Command::Reproduce { target, args } => {
-            target::spec_path(target).ok().map(|p| (p, args.profile.clone(), args.sets.clone()))
+            first_spec(target).map(|p| (p, args.profile.clone(), args.sets.clone()))
         }
         Command::TrainOne(args) => Some((args.spec.clone(), args.profile.clone(), args.sets.clone())),
-        Command::Check { spec, profile, sets } => {
-            target::spec_path(spec).ok().map(|p| (p, profile.clone(), sets.clone()))
-        }
+        Command::Check { spec, profile, sets } => first_spec(spec).map(|p| (p, profile.clone(), sets.clone())),
         _ => None,
     }
+}
+
+/// The spec of the first target a name stands for (an alias's targets share their profiles' numerics).
+fn first_spec(name: &str) -> Option<std::path::PathBuf> {
+    target::targets(name).first().and_then(|t| target::spec_path(t).ok())
 }
 
 fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) -> Result<()> {
@@ -101,15 +104,23 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
                 eprintln!("index: {}", report::write_index()?.display());
             }
         }
-        Command::Reproduce { target, args } => reproduce(&target, &args, interrupt)?,
+        Command::Reproduce { target, args } => {
+            for t in target::targets(&target) {
+                reproduce(&target, &t, &args, Arc::clone(&interrupt))?;
+            }
+        }
         Command::Report { target, profile, metric } => run_report(target, &profile, metric)?,
         Command::Check { spec, profile, sets } => {
-            let exp = target::load(&target::spec_path(&spec)?, &profile, &sets)?;
-            print!("{}", tfkd_exec::check::check(&exp, interrupt)?);
+            for t in target::targets(&spec) {
+                let exp = target::load(&target::spec_path(&t)?, &profile, &sets)?;
+                print!("{}", tfkd_exec::check::check(&exp, Arc::clone(&interrupt))?);
+            }
         }
         Command::Status { target: None, .. } => println!("{}", status::status()?),
-        Command::Status { target: Some(t), profile } => {
-            print!("{}", status::target_status(&target::load(&target::spec_path(&t)?, &profile, &[])?)?);
+        Command::Status { target: Some(name), profile } => {
+            for t in target::targets(&name) {
+                print!("{}", status::target_status(&target::load(&target::spec_path(&t)?, &profile, &[])?)?);
+            }
         }
         Command::Clean { failed, damaged, temp } => {
             println!("{}", status::clean(status::Clean { failed, damaged, temp })?);
@@ -131,11 +142,13 @@ fn train(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result
     tfkd_exec::train::train(exp, &args.options(), interrupt, &mut progress)
 }
 
-fn reproduce(target: &str, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result<()> {
+/// Reproduces `target`, one of the targets the name the user gave (`asked`, e.g. an alias) stands for.
+fn reproduce(asked: &str, target: &str, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result<()> {
     let start = Instant::now();
     if let Ok(a) = target::aliases() {
-        if let Some(name) = a.aliases.get(target) {
-            eprintln!("{target} = {name} (table numbering verified: {}; {})", a.verified, a.reason.trim());
+        if let Some(names) = a.aliases.get(asked) {
+            let verified = if a.verified { "verified against the paper's full text" } else { "not verified" };
+            eprintln!("{asked} = {} (table numbering {verified})", names.names().join(", "));
         }
     }
     let exp = selected(target, args)?;
@@ -157,8 +170,12 @@ fn reproduce(target: &str, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result
 fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric) -> Result<()> {
     let all = target.is_none();
     let targets: Vec<String> = match target {
-        Some(t) => vec![t],
-        None => target::aliases()?.aliases.into_keys().chain(report::extra_targets()).collect(),
+        Some(t) => target::targets(&t),
+        None => {
+            let mut seen = std::collections::BTreeSet::new();
+            let aliased = target::aliases()?.aliases.into_values().flat_map(|t| t.names());
+            aliased.chain(report::extra_targets()).filter(|t| seen.insert(t.clone())).collect()
+        }
     };
     for t in targets {
         let exp = target::load(&target::spec_path(&t)?, profile, &[])?;
