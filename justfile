@@ -9,6 +9,14 @@ default:
 test: lint
     source scripts/env.sh && cargo test --workspace --all-targets
 
+# The fast tier, feedback on a change in minutes: formatting, every crate's unit tests, and the integration tests of
+# the crates that train nothing end to end (specs and the paper's numbers, losses against PyTorch's fixtures,
+# statistics, reports and their snapshots, the claims ledger, .pth files, names, I/O, records, Slurm scripts).
+# `just test` runs these and the training end-to-end tests, clippy and the lint; CI runs `just test`.
+test-fast:
+    cargo fmt --all --check
+    source scripts/env.sh && cargo test -q --workspace --lib --bins && cargo test -q -p tfkd-spec -p tfkd-losses -p tfkd-analysis -p tfkd-report -p tfkd-pth -p tfkd-names -p tfkd-io -p tfkd-records -p tfkd-slurm --test '*'
+
 # Formatting (rustfmt.toml), clippy with every warning an error (functions ≤ 80 lines), no import circles in a crate.
 lint:
     cargo fmt --all --check
@@ -147,7 +155,7 @@ rehearse-gpu:
         ${CARGO_TARGET_DIR:-target}/debug/tfkd data/cifar10-jpeg.tar.gz "$out" doctor smoke nan bench epoch array gpu
     # What the GPU day must bring back: the fit and every target's records and report.
     python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["args"] and p["epochs"], p' "$out/gpu-plan.json"
-    for t in table1 table4 table5 table6; do
+    for t in rekd-cifar10 dekd tf-kd-self-cifar100 tf-kd-reg-cifar100; do
         tar -tzf "$out/results-gpu-$t.tar.gz" | grep '/gpu/report.json' > /dev/null || { echo "no report in results-gpu-$t.tar.gz"; exit 1; }
     done
     # A second call given those tarballs resumes instead of starting over.
@@ -155,5 +163,5 @@ rehearse-gpu:
     RESUME_FROM=$out TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp2 ARRAY_JSON=$out/array-cpu.json GPU_EPOCHS=4 \
         scripts/gpu-check.sh --rehearse ${CARGO_TARGET_DIR:-target}/debug/tfkd data/cifar10-jpeg.tar.gz "$work/again" gpu \
         | tee "$work/again.log"
-    grep -q "gpu-table1: finished in an earlier call" "$work/again.log"
+    grep -q "gpu-rekd-cifar10: finished in an earlier call" "$work/again.log"
     echo "rehearsal: every step of the GPU day ran on the CPU"

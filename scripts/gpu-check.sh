@@ -7,20 +7,21 @@
 # bench (the training step vs PyTorch's); epoch (one real ResNet-18 epoch, fp32 and bf16, vs PyTorch's loop);
 # array (`tfkd bench array`: one run at a time, fused arrays of 2-16 and 4 packed processes of ResNet18,
 # MobileNetV2 and ShuffleNetV2 at width 1 on real images, beside PyTorch's loop; ~4 min);
-# gpu (the evidence: the gpu profile of table1, then of tables 4-6 as the budget allows; see fit below).
+# gpu (the evidence: the gpu profile of rekd-cifar10 (Tab. 2), then of dekd, tf-kd-self-cifar100 and
+# tf-kd-reg-cifar100 as the budget allows; see fit below).
 # Default: all but array and gpu, which each need a call of their own on a 10-minute device lease:
 #   scripts/gpu-check.sh BIN ARCHIVE OUT array      then      scripts/gpu-check.sh BIN ARCHIVE OUT gpu
 #
 # gpu fits the lease: GPU_BUDGET seconds of wall time for all its targets (default 480). It reads the array
 # step's result (OUT_DIR/array-gpu.json, or ARRAY_JSON) — else measures ResNet18's aggregate throughput now,
 # one run vs arrays vs packed processes — picks the faster mode, then the largest epoch count of
-# GPU_EPOCHS (default "15 10 6") whose estimated time for table1 fits the budget, and writes the choice and
+# GPU_EPOCHS (default "15 10 6") whose estimated time for rekd-cifar10 fits the budget, and writes the choice and
 # why to OUT_DIR/gpu-plan.json (every record also carries its epochs and array size). Each target's records
 # and report go to OUT_DIR/results-gpu-TARGET.tar.gz as soon as it finishes, so a call cut at its limit
 # still returns every finished target; RESUME_FROM=DIR (the tarballs of an earlier call, carried back in)
 # skips the targets already there.
 #
-# Epoch counts below 4 leave table4 invalid (its De-KD teachers give their epoch-4 snapshot), so it is
+# Epoch counts below 4 leave dekd invalid (its De-KD teachers give their epoch-4 snapshot), so it is
 # then skipped with that reason and the other targets go on.
 # --rehearse runs every step on the CPU with tiny sizes through the same code paths (arrays forced on with
 # train.array=4, packed processes, the fit, the report and the tarballs), so a bug in this script or in a
@@ -137,13 +138,13 @@ if want gpu; then # evidence: the gpu profile, fitted to the budget, each target
             --arrays $arrays --packed $packed --seconds $bench_seconds --out "$tmp/fit-array"
         array_json=$tmp/fit-array.json
     fi
-    "$bin" check table1 --profile gpu "${tiny[@]}" > "$tmp/fit-plan.txt" 2>&1
+    "$bin" check rekd-cifar10 --profile gpu "${tiny[@]}" > "$tmp/fit-plan.txt" 2>&1
     python3 scripts/gpu_fit.py "$array_json" "$tmp/fit-plan.txt" "$budget" "${GPU_EPOCHS:-15 10 6}" $rehearse \
         > "$out/gpu-plan.json" || { echo "   the fit failed"; failures=$((failures + 1)); }
     cat "$out/gpu-plan.json"
     read -r -a fit < <(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(" ".join(p["args"]))' "$out/gpu-plan.json")
     ran=0
-    for t in table1 table4 table5 table6; do
+    for t in rekd-cifar10 dekd tf-kd-self-cifar100 tf-kd-reg-cifar100; do
         if [ -n "${RESUME_FROM:-}" ] && [ -f "$RESUME_FROM/results-gpu-$t.tar.gz" ]; then
             echo "== gpu-$t: finished in an earlier call ($RESUME_FROM/results-gpu-$t.tar.gz)"
             cp "$RESUME_FROM/results-gpu-$t.tar.gz" "$out/"
@@ -155,8 +156,7 @@ if want gpu; then # evidence: the gpu profile, fitted to the budget, each target
         TFKD_RESULTS_DIR=$tmp/results-gpu TAIL=30 step gpu-$t $left "$bin" reproduce $t --profile gpu --device $dev \
             -q --yes "${tiny[@]}" "${fit[@]}" || continue
         # This target's records and report now, so a cut later still returns them.
-        target=$(sed -n "s/^$t = \([a-z0-9-]*\).*/\1/p" "$tmp/gpu-$t.log" | head -n 1)
-        tar -C "$tmp/results-gpu" -czf "$out/results-gpu-$t.tar.gz" "$target"
+        tar -C "$tmp/results-gpu" -czf "$out/results-gpu-$t.tar.gz" "$t"
         echo "   $out/results-gpu-$t.tar.gz"
     done
     [ $ran = 0 ] || TFKD_RESULTS_DIR=$tmp/results-gpu step gpu-index 60 "$bin" report --profile gpu

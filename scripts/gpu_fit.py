@@ -5,7 +5,7 @@ Usage: gpu_fit.py ARRAY_JSON CHECK_OUTPUT BUDGET_S "15 10 6" REHEARSE
 ARRAY_JSON is `tfkd bench array`'s report: aggregate img/s of one run at a time, fused arrays of A runs and
 N packed processes. CHECK_OUTPUT is what `tfkd check table1 --profile gpu` printed: its estimate, one run at a
 time, at the profile's own epoch count. The mode whose aggregate throughput is highest wins (for ResNet18, the
-slowest and most common model of table1); the estimate is divided by that speed-up and scaled to each epoch
+slowest and most common model of rekd-cifar10); the estimate is divided by that speed-up and scaled to each epoch
 count; the largest count whose table1 fits in 85% of the budget (the rest is start-up and the report) is
 chosen. Prints the plan as JSON: the choice, why, and the `--set`/`--jobs` arguments for `tfkd reproduce`.
 """

@@ -27,8 +27,27 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
     }
     // A record that does not parse is named with what is wrong, not taken for missing records.
     let records = tfkd_report::load_dir(&dir.join("runs"))?;
-    let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
-    let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
+    let (records, stale) = tfkd_report::record::current(exp, records);
+    let mut noted;
+    let exp = if stale.is_empty() {
+        exp
+    } else {
+        eprintln!(
+            "warning: {} record(s) in {} were trained with settings this spec no longer has and are left out: {}",
+            stale.len(),
+            dir.join("runs").display(),
+            stale.join(", ")
+        );
+        noted = exp.clone();
+        if let Some(paper) = &mut noted.paper {
+            paper.notes.push(format!(
+                "Left out: {} record(s) trained with settings this spec no longer has ({}).",
+                stale.len(),
+                stale.join(", ")
+            ));
+        }
+        &noted
+    };
     let soft_path = dir.join("soft_targets.json");
     let curve: Option<TeacherCurve> = match std::fs::read_to_string(&soft_path) {
         Ok(text) => Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", soft_path.display()))?),
@@ -115,5 +134,15 @@ pub fn write_index() -> anyhow::Result<PathBuf> {
     });
     let path = root.join("README.md");
     tfkd_io::write_atomic(&path, tfkd_report::index::markdown(&entries))?;
+    write_ledger()?;
+    Ok(path)
+}
+
+/// Writes `results/CLAIMS.md`, the claims ledger ([`tfkd_report::ledger`]); returns its path.
+pub fn write_ledger() -> anyhow::Result<PathBuf> {
+    let paper = target::aliases()?;
+    let targets = tfkd_report::ledger::collect(&paper, &|name| target::spec_path(name).ok(), &paths::results_dir())?;
+    let path = paths::results_dir().join("CLAIMS.md");
+    tfkd_io::write_atomic(&path, tfkd_report::ledger::markdown(&paper, &targets))?;
     Ok(path)
 }

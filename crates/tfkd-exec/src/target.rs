@@ -33,13 +33,13 @@ pub fn select(exp: &mut Experiment, only: &[String]) -> anyhow::Result<()> {
 #[must_use]
 pub fn targets(name: &str) -> Vec<String> {
     let is_spec = PathBuf::from(name).is_file() || paths::experiments_dir().join(format!("{name}.yaml")).is_file();
-    match aliases().ok().and_then(|a| a.aliases.get(name).cloned()) {
-        Some(t) if !is_spec => t.names(),
+    match aliases().ok().and_then(|a| a.targets_of(name)) {
+        Some(t) if !is_spec => t,
         _ => vec![name.to_string()],
     }
 }
 
-/// The spec file of a target: a path to a spec, a name under experiments/, or a paper alias (table1…) that
+/// The spec file of a target: a path to a spec, a name under experiments/, or a paper alias (table1…, fig3…) that
 /// stands for one target ([`targets`] expands the others).
 pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     let direct = PathBuf::from(target);
@@ -53,8 +53,8 @@ pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     if named.is_file() {
         return Ok(named);
     }
-    if let Some(t) = aliases().ok().and_then(|a| a.aliases.get(target).cloned()) {
-        match t.names().as_slice() {
+    if let Some(t) = aliases().ok().and_then(|a| a.targets_of(target)) {
+        match t.as_slice() {
             [one] => return Ok(paths::experiments_dir().join(format!("{one}.yaml"))),
             many => bail!("{target} stands for several targets ({}): name one of them", many.join(", ")),
         }

@@ -108,14 +108,70 @@ pub fn figures(
             ],
             metric,
         )),
-        Layout::TfSelf => out.extend(first_run_row.map(|r| self_curves(t, records, r, &run_of))),
+        Layout::TfSelf => {
+            // Fig. 4 is MobileNetV2's; another row where MobileNetV2 was not run.
+            let mobilenet = (0..t.rows.len()).find(|&r| t.rows[r].label == "MobileNetV2" && Some(r) == first_run_row);
+            out.extend(mobilenet.or(first_run_row).map(|r| self_curves(t, records, r, &run_of)));
+        }
         Layout::DeKd => out.extend(first_run_row.map(|r| dekd_scatter(t, records, r, &run_of, metric))),
     }
     out.extend(verdicts(t));
     out.extend(reliability(records, metric));
     out.extend(confidence(records, metric));
     out.extend(teacher.map(|tc| kd_vs_lsr(tc, SoftSettings::of(records))));
+    if t.layout == Layout::TfReg {
+        out.extend(virtual_teacher_figure(SoftSettings::of(records).a));
+    }
     out
+}
+
+/// The paper's figure `n` as read from its chart, if transcribed.
+fn paper_figure(n: u32) -> Option<&'static tfkd_spec::paper::PaperFigure> {
+    tfkd_spec::paper::data().ok()?.figure(n)
+}
+
+/// The paper's Fig. 3: its virtual teacher at τ = 20 on 10 classes (C6 correct) as the paper draws it, beside
+/// the distribution the official code feeds the loss, `softmax(p^d/τ)` (docs/paper.md §3.4), and LSR's u(k).
+fn virtual_teacher_figure(a: f64) -> Option<Figure> {
+    let paper = paper_figure(3)?;
+    let (k, tau, correct) = (10, 20.0, 5);
+    let code = soft::virtual_teacher(a, tau, k);
+    let per_class = |f: &dyn Fn(usize) -> f64| (0..k).map(|c| (c as f64, f(c), 0.0)).collect::<Vec<_>>();
+    let drawn = |c: usize| {
+        paper
+            .series
+            .iter()
+            .filter(|s| s.name.starts_with("virtual teacher"))
+            .find_map(|s| s.x.iter().position(|&x| x == (c + 1) as f64).map(|i| s.y[i]))
+    };
+    let mut fig = Figure::new(
+        "fig3-virtual-teacher",
+        format!("Fig. 3: the virtual teacher at τ = {tau} on {k} classes (a = {a}) against LSR's u(k)"),
+        Kind::Bars,
+        "class (C6 correct)",
+        "probability",
+    );
+    fig.categories = (1..=k).map(|c| format!("C{c}")).collect();
+    fig.series = vec![
+        Series {
+            name: "the paper's Fig. 3 (read from its chart, approximate)".into(),
+            points: per_class(&|c| drawn(c).unwrap_or(f64::NAN)),
+        },
+        Series {
+            name: format!("as the official code feeds it: softmax(p^d/τ), a = {a}, τ = {tau}"),
+            points: per_class(&|c| if c == correct { code.true_class } else { code.other }),
+        },
+        Series { name: "LSR's u(k) = 1/K".into(), points: per_class(&|_| 1.0 / k as f64) },
+    ];
+    fig.caption = Some(format!(
+        "The paper draws {:.3} on the correct class; the official code's softmax(p^d/τ) gives {:.4} there and {:.4} \
+         elsewhere: at τ = {tau} the virtual teacher the code trains with is within {:.4} of LSR's u(k).",
+        drawn(correct).unwrap_or(f64::NAN),
+        code.true_class,
+        code.other,
+        code.true_class - 1.0 / k as f64
+    ));
+    Some(fig)
 }
 
 /// Tf-KD_self: test accuracy by epoch of row `r`'s baseline, Tf-KD_self and normal KD.
@@ -132,19 +188,42 @@ fn self_curves(
         })
         .filter(|s| !s.points.is_empty())
         .collect();
-    Figure {
+    let mut fig = Figure {
         stem: "tf-kd-self".into(),
         title: format!("Tf-KD_self: test accuracy by epoch ({})", t.rows[r].label),
         kind: Kind::Lines,
-        x_label: "epoch".into(),
-        y_label: "test accuracy (%), mean over seeds".into(),
+        x_label: "fraction of the training schedule (epoch / epochs)".into(),
+        y_label: "test accuracy (%), mean ± sd over seeds".into(),
         categories: Vec::new(),
         series,
         hlines: Vec::new(),
         log_x: false,
         diagonal: false,
         caption: None,
+    };
+    // On a fraction of the schedule, so a short profile's curves sit beside the paper's 200 epochs.
+    let baseline = run_of(r, "baseline");
+    let epochs =
+        records.iter().find(|x| baseline.as_deref() == Some(x.config.id.as_str())).map(|x| x.config.train.epochs);
+    for p in fig.series.iter_mut().flat_map(|s| &mut s.points) {
+        p.0 /= f64::from(epochs.unwrap_or(1).max(1));
     }
+    if let Some(paper) = paper_figure(4).filter(|_| t.rows[r].label == "MobileNetV2") {
+        let total = f64::from(paper.epochs.unwrap_or(200));
+        fig.title = format!("Fig. 4: {} test accuracy by epoch, Tf-KD_self vs normal KD vs baseline", t.rows[r].label);
+        for s in &paper.series {
+            fig.series.push(Series {
+                name: format!("paper: {} (read from its chart)", s.name),
+                points: s.x.iter().zip(&s.y).map(|(x, y)| (x / total, *y, 0.0)).collect(),
+            });
+        }
+        fig.caption = Some(format!(
+            "{} (the paper's values are approximate, on CIFAR100 over {total} epochs; ours on this profile's data and \
+             schedule: compare the shapes, not the levels).",
+            paper.caption
+        ));
+    }
+    fig
 }
 
 /// De-KD: row `r`'s student taught by each teacher snapshot, against the snapshot's accuracy.
@@ -279,7 +358,7 @@ pub fn method_label(kind: &str) -> &str {
 fn verdicts(t: &TableReport) -> Option<Figure> {
     let mut fig = Figure::new(
         "verdicts",
-        format!("Where the paper holds: {}", t.title),
+        format!("Verdicts per claim: {}", t.title),
         Kind::Intervals,
         "gain (accuracy points): ours, mean and 95% interval; × the paper's",
         "",

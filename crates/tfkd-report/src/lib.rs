@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod figure;
 pub mod figures;
 pub mod index;
+pub mod ledger;
 pub mod record;
 pub mod render;
 pub mod sweep;
@@ -46,6 +47,9 @@ pub enum ReportError {
         /// What went wrong.
         message: String,
     },
+    /// A spec did not resolve.
+    #[error("invalid spec: {0}")]
+    Spec(String),
     /// The spec has no paper table.
     #[error("target {0} has no `paper` section to report")]
     NoTable(String),

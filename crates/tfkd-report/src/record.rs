@@ -80,3 +80,24 @@ pub fn load_dir(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
         })
         .collect()
 }
+
+/// The records of `exp`: those whose run id is the one the spec gives their settings now (planned with the
+/// data hash they trained on), and the labels of the others — records of settings the spec no longer has
+/// (a changed recipe, teacher or dataset), which must never be reported as this spec's.
+#[must_use]
+pub fn current(exp: &tfkd_spec::Experiment, records: Vec<RunRecord>) -> (Vec<RunRecord>, Vec<String>) {
+    let mut plans: std::collections::BTreeMap<String, Vec<tfkd_spec::PlannedRun>> = Default::default();
+    let (mut kept, mut stale) = (Vec::new(), Vec::new());
+    for r in records {
+        if !exp.runs.iter().any(|c| c.label() == r.label) {
+            continue;
+        }
+        let plan = plans.entry(r.data_hash.clone()).or_insert_with(|| tfkd_spec::plan(exp, &r.data_hash));
+        if plan.iter().any(|p| p.config.label() == r.label && p.run_id == r.run_id) {
+            kept.push(r);
+        } else {
+            stale.push(r.label);
+        }
+    }
+    (kept, stale)
+}

@@ -33,7 +33,9 @@ pub const WEIGHT_RULE: &str = "w: the per-example weight the loss puts on its so
 α·T²·multiplier/K′ for KD, Re-KD, De-KD and Tf-KD_self (multiplier 1 except for Tf-KD_self), α·multiplier/K′ for \
 Tf-KD_reg (no T²: its temperature softens only the virtual teacher), where K′ is the class count the official \
 elementwise-mean KL divides by (the paper's classes under a substitution); ε for LSR. The hard label keeps 1 − α \
-(1 − ε for LSR). A w far above 1 lets the soft target dominate the label.";
+(1 − ε for LSR). w is the soft term's weight, not its pull: at temperature T the KL's gradient on the logits is \
+1/T of its weight times the gap between the softened distributions, so a w above 1 does not by itself let the soft \
+target outweigh the label.";
 
 fn ours(c: &CellReport) -> String {
     match c.ours {

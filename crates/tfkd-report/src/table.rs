@@ -43,6 +43,10 @@ pub struct CellReport {
 pub struct ClaimReport {
     /// The claim in words.
     pub claim: String,
+    /// Its operand A (a column key).
+    pub a: String,
+    /// Its operand B (a column key).
+    pub b: String,
     /// Paired differences (A − B) summarised.
     pub diff: Option<Summary>,
     /// 95% CI of the mean difference.
@@ -289,6 +293,8 @@ impl RowSource<'_> {
         });
         ClaimReport {
             claim: c.text.clone(),
+            a: c.a.clone(),
+            b: c.b.clone(),
             ci95: diff.and_then(|d| d.ci95()),
             mde: diff.and_then(|d| d.mde()),
             paper_effect,

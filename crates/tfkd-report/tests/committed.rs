@@ -15,9 +15,8 @@ fn repo() -> PathBuf {
 fn report_from(results: &Path, target: &str) -> tfkd_report::Report {
     let exp = tfkd_spec::load(&repo().join("experiments").join(format!("{target}.yaml")), "quick", &[]).unwrap();
     let dir = results.join(target).join("quick");
-    let records = load_dir(&dir.join("runs")).unwrap();
-    let keep: Vec<String> = exp.runs.iter().map(|r| r.label()).collect();
-    let records: Vec<_> = records.into_iter().filter(|r| keep.contains(&r.label)).collect();
+    let (records, stale) = tfkd_report::record::current(&exp, load_dir(&dir.join("runs")).unwrap());
+    assert!(stale.is_empty(), "{target}: records of settings the spec no longer has: {stale:?}");
     assert_eq!(records.len(), exp.runs.len(), "{target}: every planned run has a committed record");
     let curve = std::fs::read_to_string(dir.join("soft_targets.json")).ok().map(|t| serde_json::from_str(&t).unwrap());
     build(&exp, &records, Metric::BestTest, curve.as_ref()).unwrap()
@@ -41,18 +40,19 @@ fn changed_lines(a: &str, b: &str) -> Vec<String> {
 /// The index entries of the paper targets under `results`; with `redact`, without the provenance columns
 /// (commit, machine, date, estimate), which a regeneration changes without changing any number.
 fn index_entries(results: &Path, redact: bool) -> Vec<tfkd_report::index::Entry> {
-    let aliases = [
-        ("rekd-cifar10", "table1"),
-        ("rekd-cifar100", "table2"),
-        ("rekd-tiny-imagenet", "table3"),
-        ("dekd", "table4"),
-        ("tf-kd-self-cifar100", "table5"),
-        ("tf-kd-reg-cifar100", "table6"),
-    ];
+    let paper = tfkd_spec::paper::data().unwrap();
+    let aliases: Vec<(String, String)> = paper
+        .aliases
+        .values()
+        .flat_map(tfkd_spec::Targets::names)
+        .map(|t| (t.clone(), paper.aliases_of(&t).join(", ")))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
     aliases
         .iter()
         .filter_map(|(target, alias)| {
-            tfkd_report::index::entry(&results.join(target).join("quick"), Some((*alias).to_string())).unwrap()
+            tfkd_report::index::entry(&results.join(target).join("quick"), Some(alias.clone())).unwrap()
         })
         .map(|mut e| {
             if redact {
@@ -97,6 +97,34 @@ fn dekd() {
 }
 
 #[test]
+fn dekd_tiny_imagenet() {
+    check("dekd-tiny-imagenet");
+}
+
+#[test]
+fn tf_kd_self_tiny_imagenet() {
+    check("tf-kd-self-tiny-imagenet");
+}
+
+#[test]
+fn tf_kd_reg_tiny_imagenet() {
+    check("tf-kd-reg-tiny-imagenet");
+}
+
+/// The claims ledger regenerates from the committed records into the committed `results/CLAIMS.md`.
+#[test]
+fn claims_ledger() {
+    let paper = tfkd_spec::paper::data().unwrap();
+    let spec_of = |name: &str| Some(repo().join("experiments").join(format!("{name}.yaml")));
+    let targets = tfkd_report::ledger::collect(paper, &spec_of, &repo().join("results")).unwrap();
+    assert_eq!(targets.len(), 11, "one per target of table1…table11");
+    let md = tfkd_report::ledger::markdown(paper, &targets);
+    insta::assert_snapshot!("claims-ledger", md);
+    let committed = std::fs::read_to_string(repo().join("results/CLAIMS.md")).unwrap();
+    assert_eq!(committed, md, "results/CLAIMS.md is stale; run `tfkd report`");
+}
+
+#[test]
 fn tf_kd_self_cifar100() {
     check("tf-kd-self-cifar100");
 }
@@ -131,7 +159,7 @@ fn tf_kd_reg_sensitivity() {
 fn results_index() {
     let root = repo().join("results");
     let entries = index_entries(&root, true);
-    assert_eq!(entries.len(), 6, "every paper target has committed quick results");
+    assert_eq!(entries.len(), 9, "every paper target with a quick profile has committed quick results");
     insta::assert_snapshot!("results-index", tfkd_report::index::markdown(&entries));
     let committed = std::fs::read_to_string(root.join("README.md")).unwrap();
     let md = tfkd_report::index::markdown(&index_entries(&root, false));

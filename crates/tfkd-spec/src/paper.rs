@@ -19,6 +19,7 @@ pub const PAPER_YAML: &str = include_str!("../../../experiments/paper.yaml");
 #[serde(deny_unknown_fields)]
 pub struct PaperFile {
     /// Whether the numbering and numbers were checked against the paper's full text.
+    #[serde(default)]
     pub verified: bool,
     /// What they were checked against (or why not).
     #[serde(default)]
@@ -29,6 +30,44 @@ pub struct PaperFile {
     /// Every table block as printed.
     #[serde(default)]
     pub tables: Vec<PaperTableData>,
+    /// `fig4` → the target whose report draws the figure.
+    #[serde(default)]
+    pub figure_aliases: BTreeMap<String, String>,
+    /// The figures' values as read from the paper's charts.
+    #[serde(default)]
+    pub figures: Vec<PaperFigure>,
+}
+
+/// A figure of the paper, its values read from the chart (approximate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperFigure {
+    /// The paper's figure number.
+    pub figure: u32,
+    /// What it shows, in tfkd's words.
+    pub caption: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// A horizontal reference (the baseline), where drawn.
+    pub baseline: Option<f64>,
+    /// The schedule's length, for a figure over epochs.
+    pub epochs: Option<u32>,
+    /// Its series as read.
+    pub series: Vec<PaperSeries>,
+}
+
+/// One series of a paper figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperSeries {
+    /// Legend entry.
+    pub name: String,
+    /// x values.
+    pub x: Vec<f64>,
+    /// y values, one per x.
+    pub y: Vec<f64>,
 }
 
 /// One target or several (a table with one block per dataset).
@@ -169,6 +208,11 @@ pub fn data() -> Result<&'static PaperFile, PaperDataError> {
 /// When it does not parse or a cell is not a printed number.
 pub fn parse(text: &str) -> Result<PaperFile, PaperDataError> {
     let file: PaperFile = serde_yaml::from_str(text).map_err(|e| PaperDataError(e.to_string()))?;
+    for f in &file.figures {
+        if let Some(s) = f.series.iter().find(|s| s.x.len() != s.y.len() || s.x.is_empty()) {
+            return Err(PaperDataError(format!("Fig. {}, series '{}': x and y differ in length", f.figure, s.name)));
+        }
+    }
     for t in &file.tables {
         for row in &t.rows {
             for (col, cell) in &row.cells {
@@ -212,6 +256,18 @@ impl PaperFile {
         })
     }
 
+    /// The targets an alias stands for (`table4` → two, `fig4` → one); `None` for a name that is no alias.
+    #[must_use]
+    pub fn targets_of(&self, alias: &str) -> Option<Vec<String>> {
+        self.aliases.get(alias).map(Targets::names).or_else(|| self.figure_aliases.get(alias).map(|t| vec![t.clone()]))
+    }
+
+    /// The paper's figure `n`, if transcribed.
+    #[must_use]
+    pub fn figure(&self, n: u32) -> Option<&PaperFigure> {
+        self.figures.iter().find(|f| f.figure == n)
+    }
+
     /// The aliases whose targets include `target` (`table7`, `table8` for one that serves both).
     #[must_use]
     pub fn aliases_of(&self, target: &str) -> Vec<String> {
@@ -221,7 +277,7 @@ impl PaperFile {
             .filter(|(_, t)| t.names().iter().any(|n| n == target))
             .map(|(a, _)| a.clone())
             .collect();
-        v.sort_by_key(|a| (a.len(), a.clone()));
+        v.sort_by_key(|a| (a.starts_with("fig"), a.len(), a.clone()));
         v
     }
 }

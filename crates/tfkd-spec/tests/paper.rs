@@ -183,3 +183,18 @@ fn every_cited_section_of_docs_paper_md_exists() {
     }
     assert!(checked > 50, "only {checked} citations found");
 }
+
+/// `fig3` and `fig4` name targets whose reports draw them: Tf-KD_reg's (the virtual teacher) and Tf-KD_self's
+/// (MobileNetV2 over epochs), and the paper's values for each are transcribed.
+#[test]
+fn figure_aliases_name_the_targets_that_draw_them() {
+    let data = paper::data().unwrap();
+    for (alias, layout, figure) in [("fig3", tfkd_spec::Layout::TfReg, 3), ("fig4", tfkd_spec::Layout::TfSelf, 4)] {
+        let target = &data.figure_aliases[alias];
+        let exp = load(&repo().join("experiments").join(format!("{target}.yaml")), "quick", &[]).unwrap();
+        assert_eq!(exp.paper.as_ref().and_then(|p| p.layout), Some(layout), "{alias} → {target}");
+        assert!(data.figure(figure).is_some_and(|f| !f.series.is_empty()), "Fig. {figure} transcribed");
+    }
+    let fig4 = data.figure(4).unwrap();
+    assert!(fig4.series.iter().all(|s| s.x.last() == Some(&200.0)), "Fig. 4 spans the 200 epochs");
+}

@@ -146,9 +146,9 @@ fn train(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result
 fn reproduce(asked: &str, target: &str, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result<()> {
     let start = Instant::now();
     if let Ok(a) = target::aliases() {
-        if let Some(names) = a.aliases.get(asked) {
+        if let Some(names) = a.targets_of(asked) {
             let verified = if a.verified { "verified against the paper's full text" } else { "not verified" };
-            eprintln!("{asked} = {} (table numbering {verified})", names.names().join(", "));
+            eprintln!("{asked} = {} (table numbering {verified})", names.join(", "));
         }
     }
     let exp = selected(target, args)?;
@@ -178,7 +178,12 @@ fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric
         }
     };
     for t in targets {
-        let exp = target::load(&target::spec_path(&t)?, profile, &[])?;
+        let path = target::spec_path(&t)?;
+        if all && !target::load(&path, "paper", &[]).is_ok_and(|e| e.profiles.iter().any(|p| p == profile)) {
+            println!("{t}: no profile {profile}; skipped");
+            continue;
+        }
+        let exp = target::load(&path, profile, &[])?;
         if target::results_dir(&exp).join("runs").is_dir() {
             let (_, dir) = report::report(&exp, metric)?;
             println!("{t}: {} → {}", exp.name, dir.display());
