@@ -12,6 +12,9 @@ use crate::{
     train::{RunOptions, Sizing},
 };
 
+/// `check` answers in seconds: settings not yet measured here are estimated from their FLOPs.
+const FROM_FLOPS: estimate::Unmeasured = estimate::Unmeasured::FromFlops;
+
 /// `tfkd check`: validates a spec, lists its resolved runs and estimates their time here.
 pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<String> {
     let mut out = format!("{} — {} [profile {}]\n", exp.name, exp.title, exp.profile);
@@ -42,11 +45,14 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
     let ctx = context(&opts.device, interrupt)?;
     let Sizing { jobs, per_run, .. } = Sizing::of(exp, &opts, ctx.device);
     out += &match engine::plan(exp, &paths::data_dir(), &ctx.cache_dir) {
-        Ok(plan) => format!("{}\n", estimate::estimate(&plan.runs, estimate::Sizes::of(&plan), &ctx, jobs, per_run)?),
+        Ok(plan) => format!(
+            "{}\n",
+            estimate::estimate(&plan.runs, estimate::Sizes::of(&plan), &ctx, (jobs, per_run), FROM_FLOPS)?
+        ),
         Err(e) => match exp.runs.first().and_then(|r| estimate::Sizes::official(&r.data)) {
             Some(sizes) => format!(
                 "{} — with the official dataset size; the data is not here yet ({})\n",
-                estimate::estimate(&tfkd_spec::plan(exp, "not-loaded"), sizes, &ctx, jobs, per_run)?,
+                estimate::estimate(&tfkd_spec::plan(exp, "not-loaded"), sizes, &ctx, (jobs, per_run), FROM_FLOPS)?,
                 tfkd_io::chain(&e).lines().next().unwrap_or_default()
             ),
             None => format!("no estimate: the data cannot be loaded here ({})\n", tfkd_io::chain(&e)),

@@ -31,7 +31,7 @@ pub const CONFIRM_ABOVE_SECONDS: f64 = 3.0 * 3600.0;
 const PER_RUN_OVERHEAD: f64 = 2.0;
 
 /// Measured speeds of one model setting.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Speed {
     /// Training images per second (forward, backward, SGD step).
     pub train_img_per_s: f64,
@@ -84,6 +84,8 @@ pub struct Estimate {
     pub jobs: usize,
     /// Settings measured now (not found in the cache).
     pub measured_now: usize,
+    /// Settings not measured here, estimated from their FLOPs against ResNet-18's measured speed.
+    pub from_flops: usize,
     /// The slowest setting: its description and training speed.
     pub slowest: Option<(String, f64)>,
     /// Seconds estimated for each run left, by label (`id@seed`), one run alone.
@@ -100,6 +102,7 @@ impl Estimate {
             runs: 0,
             jobs,
             measured_now: 0,
+            from_flops: 0,
             slowest: None,
             per_run: Default::default(),
             flops: None,
@@ -130,6 +133,14 @@ impl std::fmt::Display for Estimate {
         if self.measured_now > 0 {
             write!(f, " ({} setting(s) measured just now, cached for next time)", self.measured_now)?;
         }
+        if self.from_flops > 0 {
+            write!(
+                f,
+                "; {} setting(s) not measured here yet, estimated from their FLOPs against ResNet-18's speed measured \
+                 here (depthwise models run slower per FLOP; `run` measures them before training)",
+                self.from_flops
+            )?;
+        }
         Ok(())
     }
 }
@@ -154,14 +165,24 @@ fn run_seconds(
     PER_RUN_OVERHEAD + f64::from(c.train.epochs) * per_epoch
 }
 
+/// How an estimate gets the speed of a setting it has not measured on this machine yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmeasured {
+    /// Measure it now (a few training steps; seconds to minutes for the paper's models on a CPU) and cache it.
+    Measure,
+    /// Estimate it from its FLOPs against ResNet-18's speed measured here (one short probe, cached): `check`
+    /// answers in seconds on any machine.
+    FromFlops,
+}
+
 /// Estimates what is left of `runs` (teachers first) on splits of `sizes`, with `jobs` jobs at once and
 /// `threads` libtorch threads per run (0: all cores).
 pub fn estimate(
     runs: &[PlannedRun],
     sizes: Sizes,
     ctx: &Context,
-    jobs: usize,
-    threads: usize,
+    (jobs, threads): (usize, usize),
+    unmeasured: Unmeasured,
 ) -> anyhow::Result<Estimate> {
     let path = cache_path();
     let mut cache = Cache::read(&path);
@@ -188,22 +209,27 @@ pub fn estimate(
     }
     let teacher: Vec<Option<usize>> =
         runs.iter().map(|p| p.teacher_id.as_ref().and_then(|t| runs.iter().position(|q| &q.run_id == t))).collect();
-    let mut measured_now = 0;
+    let (mut measured_now, mut from_flops) = (0, 0);
     let needed: std::collections::BTreeSet<usize> =
         left.iter().flat_map(|&i| std::iter::once(i).chain(teacher[i])).collect();
+    let mut estimated = std::collections::BTreeMap::new();
     for p in needed.iter().map(|&i| &runs[i]) {
-        let k = key(p);
-        if let std::collections::btree_map::Entry::Vacant(slot) = cache.speeds.entry(k) {
-            let c = &p.config;
-            slot.insert(measure(
-                c.model,
-                c.model_options.width,
-                c.train.batch_size,
-                sizes.classes,
-                threads,
-                ctx.device,
-            )?);
+        let (k, c) = (key(p), &p.config);
+        if cache.speeds.contains_key(&k) || estimated.contains_key(&k) {
+            continue;
+        }
+        if unmeasured == Unmeasured::Measure {
+            let speed =
+                measure(c.model, c.model_options.width, c.train.batch_size, sizes.classes, threads, ctx.device)?;
+            cache.speeds.insert(k, speed);
             measured_now += 1;
+        } else {
+            let (reference, measured) = reference_flop_rate(ctx, threads, &mut cache)?;
+            measured_now += usize::from(measured);
+            let per_image = 3.0 * model_flops(c.model, c.model_options.width, sizes.classes)?;
+            let train = reference / per_image;
+            estimated.insert(k, Speed { train_img_per_s: train, eval_img_per_s: 3.0 * train });
+            from_flops += 1;
         }
     }
     let augment = if ctx.device.is_cuda() {
@@ -221,7 +247,8 @@ pub fn estimate(
     if measured_now > 0 {
         cache.write(&path)?;
     }
-    let speed_of = |p: &PlannedRun| cache.speeds[&key(p)];
+    let speed_of =
+        |p: &PlannedRun| cache.speeds.get(&key(p)).or_else(|| estimated.get(&key(p))).copied().unwrap_or_default();
     let costs: Vec<f64> = (0..runs.len())
         .map(|i| if left.contains(&i) { run_seconds(runs, sizes, &runs[i], &speed_of, augment) } else { 0.0 })
         .collect();
@@ -236,6 +263,7 @@ pub fn estimate(
         runs: left.len(),
         jobs,
         measured_now,
+        from_flops,
         slowest,
         per_run,
         flops: None,
@@ -280,10 +308,29 @@ fn by_flops(
         runs: left.len(),
         jobs,
         measured_now,
+        from_flops: 0,
         slowest: None,
         per_run: flops.per_run.clone(),
         flops: Some(flops),
     })
+}
+
+/// FLOP/s of training here: ResNet-18's measured training speed (width 1, batch 128, 10 classes; measured now
+/// and cached when missing, the `bool`) times its training FLOPs per 32×32 image (3 × forward).
+fn reference_flop_rate(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<(f64, bool)> {
+    let key = format!("{} | resnet18 w1 batch 128 threads {threads} k10", machine(ctx));
+    let measured = !cache.speeds.contains_key(&key);
+    if measured {
+        cache.speeds.insert(key.clone(), measure(Arch::ResNet18, 1.0, 128, 10, threads, ctx.device)?);
+    }
+    Ok((cache.speeds[&key].train_img_per_s * 3.0 * model_flops(Arch::ResNet18, 1.0, 10)?, measured))
+}
+
+/// Forward FLOPs of one 32×32 image through `arch` at `width` with `classes` outputs.
+fn model_flops(arch: Arch, width: f64, classes: usize) -> anyhow::Result<f64> {
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let net = tfkd_models::Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(classes as i64) })?;
+    Ok(net.flops(32, 32, Device::Cpu) as f64)
 }
 
 /// Training and forward speed of one setting on a probe batch of at most 32 random images.

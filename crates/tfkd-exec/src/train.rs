@@ -171,7 +171,13 @@ fn estimate_first(
     sizing: Sizing,
     yes: bool,
 ) -> anyhow::Result<Option<tfkd_report::timing::Estimate>> {
-    let estimate = estimate::estimate(&plan.runs, estimate::Sizes::of(plan), ctx, sizing.jobs, sizing.per_run)?;
+    let estimate = estimate::estimate(
+        &plan.runs,
+        estimate::Sizes::of(plan),
+        ctx,
+        (sizing.jobs, sizing.per_run),
+        estimate::Unmeasured::Measure,
+    )?;
     if !estimate::confirm(&estimate, &exp.profile, ctx.device, yes)? {
         bail!("not started: {} would take about {} here", exp.name, estimate::human(estimate.seconds));
     }

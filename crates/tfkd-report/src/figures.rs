@@ -226,7 +226,9 @@ fn self_curves(
     fig
 }
 
-/// De-KD: row `r`'s student taught by each teacher snapshot, against the snapshot's accuracy.
+/// De-KD: row `r`'s student taught by each teacher snapshot, against the snapshot's accuracy, one series per
+/// teacher architecture; on the CIFAR-100 block, the paper's Fig. 2 beside it (MobileNetV2 taught by ResNet18
+/// and ResNeXt29 snapshots, read from its chart).
 fn dekd_scatter(
     t: &TableReport,
     records: &[RunRecord],
@@ -237,31 +239,45 @@ fn dekd_scatter(
     let base_id = run_of(r, "student_baseline").unwrap_or_default();
     let arch = records.iter().find(|x| x.config.id == base_id).map(|x| x.config.model);
     let model = arch.map(|a| a.to_string()).unwrap_or_default();
-    let mut ids: Vec<String> = records
+    let students: Vec<&RunRecord> =
+        records.iter().filter(|x| Some(x.config.model) == arch && x.teacher_test_acc.is_some()).collect();
+    let teacher_model = |x: &RunRecord| {
+        let id = x.config.teacher.clone().unwrap_or_default();
+        records.iter().find(|q| q.config.id == id).map_or(id, |q| q.config.model.to_string())
+    };
+    let mut teachers: Vec<String> = students.iter().map(|x| teacher_model(x)).collect();
+    teachers.sort();
+    teachers.dedup();
+    let mut series: Vec<Series> = teachers
         .iter()
-        .filter(|x| Some(x.config.model) == arch && x.teacher_test_acc.is_some())
-        .map(|x| x.config.id.clone())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    let points = ids
-        .iter()
-        .filter_map(|id| {
-            let runs: Vec<&RunRecord> = records.iter().filter(|x| &x.config.id == id).collect();
-            let tx =
-                Summary::of(&runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>())?;
-            let sy = Summary::of(&runs.iter().filter_map(|x| metric.of(x)).collect::<Vec<_>>())?;
-            Some((tx.mean, sy.mean, sy.sd))
+        .map(|teacher| {
+            let mut ids: Vec<&str> =
+                students.iter().filter(|x| &teacher_model(x) == teacher).map(|x| x.config.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut points: Vec<(f64, f64, f64)> = ids
+                .iter()
+                .filter_map(|id| {
+                    let runs: Vec<&&RunRecord> = students.iter().filter(|x| x.config.id == *id).collect();
+                    let tx = Summary::of(
+                        &runs.iter().filter_map(|x| x.teacher_test_acc.map(|a| 100.0 * a)).collect::<Vec<_>>(),
+                    )?;
+                    let sy = Summary::of(&runs.iter().filter_map(|x| metric.of(x)).collect::<Vec<_>>())?;
+                    Some((tx.mean, sy.mean, sy.sd))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Series { name: format!("{model} taught by {teacher} snapshots"), points }
         })
         .collect();
-    Figure {
+    let mut fig = Figure {
         stem: "de-kd".into(),
         title: format!("De-KD: {model} student vs the accuracy of its teacher"),
         kind: Kind::Scatter,
         x_label: "teacher test accuracy (%) — teacher snapshots at several epochs".into(),
         y_label: y_label(metric),
         categories: Vec::new(),
-        series: vec![Series { name: format!("{model} taught by the teacher"), points }],
+        series: Vec::new(),
         hlines: cell_summary(t, r, "student_baseline")
             .map(|s| (format!("{model} baseline"), s.mean))
             .into_iter()
@@ -269,7 +285,24 @@ fn dekd_scatter(
         log_x: false,
         diagonal: false,
         caption: None,
+    };
+    if let Some(paper) = paper_figure(2).filter(|_| t.paper_dataset == "CIFAR-100" && model == "mobilenetv2") {
+        fig.title = format!("Fig. 2: De-KD, {model} vs the accuracy of its poorly-trained teacher");
+        for s in &paper.series {
+            series.push(Series {
+                name: format!("paper: {} (read from its chart)", s.name),
+                points: s.x.iter().zip(&s.y).map(|(x, y)| (*x, *y, 0.0)).collect(),
+            });
+        }
+        fig.hlines.extend(paper.baseline.map(|b| ("paper: MobileNetV2 baseline".to_string(), b)));
+        fig.caption = Some(format!(
+            "{} (the paper's points are approximate, on CIFAR100 after 200 epochs; ours on this profile's data and \
+             schedule: compare the shapes, not the levels).",
+            paper.caption
+        ));
     }
+    fig.series = series;
+    fig
 }
 
 /// The virtual teacher's `a` and LSR's ε and spread as the target's runs used them (from their resolved

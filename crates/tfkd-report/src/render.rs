@@ -94,6 +94,18 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
         t.paper_source,
         paper_runs(t.paper_runs, t.paper_runs_basis.as_deref())
     );
+    let dropped: Vec<&str> =
+        t.rows.iter().filter(|r| r.claims.iter().all(|c| c.verdict.is_none())).map(|r| r.label.as_str()).collect();
+    if !dropped.is_empty() {
+        out += &format!(
+            "This profile runs {} of the table's {} rows; not run here: {}.\n\n",
+            t.rows.len() - dropped.len(),
+            t.rows.len(),
+            dropped.join("; ")
+        );
+    }
+    // A verdict against a single-run paper cell says so.
+    let single = if t.paper_runs == Some(1) { ", paper: 1 run" } else { "" };
     let columns: Vec<String> =
         t.rows.first().map(|r| r.cells.iter().map(|c| c.column.clone()).collect()).unwrap_or_default();
     let claim_names: Vec<String> =
@@ -126,10 +138,11 @@ pub fn markdown(t: &TableReport, metric: Metric) -> String {
                 Some(c) => match (c.verdict, c.diff, c.ci95) {
                     (Some(v), Some(d), Some((lo, hi))) => {
                         let mde = c.mde.map_or(String::new(), |m| format!(", MDE {m:.2}"));
-                        out += &format!(" **{}** (Δ {}, CI [{lo:.2}, {hi:.2}]{mde}) |", v.describe(), signed(d.mean))
+                        let d = signed(d.mean);
+                        out += &format!(" **{}** (Δ {d}, CI [{lo:.2}, {hi:.2}]{mde}{single}) |", v.describe());
                     }
                     (Some(v), Some(d), None) => {
-                        out += &format!(" **{}** (Δ {}, n={}) |", v.describe(), signed(d.mean), d.n)
+                        out += &format!(" **{}** (Δ {}, n={}{single}) |", v.describe(), signed(d.mean), d.n)
                     }
                     _ => out += " not run |",
                 },

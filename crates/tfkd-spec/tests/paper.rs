@@ -184,12 +184,17 @@ fn every_cited_section_of_docs_paper_md_exists() {
     assert!(checked > 50, "only {checked} citations found");
 }
 
-/// `fig3` and `fig4` name targets whose reports draw them: Tf-KD_reg's (the virtual teacher) and Tf-KD_self's
-/// (MobileNetV2 over epochs), and the paper's values for each are transcribed.
+/// `fig2`, `fig3` and `fig4` name targets whose reports draw them: De-KD's (students of teacher snapshots),
+/// Tf-KD_reg's (the virtual teacher) and Tf-KD_self's (MobileNetV2 over epochs); the paper's values are transcribed.
 #[test]
 fn figure_aliases_name_the_targets_that_draw_them() {
     let data = paper::data().unwrap();
-    for (alias, layout, figure) in [("fig3", tfkd_spec::Layout::TfReg, 3), ("fig4", tfkd_spec::Layout::TfSelf, 4)] {
+    let figures = [
+        ("fig2", tfkd_spec::Layout::DeKd, 2),
+        ("fig3", tfkd_spec::Layout::TfReg, 3),
+        ("fig4", tfkd_spec::Layout::TfSelf, 4),
+    ];
+    for (alias, layout, figure) in figures {
         let target = &data.figure_aliases[alias];
         let exp = load(&repo().join("experiments").join(format!("{target}.yaml")), "quick", &[]).unwrap();
         assert_eq!(exp.paper.as_ref().and_then(|p| p.layout), Some(layout), "{alias} → {target}");
