@@ -78,7 +78,7 @@ fn paper_table(exp: &Experiment) -> String {
         out += &format!("  {}\n", row.label);
         for col in layout.columns() {
             let Some(cell) = row.cells.get(*col) else { continue };
-            let entry = cell.run.as_ref().map(|r| r.as_str()).or(cell.teacher_of.as_deref());
+            let entry = cell.run.as_deref().or(cell.teacher_of.as_deref());
             let ours = match entry {
                 Some(id) if exp.runs.iter().any(|r| r.id == id) => id.to_string(),
                 Some(id) => format!("{id}, not in this profile"),

@@ -209,29 +209,11 @@ pub fn estimate(
     }
     let teacher: Vec<Option<usize>> =
         runs.iter().map(|p| p.teacher_id.as_ref().and_then(|t| runs.iter().position(|q| &q.run_id == t))).collect();
-    let (mut measured_now, mut from_flops) = (0, 0);
     let needed: std::collections::BTreeSet<usize> =
         left.iter().flat_map(|&i| std::iter::once(i).chain(teacher[i])).collect();
-    let mut estimated = std::collections::BTreeMap::new();
-    for p in needed.iter().map(|&i| &runs[i]) {
-        let (k, c) = (key(p), &p.config);
-        if cache.speeds.contains_key(&k) || estimated.contains_key(&k) {
-            continue;
-        }
-        if unmeasured == Unmeasured::Measure {
-            let speed =
-                measure(c.model, c.model_options.width, c.train.batch_size, sizes.classes, threads, ctx.device)?;
-            cache.speeds.insert(k, speed);
-            measured_now += 1;
-        } else {
-            let (reference, measured) = reference_flop_rate(ctx, threads, &mut cache)?;
-            measured_now += usize::from(measured);
-            let per_image = 3.0 * model_flops(c.model, c.model_options.width, sizes.classes)?;
-            let train = reference / per_image;
-            estimated.insert(k, Speed { train_img_per_s: train, eval_img_per_s: 3.0 * train });
-            from_flops += 1;
-        }
-    }
+    let needed: Vec<(String, &PlannedRun)> = needed.iter().map(|&i| (key(&runs[i]), &runs[i])).collect();
+    let Unknown { estimated, measured_now, from_flops } =
+        speeds_of_unknown(&needed, sizes, ctx, threads, unmeasured, &mut cache)?;
     let augment = if ctx.device.is_cuda() {
         0.0 // overlapped with the GPU's work by the loader threads
     } else {
@@ -313,6 +295,46 @@ fn by_flops(
         per_run: flops.per_run.clone(),
         flops: Some(flops),
     })
+}
+
+/// The settings of a plan the throughput cache does not hold yet: measured (and cached) or estimated from FLOPs.
+struct Unknown {
+    /// Speeds estimated from FLOPs, by cache key (not cached: they were not measured).
+    estimated: std::collections::BTreeMap<String, Speed>,
+    /// Settings measured now.
+    measured_now: usize,
+    /// Settings estimated from FLOPs.
+    from_flops: usize,
+}
+
+fn speeds_of_unknown(
+    needed: &[(String, &PlannedRun)],
+    sizes: Sizes,
+    ctx: &Context,
+    threads: usize,
+    unmeasured: Unmeasured,
+    cache: &mut Cache,
+) -> anyhow::Result<Unknown> {
+    let mut out = Unknown { estimated: std::collections::BTreeMap::new(), measured_now: 0, from_flops: 0 };
+    for (k, p) in needed {
+        let c = &p.config;
+        if cache.speeds.contains_key(k) || out.estimated.contains_key(k) {
+            continue;
+        }
+        if unmeasured == Unmeasured::Measure {
+            let speed =
+                measure(c.model, c.model_options.width, c.train.batch_size, sizes.classes, threads, ctx.device)?;
+            cache.speeds.insert(k.clone(), speed);
+            out.measured_now += 1;
+        } else {
+            let (reference, measured) = reference_flop_rate(ctx, threads, cache)?;
+            out.measured_now += usize::from(measured);
+            let train = reference / (3.0 * model_flops(c.model, c.model_options.width, sizes.classes)?);
+            out.estimated.insert(k.clone(), Speed { train_img_per_s: train, eval_img_per_s: 3.0 * train });
+            out.from_flops += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// FLOP/s of training here: ResNet-18's measured training speed (width 1, batch 128, 10 classes; measured now

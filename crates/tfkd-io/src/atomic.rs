@@ -70,6 +70,7 @@ pub fn write_atomic_if<E: std::error::Error + 'static>(
     write: impl FnOnce(&Path) -> Result<(), E>,
     commit: &dyn Fn() -> bool,
 ) -> Result<bool, AtomicError<E>> {
+    refuse_special(path)?;
     let tmp = temp::path_for(path);
     let result = (|| {
         write(&tmp).map_err(AtomicError::Write)?;
@@ -91,6 +92,29 @@ pub fn write_atomic_if<E: std::error::Error + 'static>(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Refuses a destination that exists and is not a regular file (followed through links): renaming over a
+/// device node, a FIFO, a socket or a folder would replace it (a block device's bytes would land on a disk if
+/// written in place instead), so neither is done and the error says what is there.
+fn refuse_special(path: &Path) -> Result<(), IoError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+    let t = meta.file_type();
+    let what = match () {
+        () if t.is_file() => return Ok(()),
+        () if t.is_dir() => "a folder",
+        () if t.is_fifo() => "a FIFO",
+        () if t.is_char_device() => "a character device",
+        () if t.is_block_device() => "a block device",
+        () if t.is_socket() => "a socket",
+        () => "not a regular file",
+    };
+    Err(IoError {
+        op: "refusing to replace",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(format!("{what}, not a regular file: give the path of a file to write")),
+    })
 }
 
 #[cfg(test)]
@@ -120,6 +144,40 @@ mod tests {
         assert!(matches!(err, AtomicError::Write(_)));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is gone");
+    }
+
+    /// A FIFO, a folder and character nodes with /dev/null's and /dev/full's numbers (1:3, 1:7), all made in a
+    /// temporary folder — never /dev itself — are refused and left as they were.
+    #[test]
+    fn special_destinations_are_refused_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success(), "mkfifo");
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        let mut cases = vec![(fifo, "a FIFO"), (folder, "a folder")];
+        // Device nodes need root (CI and these machines run as root); elsewhere the FIFO and folder cases stand.
+        for (name, minor) in [("null", "3"), ("full", "7")] {
+            let node = dir.path().join(name);
+            let made = std::process::Command::new("mknod").arg(&node).args(["c", "1", minor]).status();
+            if made.is_ok_and(|s| s.success()) {
+                cases.push((node, "a character device"));
+            }
+        }
+        let entries = cases.len();
+        for (path, what) in cases {
+            let before = std::fs::metadata(&path).unwrap().file_type();
+            let err = write_atomic(&path, "bytes").unwrap_err();
+            let msg = crate::chain(&err);
+            assert!(msg.starts_with(&format!("refusing to replace {}: {what}", path.display())), "{msg}");
+            let after = std::fs::metadata(&path).unwrap().file_type();
+            assert_eq!(
+                (before.is_fifo(), before.is_dir(), before.is_char_device()),
+                (after.is_fifo(), after.is_dir(), after.is_char_device())
+            );
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), entries, "no temporary file left");
     }
 
     #[test]

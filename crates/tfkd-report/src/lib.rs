@@ -36,6 +36,14 @@ pub enum ReportError {
         /// What the parser said.
         source: serde_json::Error,
     },
+    /// A run record whose values no training writes, or a second record of one run.
+    #[error("{}: {message}", path.display())]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// polars failed.
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),

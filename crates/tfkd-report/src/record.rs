@@ -64,7 +64,40 @@ impl Metric {
     }
 }
 
-/// Reads every `*.json` record in `dir`, sorted by label.
+/// What is wrong with a record's values: an accuracy outside [0, 1], a loss that is not finite, an epoch beyond
+/// the record's own schedule — values no training writes, which a report must not draw or aggregate.
+fn out_of_range(r: &RunRecord) -> Option<String> {
+    let s = &r.summary;
+    let accuracies =
+        [("summary.best_test_acc", Some(s.best_test_acc)), ("summary.last_test_acc", Some(s.last_test_acc))]
+            .into_iter()
+            .chain([("summary.test_at_best_val", s.test_at_best_val), ("teacher_test_acc", r.teacher_test_acc)])
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .chain(r.metrics.iter().flat_map(|m| {
+                let e = m.epoch;
+                [("train_acc", Some(m.train_acc)), ("test_acc", Some(m.test_acc)), ("val_acc", m.val_acc)]
+                    .into_iter()
+                    .filter_map(move |(k, v)| Some((format!("metrics[epoch {e}].{k}"), v?)))
+            }));
+    for (field, v) in accuracies {
+        if !(0.0..=1.0).contains(&v) {
+            return Some(format!("{field} = {v} is not an accuracy in [0, 1]"));
+        }
+    }
+    for m in &r.metrics {
+        for (k, v) in [("train_loss", m.train_loss), ("train_ce", m.train_ce), ("test_loss", m.test_loss)] {
+            if !v.is_finite() {
+                return Some(format!("metrics[epoch {}].{k} = {v} is not finite", m.epoch));
+            }
+        }
+    }
+    let epochs = r.config.train.epochs;
+    (s.epochs > epochs || s.best_test_epoch > epochs || r.metrics.iter().any(|m| m.epoch > epochs))
+        .then(|| format!("an epoch beyond the {epochs} its settings train for"))
+}
+
+/// Reads every `*.json` record in `dir`, sorted by label. A record whose values are out of range, or a second
+/// record of the same run (a copy under another name would count as another seed), is an error naming the files.
 pub fn load_dir(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
     let entries = std::fs::read_dir(dir).map_err(tfkd_io::IoError::new("reading", dir))?;
     let mut paths: Vec<PathBuf> = entries
@@ -72,13 +105,21 @@ pub fn load_dir(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).map_err(tfkd_io::IoError::new("reading", &p))?;
-            serde_json::from_str(&text).map_err(|source| ReportError::BadRecord { path: p.clone(), source })
-        })
-        .collect()
+    let mut records: Vec<(PathBuf, RunRecord)> = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(tfkd_io::IoError::new("reading", &p))?;
+        let r: RunRecord =
+            serde_json::from_str(&text).map_err(|source| ReportError::BadRecord { path: p.clone(), source })?;
+        if let Some(message) = out_of_range(&r) {
+            return Err(ReportError::BadValue { path: p, message });
+        }
+        if let Some((first, _)) = records.iter().find(|(_, q)| q.label == r.label) {
+            let message = format!("a second record of run {} ({}), beside {}", r.label, r.run_id, first.display());
+            return Err(ReportError::BadValue { path: p, message });
+        }
+        records.push((p, r));
+    }
+    Ok(records.into_iter().map(|(_, r)| r).collect())
 }
 
 /// The records of `exp`: those whose run id is the one the spec gives their settings now (planned with the

@@ -29,6 +29,12 @@ use crate::{
 /// above 10 turn the loss into NaN within the first steps, which is better said before any work.
 pub const MAX_LR: f64 = 10.0;
 
+/// The largest batch a spec may ask for.
+pub const MAX_BATCH: usize = 65_536;
+
+/// The largest temperature a spec may ask for (the paper's largest is 40).
+pub const MAX_TEMPERATURE: f64 = 1000.0;
+
 /// A resolved experiment under one profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
@@ -726,6 +732,20 @@ fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> TrainConfig {
         train.lr,
         &format!("is too large: at most {MAX_LR} (the official recipe uses 0.1; such a rate turns the loss into NaN at once)"),
     );
+    if train.lr <= MAX_LR && train.base_lr() > MAX_LR {
+        c.fail(
+            p("lr"),
+            format!(
+                "{} becomes {} at batch {} (lr_batch_scaling: lr × batch/128), above the largest usable {MAX_LR}",
+                train.lr,
+                train.base_lr(),
+                train.batch_size
+            ),
+        );
+    }
+    if train.batch_size > MAX_BATCH {
+        c.fail(p("batch_size"), format!("{} is more than {MAX_BATCH} images in one step", train.batch_size));
+    }
     c.range((0.0..1.0).contains(&train.momentum), &p("momentum"), train.momentum, "must lie in [0, 1)");
     c.range(train.weight_decay >= 0.0, &p("weight_decay"), train.weight_decay, "must be >= 0");
     c.range(train.gamma > 0.0 && train.gamma <= 1.0, &p("gamma"), train.gamma, "must lie in (0, 1]");
@@ -767,6 +787,12 @@ fn check_method(c: &mut Checker<'_>, m: &Method, at: &str) {
     }
     if let Some(t) = temperature {
         c.range(t > 0.0 && t.is_finite(), &p("temperature"), t, "must be > 0");
+        c.range(
+            t <= MAX_TEMPERATURE,
+            &p("temperature"),
+            t,
+            "is too large: above 1000 softmax(z/T) is uniform in float precision",
+        );
     }
 }
 

@@ -150,6 +150,8 @@ fn error_messages() {
         ("bad source in the spec, replaced by the profile", BASE.replace("source: tiny-imagenet", "source: imagenet22k"), "smoke", vec![]),
         ("unknown model", BASE.replace("model: mobilenetv2, method: { kind: baseline }", "model: mobilenet_v3, method: { kind: baseline }"), "paper", vec![]),
         ("learning rate far too large", BASE.replace("lr: 0.1", "lr: 1.0e30"), "paper", vec![]),
+        ("values out of range after derivation", BASE.to_string(), "paper", vec!["train.lr=5", "train.batch_size=100000000", "train.epochs=3"]),
+        ("temperature far too large", BASE.replace("temperature: 6", "temperature: 1.0e308"), "paper", vec![]),
         ("snapshot beyond the teacher's epochs", BASE.replace("teacher_snapshot: { epoch: 1 }", "teacher_snapshot: { epoch: 3 }"), "smoke", vec![]),
         ("empty spec", String::new(), "quick", vec![]),
         ("no profiles", BASE[..BASE.find("profiles:").unwrap()].to_string(), "quick", vec![]),

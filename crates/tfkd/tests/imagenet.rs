@@ -80,9 +80,9 @@ fn the_imagenet_targets_run_end_to_end_on_an_ilsvrc_folder() {
     let reg = std::fs::read_to_string(home.path().join("results/tf-kd-reg-imagenet/paper/table.md"))
         .unwrap_or_else(|e| panic!("{e}\n{t11}"));
     assert!(reg.contains("76.38 (+0.51) (printed; arithmetic +0.61)"), "{reg}");
+    let reg_records = records(&home.path().join("results/tf-kd-reg-imagenet/paper/runs"));
     let records = records(&results.join("runs"));
     assert_eq!(records.len(), 3, "one run per entry and seed");
-    let reg_records = records(&home.path().join("results/tf-kd-reg-imagenet/paper/runs"));
     assert_eq!(reg_records.len(), 3);
     let base =
         |rs: &[serde_json::Value]| rs.iter().find(|r| r["config"]["id"] == "base-resnet18").unwrap()["run_id"].clone();
