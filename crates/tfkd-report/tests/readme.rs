@@ -157,3 +157,27 @@ fn the_number_check_can_fail() {
     let err = check(&wrong).unwrap_err();
     assert!(err.contains("16.89") && err.contains("dekd"), "{err}");
 }
+
+/// The front page's "What the ledger says today" quotes only numbers of the committed ledger: each number in
+/// that section must stand in `results/CLAIMS.md` as written.
+#[test]
+fn the_front_page_quotes_the_ledger() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let heading = "## What the ledger says today";
+    let start = readme.find(heading).expect("README has the ledger section");
+    let body = &readme[start + heading.len()..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    let ledger = std::fs::read_to_string(repo().join("results/CLAIMS.md")).unwrap();
+    let tokens = |text: &str| -> Vec<String> {
+        text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == '−'))
+            .map(|t| t.trim_matches(|c| c == '.' || c == '-' || c == '+' || c == '−').to_string())
+            .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
+            .collect()
+    };
+    let held = tokens(&ledger);
+    let quoted: Vec<String> = tokens(body).into_iter().filter(|t| !t.starts_with("table") && t.len() > 1).collect();
+    assert!(quoted.len() >= 5, "the section quotes the ledger: {body}");
+    for t in &quoted {
+        assert!(held.contains(t), "README's ledger section quotes {t}, which results/CLAIMS.md does not hold");
+    }
+}
