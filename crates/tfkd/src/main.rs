@@ -169,6 +169,7 @@ fn reproduce(asked: &str, target: &str, args: &RunArgs, interrupt: Arc<AtomicBoo
 
 fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric) -> Result<()> {
     let all = target.is_none();
+    let asked = target.clone().unwrap_or_default();
     let targets: Vec<String> = match target {
         Some(t) => target::targets(&t),
         None => {
@@ -178,17 +179,19 @@ fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric
         }
     };
     for t in targets {
+        // Named as asked: `table3: rekd-tiny-imagenet → …`.
+        let shown = if all { t.clone() } else { asked.clone() };
         let path = target::spec_path(&t)?;
         if all && !target::load(&path, "paper", &[]).is_ok_and(|e| e.profiles.iter().any(|p| p == profile)) {
-            println!("{t}: no profile {profile}; skipped");
+            println!("{shown}: no profile {profile}; skipped");
             continue;
         }
         let exp = target::load(&path, profile, &[])?;
         if target::results_dir(&exp).join("runs").is_dir() {
             let (_, dir) = report::report(&exp, metric)?;
-            println!("{t}: {} → {}", exp.name, dir.display());
+            println!("{shown}: {} → {}", exp.name, dir.display());
         } else {
-            println!("{t}: {} has no records for profile {profile}; skipped", exp.name);
+            println!("{shown}: {} has no records for profile {profile}; skipped", exp.name);
         }
     }
     if all {
