@@ -4,6 +4,7 @@
 //! This crate depends on serde only — no libtorch — so `tfkd check`, CI and reports can validate and
 //! expand specs anywhere. Model names are checked by the caller against the model zoo.
 
+pub mod claims;
 pub mod config;
 pub mod error;
 pub mod graph;
@@ -12,14 +13,15 @@ pub mod resolve;
 pub mod schema;
 pub mod select;
 
+pub use claims::{ClaimDecl, ClaimOp};
 pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};
 pub use graph::{plan, run_id, PlannedRun};
 pub use paper::{PaperFile, Printed, Targets};
 pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
 pub use schema::{
-    ArrayMode, Cell, ClaimDecl, ClaimOp, ExternalTeacher, KlReduction, Layout, Method, PaperRow, PaperTable,
-    RegVariant, SlurmPatch, Snapshot, SpecFile, Spread, TeacherRef,
+    ArrayMode, Cell, ExternalTeacher, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, SlurmPatch,
+    Snapshot, SpecFile, Spread, TeacherRef,
 };
 pub use select::with_teachers;
 pub use tfkd_names as names;

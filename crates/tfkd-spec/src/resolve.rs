@@ -887,41 +887,15 @@ fn check_cycles(c: &mut Checker<'_>, entries: &[crate::schema::RunEntry]) {
     }
 }
 
-/// Fills the paper numbers of a table that names one (`paper.table`) and the layout's claims where the spec
-/// declares none; checks declared claims name columns of the layout.
+/// Fills the paper numbers of a table that names one (`paper.table`, [`crate::paper::fill`]) and settles its
+/// claims ([`crate::claims::settle`]).
 fn fill_paper(c: &mut Checker<'_>, table: &mut crate::PaperTable) {
-    match crate::paper::data() {
-        Ok(data) => {
-            for (path, message) in crate::paper::fill(table, data) {
-                c.fail(path, message);
-            }
-        }
-        Err(e) if table.table.is_some() => c.fail("paper.table", e.to_string()),
-        Err(_) => {}
-    }
-    let Some(layout) = table.layout else { return };
-    if table.claims.is_empty() {
-        table.claims = layout.claims();
-    }
-    for (i, claim) in table.claims.iter_mut().enumerate() {
-        for side in [&claim.a, &claim.b] {
-            if !layout.columns().contains(&side.as_str()) {
-                c.fail(
-                    format!("paper.claims[{i}]"),
-                    format!("'{side}' is not a column; columns are {:?}", layout.columns()),
-                );
-            }
-        }
-        if (claim.op == crate::ClaimOp::Close) != claim.margin.is_some() {
-            c.fail(format!("paper.claims[{i}]"), "give `margin` with `≈`, and only with it");
-        }
-        if claim.text.is_empty() {
-            let op = match claim.op {
-                crate::ClaimOp::Greater => ">",
-                crate::ClaimOp::Less => "<",
-                crate::ClaimOp::Close => "≈",
-            };
-            claim.text = format!("{} {op} {}", claim.a, claim.b);
-        }
+    let numbers = match crate::paper::data() {
+        Ok(data) => crate::paper::fill(table, data),
+        Err(e) if table.table.is_some() => vec![("paper.table".into(), e.to_string())],
+        Err(_) => Vec::new(),
+    };
+    for (path, message) in numbers.into_iter().chain(crate::claims::settle(table)) {
+        c.fail(path, message);
     }
 }

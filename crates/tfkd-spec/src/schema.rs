@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::claims::ClaimDecl;
 use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Numerics, Precision, SourceName};
 
 /// One YAML file: shared defaults or an experiment.
@@ -63,78 +65,6 @@ impl Layout {
             Layout::TfSelf => &["baseline", "tf_kd_self", "normal_kd"],
             Layout::TfReg => &["baseline", "tf_kd_reg", "normal_kd", "lsr"],
             Layout::TfImagenet => &["baseline", "tf_kd_self", "tf_kd_reg", "normal_kd", "lsr"],
-        }
-    }
-}
-
-/// How a claim compares its two operands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ClaimOp {
-    /// A > B.
-    #[serde(rename = ">")]
-    Greater,
-    /// A < B.
-    #[serde(rename = "<")]
-    Less,
-    /// |A − B| ≤ margin.
-    #[serde(rename = "≈", alias = "~")]
-    Close,
-}
-
-/// A checkable statement about two cells of a row, declared by a spec or implied by its layout: the one
-/// declaration path for the paper's tables and users' own specs (docs/paper.md §1.0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClaimDecl {
-    /// The claim in words (default: "A op B").
-    #[serde(default)]
-    pub text: String,
-    /// Operand A: a column key of the row.
-    pub a: String,
-    /// The comparison.
-    pub op: ClaimOp,
-    /// Operand B: a column key of the row.
-    pub b: String,
-    /// For `≈`: the largest |A − B| (accuracy points) that still counts as close.
-    pub margin: Option<f64>,
-}
-
-impl ClaimDecl {
-    fn new(text: &str, a: &str, op: ClaimOp, b: &str, margin: Option<f64>) -> ClaimDecl {
-        ClaimDecl { text: text.into(), a: a.into(), op, b: b.into(), margin }
-    }
-}
-
-impl Layout {
-    /// The paper's claims for a layout: what every row of such a table asserts.
-    #[must_use]
-    pub fn claims(self) -> Vec<ClaimDecl> {
-        let gt = |text, a, b| ClaimDecl::new(text, a, ClaimOp::Greater, b, None);
-        match self {
-            Layout::ReKd => vec![
-                gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"),
-                gt("normal KD student > its baseline", "normal_kd", "student_baseline"),
-            ],
-            Layout::DeKd => vec![gt("De-KD student > its baseline", "de_kd", "student_baseline")],
-            Layout::TfSelf => vec![
-                gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-                ClaimDecl::new(
-                    "Tf-KD_self within 1 point of normal KD",
-                    "tf_kd_self",
-                    ClaimOp::Close,
-                    "normal_kd",
-                    Some(1.0),
-                ),
-            ],
-            Layout::TfReg => {
-                vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")]
-            }
-            // The abstract's ImageNet sentence: Tf-KD improves on the baselines and beats label smoothing.
-            Layout::TfImagenet => vec![
-                gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-                gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"),
-                gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr"),
-            ],
         }
     }
 }
