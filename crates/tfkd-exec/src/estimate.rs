@@ -269,18 +269,12 @@ fn by_flops(
     let (rate, feed) = if gpu {
         (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
     } else {
-        let key = format!("{} | resnet18 w1 batch 128 threads {threads} k10", machine(ctx));
-        if !cache.speeds.contains_key(&key) {
-            cache.speeds.insert(key.clone(), measure(Arch::ResNet18, 1.0, 128, 10, threads, ctx.device)?);
+        let reference = reference_flop_rate(ctx, threads, cache)?;
+        if reference.measured {
             measured_now += 1;
-        }
-        if measured_now > 0 {
             cache.write(path)?;
         }
-        let vs = tch::nn::VarStore::new(Device::Cpu);
-        let net = tfkd_models::Network::build(&vs, Arch::ResNet18, ModelConfig::new(10))?;
-        let ips = cache.speeds[&key].train_img_per_s;
-        let rate = ips * 3.0 * net.flops(32, 32, Device::Cpu) as f64;
+        let (rate, ips) = (reference.flop_per_s, reference.img_per_s);
         let source = format!("ResNet-18 training measured here at {ips:.0} img/s on 32×32 images");
         ((rate, source), threads as f64 * fe::PIPELINE_IMG_PER_S_PER_CORE)
     };
@@ -316,6 +310,7 @@ fn speeds_of_unknown(
     cache: &mut Cache,
 ) -> anyhow::Result<Unknown> {
     let mut out = Unknown { estimated: std::collections::BTreeMap::new(), measured_now: 0, from_flops: 0 };
+    let mut reference: Option<Reference> = None;
     for (k, p) in needed {
         let c = &p.config;
         if cache.speeds.contains_key(k) || out.estimated.contains_key(k) {
@@ -327,9 +322,15 @@ fn speeds_of_unknown(
             cache.speeds.insert(k.clone(), speed);
             out.measured_now += 1;
         } else {
-            let (reference, measured) = reference_flop_rate(ctx, threads, cache)?;
-            out.measured_now += usize::from(measured);
-            let train = reference / (3.0 * model_flops(c.model, c.model_options.width, sizes.classes)?);
+            let rate = match reference {
+                Some(r) => r.flop_per_s,
+                None => {
+                    let r = reference_flop_rate(ctx, threads, cache)?;
+                    out.measured_now += usize::from(r.measured);
+                    reference.insert(r).flop_per_s
+                }
+            };
+            let train = rate / (3.0 * model_flops(c.model, c.model_options.width, sizes.classes)?);
             out.estimated.insert(k.clone(), Speed { train_img_per_s: train, eval_img_per_s: 3.0 * train });
             out.from_flops += 1;
         }
@@ -337,15 +338,26 @@ fn speeds_of_unknown(
     Ok(out)
 }
 
-/// FLOP/s of training here: ResNet-18's measured training speed (width 1, batch 128, 10 classes; measured now
-/// and cached when missing, the `bool`) times its training FLOPs per 32×32 image (3 × forward).
-fn reference_flop_rate(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<(f64, bool)> {
+/// The CPU's training rate, from ResNet-18's measured speed (width 1, batch 128, 10 classes).
+#[derive(Debug, Clone, Copy)]
+struct Reference {
+    /// ResNet-18's training images per second.
+    img_per_s: f64,
+    /// That speed times its training FLOPs per 32×32 image (3 × forward).
+    flop_per_s: f64,
+    /// Whether it was measured now (and cached) rather than read from the cache.
+    measured: bool,
+}
+
+/// The training rate here ([`Reference`]): ResNet-18 measured now and cached when the cache lacks it.
+fn reference_flop_rate(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<Reference> {
     let key = format!("{} | resnet18 w1 batch 128 threads {threads} k10", machine(ctx));
     let measured = !cache.speeds.contains_key(&key);
     if measured {
         cache.speeds.insert(key.clone(), measure(Arch::ResNet18, 1.0, 128, 10, threads, ctx.device)?);
     }
-    Ok((cache.speeds[&key].train_img_per_s * 3.0 * model_flops(Arch::ResNet18, 1.0, 10)?, measured))
+    let img_per_s = cache.speeds[&key].train_img_per_s;
+    Ok(Reference { img_per_s, flop_per_s: img_per_s * 3.0 * model_flops(Arch::ResNet18, 1.0, 10)?, measured })
 }
 
 /// Forward FLOPs of one 32×32 image through `arch` at `width` with `classes` outputs.
