@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::Layout;
-
 /// How a claim compares its two operands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClaimOp {
@@ -37,59 +35,21 @@ pub struct ClaimDecl {
 }
 
 impl ClaimDecl {
-    fn new(text: &str, a: &str, op: ClaimOp, b: &str, margin: Option<f64>) -> ClaimDecl {
+    pub(crate) fn new(text: &str, a: &str, op: ClaimOp, b: &str, margin: Option<f64>) -> ClaimDecl {
         ClaimDecl { text: text.into(), a: a.into(), op, b: b.into(), margin }
     }
 }
 
-impl Layout {
-    /// The paper's claims for a layout: what every row of such a table asserts.
-    #[must_use]
-    pub fn claims(self) -> Vec<ClaimDecl> {
-        let gt = |text, a, b| ClaimDecl::new(text, a, ClaimOp::Greater, b, None);
-        match self {
-            Layout::ReKd => vec![
-                gt("Re-KD teacher > its baseline", "re_kd", "teacher_baseline"),
-                gt("normal KD student > its baseline", "normal_kd", "student_baseline"),
-            ],
-            Layout::DeKd => vec![gt("De-KD student > its baseline", "de_kd", "student_baseline")],
-            Layout::TfSelf => vec![
-                gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-                ClaimDecl::new(
-                    "Tf-KD_self within 1 point of normal KD",
-                    "tf_kd_self",
-                    ClaimOp::Close,
-                    "normal_kd",
-                    Some(1.0),
-                ),
-            ],
-            Layout::TfReg => {
-                vec![gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"), gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr")]
-            }
-            // The abstract's ImageNet sentence: Tf-KD improves on the baselines and beats label smoothing.
-            Layout::TfImagenet => vec![
-                gt("Tf-KD_self > baseline", "tf_kd_self", "baseline"),
-                gt("Tf-KD_reg > baseline", "tf_kd_reg", "baseline"),
-                gt("Tf-KD_reg > LSR", "tf_kd_reg", "lsr"),
-            ],
-        }
-    }
-}
-
-/// Gives a table its layout's claims where the spec declares none and a text to each unnamed one; returns the
-/// problems as (path, message): an operand that is not a column of the layout, a margin without `≈` or `≈`
-/// without a margin.
-pub(crate) fn settle(table: &mut crate::PaperTable) -> Vec<(String, String)> {
-    let Some(layout) = table.layout else { return Vec::new() };
-    if table.claims.is_empty() {
-        table.claims = layout.claims();
-    }
+/// Gives each unnamed claim a text and checks it against the table's columns (`columns`: the layout's,
+/// [`crate::layout::Layout::columns`]); returns the problems as (path, message): an operand that is not a
+/// column, a margin without `≈` or `≈` without a margin.
+pub(crate) fn settle(columns: &[&str], claims: &mut [ClaimDecl]) -> Vec<(String, String)> {
     let mut problems = Vec::new();
-    for (i, claim) in table.claims.iter_mut().enumerate() {
+    for (i, claim) in claims.iter_mut().enumerate() {
         let at = format!("paper.claims[{i}]");
         for side in [&claim.a, &claim.b] {
-            if !layout.columns().contains(&side.as_str()) {
-                problems.push((at.clone(), format!("'{side}' is not a column; columns are {:?}", layout.columns())));
+            if !columns.contains(&side.as_str()) {
+                problems.push((at.clone(), format!("'{side}' is not a column; columns are {columns:?}")));
             }
         }
         if (claim.op == ClaimOp::Close) != claim.margin.is_some() {

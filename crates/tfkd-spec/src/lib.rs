@@ -8,6 +8,7 @@ pub mod claims;
 pub mod config;
 pub mod error;
 pub mod graph;
+pub mod layout;
 pub mod paper;
 pub mod resolve;
 pub mod schema;
@@ -17,11 +18,12 @@ pub use claims::{ClaimDecl, ClaimOp};
 pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};
 pub use graph::{plan, run_id, PlannedRun};
+pub use layout::Layout;
 pub use paper::{PaperFile, Printed, Targets};
 pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
 pub use schema::{
-    ArrayMode, Cell, ExternalTeacher, KlReduction, Layout, Method, PaperRow, PaperTable, RegVariant, SlurmPatch,
-    Snapshot, SpecFile, Spread, TeacherRef,
+    ArrayMode, Cell, ExternalTeacher, KlReduction, Method, PaperRow, PaperTable, RegVariant, SlurmPatch, Snapshot,
+    SpecFile, Spread, TeacherRef,
 };
 pub use select::with_teachers;
 pub use tfkd_names as names;

@@ -888,14 +888,24 @@ fn check_cycles(c: &mut Checker<'_>, entries: &[crate::schema::RunEntry]) {
 }
 
 /// Fills the paper numbers of a table that names one (`paper.table`, [`crate::paper::fill`]) and settles its
-/// claims ([`crate::claims::settle`]).
+/// claims: the layout's where the spec declares none ([`crate::layout::Layout::claims`]), each checked against
+/// the layout's columns ([`crate::claims::settle`]).
 fn fill_paper(c: &mut Checker<'_>, table: &mut crate::PaperTable) {
     let numbers = match crate::paper::data() {
         Ok(data) => crate::paper::fill(table, data),
         Err(e) if table.table.is_some() => vec![("paper.table".into(), e.to_string())],
         Err(_) => Vec::new(),
     };
-    for (path, message) in numbers.into_iter().chain(crate::claims::settle(table)) {
+    let claims = match table.layout {
+        Some(layout) => {
+            if table.claims.is_empty() {
+                table.claims = layout.claims();
+            }
+            crate::claims::settle(layout.columns(), &mut table.claims)
+        }
+        None => Vec::new(),
+    };
+    for (path, message) in numbers.into_iter().chain(claims) {
         c.fail(path, message);
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::claims::ClaimDecl;
+use crate::layout::Layout;
 use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Numerics, Precision, SourceName};
 
 /// One YAML file: shared defaults or an experiment.
@@ -37,36 +38,6 @@ pub struct SpecFile {
     pub paper: Option<PaperTable>,
     /// Slurm job settings for `--executor slurm` (profiles and a cluster's config file patch them).
     pub slurm: Option<SlurmPatch>,
-}
-
-/// The shape of a paper table; it fixes the columns and the claims checked on every row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    /// Re-KD tables: teacher baseline | student baseline | normal KD (T→S) | Re-KD (S→T).
-    ReKd,
-    /// De-KD table: poorly-trained teacher | student baseline | De-KD.
-    DeKd,
-    /// Tf-KD_self table: baseline | Tf-KD_self (| normal KD).
-    TfSelf,
-    /// Tf-KD_reg table: baseline | Tf-KD_reg | normal KD | LSR.
-    TfReg,
-    /// The ImageNet table: baseline | Tf-KD_self | Tf-KD_reg | normal KD | LSR.
-    TfImagenet,
-}
-
-impl Layout {
-    /// The table's columns, in order, as keys of [`PaperRow::cells`].
-    #[must_use]
-    pub fn columns(self) -> &'static [&'static str] {
-        match self {
-            Layout::ReKd => &["teacher_baseline", "student_baseline", "normal_kd", "re_kd"],
-            Layout::DeKd => &["teacher", "student_baseline", "de_kd"],
-            Layout::TfSelf => &["baseline", "tf_kd_self", "normal_kd"],
-            Layout::TfReg => &["baseline", "tf_kd_reg", "normal_kd", "lsr"],
-            Layout::TfImagenet => &["baseline", "tf_kd_self", "tf_kd_reg", "normal_kd", "lsr"],
-        }
-    }
 }
 
 /// A paper table as data.
