@@ -7,7 +7,7 @@ default:
 
 # Run every test of the workspace, after the format and lint checks (installs libtorch on first use).
 test: lint
-    source scripts/env.sh && cargo test --workspace --all-targets
+    source scripts/env.sh && cargo test --release --workspace --all-targets
 
 # The fast tier, feedback on a change in minutes: formatting, every crate's unit tests, and the integration tests of
 # the crates that train nothing end to end (specs and the paper's numbers, losses against PyTorch's fixtures,
@@ -29,11 +29,11 @@ reproduce target *args:
 
 # Show the libtorch version, CUDA/cuDNN availability, threads and folders in use.
 doctor:
-    source scripts/env.sh && cargo run -q -p tfkd -- doctor
+    source scripts/env.sh && cargo run --release -q -p tfkd -- doctor
 
 # Run any tfkd subcommand through the dev build, e.g. `just tfkd doctor --json`.
 tfkd *args:
-    source scripts/env.sh && cargo run -q -p tfkd -- {{args}}
+    source scripts/env.sh && cargo run --release -q -p tfkd -- {{args}}
 
 # Install libtorch now (normally done on demand); TFKD_TORCH=cuda forces the full CUDA build.
 setup:
@@ -105,12 +105,12 @@ test-slurm:
     #!/usr/bin/env bash
     set -euo pipefail
     source scripts/env.sh
-    cargo build -q -p tfkd --tests
+    cargo build --release -q -p tfkd --tests
     export SLURM_LOCAL_DIR=${SLURM_LOCAL_DIR:-/tmp/tfkd-slurm-test}
     scripts/slurm-local.sh start --clean
     trap 'scripts/slurm-local.sh stop' EXIT
     eval "$(scripts/slurm-local.sh env)"
-    cargo test -q -p tfkd --test slurm -- --ignored --test-threads=1
+    cargo test --release -q -p tfkd --test slurm -- --ignored --test-threads=1
 
 # Files tfkd writes for PyTorch and torchvision weights it reads, checked by real torch/torchvision (installs the PyTorch reference once).
 test-torch:
@@ -119,7 +119,7 @@ test-torch:
     bench=$(scripts/setup-bench.sh)
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    cargo run -q -p tfkd-pth --example write_fixtures -- "$work/pth"
+    cargo run --release -q -p tfkd-pth --example write_fixtures -- "$work/pth"
     "$bench/bin/python" crates/tfkd-pth/tests/fixtures/check_written.py "$work/pth"
     # torchvision's weights into tfkd's models (same logits) and tfkd's exports into torchvision (strict).
     PYTHON="$bench/bin/python" crates/tfkd-models/tests/fixtures/torchvision_interop.sh
@@ -147,12 +147,12 @@ rehearse-gpu:
     set -euo pipefail
     source scripts/env.sh
     bench=$(scripts/setup-bench.sh)
-    cargo build -q -p tfkd
+    cargo build --release -q -p tfkd
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     out=$work/out
     TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp GPU_BUDGET=600 GPU_EPOCHS=4 scripts/gpu-check.sh --rehearse \
-        ${CARGO_TARGET_DIR:-target}/debug/tfkd data/cifar10-jpeg.tar.gz "$out" doctor smoke nan bench epoch array gpu
+        ${CARGO_TARGET_DIR:-target}/release/tfkd data/cifar10-jpeg.tar.gz "$out" doctor smoke nan bench epoch array gpu
     # What the GPU day must bring back: the fit and every target's records and report.
     python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["args"] and p["epochs"], p' "$out/gpu-plan.json"
     for t in rekd-cifar10 dekd tf-kd-self-cifar100 tf-kd-reg-cifar100; do
@@ -161,7 +161,7 @@ rehearse-gpu:
     # A second call given those tarballs resumes instead of starting over.
     mkdir "$work/again"
     RESUME_FROM=$out TFKD_GPU_PYTHON=$bench/bin/python TFKD_CHECK_TMP=$work/tmp2 ARRAY_JSON=$out/array-cpu.json GPU_EPOCHS=4 \
-        scripts/gpu-check.sh --rehearse ${CARGO_TARGET_DIR:-target}/debug/tfkd data/cifar10-jpeg.tar.gz "$work/again" gpu \
+        scripts/gpu-check.sh --rehearse ${CARGO_TARGET_DIR:-target}/release/tfkd data/cifar10-jpeg.tar.gz "$work/again" gpu \
         | tee "$work/again.log"
     grep -q "gpu-rekd-cifar10: finished in an earlier call" "$work/again.log"
     echo "rehearsal: every step of the GPU day ran on the CPU"
