@@ -96,8 +96,8 @@ pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 /// * PNG: the `image` crate, converted as Pillow converts: alpha dropped, grey replicated, 16-bit colour and
 ///   grey+alpha reduced to their high byte, 16-bit grey (Pillow's `I;16`) clamped to 255.
 ///
-/// `name` is the file (or `archive!entry`) the errors name. Note one difference: libjpeg fills a truncated
-/// JPEG with grey where Pillow refuses it.
+/// `name` is the file (or `archive!entry`) the errors name. A JPEG whose data ends before its last scan is
+/// refused, as Pillow refuses it ("image file is truncated"), where libjpeg alone would fill the rest with grey.
 pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage> {
     let fail = |detail: String| DataError::Image { path: name.to_path_buf(), detail };
     if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
@@ -117,11 +117,54 @@ fn check_size(width: usize, height: usize) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// libjpeg reports errors by unwinding (mozjpeg's error manager); they are caught here and become messages.
+/// The message a truncated JPEG fails with (Pillow's words, and why).
+pub const TRUNCATED_JPEG: &str = "image file is truncated: the JPEG data ends before its last scan";
+
+/// libjpeg's error manager for decoding as Pillow does: errors unwind with libjpeg's message (as mozjpeg's own
+/// manager does), and so does the one warning Pillow turns into an error, data ending early (`JWRN_JPEG_EOF`);
+/// the other warnings (extraneous bytes, …) pass silently, as in Pillow.
+fn strict_errors() -> mozjpeg_sys::jpeg_error_mgr {
+    // SAFETY: jpeg_error_mgr is a plain C struct of integers, pointers and optional function pointers, for which
+    // all-zero is a valid value; jpeg_std_error then fills every field.
+    let mut err: mozjpeg_sys::jpeg_error_mgr = unsafe { std::mem::zeroed() };
+    // SAFETY: `err` is a valid, exclusively borrowed error manager.
+    unsafe { mozjpeg_sys::jpeg_std_error(&mut err) };
+    err.error_exit = Some(unwind_on_error);
+    err.emit_message = Some(unwind_on_truncation);
+    err
+}
+
+/// libjpeg's `error_exit`: unwinds with its formatted message; [`decode_jpeg`] catches it.
+extern "C-unwind" fn unwind_on_error(cinfo: &mut mozjpeg_sys::jpeg_common_struct) {
+    let mut buffer = [0u8; 80];
+    // SAFETY: `cinfo.err` is the manager set by [`strict_errors`]; format_message writes at most 80 bytes (JMSG_LENGTH_MAX).
+    let format = unsafe { cinfo.err.as_ref() }.and_then(|e| e.format_message);
+    if let Some(format) = format {
+        type Writes = unsafe extern "C-unwind" fn(&mut mozjpeg_sys::jpeg_common_struct, &mut [u8; 80]);
+        // SAFETY: the binding declares the buffer `&[u8; 80]` but libjpeg writes the message into it; the same
+        // function with the buffer as `&mut` (one pointer either way) says so to Rust.
+        let format: Writes = unsafe { std::mem::transmute(format) };
+        // SAFETY: libjpeg's formatter for this cinfo, writing into a buffer of the size it expects.
+        unsafe { format(cinfo, &mut buffer) };
+    }
+    let text = buffer.split(|&c| c == 0).next().unwrap_or_default();
+    std::panic::resume_unwind(Box::new(format!("libjpeg: {}", String::from_utf8_lossy(text))));
+}
+
+/// libjpeg's `emit_message`: a warning (level −1) that the data ended early unwinds; everything else is silent.
+extern "C-unwind" fn unwind_on_truncation(cinfo: &mut mozjpeg_sys::jpeg_common_struct, level: std::os::raw::c_int) {
+    // SAFETY: `cinfo.err` is the manager set by [`strict_errors`].
+    let code = unsafe { cinfo.err.as_ref() }.map_or(0, |e| e.msg_code);
+    if level < 0 && code == mozjpeg_sys::JWRN_JPEG_EOF {
+        std::panic::resume_unwind(Box::new(TRUNCATED_JPEG.to_string()));
+    }
+}
+
+/// libjpeg reports errors by unwinding ([`strict_errors`]); they are caught here and become messages.
 fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     let decoded = std::panic::catch_unwind(|| -> std::result::Result<(usize, usize, Vec<u8>), String> {
         let io = |e: std::io::Error| e.to_string();
-        let d = mozjpeg::Decompress::new_mem(bytes).map_err(io)?;
+        let d = mozjpeg::Decompress::with_err(strict_errors()).from_mem(bytes).map_err(io)?;
         let (width, height) = d.size();
         check_size(width, height)?;
         let pixels = match d.image().map_err(io)? {

@@ -474,3 +474,67 @@ fn an_image_spoiled_after_indexing_fails_its_batch_naming_it() {
     let e = loader.assemble(&[0], 0).unwrap_err().to_string();
     assert!(e.contains("val/ILSVRC2012_val_00000003.JPEG") && e.contains("changed"), "{e}");
 }
+
+/// A cut image is found while the dataset is indexed, naming itself — in a folder and in an archive — and not
+/// decoded with grey in place of its missing rows (Pillow refuses it too); bytes after a whole image's end are
+/// accepted once it decodes.
+#[test]
+fn a_cut_image_fails_indexing_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), dir.path());
+    let image = dir.path().join("train/n02123045/n02123045_1001.JPEG");
+    let bytes = std::fs::read(&image).unwrap();
+    std::fs::write(&image, &bytes[..bytes.len() * 7 / 10]).unwrap();
+    let e = load_err(dir.path());
+    assert!(e.contains("train/n02123045/n02123045_1001.JPEG") && e.contains("truncated"), "{e}");
+    let e = tfkd_datasets::decode::decode_rgb(&bytes[..bytes.len() * 7 / 10], &image).unwrap_err().to_string();
+    assert!(e.contains(tfkd_datasets::decode::TRUNCATED_JPEG), "{e}");
+
+    let mut padded = bytes.clone();
+    padded.extend_from_slice(&[0; 100]);
+    std::fs::write(&image, &padded).unwrap();
+    let ds = load(dir.path());
+    assert_eq!(ds.train.labels.len(), 12, "the padded image is kept");
+
+    let root = dir.path().join("archives");
+    archives(&root);
+    let mut members = files_reversed(&fixture().join("train/n02123045"));
+    let cut = members.iter_mut().find(|m| m.0 == "n02123045_1017.JPEG").unwrap();
+    cut.1.truncate(cut.1.len() / 2);
+    std::fs::write(root.join("ILSVRC2012_img_train.tar"), tar_of(&[("n02123045.tar".into(), tar_of(&members))]))
+        .unwrap();
+    let e = load_err(&root);
+    assert!(e.contains("ILSVRC2012_img_train.tar!n02123045.tar!n02123045_1017.JPEG") && e.contains("truncated"), "{e}");
+}
+
+/// A link inside a class folder back to a folder above it is refused naming it, where following it would list
+/// the class's images again and again.
+#[test]
+fn a_link_loop_in_a_class_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), dir.path());
+    std::os::unix::fs::symlink("..", dir.path().join("train/n02123045/again")).unwrap();
+    let e = load_err(dir.path());
+    assert!(e.contains("train/n02123045/again") && e.contains("loops back"), "{e}");
+}
+
+/// A copy of the source (names, sizes and times kept) shares the original's cached index; its `read from`
+/// is the copy, also once the original is gone.
+#[test]
+fn a_copy_sharing_the_index_says_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let original = dir.path().join("original");
+    copy_dir(&fixture(), &original);
+    let first = Source::ImageNet(original.clone()).load_encoded(&cache).unwrap();
+    assert!(first.layout.contains(&original.display().to_string()), "{}", first.layout);
+    let copy = dir.path().join("copy");
+    let status = std::process::Command::new("cp").arg("-a").arg(&original).arg(&copy).status().unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(&original).unwrap();
+    let second = Source::ImageNet(copy.clone()).load_encoded(&cache).unwrap();
+    assert_eq!(second.content_hash, first.content_hash, "the copy is the same source");
+    assert!(second.layout.contains(&copy.display().to_string()), "{}", second.layout);
+    assert!(!second.layout.contains(&original.display().to_string()), "{}", second.layout);
+    check(&second);
+}

@@ -75,6 +75,17 @@ impl std::fmt::Display for Inspection {
     }
 }
 
+impl Inspection {
+    /// How many of the sampled images failed to decode (only encoded sources are sampled).
+    #[must_use]
+    pub fn failures(&self) -> usize {
+        match self {
+            Inspection::Decoded(_) => 0,
+            Inspection::Encoded(r) => r.sample.failures.len(),
+        }
+    }
+}
+
 /// Loads `name` (through the decode cache, or ImageNet's index cache) and summarises it.
 pub fn inspect(name: SourceName) -> anyhow::Result<Inspection> {
     let source = Source::named(name, &paths::data_dir());

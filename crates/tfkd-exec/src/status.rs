@@ -1,7 +1,7 @@
 //! `tfkd status` and `tfkd clean`: every run folder with its state (damaged ones with the file and why), a
 //! target's planned runs, and removing what is failed, damaged or left behind.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use tfkd_io::paths;
@@ -82,13 +82,30 @@ fn describe(dir: &RunDir, id: &str, epochs: Option<u32>) -> (&'static str, Strin
     }
 }
 
+/// The run folders in the cache's `runs/` (id, path), sorted; none when the folder does not exist yet. A folder
+/// that cannot be listed is an error naming it: status and clean never report an empty cache for one they
+/// cannot read.
+fn run_folders(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let listing = match std::fs::read_dir(root) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list the run folders in {}", root.display())),
+    };
+    let mut out = Vec::new();
+    for entry in listing {
+        let entry = entry.with_context(|| format!("cannot list the run folders in {}", root.display()))?;
+        out.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// `tfkd status`: every run folder in the cache with its state (damaged ones with the file and why).
 pub fn status() -> anyhow::Result<String> {
     let root = paths::cache_dir().join("runs");
     let mut rows = Vec::new();
     let mut counts = std::collections::BTreeMap::new();
-    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        let id = entry.file_name().to_string_lossy().into_owned();
+    for (id, _) in run_folders(&root)? {
         let (state, text) = describe(&RunDir::new(&paths::cache_dir(), &id), &id, None);
         if state == "pending" {
             continue;
@@ -145,8 +162,7 @@ pub struct Clean {
 pub fn clean(what: Clean) -> anyhow::Result<String> {
     let mut lines = Vec::new();
     let (mut failed, mut damaged) = (0, 0);
-    for entry in std::fs::read_dir(paths::cache_dir().join("runs")).into_iter().flatten().flatten() {
-        let id = entry.file_name().to_string_lossy().into_owned();
+    for (id, folder) in run_folders(&paths::cache_dir().join("runs"))? {
         let dir = RunDir::new(&paths::cache_dir(), &id);
         let state = match dir.state() {
             Ok(state) => state,
@@ -184,7 +200,8 @@ pub fn clean(what: Clean) -> anyhow::Result<String> {
             _ => damaged += 1,
         }
         // Everything but the lock goes while the lease is held, so no process starts on a half-removed folder.
-        for file in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+        let files = std::fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))?;
+        for file in files.flatten() {
             if file.path() != dir.lock() {
                 let p = file.path();
                 let removed = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
@@ -192,7 +209,7 @@ pub fn clean(what: Clean) -> anyhow::Result<String> {
             }
         }
         drop(lease);
-        let _ = std::fs::remove_dir(entry.path());
+        let _ = std::fs::remove_dir(&folder);
     }
     if what.failed {
         lines.push(format!("removed {failed} failed run(s)"));

@@ -34,15 +34,16 @@ pub fn host_name() -> String {
 
 /// `err` followed by each of its sources, joined by `": "`: the whole reason on one line.
 ///
-/// Error types in tfkd display their own message only and link the cause as their `source`, so a
-/// message is never repeated; use this wherever an error becomes text outside `anyhow`'s `{:#}`.
+/// Error types in tfkd display their own message only and link the cause as their `source`; a cause whose
+/// words the line already holds (an error from a library that prints its source, then that source) is left
+/// out, so a reason is never said twice. The binary prints every error through this.
 #[must_use]
 pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
         let text = e.to_string();
-        if !out.ends_with(&text) {
+        if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
@@ -58,5 +59,27 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
         let err = super::IoError { op: "writing", path: "/x/table.md".into(), source: io };
         assert_eq!(super::chain(&err), "writing /x/table.md: No space left on device");
+    }
+
+    /// An error that prints its source in its own message, as some libraries' errors do.
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cache/runs: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_the_line_already_holds_is_said_once() {
+        let denied = || std::io::Error::from_raw_os_error(13);
+        assert_eq!(super::chain(&Repeats(denied())), format!("cache/runs: {}", denied()));
     }
 }

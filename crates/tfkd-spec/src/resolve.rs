@@ -148,10 +148,7 @@ fn parse_layer(text: &str, file: &Path) -> Result<(SpecFile, Value), SpecError> 
     }
     let located = |e: serde_yaml::Error| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        // serde_yaml appends " at line L column C"; the location is already in front.
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        SpecError::Parse { file: file.to_path_buf(), line, column, message }
+        SpecError::Parse { file: file.to_path_buf(), line, column, message: crate::error::yaml_message(&e, text) }
     };
     let typed: SpecFile = serde_yaml::from_str(text).map_err(located)?;
     let value: Value = serde_yaml::from_str(text).map_err(located)?;
@@ -228,7 +225,7 @@ fn parse_sets(sets: &[String], file: &Path) -> Result<ProfilePatch, SpecError> {
     let mut root = Value::Mapping(Default::default());
     for set in sets {
         let (key, raw) = set.split_once('=').ok_or_else(|| invalid(set, "expected section.key=value".into()))?;
-        let value: Value = serde_yaml::from_str(raw).map_err(|e| invalid(set, e.to_string()))?;
+        let value: Value = serde_yaml::from_str(raw).map_err(|e| invalid(set, crate::error::yaml_message(&e, raw)))?;
         let parts: Vec<&str> = key.split('.').collect();
         if !matches!(parts[0], "dataset" | "train" | "model" | "seeds" | "slurm") {
             return Err(invalid(set, "overridable sections are dataset.*, train.*, model.*, slurm.* and seeds".into()));

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match tfkd_exec::numerics::mode_for(spec_of(&cli.command)) {
         Ok(mode) => tfkd_exec::numerics::apply(mode),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", tfkd_io::chain(err.as_ref()));
             return ExitCode::FAILURE;
         }
     }
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     match run(cli, &cuda, interrupt) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", tfkd_io::chain(err.as_ref()));
             if err.downcast_ref::<tfkd_exec::Interrupted>().is_some() {
                 ExitCode::from(tfkd_exec::INTERRUPTED_EXIT)
             } else {
@@ -91,6 +91,9 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
         Command::Data { command: DataCommand::Inspect { source, json } } => {
             let report = tfkd_exec::data::inspect(source)?;
             print_json_or(json, &report, || report.to_string())?;
+            if report.failures() > 0 {
+                anyhow::bail!("{} sampled image(s) failed to decode (FAILED above): replace them", report.failures());
+            }
         }
         Command::Data { command: DataCommand::Fetch { name } } => {
             let dest = tfkd_exec::data::fetch(&name)?;

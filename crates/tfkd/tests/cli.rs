@@ -80,3 +80,26 @@ fn models_lists_the_official_counts() {
     assert_eq!(count("resnext29_8x64d"), 34_518_948);
     assert_eq!(count("cnn5"), 369_124);
 }
+
+/// `data inspect` of a source whose sampled images do not all decode lists them as FAILED and exits non-zero,
+/// so a script checking a dataset before a long run stops there.
+#[test]
+fn data_inspect_fails_when_a_sampled_image_does_not_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tfkd-datasets/tests/fixtures/ilsvrc");
+    let root = dir.path().join("imagenet");
+    assert!(Command::new("cp").arg("-r").arg(&fixture).arg(&root).status().unwrap().success());
+    // Starts and ends as a JPEG does, so indexing keeps it; only decoding finds it is not one.
+    let bad = root.join("train/n04266014/n04266014_3001.JPEG");
+    std::fs::write(&bad, [&[0xff, 0xd8, 0xff, 0xe0][..], &[0x55; 64], &[0xff, 0xd9]].concat()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfkd"))
+        .args(["data", "inspect", "imagenet"])
+        .env("TFKD_IMAGENET", &root)
+        .env("TFKD_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("FAILED") && stdout.contains("n04266014_3001.JPEG"), "{stdout}");
+    assert!(stderr.contains("1 sampled image(s) failed to decode"), "{stderr}");
+}

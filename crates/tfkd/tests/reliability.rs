@@ -554,3 +554,42 @@ fn a_frozen_holder_loses_its_lease_and_writes_nothing_after() {
     assert_eq!(listing(), before, "the first process wrote nothing into the folder after losing its lease");
     assert_eq!(numbers(home.path(), "base-cnn5@230"), numbers(reference.path(), "base-cnn5@230"));
 }
+
+/// `tfkd …` without root's permission override, so a mode of 000 stops it as it stops any user (these machines
+/// run tests as root, whom a plain chmod does not stop): `setpriv` drops the override from what the binary gets.
+fn tfkd_unprivileged(home: &Path, args: &[&str]) -> Command {
+    let plain = tfkd(home, args);
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search", "--"])
+        .arg(plain.get_program())
+        .args(plain.get_args())
+        .current_dir(home);
+    for (key, value) in plain.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
+/// A cache whose `runs/` cannot be listed is an error naming the folder: `status` never says "0 done" and
+/// `clean` never "removed 0" for runs it cannot see.
+#[test]
+fn an_unreadable_cache_is_an_error_not_an_empty_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let runs = home.path().join("cache/runs");
+    std::fs::create_dir_all(runs.join("0123456789abcdef")).unwrap();
+    std::fs::set_permissions(&runs, std::fs::Permissions::from_mode(0o000)).unwrap();
+    for args in [&["status"][..], &["clean", "--damaged"]] {
+        let out = tfkd_unprivileged(home.path(), args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(err.contains("cannot list the run folders in") && err.contains("cache/runs"), "{args:?}: {err}");
+        assert_eq!(err.matches("Permission denied").count(), 1, "the cause once: {err}");
+    }
+    std::fs::set_permissions(&runs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
+    assert!(!status.contains("cannot list"), "{status}");
+}

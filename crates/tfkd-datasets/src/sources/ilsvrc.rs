@@ -38,6 +38,9 @@ const NAME: &str = "imagenet";
 /// Bytes read from the start of every image to check it is one.
 const HEAD: usize = 8;
 
+/// Bytes read from the end of every image to check it is whole: a PNG's last chunk (`IEND` and its CRC) is 12.
+const TAIL: usize = 12;
+
 /// How to get ImageNet, for the message when it is not there.
 const HOW: &str = "tfkd cannot download ImageNet: ILSVRC-2012 is distributed only under a licence from image-net.org \
     (sign up there and download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar, or take Kaggle's \"ImageNet \
@@ -126,6 +129,34 @@ fn check_magic(head: &[u8], path: &Path) -> Result<()> {
         )
     };
     Err(DataError::Image { path: path.to_path_buf(), detail: format!("{detail}; replace it with a good copy") })
+}
+
+/// Whether an image that starts with `head` ends as a whole one does: a JPEG with its end-of-image marker
+/// (`ff d9`), a PNG with its `IEND` chunk. Anything else (a cut file, or bytes after the end) is decoded in
+/// full by [`check_whole`] before it is trusted.
+fn ends_whole(head: &[u8], tail: &[u8]) -> bool {
+    const IEND: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82];
+    if head.starts_with(&[0xff, 0xd8]) {
+        tail.ends_with(&[0xff, 0xd9])
+    } else {
+        tail.ends_with(&IEND)
+    }
+}
+
+/// Checks an image whose end is not a whole one's ([`ends_whole`]) by decoding it as training will: a
+/// truncated or damaged file fails now, while the dataset is indexed, naming itself, and not hours into a run.
+/// `read` gives its bytes.
+fn check_whole(head: &[u8], tail: &[u8], path: &Path, read: impl FnOnce() -> Result<Vec<u8>>) -> Result<()> {
+    if ends_whole(head, tail) {
+        return Ok(());
+    }
+    match crate::decode::decode_rgb(&read()?, path) {
+        Ok(_) => Ok(()),
+        Err(DataError::Image { path, detail }) => {
+            Err(DataError::Image { path, detail: format!("{detail}; replace it with a good copy") })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Finds train and val (folders or archives) and the label files under `root`.
@@ -222,7 +253,11 @@ pub(crate) fn load(root: &Path, cache_dir: &Path) -> Result<EncodedDataset> {
     let scan = scan(root)?;
     let path = index_cache::path_for(cache_dir, &scan.hash);
     match index_cache::load(&path, [scan.found.train.store(), scan.found.val.store()])? {
-        index_cache::Cached::Ready(ds) if ds.content_hash == scan.hash => return Ok(*ds),
+        index_cache::Cached::Ready(mut ds) if ds.content_hash == scan.hash => {
+            // A copy of the source (same names, sizes and times) shares the index: say where this one is.
+            ds.layout = describe(&scan, ds.classes.len());
+            return Ok(*ds);
+        }
         index_cache::Cached::Ready(_) => crate::progress::notice(&format!(
             "{}: indexed from another copy of the source; indexing this one again",
             path.display()
@@ -233,6 +268,19 @@ pub(crate) fn load(root: &Path, cache_dir: &Path) -> Result<EncodedDataset> {
     let ds = index(&scan)?;
     index_cache::store(&ds, &path)?;
     Ok(ds)
+}
+
+/// Where the scanned source's splits and labels are read from, for `data inspect`'s `read from:` line.
+fn describe(scan: &Scan, classes: usize) -> String {
+    let labels = match (&scan.found.solution, scan.flat_val) {
+        (Some(p), true) => format!(" labelled by {}", p.display()),
+        _ => " (sorted by class)".into(),
+    };
+    format!(
+        "ILSVRC-2012: train from {} ({classes} classes), val from {}{labels}",
+        scan.found.train.describe(),
+        scan.found.val.describe()
+    )
 }
 
 /// An image found while indexing: class, name in its store, offset and length.
@@ -277,13 +325,7 @@ fn index(scan: &Scan) -> Result<EncodedDataset> {
         }
         None => vec![String::new(); classes.len()],
     };
-    let layout = format!(
-        "ILSVRC-2012: train from {} ({} classes), val from {}{}",
-        found.train.describe(),
-        classes.len(),
-        found.val.describe(),
-        solution.map_or_else(|| " (sorted by class)".into(), |(p, _)| format!(" labelled by {}", p.display()))
-    );
+    let layout = describe(scan, classes.len());
     Ok(EncodedDataset {
         name: NAME.into(),
         train: split(found.train.store(), train),

@@ -6,12 +6,13 @@
 use std::{
     fs::File,
     io::{Read, Seek, SeekFrom},
+    os::unix::fs::FileExt,
     path::{Path, PathBuf},
 };
 
 use rayon::prelude::*;
 
-use super::{check_magic, layout_error, HEAD};
+use super::{check_magic, check_whole, layout_error, HEAD, TAIL};
 use crate::{
     error::{io, DataError, Result},
     progress::Task,
@@ -111,15 +112,24 @@ fn is_image_name(name: &str) -> bool {
     [".jpeg", ".jpg", ".png"].iter().any(|x| lower.ends_with(x))
 }
 
-/// The image members of one tar, checked to start as images do; `prefix` is prepended to their names.
+/// The image members of one tar, checked to start and end as images do ([`check_whole`]); `prefix` is prepended
+/// to their names.
 fn images(archive: &Path, list: Vec<Listed>, prefix: &str, class: Option<&str>) -> Result<Vec<Member>> {
+    let file = File::open(archive).map_err(io(archive))?;
+    let read = |offset: u64, len: u64| {
+        let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        file.read_exact_at(&mut bytes, offset).map_err(io(archive)).map(|()| bytes)
+    };
     let mut out = Vec::new();
     for (path, offset, len, head) in list {
         if !is_image_name(&path) {
             continue;
         }
         let name = format!("{prefix}{path}");
-        check_magic(&head, &PathBuf::from(format!("{}!{name}", archive.display())))?;
+        let shown = PathBuf::from(format!("{}!{name}", archive.display()));
+        check_magic(&head, &shown)?;
+        let tail_len = len.min(TAIL as u64);
+        check_whole(&head, &read(offset + len - tail_len, tail_len)?, &shown, || read(offset, len))?;
         out.push(Member { class: class.map(String::from), name, offset, len });
     }
     Ok(out)

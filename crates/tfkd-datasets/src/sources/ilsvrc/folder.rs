@@ -2,12 +2,13 @@
 
 use std::{
     io::Read,
+    os::unix::fs::FileExt,
     path::{Path, PathBuf},
 };
 
 use rayon::prelude::*;
 
-use super::{check_magic, layout_error, stamp, utf8_name, HEAD};
+use super::{check_magic, check_whole, layout_error, stamp, utf8_name, HEAD, TAIL};
 use crate::{
     error::{io, DataError, Result},
     progress::Task,
@@ -49,11 +50,36 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Every image file under `dir` (recursively, as torchvision's ImageFolder walks), as paths relative to `base`.
-fn walk(base: &Path, dir: &Path, class: Option<&str>, out: &mut Vec<Listed>) -> Result<()> {
+/// The device and inode of folder `dir` (through links): what a folder already being walked is known by.
+fn folder_id(dir: &Path) -> Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).map_err(io(dir))?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Every image file under `dir` (recursively, following links as torchvision's ImageFolder walks), as paths
+/// relative to `base`. `within` holds the folders being walked (`dir` and those above it): a link back to one
+/// of them is a loop, refused naming the link, where following it would list the same images again and again.
+fn walk(
+    base: &Path,
+    dir: &Path,
+    class: Option<&str>,
+    within: &mut Vec<(u64, u64)>,
+    out: &mut Vec<Listed>,
+) -> Result<()> {
     for path in entries(dir)? {
         if path.is_dir() {
-            walk(base, &path, class, out)?;
+            let id = folder_id(&path)?;
+            if within.contains(&id) {
+                return Err(layout_error(
+                    &path,
+                    "folders and images, without links back to a folder above them",
+                    "a link that loops back to a folder it is in: remove it".into(),
+                ));
+            }
+            within.push(id);
+            walk(base, &path, class, within, out)?;
+            within.pop();
         } else if is_image(&path) {
             let meta = std::fs::metadata(&path).map_err(io(&path))?;
             let rel = path.strip_prefix(base).unwrap_or(&path);
@@ -92,7 +118,7 @@ pub(super) fn list_split(dir: &Path, split: &str) -> Result<Vec<Listed>> {
         .map(|class_dir| {
             let class = utf8_name(class_dir.file_name().unwrap_or_default(), class_dir)?;
             let mut files = Vec::new();
-            walk(dir, class_dir, Some(class), &mut files)?;
+            walk(dir, class_dir, Some(class), &mut vec![folder_id(dir)?, folder_id(class_dir)?], &mut files)?;
             if files.is_empty() {
                 return Err(layout_error(
                     class_dir,
@@ -116,8 +142,9 @@ fn walk_one(path: &Path, out: &mut Vec<Listed>) -> Result<()> {
     Ok(())
 }
 
-/// Checks that every listed file of split folder `dir` starts as a JPEG or PNG does (in parallel; reads a few
-/// bytes of each), so a stray file fails now, naming itself, and not hours into training.
+/// Checks that every listed file of split folder `dir` starts as a JPEG or PNG does and ends as a whole one
+/// does (in parallel; reads a few bytes at each end, and decodes the few that do not end so), so a stray, cut
+/// or damaged file fails now, naming itself, and not hours into training.
 pub(super) fn check_images(dir: &Path, listed: &[Listed], split: &str) -> Result<()> {
     let task = Task::new(&format!("checking imagenet {split}/ images"), Some(listed.len() as u64));
     listed.par_iter().try_for_each(|l| {
@@ -132,6 +159,10 @@ pub(super) fn check_images(dir: &Path, listed: &[Listed], split: &str) -> Result
             }
         }
         check_magic(&head[..n], &path)?;
+        let mut tail = vec![0u8; TAIL.min(l.size as usize)];
+        let from = l.size - tail.len() as u64;
+        f.read_exact_at(&mut tail, from).map_err(io(&path))?;
+        check_whole(&head[..n], &tail, &path, || std::fs::read(&path).map_err(io(&path)))?;
         task.inc(1);
         Ok::<_, DataError>(())
     })
