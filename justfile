@@ -15,7 +15,11 @@ test: lint
 # `just test` runs these and the training end-to-end tests, clippy and the lint; CI runs `just test`.
 test-fast:
     cargo fmt --all --check
-    source scripts/env.sh && cargo test -q --workspace --lib --bins && cargo test -q -p tfkd-spec -p tfkd-losses -p tfkd-analysis -p tfkd-report -p tfkd-pth -p tfkd-names -p tfkd-io -p tfkd-records -p tfkd-slurm --test '*'
+    source scripts/env.sh && cargo test -q --workspace --lib --bins && cargo test -q -p tfkd-spec -p tfkd-losses -p tfkd-analysis -p tfkd-report -p tfkd-pth -p tfkd-names -p tfkd-io -p tfkd-records -p tfkd-slurm -p tfkd-fuzz --test '*'
+
+# Fuzz the parsers of untrusted input for a time budget, e.g. `just fuzz spec 60` (docs/testing.md, "Fuzzing"); findings go to fuzz/found/.
+fuzz target="all" seconds="120":
+    source scripts/env.sh && cargo build --release -q -p tfkd-fuzz && ${CARGO_TARGET_DIR:-target}/release/tfkd-fuzz {{target}} --seconds {{seconds}}
 
 # Formatting (rustfmt.toml), clippy with every warning an error (functions ≤ 80 lines), no import circles in a crate.
 lint:

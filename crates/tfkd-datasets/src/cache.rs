@@ -1,9 +1,11 @@
 //! Decode cache: a decoded dataset stored as one raw file keyed by the source's content hash.
 //!
-//! Format: the line `TFKD-DATASET 2`, one line of JSON metadata, then the train pixels, train
-//! labels (u16 LE), test pixels, test labels. The metadata holds the content hash of the source the
-//! pixels were decoded from and the length and CRC-32 of everything after it, verified on every load: a
-//! cache damaged on disk (zeroed, truncated, overwritten) is detected and rebuilt, never trained on.
+//! Format: the line `TFKD-DATASET 3`, one line of JSON metadata, the line `crc32 <8 hex digits>`, then the
+//! train pixels, train labels (u16 LE), test pixels, test labels. The metadata holds the content hash of the
+//! source the pixels were decoded from and the length of the pixels and labels; the CRC-32 covers the metadata
+//! line and everything after the checksum line, so a class name or a size changed on disk is damage as much
+//! as a pixel is. Verified on every load: a cache damaged on disk (zeroed, truncated, overwritten) is
+//! detected and rebuilt, never trained on.
 //! Written with tfkd-io's one atomic write, so a crash never leaves a half-written cache behind.
 
 use std::{
@@ -19,7 +21,7 @@ use crate::{
     Dataset,
 };
 
-const MAGIC: &str = "TFKD-DATASET 2";
+const MAGIC: &str = "TFKD-DATASET 3";
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -31,13 +33,27 @@ struct Meta {
     test: usize,
     coarse: bool,
     layout: String,
-    /// Bytes after the metadata line.
+    /// Bytes after the checksum line.
     payload_bytes: u64,
-    /// CRC-32 (IEEE) of those bytes.
-    payload_crc32: u32,
 }
 
-/// The bytes after the metadata line, in file order.
+impl Meta {
+    /// The payload's size from the image counts and shape; `None` when it overflows. Checked arithmetic: the
+    /// metadata is held to the checksum only once the payload is read.
+    fn payload_size(&self) -> Option<u64> {
+        let pixels = self.chw.iter().try_fold(1usize, |a, &b| a.checked_mul(b))?;
+        let per_image = pixels.checked_add(if self.coarse { 4 } else { 2 })?;
+        Some(self.train.checked_add(self.test)?.checked_mul(per_image)? as u64)
+    }
+}
+
+/// The checksum in the line `crc32 <8 hex digits>`.
+fn crc_line(line: &[u8]) -> Option<u32> {
+    let hex = std::str::from_utf8(line).ok()?.trim_ascii_end().strip_prefix("crc32 ")?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// The bytes after the checksum line, in file order.
 fn payload(ds: &Dataset) -> impl Iterator<Item = std::borrow::Cow<'_, [u8]>> {
     [&ds.train, &ds.test].into_iter().flat_map(|split| {
         std::iter::once(std::borrow::Cow::Borrowed(split.images.as_slice())).chain(
@@ -58,12 +74,7 @@ pub fn path_for(cache_dir: &Path, name: &str, content_hash: &str) -> PathBuf {
 pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut crc = crc32fast::Hasher::new();
-    let mut payload_bytes = 0u64;
-    for chunk in payload(ds) {
-        crc.update(&chunk);
-        payload_bytes += chunk.len() as u64;
-    }
+    let payload_bytes = payload(ds).map(|chunk| chunk.len() as u64).sum();
     let meta = Meta {
         name: ds.name.clone(),
         classes: ds.classes.clone(),
@@ -74,14 +85,22 @@ pub fn store(ds: &Dataset, path: &Path) -> Result<()> {
         coarse: ds.train.coarse_labels.is_some(),
         layout: ds.layout.clone(),
         payload_bytes,
-        payload_crc32: crc.finalize(),
     };
+    let meta =
+        format!("{}\n", serde_json::to_string(&meta).map_err(|e| DataError::Invalid(format!("cache metadata: {e}")))?);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(meta.as_bytes());
+    for chunk in payload(ds) {
+        crc.update(&chunk);
+    }
+    let crc = crc.finalize();
     let write = |tmp: &Path| -> Result<()> {
         let file = std::fs::File::create(tmp).map_err(io(path))?;
         let mut f = std::io::BufWriter::new(file);
         let mut body = || -> std::io::Result<()> {
             writeln!(f, "{MAGIC}")?;
-            writeln!(f, "{}", serde_json::to_string(&meta).map_err(std::io::Error::other)?)?;
+            f.write_all(meta.as_bytes())?;
+            writeln!(f, "crc32 {crc:08x}")?;
             for chunk in payload(ds) {
                 f.write_all(&chunk)?;
             }
@@ -145,18 +164,20 @@ pub fn load(path: &Path) -> Result<Cached> {
         Ok(m) => m,
         Err(e) => return damaged(header, format!("unreadable metadata ({e})")),
     };
-    let start = header + second.len() as u64;
-    let end = start + meta.payload_bytes;
+    let third = line(&mut r)?;
+    let Some(recorded) = crc_line(&third) else {
+        return damaged(header + second.len() as u64, "the checksum line is not `crc32 <8 hex digits>`".into());
+    };
+    let start = header + second.len() as u64 + third.len() as u64;
+    let end = start.saturating_add(meta.payload_bytes);
     if size != end {
         return damaged(size.min(end), format!("the file has {size} bytes where its metadata says {end}"));
     }
-    let pixels: usize = meta.chw.iter().product();
-    let labels = if meta.coarse { 4 } else { 2 };
-    let expected = (meta.train + meta.test).checked_mul(pixels + labels).map(|b| b as u64);
-    if expected != Some(meta.payload_bytes) {
+    if meta.payload_size() != Some(meta.payload_bytes) {
         return damaged(header, format!("its metadata does not add up ({} bytes for its images)", meta.payload_bytes));
     }
     let mut crc = crc32fast::Hasher::new();
+    crc.update(&second);
     let mut read = |n: usize| -> Result<Vec<u8>> {
         let mut buf = vec![0u8; n];
         r.read_exact(&mut buf).map_err(io(path))?;
@@ -172,10 +193,10 @@ pub fn load(path: &Path) -> Result<Cached> {
         splits.push(Split { images, labels: fine, chw: meta.chw, coarse_labels });
     }
     let got = crc.finalize();
-    if got != meta.payload_crc32 {
+    if got != recorded {
         return damaged(
-            start,
-            format!("its contents do not match their checksum (CRC-32 {got:08x}, recorded {:08x})", meta.payload_crc32),
+            header,
+            format!("its contents do not match their checksum (CRC-32 {got:08x}, recorded {recorded:08x})"),
         );
     }
     let test = splits.pop().expect("two splits");

@@ -45,5 +45,7 @@ pub use encoded::{image_kind, Colour, EncodedDataset, EncodedSplit, ImageFormat,
 pub use error::{DataError, Result};
 pub use loader::{Batch, Images, Loader, LoaderConfig};
 pub use source::{default_location, sha256_file, Source, CIFAR10_JPEG_SHA256};
+/// CIFAR's batch parser and its two layouts, for callers that parse one batch file (the fuzz targets).
+pub use sources::cifar::{parse_batch as parse_cifar_batch, Layout as CifarLayout, Variant as CifarVariant};
 pub use split::Split;
 pub use tfkd_names::SourceName;

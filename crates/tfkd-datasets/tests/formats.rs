@@ -392,7 +392,16 @@ fn a_damaged_decode_cache_is_rebuilt() {
     zeroed[n / 2..n / 2 + 16].fill(0);
     let truncated = good[..n - 100].to_vec();
     let old = [b"TFKD-DATASET 1\n".as_slice(), &good[good.iter().position(|&b| b == b'\n').unwrap() + 1..]].concat();
-    for (what, bytes) in [("zeroed", zeroed), ("truncated", truncated), ("old format", old)] {
+    // A class renamed in the metadata (same length, sizes untouched): the checksum covers the metadata too.
+    let renamed = {
+        let text = String::from_utf8_lossy(&good[..200]).into_owned();
+        let at = text.find("\"classes\":[\"").expect("classes in the metadata") + 12;
+        let mut bytes = good.clone();
+        bytes[at] = if bytes[at] == b'x' { b'y' } else { b'x' };
+        bytes
+    };
+    for (what, bytes) in [("zeroed", zeroed), ("truncated", truncated), ("old format", old), ("renamed class", renamed)]
+    {
         std::fs::write(&file, &bytes).unwrap();
         let listed = tfkd_datasets::cache::unusable(&cache);
         assert_eq!(listed.len(), 1, "{what}: {listed:?}");

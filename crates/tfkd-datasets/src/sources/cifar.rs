@@ -134,13 +134,13 @@ pub fn load(variant: Variant, path: &Path, content_hash: String) -> Result<Datas
     let mut train = Split::empty([3, 32, 32]);
     let mut train_coarse = Vec::new();
     for name in variant.train_files(layout) {
-        let (split, coarse) = parse(variant, layout, &files[name].0, &files[name].1)?;
+        let (split, coarse) = parse_batch(variant, layout, &files[name].0, &files[name].1)?;
         train.images.extend(split.images);
         train.labels.extend(split.labels);
         train_coarse.extend(coarse);
     }
     let test_name = variant.test_file(layout);
-    let (mut test, test_coarse) = parse(variant, layout, &files[test_name].0, &files[test_name].1)?;
+    let (mut test, test_coarse) = parse_batch(variant, layout, &files[test_name].0, &files[test_name].1)?;
     if variant == Variant::Cifar100 {
         train.coarse_labels = Some(train_coarse);
         test.coarse_labels = Some(test_coarse);
@@ -260,7 +260,10 @@ fn read_archive(variant: Variant, path: &Path) -> Result<(Layout, Files)> {
     }
 }
 
-fn parse(variant: Variant, layout: Layout, path: &Path, bytes: &[u8]) -> Result<(Split, Vec<u16>)> {
+/// Parses one CIFAR batch file's bytes (`path` names it in errors): its images and labels, and CIFAR-100's
+/// coarse labels. Any bytes give a batch or an error naming the file and what is wrong (the fuzz target
+/// `cifar` holds it to that).
+pub fn parse_batch(variant: Variant, layout: Layout, path: &Path, bytes: &[u8]) -> Result<(Split, Vec<u16>)> {
     match layout {
         Layout::Binary => parse_binary(variant, path, bytes),
         Layout::Python => parse_pickle(variant, path, bytes),

@@ -1,9 +1,10 @@
 //! The index cache: an ImageNet source's image references and labels, stored once so a later start reads
 //! one file instead of listing (and checking) 1.33 M files or tar members again.
 //!
-//! Format: the line `TFKD-INDEX 1`, one line of JSON metadata (content hash, classes, descriptions, layout,
-//! image counts, and the length and CRC-32 of everything after it), then one line per image, train first:
-//! `label<TAB>offset<TAB>length<TAB>name`. Keyed by the source's content hash (names, sizes and modification
+//! Format: the line `TFKD-INDEX 2`, one line of JSON metadata (content hash, classes, descriptions, layout,
+//! image counts, the length of the image lines), the line `crc32 <8 hex digits>` (of the metadata line and the
+//! image lines: a class name changed on disk is damage as much as an image line is), then one line per image,
+//! train first: `label<TAB>offset<TAB>length<TAB>name`. Keyed by the source's content hash (names, sizes and modification
 //! times), verified on every load (a damaged file is rebuilt, never used) and written with tfkd-io's one
 //! atomic write. The folders and archives the names are relative to are not stored: they are located afresh on
 //! each start, so a moved copy of the data still finds its index.
@@ -17,7 +18,7 @@ use crate::{
     error::{io, DataError, Result},
 };
 
-const MAGIC: &str = "TFKD-INDEX 1";
+const MAGIC: &str = "TFKD-INDEX 2";
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -28,10 +29,8 @@ struct Meta {
     layout: String,
     train: usize,
     test: usize,
-    /// Bytes after the metadata line.
+    /// Bytes after the checksum line.
     payload_bytes: u64,
-    /// CRC-32 (IEEE) of those bytes.
-    payload_crc32: u32,
 }
 
 /// What an index cache file holds.
@@ -75,10 +74,13 @@ pub(super) fn store(ds: &EncodedDataset, path: &Path) -> Result<()> {
         train: ds.train.len(),
         test: ds.test.len(),
         payload_bytes: body.len() as u64,
-        payload_crc32: crc32fast::hash(body.as_bytes()),
     };
     let meta = serde_json::to_string(&meta).map_err(|e| DataError::Invalid(format!("index metadata: {e}")))?;
-    let text = format!("{MAGIC}\n{meta}\n{body}");
+    let meta = format!("{meta}\n");
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(meta.as_bytes());
+    crc.update(body.as_bytes());
+    let text = format!("{MAGIC}\n{meta}crc32 {:08x}\n{body}", crc.finalize());
     tfkd_io::write_atomic_with(path, |tmp: &Path| std::fs::write(tmp, text.as_bytes()).map_err(io(path))).map_err(|e| {
         match e {
             tfkd_io::atomic::AtomicError::Write(e) => e,
@@ -114,29 +116,41 @@ fn parse(bytes: &[u8], [train_store, test_store]: [Store; 2]) -> Result<EncodedD
         return Err((0, format!("the header is not `{MAGIC}`")));
     }
     let start = first.len() as u64 + 1;
-    let (meta_line, body) = rest.split_once('\n').ok_or((start, "it has no metadata line".to_string()))?;
+    let (meta_line, rest) = rest.split_once('\n').ok_or((start, "it has no metadata line".to_string()))?;
     let meta: Meta = serde_json::from_str(meta_line).map_err(|e| (start, format!("unreadable metadata ({e})")))?;
-    let body_at = start + meta_line.len() as u64 + 1;
+    let crc_at = start + meta_line.len() as u64 + 1;
+    let (crc_line, body) = rest.split_once('\n').ok_or((crc_at, "it has no checksum line".to_string()))?;
+    let recorded = crc_line
+        .strip_prefix("crc32 ")
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .ok_or((crc_at, "the checksum line is not `crc32 <8 hex digits>`".to_string()))?;
+    let body_at = crc_at + crc_line.len() as u64 + 1;
     if body.len() as u64 != meta.payload_bytes {
         return Err((
             body_at,
             format!("it has {} bytes of images where its metadata says {}", body.len(), meta.payload_bytes),
         ));
     }
-    let crc = crc32fast::hash(body.as_bytes());
-    if crc != meta.payload_crc32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(meta_line.as_bytes());
+    crc.update(b"\n");
+    crc.update(body.as_bytes());
+    let crc = crc.finalize();
+    if crc != recorded {
         return Err((
-            body_at,
-            format!("its images do not match their checksum (CRC-32 {crc:08x}, recorded {:08x})", meta.payload_crc32),
+            start,
+            format!("its contents do not match their checksum (CRC-32 {crc:08x}, recorded {recorded:08x})"),
         ));
     }
     let mut lines = body.lines();
     let mut split = |n: usize, store: Store| -> Result<EncodedSplit, (u64, String)> {
-        let mut refs = Vec::with_capacity(n);
-        let mut labels = Vec::with_capacity(n);
+        // Each image line takes at least 8 bytes: a count the body cannot hold allocates nothing.
+        let mut refs = Vec::with_capacity(n.min(body.len() / 8));
+        let mut labels = Vec::with_capacity(n.min(body.len() / 8));
         for k in 0..n {
-            let line =
-                lines.next().ok_or((body_at, format!("it lists fewer than {} images", meta.train + meta.test)))?;
+            let line = lines
+                .next()
+                .ok_or((body_at, format!("it lists fewer than {} images", meta.train.saturating_add(meta.test))))?;
             let bad = || (body_at, format!("image line {} is not `label offset length name`: {line:?}", k + 1));
             let mut cols = line.splitn(4, '\t');
             let mut num = || cols.next().and_then(|c| c.parse::<u64>().ok()).ok_or_else(bad);
@@ -151,7 +165,7 @@ fn parse(bytes: &[u8], [train_store, test_store]: [Store; 2]) -> Result<EncodedD
     let train = split(meta.train, train_store)?;
     let test = split(meta.test, test_store)?;
     if lines.next().is_some() {
-        return Err((body_at, format!("it lists more than {} images", meta.train + meta.test)));
+        return Err((body_at, format!("it lists more than {} images", meta.train.saturating_add(meta.test))));
     }
     Ok(EncodedDataset {
         name: meta.name,
