@@ -194,10 +194,7 @@ pub fn load(path: &Path) -> Result<Cached> {
     }
     let got = crc.finalize();
     if got != recorded {
-        return damaged(
-            header,
-            format!("its contents do not match their checksum (CRC-32 {got:08x}, recorded {recorded:08x})"),
-        );
+        return damaged(header, crate::digest::checksum_mismatch(header, size, got, recorded));
     }
     let test = splits.pop().expect("two splits");
     let train = splits.pop().expect("two splits");

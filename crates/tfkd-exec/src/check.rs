@@ -39,6 +39,7 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
             r.train.base_lr()
         );
     }
+    out += &teacher_files(exp)?;
     out += &paper_table(exp);
     // The defaults `run` would use.
     let opts = RunOptions { device: "auto".into(), ..RunOptions::default() };
@@ -105,6 +106,28 @@ fn gpu_cost(exp: &Experiment, data: &tfkd_spec::DataConfig) -> anyhow::Result<St
     let mut out = format!("{est}\n");
     for (label, s) in &est.per_run {
         out += &format!("  {label:<34} {:>7.1} GPU-hours\n", s / 3600.0);
+    }
+    Ok(out)
+}
+
+/// Each teacher file trained elsewhere (`teacher: { weights: … }`), opened now rather than when its students
+/// start: found, its sha256 checked against the spec or its torchvision-style name, and parsed as a state dict
+/// (no pickled code runs), so a wrong, damaged or hostile file fails `check` naming itself. A file not yet
+/// downloaded is said, not an error: `check` still plans.
+fn teacher_files(exp: &Experiment) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for w in exp.runs.iter().filter_map(|r| r.teacher_weights.as_ref()) {
+        if !seen.insert(w.weights.clone()) {
+            continue;
+        }
+        if paths::find_weights(&w.weights).is_err() {
+            out += &format!("teacher file {}: not found yet; its students cannot start without it\n", w.weights);
+            continue;
+        }
+        let choice = tfkd_trainers::teacher::external(w)?;
+        let dict = tfkd_pth::read(&choice.path).map_err(|e| anyhow::anyhow!(tfkd_io::chain(&e)))?;
+        out += &format!("teacher file {}: sha256 checked, {} tensors\n", choice.path.display(), dict.len());
     }
     Ok(out)
 }

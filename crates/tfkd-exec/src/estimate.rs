@@ -187,9 +187,16 @@ pub fn estimate(
     let path = cache_path();
     let mut cache = Cache::read(&path);
     let machine = machine(ctx);
+    // Left to train: all but the finished runs whose weights are sound (a finished run with damaged weights is
+    // repaired, so it is counted, as a whole run at most) and the failed ones.
     let left: Vec<usize> = (0..runs.len())
         .filter(|&i| {
-            !matches!(RunDir::new(&ctx.cache_dir, &runs[i].run_id).state(), Ok(RunState::Done(_) | RunState::Failed(_)))
+            let dir = RunDir::new(&ctx.cache_dir, &runs[i].run_id);
+            match dir.state() {
+                Ok(RunState::Done(record)) => !dir.verify(&record).is_empty(),
+                Ok(RunState::Failed(_)) => false,
+                _ => true,
+            }
         })
         .collect();
     let all = || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);

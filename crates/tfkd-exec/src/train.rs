@@ -131,7 +131,7 @@ pub fn run(
         k.measured_s = Some(started.elapsed().as_secs_f64());
         k.write(&results_dir(exp))?;
     }
-    tally.conclude(exp, &dir)?;
+    tally.conclude(&exp.name, &dir)?;
     Ok(Ran { plan })
 }
 
@@ -218,46 +218,71 @@ fn execute(
     Ok(outcomes?)
 }
 
-/// The outcomes counted, and the lines that name the failed and interrupted runs.
+/// The outcomes counted, and the lines that name the failed, interrupted and taken-over runs.
 struct Tally {
     trained: usize,
     cached: usize,
     failed: Vec<String>,
     interrupted: Vec<String>,
+    taken_over: Vec<String>,
 }
 
 impl Tally {
     fn of(outcomes: &[Outcome]) -> Tally {
-        let mut t = Tally { trained: 0, cached: 0, failed: Vec::new(), interrupted: Vec::new() };
+        let mut t =
+            Tally { trained: 0, cached: 0, failed: Vec::new(), interrupted: Vec::new(), taken_over: Vec::new() };
         for o in outcomes {
             match o {
                 Outcome::Trained(_) => t.trained += 1,
                 Outcome::Cached { .. } => t.cached += 1,
                 Outcome::Failed { label, run_id, error } => t.failed.push(format!("  {label} [{run_id}]: {error}")),
+                Outcome::Interrupted { label, at, taken_over: true, .. } => {
+                    t.taken_over.push(format!("  {label}: {at}"))
+                }
                 Outcome::Interrupted { label, at, .. } => t.interrupted.push(format!("  {label}: {at}")),
             }
         }
         t
     }
 
-    /// Says what happened; an error when a run was interrupted ([`Interrupted`]) or failed.
-    fn conclude(&self, exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
-        let Tally { trained, cached, failed, interrupted } = self;
+    /// Says what happened; an error when a run was interrupted or taken over ([`Interrupted`]) or failed. Every
+    /// run counted as failed, interrupted or taken over is named, whichever the error is.
+    fn conclude(&self, name: &str, dir: &Path) -> anyhow::Result<()> {
+        let Tally { trained, cached, failed, interrupted, taken_over } = self;
+        let over = if taken_over.is_empty() { String::new() } else { format!(", {} taken over", taken_over.len()) };
         eprintln!(
-            "{}: {trained} trained, {cached} cached, {} failed, {} interrupted; records in {}",
-            exp.name,
+            "{name}: {trained} trained, {cached} cached, {} failed, {} interrupted{over}; records in {}",
             failed.len(),
             interrupted.len(),
             dir.display()
         );
+        let mut also = String::new();
+        if !failed.is_empty() {
+            also += &format!("\n{} run(s) failed:\n{}", failed.len(), summarise(failed));
+        }
+        if !taken_over.is_empty() {
+            also += &format!(
+                "\n{} run(s) were taken over by another process, which trains and records them (nothing of them is \
+                 left to resume here):\n{}",
+                taken_over.len(),
+                summarise(taken_over)
+            );
+        }
         if !interrupted.is_empty() {
             bail!(Interrupted(format!(
                 "stopped: {} finished run(s) are recorded in {}; {} run(s) kept their last checkpoint and the same \
-                 command resumes them:\n{}",
+                 command resumes them:\n{}{also}",
                 trained + cached,
                 dir.display(),
                 interrupted.len(),
                 summarise(interrupted)
+            )));
+        }
+        if !taken_over.is_empty() {
+            bail!(Interrupted(format!(
+                "stopped: {} finished run(s) are recorded in {}{also}",
+                trained + cached,
+                dir.display()
             )));
         }
         if !failed.is_empty() {
@@ -291,4 +316,45 @@ fn check_writable(dir: &Path) -> anyhow::Result<()> {
     std::fs::write(&probe, b"").with_context(|| format!("{} cannot be written", dir.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    fn tally(failed: &[&str], interrupted: &[&str], taken_over: &[&str]) -> Tally {
+        let lines = |v: &[&str]| v.iter().map(|l| format!("  {l}")).collect();
+        Tally {
+            trained: 1,
+            cached: 0,
+            failed: lines(failed),
+            interrupted: lines(interrupted),
+            taken_over: lines(taken_over),
+        }
+    }
+
+    fn said(t: &Tally) -> String {
+        let e = t.conclude("smoke", std::path::Path::new("results/smoke/smoke")).unwrap_err();
+        format!("{e}")
+    }
+
+    /// A run that failed while others were interrupted (a SIGTERM while a worker starts) is named, not only
+    /// counted.
+    #[test]
+    fn failed_runs_are_named_beside_interrupted_ones() {
+        let s = said(&tally(&["base-cnn5@230 [ab12]: worker exited"], &["base-resnet8@230: at epoch 2"], &[]));
+        assert!(s.contains("kept their last checkpoint") && s.contains("base-resnet8@230: at epoch 2"), "{s}");
+        assert!(s.contains("1 run(s) failed:") && s.contains("base-cnn5@230 [ab12]: worker exited"), "{s}");
+    }
+
+    /// A run another process took over is not said to be resumable here.
+    #[test]
+    fn taken_over_runs_are_not_called_resumable() {
+        let s = said(&tally(&[], &[], &["base-cnn5@230: taken over by host:123"]));
+        assert!(!s.contains("kept their last checkpoint") && !s.contains("resumes them"), "{s}");
+        assert!(
+            s.contains("taken over by another process") && s.contains("base-cnn5@230: taken over by host:123"),
+            "{s}"
+        );
+    }
 }

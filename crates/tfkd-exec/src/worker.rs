@@ -128,7 +128,9 @@ impl Spawn<'_> {
                 Some(r) => Outcome::Cached { record: r, by: by.clone() },
                 None => Outcome::Failed { label, run_id, error: "cached without a done.json".into() },
             },
-            Some(Event::RunInterrupted { at, .. }) => Outcome::Interrupted { label, run_id, at: at.clone() },
+            Some(Event::RunInterrupted { at, taken_over, .. }) => {
+                Outcome::Interrupted { label, run_id, at: at.clone(), taken_over: *taken_over }
+            }
             Some(Event::RunFailed { error, .. }) => Outcome::Failed { label, run_id, error: error.clone() },
             _ => unannounced(label, run_id, &self.ctx.cache_dir, status, said),
         }
@@ -190,6 +192,7 @@ fn unannounced(
             label,
             run_id,
             at: format!("{how}; partial, {epochs} epoch(s) checkpointed — the same command resumes it from there"),
+            taken_over: false,
         };
     }
     let lines: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();

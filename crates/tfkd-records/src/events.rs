@@ -98,6 +98,9 @@ pub enum Event {
         run_id: String,
         /// Where it stopped.
         at: String,
+        /// Another process took its lease over: it trains and records the run, nothing is left to resume here.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        taken_over: bool,
     },
     /// A damaged file of the run's folder was found; the run is resumed or retrained as `action` says.
     RunRepaired {

@@ -44,7 +44,8 @@ pub enum Outcome {
         /// Why.
         error: String,
     },
-    /// Stopped on request; its checkpoint is kept and the same command resumes it.
+    /// Stopped on request (its checkpoint is kept and the same command resumes it), or taken over by another
+    /// process after this one stalled (that process trains and records it).
     Interrupted {
         /// `id@seed`.
         label: String,
@@ -52,6 +53,8 @@ pub enum Outcome {
         run_id: String,
         /// Where it stopped.
         at: String,
+        /// Another process holds the run now: nothing of it is left to this one.
+        taken_over: bool,
     },
 }
 
@@ -223,12 +226,15 @@ pub fn train_job(plan: &Plan, job: &[&PlannedRun], ctx: &Context, obs: &mut dyn 
             outcomes[i] = Some(match result {
                 Ok(record) => Outcome::Trained(Box::new(record)),
                 Err(TrainError::Interrupted { at }) => {
-                    Outcome::Interrupted { label: p.config.label(), run_id: p.run_id.clone(), at }
+                    Outcome::Interrupted { label: p.config.label(), run_id: p.run_id.clone(), at, taken_over: false }
                 }
                 // Not a failure of the run: another process trains it; this one only says so.
-                Err(e @ TrainError::LeaseLost { .. }) => {
-                    Outcome::Interrupted { label: p.config.label(), run_id: p.run_id.clone(), at: e.to_string() }
-                }
+                Err(e @ TrainError::LeaseLost { .. }) => Outcome::Interrupted {
+                    label: p.config.label(),
+                    run_id: p.run_id.clone(),
+                    at: e.to_string(),
+                    taken_over: true,
+                },
                 Err(e) => Outcome::failed(p, tfkd_io::chain(&e)),
             });
         }
@@ -240,9 +246,12 @@ pub fn train_job(plan: &Plan, job: &[&PlannedRun], ctx: &Context, obs: &mut dyn 
             Outcome::Failed { label, run_id, error } => {
                 obs.event(&Event::RunFailed { label: label.clone(), run_id: run_id.clone(), error: error.clone() });
             }
-            Outcome::Interrupted { label, run_id, at } => {
-                obs.event(&Event::RunInterrupted { label: label.clone(), run_id: run_id.clone(), at: at.clone() });
-            }
+            Outcome::Interrupted { label, run_id, at, taken_over } => obs.event(&Event::RunInterrupted {
+                label: label.clone(),
+                run_id: run_id.clone(),
+                at: at.clone(),
+                taken_over: *taken_over,
+            }),
             Outcome::Trained(_) | Outcome::Cached { .. } => {}
         }
     }
@@ -325,6 +334,7 @@ fn claim<'a>(p: &'a PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result
             label: p.config.label(),
             run_id: p.run_id.clone(),
             at: "while waiting for its lease".into(),
+            taken_over: false,
         }));
     };
     match classify(p, ctx, obs)? {
@@ -509,6 +519,7 @@ pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options
                 label: p.config.label(),
                 run_id: p.run_id.clone(),
                 at: "before it started".into(),
+                taken_over: false,
             })
         })
         .collect())

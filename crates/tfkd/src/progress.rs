@@ -135,11 +135,11 @@ impl Observer for Progress {
                 self.target.inc(1);
                 self.line(format!("failed {label}: {error}"));
             }
-            Event::RunInterrupted { label, at, .. } => {
+            Event::RunInterrupted { label, at, taken_over, .. } => {
                 if let Some((bar, _)) = self.runs.remove(label) {
                     bar.finish_and_clear();
                 }
-                if at.starts_with("taken over") {
+                if *taken_over {
                     self.line(format!("stopped {label}: {at}"));
                 } else {
                     self.line(format!("stopped {label} {at}: its checkpoint is kept"));

@@ -103,3 +103,52 @@ fn data_inspect_fails_when_a_sampled_image_does_not_decode() {
     assert!(stdout.contains("FAILED") && stdout.contains("n04266014_3001.JPEG"), "{stdout}");
     assert!(stderr.contains("1 sampled image(s) failed to decode"), "{stderr}");
 }
+
+/// `check` opens the teacher files a spec names: a file whose sha256 is not the one its torchvision-style name
+/// says, and a pickle that would run code, each fail `check` naming the file — not hours later when the
+/// students start. A file not downloaded yet is said, and `check` still plans.
+#[test]
+fn check_opens_the_teacher_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let check = |spec: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_tfkd"))
+            .args(["check", spec.to_str().unwrap(), "--profile", "smoke"])
+            .env("TFKD_WEIGHTS", dir.path())
+            .env("TFKD_CACHE_DIR", dir.path().join("cache"))
+            .env("TFKD_EXPERIMENTS_DIR", repo.join("experiments"))
+            .env("TORCH_HOME", dir.path().join("torch"))
+            .output()
+            .unwrap()
+    };
+    let spec = dir.path().join("teacher.yaml");
+    let write_spec = |weights: &str, sha: Option<&str>| {
+        let sha = sha.map_or(String::new(), |s| format!(", sha256: {s}"));
+        let text = format!(
+            "extends: {}\nname: teacher-check\ntitle: t\nruns:\n  - id: self-resnet18\n    model: torchvision.resnet18\n    \
+             method: {{ kind: tf-kd-self, alpha: 0.1, temperature: 20, multiplier: 1 }}\n    \
+             teacher: {{ model: torchvision.resnet18, weights: {weights}{sha} }}\n",
+            repo.join("experiments/imagenet-defaults.yaml").display()
+        );
+        std::fs::write(&spec, text).unwrap();
+    };
+    write_spec("resnet18-f37072fd.pth", None);
+    let out = check(&spec);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("resnet18-f37072fd.pth: not found yet"), "{said}");
+
+    std::fs::write(dir.path().join("resnet18-f37072fd.pth"), b"not the torchvision file").unwrap();
+    let out = check(&spec);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("resnet18-f37072fd.pth") && said.contains("sha256"), "{said}");
+
+    // posix.system("id") as a protocol-2 pickle, with its true sha256 in the spec.
+    let evil = dir.path().join("evil.pth");
+    std::fs::write(&evil, b"\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.").unwrap();
+    let sum = Command::new("sha256sum").arg(&evil).output().unwrap();
+    let sha = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap().to_string();
+    write_spec("evil.pth", Some(&sha));
+    let out = check(&spec);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("evil.pth"), "{said}");
+}

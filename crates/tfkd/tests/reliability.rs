@@ -91,6 +91,7 @@ fn damaged_run_folders_are_reported_and_repaired() {
         repaired.contains("best.safetensors: checksum") && repaired.contains("retraining it from scratch"),
         "{repaired}"
     );
+    assert!(!repaired.contains("nothing left to train"), "the plan counts the run it repairs: {repaired}");
     assert_eq!(numbers(home.path(), "base-resnet8@230"), want_resnet);
 
     // 4. clean --damaged removes a damaged folder, a finished run whose weights are damaged, and a finished
@@ -551,6 +552,10 @@ fn a_frozen_holder_loses_its_lease_and_writes_nothing_after() {
     let said = text(&out);
     assert!(said.contains("taken over by"), "the first process says it lost the run: {said}");
     assert!(!said.contains("checkpoint is kept") && !said.contains("1 failed"), "{said}");
+    assert!(
+        !said.contains("kept their last checkpoint") && said.contains("1 taken over"),
+        "not resumable here: {said}"
+    );
     assert_eq!(listing(), before, "the first process wrote nothing into the folder after losing its lease");
     assert_eq!(numbers(home.path(), "base-cnn5@230"), numbers(reference.path(), "base-cnn5@230"));
 }

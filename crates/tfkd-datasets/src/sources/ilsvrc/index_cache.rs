@@ -137,10 +137,7 @@ fn parse(bytes: &[u8], [train_store, test_store]: [Store; 2]) -> Result<EncodedD
     crc.update(body.as_bytes());
     let crc = crc.finalize();
     if crc != recorded {
-        return Err((
-            start,
-            format!("its contents do not match their checksum (CRC-32 {crc:08x}, recorded {recorded:08x})"),
-        ));
+        return Err((start, crate::digest::checksum_mismatch(start, bytes.len() as u64, crc, recorded)));
     }
     let mut lines = body.lines();
     let mut split = |n: usize, store: Store| -> Result<EncodedSplit, (u64, String)> {
