@@ -24,6 +24,7 @@ pub mod export;
 pub mod flops_estimate;
 pub mod libtorch;
 pub mod models;
+pub mod new;
 pub mod numerics;
 pub mod options;
 pub mod report;

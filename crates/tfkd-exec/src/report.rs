@@ -74,12 +74,13 @@ pub fn store_teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<()> 
 #[must_use]
 pub fn verdict_lines(report: &Report) -> String {
     let mut out = String::new();
-    for row in report.table.iter().flat_map(|t| &t.rows) {
-        for c in &row.claims {
-            if let Some(v) = c.verdict {
-                let d = c.diff.map_or(String::new(), |d| format!("Δ {:+.2} over {} seed(s)", d.mean, d.n));
-                out += &format!("  {:<28} {:<40} {:<16} {d}\n", row.label, c.claim, v.describe());
-            }
+    let rows =
+        report.table.iter().flat_map(|t| &t.rows).flat_map(|r| r.claims.iter().map(move |c| (r.label.as_str(), c)));
+    let own = report.entries.iter().flat_map(|e| &e.claims).map(|c| ("(spec)", c));
+    for (row, c) in rows.chain(own) {
+        if let Some(v) = c.verdict {
+            let d = c.diff.map_or(String::new(), |d| format!("Δ {:+.2} over {} seed(s)", d.mean, d.n));
+            out += &format!("  {row:<28} {:<40} {:<16} {d}\n", c.claim, v.describe());
         }
     }
     out

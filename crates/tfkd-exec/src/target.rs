@@ -78,9 +78,13 @@ pub fn results_dir(exp: &Experiment) -> PathBuf {
 }
 
 /// The paper's table aliases and numbers as `experiments/paper.yaml` holds them in the experiments folder in
-/// use (a project may keep its own).
+/// use (a project may keep its own), or outside a clone the one built into tfkd.
 pub fn aliases() -> anyhow::Result<tfkd_spec::PaperFile> {
     let path = paths::experiments_dir().join("paper.yaml");
+    if !path.exists() {
+        // Outside a clone: the paper file built into tfkd.
+        return Ok(tfkd_spec::paper::data()?.clone());
+    }
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     tfkd_spec::paper::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }

@@ -389,9 +389,32 @@ pub fn method_label(kind: &str) -> &str {
 /// The verdicts at a glance: for every claim of every row, our gain with its 95% interval (coloured by
 /// verdict) and the paper's gain as a cross, rows grouped as in the paper's table.
 fn verdicts(t: &TableReport) -> Option<Figure> {
+    let claims: Vec<(String, &crate::table::ClaimReport)> = t
+        .rows
+        .iter()
+        .flat_map(|row| row.claims.iter().map(move |c| (format!("{}: {}", row.label, c.claim), c)))
+        .collect();
+    let mut fig = verdict_figure(&t.title, &t.target, &t.profile, &claims)?;
+    fig.caption = Some(format!(
+        "Target {}, profile {}. A claim holds when its interval lies right of 0 (left: contradicted); underpowered: \
+         the design could not have detected the paper's effect.",
+        t.target, t.profile
+    ));
+    Some(fig)
+}
+
+/// The verdict figure of judged claims (label, claim): each one's A − B with its 95% interval, coloured by
+/// verdict, and the paper's effect as a cross where there is one; `None` when no claim was judged. Shared by
+/// the paper's tables and users' specs.
+pub(crate) fn verdict_figure(
+    title: &str,
+    target: &str,
+    profile: &str,
+    claims: &[(String, &crate::table::ClaimReport)],
+) -> Option<Figure> {
     let mut fig = Figure::new(
         "verdicts",
-        format!("Verdicts per claim: {}", t.title),
+        format!("Verdicts per claim: {title}"),
         Kind::Intervals,
         "gain (accuracy points): ours, mean and 95% interval; × the paper's",
         "",
@@ -401,18 +424,16 @@ fn verdicts(t: &TableReport) -> Option<Figure> {
         .map(|k| Series { name: (*k).into(), points: Vec::new() })
         .collect();
     let mut paper = Vec::new();
-    for row in &t.rows {
-        for c in &row.claims {
-            let (Some(v), Some(d)) = (c.verdict, c.diff) else { continue };
-            let i = fig.categories.len() as f64;
-            fig.categories.push(format!("{}: {}", row.label, c.claim));
-            let half = c.ci95.map_or(0.0, |(_, hi)| hi - d.mean);
-            if let Some(g) = groups.iter_mut().find(|g| g.name == v.as_str()) {
-                g.points.push((i, d.mean, half));
-            }
-            if let Some(p) = c.paper_effect {
-                paper.push((i, p, 0.0));
-            }
+    for (label, c) in claims {
+        let (Some(v), Some(d)) = (c.verdict, c.diff) else { continue };
+        let i = fig.categories.len() as f64;
+        fig.categories.push(label.clone());
+        let half = c.ci95.map_or(0.0, |(_, hi)| hi - d.mean);
+        if let Some(g) = groups.iter_mut().find(|g| g.name == v.as_str()) {
+            g.points.push((i, d.mean, half));
+        }
+        if let Some(p) = c.paper_effect {
+            paper.push((i, p, 0.0));
         }
     }
     if fig.categories.is_empty() {
@@ -423,9 +444,8 @@ fn verdicts(t: &TableReport) -> Option<Figure> {
         fig.series.push(Series { name: crate::figure::PAPER_SERIES.into(), points: paper });
     }
     fig.caption = Some(format!(
-        "Target {}, profile {}. A claim holds when its interval lies right of 0 (left: contradicted); underpowered: \
-         the design could not have detected the paper's effect.",
-        t.target, t.profile
+        "Target {target}, profile {profile}. A claim holds when its interval of A − B lies right of 0 (left: \
+         contradicted); underpowered: the design could not have detected the effect the claim expects."
     ));
     Some(fig)
 }
@@ -437,7 +457,7 @@ fn calibrated(records: &[RunRecord], metric: Metric) -> Vec<(&RunRecord, &tfkd_a
 
 /// Reliability diagram of one model: accuracy against confidence per confidence bin, one line per method,
 /// pooled over seeds, for the model with the most methods in the target.
-fn reliability(records: &[RunRecord], metric: Metric) -> Option<Figure> {
+pub(crate) fn reliability(records: &[RunRecord], metric: Metric) -> Option<Figure> {
     let runs = calibrated(records, metric);
     let mut models: Vec<(tfkd_spec::names::Arch, usize)> = Vec::new();
     for (r, _) in &runs {
@@ -491,7 +511,7 @@ fn reliability(records: &[RunRecord], metric: Metric) -> Option<Figure> {
 }
 
 /// Confidence against accuracy of every run of the target, by method.
-fn confidence(records: &[RunRecord], metric: Metric) -> Option<Figure> {
+pub(crate) fn confidence(records: &[RunRecord], metric: Metric) -> Option<Figure> {
     let runs = calibrated(records, metric);
     if runs.is_empty() {
         return None;

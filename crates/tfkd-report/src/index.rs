@@ -48,12 +48,14 @@ pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportE
     let report: serde_json::Value = serde_json::from_str(&text)
         .map_err(|source| ReportError::BadRecord { path: dir.join("report.json"), source })?;
     let mut verdicts = BTreeMap::new();
-    for claim in report["table"]["rows"]
+    let table_claims = report["table"]["rows"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|r| r["claims"].as_array().into_iter().flatten())
-    {
+        .flat_map(|r| r["claims"].as_array().into_iter().flatten());
+    // A spec's own claims about its entries count beside its table's.
+    let entry_claims = report["entries"]["claims"].as_array().into_iter().flatten();
+    for claim in table_claims.chain(entry_claims) {
         let verdict = match &claim["verdict"] {
             serde_json::Value::String(v) => v.replace('-', " "),
             serde_json::Value::Object(o) => o.keys().next().cloned().unwrap_or_default().replace('-', " "),

@@ -4,6 +4,7 @@
 //! Reads run records and specs; never trains and never links libtorch.
 
 pub mod aggregate;
+pub mod entries;
 pub mod figure;
 pub mod figures;
 pub mod index;
@@ -58,9 +59,6 @@ pub enum ReportError {
     /// A spec did not resolve.
     #[error("invalid spec: {0}")]
     Spec(String),
-    /// The spec has no paper table.
-    #[error("target {0} has no `paper` section to report")]
-    NoTable(String),
 }
 
 /// A rendered report.
@@ -68,6 +66,9 @@ pub enum ReportError {
 pub struct Report {
     /// The paper table as data, when the spec mirrors one.
     pub table: Option<table::TableReport>,
+    /// Every entry and the spec's own claims: the whole report of a spec without a paper table, and a section
+    /// of one with a table whose spec declares claims of its own.
+    pub entries: Option<entries::EntriesReport>,
     /// Markdown.
     pub markdown: String,
     /// CSV.
@@ -86,17 +87,15 @@ pub struct Report {
     pub timing: Option<timing::Timing>,
 }
 
-/// Builds the report of `exp` from its records: the paper table with verdicts when the spec mirrors one,
-/// and a table and figure per sweep.
+/// Builds the report of `exp` from its records: the paper table with verdicts when the spec mirrors one, the
+/// entries with the spec's own claims when it has no table (or declares claims), and a table and figure per
+/// sweep.
 pub fn build(
     exp: &Experiment,
     records: &[RunRecord],
     metric: Metric,
     teacher: Option<&TeacherCurve>,
 ) -> Result<Report, ReportError> {
-    if exp.paper.is_none() && exp.sweeps.is_empty() {
-        return Err(ReportError::NoTable(exp.name.clone()));
-    }
     let agg = aggregate::aggregate(records, metric)?;
     let sweeps: Vec<sweep::SweepReport> = exp.sweeps.iter().map(|s| sweep::build(s, exp, &agg)).collect();
     let mut figures = Vec::new();
@@ -121,10 +120,19 @@ pub fn build(
             if let Some(sub) = exp.substitution() {
                 markdown += &format!("\n**Dataset substituted: {sub}; {}.**\n", exp.kl_note());
             }
-            markdown += &format!("\nValues: {}, mean ± sample sd over seeds.\n", metric.describe());
             None
         }
     };
+    // A spec without a table is reported by its entries; one with a table only when it declares claims.
+    let entries = (table.is_none() || !exp.claims.is_empty()).then(|| entries::build(exp, &agg, records));
+    if let Some(e) = &entries {
+        markdown += &entries::markdown(e, metric);
+        if table.is_none() {
+            csv = entries::csv(e);
+            tex = entries::tex(e);
+            figures.extend(entries::figures(e, records, metric));
+        }
+    }
     for s in &sweeps {
         markdown += &sweep::markdown(s);
         figures.push(sweep::figure(s, exp, metric));
@@ -138,6 +146,7 @@ pub fn build(
         runs_csv: render::frame_csv(&mut agg.runs.clone())?,
         entries_csv: render::frame_csv(&mut agg.entries.clone())?,
         table,
+        entries,
         timing: None,
     })
 }
@@ -147,17 +156,20 @@ pub fn build(
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(tfkd_io::IoError::new("creating", dir))?;
     let mut written = Vec::new();
-    let json = serde_json::to_string_pretty(&serde_json::json!({
+    let mut json = serde_json::json!({
         "table": report.table, "sweeps": report.sweeps, "figures": report.figures, "timing": report.timing
-    }))
-    .unwrap_or_default();
+    });
+    if let Some(entries) = &report.entries {
+        json["entries"] = serde_json::to_value(entries).unwrap_or_default();
+    }
+    let json = serde_json::to_string_pretty(&json).unwrap_or_default();
     let mut files = vec![
         ("table.md", &report.markdown),
         ("runs.csv", &report.runs_csv),
         ("entries.csv", &report.entries_csv),
         ("report.json", &json),
     ];
-    if report.table.is_some() {
+    if report.table.is_some() || report.entries.is_some() {
         files.extend([("table.csv", &report.csv), ("table.tex", &report.tex)]);
     }
     for (name, text) in files {

@@ -55,6 +55,9 @@ pub struct ClaimReport {
     pub mde: Option<f64>,
     /// The paper's A − B, where its numbers were retrieved.
     pub paper_effect: Option<f64>,
+    /// The A − B the spec's claim expects (users' claims; the paper's tables use `paper_effect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<f64>,
     /// Verdict, or `None` when the cells were not run in this profile.
     pub verdict: Option<Verdict>,
 }
@@ -279,28 +282,37 @@ impl RowSource<'_> {
     }
 
     fn claim(&self, layout: Layout, c: &ClaimDecl) -> ClaimReport {
-        let (a, b) = (self.values_of(&c.a), self.values_of(&c.b));
-        let diffs = paired(&a, &b);
-        let diff = Summary::of(&diffs);
-        let paper_effect = self.paper_effect(layout, c);
-        let verdict = (!a.is_empty() && !b.is_empty()).then(|| match (c.op, c.margin) {
-            (ClaimOp::Close, Some(m)) => close(&diffs, m),
-            (ClaimOp::Less, _) => {
-                let flipped: Vec<f64> = diffs.iter().map(|d| -d).collect();
-                greater(&flipped, paper_effect.map(|e| -e))
-            }
-            _ => greater(&diffs, paper_effect),
-        });
-        ClaimReport {
-            claim: c.text.clone(),
-            a: c.a.clone(),
-            b: c.b.clone(),
-            ci95: diff.and_then(|d| d.ci95()),
-            mde: diff.and_then(|d| d.mde()),
-            paper_effect,
-            diff,
-            verdict,
+        judge(c, &self.values_of(&c.a), &self.values_of(&c.b), self.paper_effect(layout, c))
+    }
+}
+
+/// Judges one claim from its operands' (seed, value) lists, paired by seed: the difference A − B with its 95%
+/// interval and minimum detectable effect, and a verdict against the effect to detect — the paper's
+/// (`paper_effect`, for the paper's tables) or else the claim's own `expected`. The one judge of every claim,
+/// the paper's tables' and users' specs' alike.
+#[must_use]
+pub fn judge(c: &ClaimDecl, a: &[(u64, f64)], b: &[(u64, f64)], paper_effect: Option<f64>) -> ClaimReport {
+    let diffs = paired(a, b);
+    let diff = Summary::of(&diffs);
+    let effect = paper_effect.or(c.expected);
+    let verdict = (!a.is_empty() && !b.is_empty()).then(|| match (c.op, c.margin) {
+        (ClaimOp::Close, Some(m)) => close(&diffs, m),
+        (ClaimOp::Less, _) => {
+            let flipped: Vec<f64> = diffs.iter().map(|d| -d).collect();
+            greater(&flipped, effect.map(|e| -e))
         }
+        _ => greater(&diffs, effect),
+    });
+    ClaimReport {
+        claim: c.text.clone(),
+        a: c.a.clone(),
+        b: c.b.clone(),
+        ci95: diff.and_then(|d| d.ci95()),
+        mde: diff.and_then(|d| d.mde()),
+        paper_effect,
+        expected: c.expected,
+        diff,
+        verdict,
     }
 }
 
@@ -311,7 +323,7 @@ pub fn soft_weight(exp: &Experiment, id: &str) -> Option<f64> {
 }
 
 /// The calibration table: every entry with records, in spec order.
-fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[RunRecord]) -> Vec<CalibrationRow> {
+pub(crate) fn calibration_rows(exp: &Experiment, agg: &Aggregate, records: &[RunRecord]) -> Vec<CalibrationRow> {
     let mut seen = Vec::new();
     exp.runs
         .iter()

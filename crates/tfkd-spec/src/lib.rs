@@ -4,6 +4,7 @@
 //! This crate depends on serde only — no libtorch — so `tfkd check`, CI and reports can validate and
 //! expand specs anywhere. Model names are checked by the caller against the model zoo.
 
+pub mod chain;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod resolve;
 pub mod schema;
 pub mod select;
 
+pub use chain::merge;
 pub use claims::{ClaimDecl, ClaimOp};
 pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};

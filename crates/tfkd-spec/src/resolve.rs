@@ -60,6 +60,8 @@ pub struct Experiment {
     pub paper: Option<crate::schema::PaperTable>,
     /// The entries `sweep:` blocks expanded into, per swept entry.
     pub sweeps: Vec<Sweep>,
+    /// Claims about the spec's entries (its top-level `claims:`), each with a text; judged by the report.
+    pub claims: Vec<crate::ClaimDecl>,
     /// Slurm settings of the spec, its profile and `--set slurm.*` (a cluster's config file comes on top).
     pub slurm: crate::schema::SlurmPatch,
 }
@@ -125,90 +127,14 @@ pub fn kl_weight_note(kl_classes: Option<usize>, used: Option<usize>, paper: Opt
 
 /// Loads `path` (following `extends`), applies `profile` and `sets` (`section.key=value`), and resolves.
 pub fn load(path: &Path, profile: &str, sets: &[String]) -> Result<Experiment, SpecErrors> {
-    let doc = load_chain(path, &mut Vec::new())?;
+    let doc = crate::chain::load_chain(path, &mut Vec::new())?;
     resolve(path, doc, profile, sets)
 }
 
 /// As [`load`], from YAML text (no `extends`), for tests and tools.
 pub fn load_str(text: &str, file: &Path, profile: &str, sets: &[String]) -> Result<Experiment, SpecErrors> {
-    let (_, value) = parse_layer(text, file)?;
+    let (_, value) = crate::chain::parse_layer(text, file)?;
     resolve(file, value, profile, sets)
-}
-
-fn parse_layer(text: &str, file: &Path) -> Result<(SpecFile, Value), SpecError> {
-    if text.trim().is_empty() {
-        return Err(SpecError::Parse {
-            file: file.to_path_buf(),
-            line: 1,
-            column: 1,
-            message: "the file is empty: a spec needs `name`, `runs` and `profiles` (or `extends: defaults.yaml`, \
-                      which defines the smoke, quick and paper profiles)"
-                .into(),
-        });
-    }
-    let located = |e: serde_yaml::Error| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        SpecError::Parse { file: file.to_path_buf(), line, column, message: crate::error::yaml_message(&e, text) }
-    };
-    let typed: SpecFile = serde_yaml::from_str(text).map_err(located)?;
-    let value: Value = serde_yaml::from_str(text).map_err(located)?;
-    Ok((typed, value))
-}
-
-fn load_chain(path: &Path, seen: &mut Vec<PathBuf>) -> Result<Value, SpecError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SpecError::Read { file: path.to_path_buf(), message: e.to_string() })?;
-    let (typed, mut value) = parse_layer(&text, path)?;
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if seen.contains(&canonical) {
-        return Err(SpecError::Invalid {
-            file: path.to_path_buf(),
-            path: "extends".into(),
-            message: "extends chain loops back to this file".into(),
-        });
-    }
-    seen.push(canonical);
-    if let Value::Mapping(m) = &mut value {
-        m.remove("extends");
-    }
-    match typed.extends {
-        Some(parent) => {
-            let parent_path = path.parent().unwrap_or(Path::new(".")).join(&parent);
-            if !parent_path.is_file() {
-                let line = text.lines().position(|l| l.trim_start().starts_with("extends:")).map_or(0, |i| i + 1);
-                return Err(SpecError::Parse {
-                    file: path.to_path_buf(),
-                    line,
-                    column: 1,
-                    message: format!(
-                        "extends: no spec file {} (relative to this file's folder)",
-                        parent_path.display()
-                    ),
-                });
-            }
-            Ok(merge(load_chain(&parent_path, seen)?, value))
-        }
-        None => Ok(value),
-    }
-}
-
-/// Deep merge: mappings merge key by key, `null` leaves the base unchanged, anything else replaces it.
-#[must_use]
-pub fn merge(base: Value, over: Value) -> Value {
-    match (base, over) {
-        (base, Value::Null) => base,
-        (Value::Mapping(mut a), Value::Mapping(b)) => {
-            for (k, v) in b {
-                let merged = match a.remove(&k) {
-                    Some(old) => merge(old, v),
-                    None => v,
-                };
-                a.insert(k, merged);
-            }
-            Value::Mapping(a)
-        }
-        (_, over) => over,
-    }
 }
 
 fn to_value<T: Serialize>(t: &Option<T>) -> Value {
@@ -254,13 +180,13 @@ fn parse_sets(sets: &[String], file: &Path) -> Result<ProfilePatch, SpecError> {
             };
             return Err(invalid(set, format!("{e}{keys}")));
         }
-        root = merge(root, patch);
+        root = crate::chain::merge(root, patch);
     }
     serde_yaml::from_value(root).map_err(|e| invalid(&sets.join(" "), e.to_string()))
 }
 
 fn layered<T: Serialize + DeserializeOwned + Default>(layers: &[Value]) -> Result<T, serde_yaml::Error> {
-    let merged = layers.iter().cloned().fold(Value::Null, merge);
+    let merged = layers.iter().cloned().fold(Value::Null, crate::chain::merge);
     if merged.is_null() {
         Ok(T::default())
     } else {
@@ -362,11 +288,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         }
     }
     check_cycles(&mut c, &entries);
-    let mut paper = spec.paper.clone();
-    if let Some(table) = &mut paper {
-        check_paper(&mut c, table, &sweeps, &all_ids)?;
-        fill_paper(&mut c, table);
-    }
+    let (paper, claims) = paper_and_claims(&mut c, &spec, &sweeps, &all_ids)?;
     let slurm = c
         .layers::<SlurmPatch>(&[to_value(&spec.slurm), to_value(&prof.slurm), to_value(&sets.slurm)], "slurm")
         .unwrap_or_default();
@@ -385,8 +307,30 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         runs,
         paper,
         sweeps,
+        claims,
         slurm,
     })
+}
+
+/// The spec's paper table, checked and filled with the paper's numbers, and its own claims about its entries
+/// (`all_ids`, every profile's), each checked and given a text.
+fn paper_and_claims(
+    c: &mut Checker<'_>,
+    spec: &SpecFile,
+    sweeps: &[Sweep],
+    all_ids: &[String],
+) -> Result<(Option<crate::schema::PaperTable>, Vec<crate::ClaimDecl>), SpecErrors> {
+    let mut paper = spec.paper.clone();
+    if let Some(table) = &mut paper {
+        check_paper(c, table, sweeps, all_ids)?;
+        fill_paper(c, table);
+    }
+    let mut claims = spec.claims.clone().unwrap_or_default();
+    let ids: Vec<&str> = all_ids.iter().map(String::as_str).collect();
+    for (path, message) in crate::claims::settle("claims", &ids, &mut claims) {
+        c.fail(path, message);
+    }
+    Ok((paper, claims))
 }
 
 /// The profile named `profile`, or an error listing the ones the spec defines.
@@ -898,7 +842,7 @@ fn fill_paper(c: &mut Checker<'_>, table: &mut crate::PaperTable) {
             if table.claims.is_empty() {
                 table.claims = layout.claims();
             }
-            crate::claims::settle(layout.columns(), &mut table.claims)
+            crate::claims::settle("paper.claims", layout.columns(), &mut table.claims)
         }
         None => Vec::new(),
     };

@@ -36,6 +36,9 @@ pub struct SpecFile {
     pub profiles: Option<BTreeMap<String, ProfilePatch>>,
     /// The paper table this experiment mirrors: layout, rows, the paper's numbers.
     pub paper: Option<PaperTable>,
+    /// Claims about the entries (`{ a: ENTRY, op: ">" | "<" | "≈", b: ENTRY, margin, expected, text }`), judged
+    /// in the report by the same path as a paper table's claims.
+    pub claims: Option<Vec<crate::claims::ClaimDecl>>,
     /// Slurm job settings for `--executor slurm` (profiles and a cluster's config file patch them).
     pub slurm: Option<SlurmPatch>,
 }

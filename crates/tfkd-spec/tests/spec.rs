@@ -198,3 +198,52 @@ fn unknown_method_keys_are_rejected_in_every_variant() {
         assert!(err.contains("experiments/t.yaml:"), "{kind}: the location is named: {err}");
     }
 }
+
+/// `extends:` is looked for beside the spec, then in the project's experiments folder, then among the defaults
+/// built into tfkd; when none has it, the message names every place looked.
+#[test]
+fn extends_is_found_beside_in_the_project_or_built_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("mine.yaml");
+    let body = "name: mine\ntitle: t\ndataset: { source: cifar10-jpeg }\nruns:\n  - { id: a, model: resnet8, method: { kind: baseline } }\n";
+    // Built in: no defaults.yaml beside it, no experiments folder under the working folder of the tests.
+    std::fs::write(&spec, format!("extends: defaults.yaml\n{body}")).unwrap();
+    let exp = tfkd_spec::load(&spec, "smoke", &[]).unwrap();
+    assert_eq!(exp.runs[0].train.epochs, 1, "the smoke profile of the built-in defaults");
+    // Beside it: a local defaults.yaml wins.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let local =
+        std::fs::read_to_string(repo.join("experiments/defaults.yaml")).unwrap().replace("epochs: 1,", "epochs: 3,");
+    std::fs::write(dir.path().join("defaults.yaml"), local).unwrap();
+    assert_eq!(tfkd_spec::load(&spec, "smoke", &[]).unwrap().runs[0].train.epochs, 3);
+    // Nowhere: every place is named.
+    std::fs::write(&spec, format!("extends: nowhere.yaml\n{body}")).unwrap();
+    let e = tfkd_spec::load(&spec, "smoke", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("nowhere.yaml (beside this file)")
+            && e.contains("the project's experiments")
+            && e.contains("built into tfkd"),
+        "{e}"
+    );
+}
+
+/// A spec's own claims name its entries, `≈` comes with a margin, and each gets a text.
+#[test]
+fn a_specs_own_claims_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("claims-demo.yaml");
+    let load = |claims: &str| {
+        let text = format!(
+            "extends: defaults.yaml\nname: claims-demo\ntitle: t\ndataset: {{ source: cifar10-jpeg }}\nruns:\n  - {{ id: a, model: resnet8, method: {{ kind: baseline }} }}\n  - {{ id: b, model: resnet8, method: {{ kind: lsr }} }}\nclaims:\n{claims}"
+        );
+        std::fs::write(&path, text).unwrap();
+        tfkd_spec::load(&path, "smoke", &[]).map_err(|e| e.to_string())
+    };
+    let exp = load("  - { a: b, op: \">\", b: a, expected: 0.5 }\n").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(exp.claims.len(), 1);
+    assert_eq!((exp.claims[0].text.as_str(), exp.claims[0].expected), ("b > a", Some(0.5)));
+    let e = load("  - { a: c, op: \">\", b: a }\n").unwrap_err();
+    assert!(e.contains("claims[0]") && e.contains("'c' is not one of"), "{e}");
+    let e = load("  - { a: b, op: \"≈\", b: a }\n").unwrap_err();
+    assert!(e.contains("give `margin` with `≈`"), "{e}");
+}

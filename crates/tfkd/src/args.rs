@@ -86,6 +86,14 @@ pub enum Command {
         #[arg(long, default_value = "best-test", value_parser = parse_metric)]
         metric: tfkd_report::Metric,
     },
+    /// Write NAME.yaml, a commented spec skeleton of an experiment of your own (runs and claims), here.
+    New {
+        /// The experiment's name (lower-case letters, digits, '-'); also its results folder.
+        name: String,
+        /// Replace an existing NAME.yaml.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate a spec without running it and print the resolved runs.
     Check {
         /// Path to the spec, or its name under experiments/.

@@ -103,7 +103,8 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
         Command::TrainOne(args) => return tfkd_exec::worker::train_one(&args.job(), interrupt),
         Command::Run { spec, args } => {
             let exp = selected(&spec, &args)?;
-            if train(&exp, &args, interrupt)?.is_some() {
+            if let Some(ran) = train(&exp, &args, interrupt)? {
+                report_trained(&exp, &ran, false)?;
                 eprintln!("index: {}", report::write_index()?.display());
             }
         }
@@ -113,6 +114,14 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
             }
         }
         Command::Report { target, profile, metric } => run_report(target, &profile, metric)?,
+        Command::New { name, force } => {
+            let path = tfkd_exec::new::new(&name, std::path::Path::new("."), force)?;
+            println!(
+                "wrote {}: edit its runs and claims, then `tfkd run {} --profile smoke`",
+                path.display(),
+                path.display()
+            );
+        }
         Command::Check { spec, profile, sets } => {
             for t in target::targets(&spec) {
                 let exp = target::load(&target::spec_path(&t)?, &profile, &sets)?;
@@ -156,17 +165,25 @@ fn reproduce(asked: &str, target: &str, args: &RunArgs, interrupt: Arc<AtomicBoo
     }
     let exp = selected(target, args)?;
     let Some(ran) = train(&exp, args, interrupt)? else { return Ok(()) };
-    if exp.paper.is_some() || !exp.sweeps.is_empty() {
-        report::store_teacher_curve(&exp, &ran.plan)?;
-        let (rep, dir) = report::report(&exp, tfkd_report::Metric::BestTest)?;
-        println!("{}", rep.markdown);
-        if rep.table.is_some() {
-            println!("verdicts:\n{}", report::verdict_lines(&rep));
-        }
-        println!("table and figures written to {}", dir.display());
-    }
+    report_trained(&exp, &ran, true)?;
     println!("index: {}", report::write_index()?.display());
     eprintln!("{target} [{}] finished in {:.1} min", exp.profile, start.elapsed().as_secs_f64() / 60.0);
+    Ok(())
+}
+
+/// Reports a target after training it: its table (the paper's, or its entries and its own claims), figures
+/// and verdicts; `show` prints the table too (reproduce does, run only says where it is).
+fn report_trained(exp: &Experiment, ran: &tfkd_exec::train::Ran, show: bool) -> Result<()> {
+    report::store_teacher_curve(exp, &ran.plan)?;
+    let (rep, dir) = report::report(exp, tfkd_report::Metric::BestTest)?;
+    if show {
+        println!("{}", rep.markdown);
+    }
+    let verdicts = report::verdict_lines(&rep);
+    if !verdicts.is_empty() {
+        println!("verdicts:\n{verdicts}");
+    }
+    println!("table and figures written to {}", dir.display());
     Ok(())
 }
 

@@ -152,3 +152,47 @@ fn check_opens_the_teacher_files() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("evil.pth"), "{said}");
 }
+
+/// An experiment of one's own, in an empty folder outside the repository: `tfkd new` writes a skeleton whose
+/// `extends: defaults.yaml` is found among the defaults built into tfkd (no experiments folder here), `run`
+/// trains it, and `report` writes its table, figures and a verdict for each claim it declares.
+#[test]
+fn an_own_experiment_from_the_skeleton_gets_a_table_figures_and_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tfkd = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tfkd"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("TFKD_DATA_DIR", repo.join("data"))
+            .env("TFKD_EXPERIMENTS_DIR", dir.path().join("no-experiments-here"))
+            .env_remove("TFKD_RESULTS_DIR")
+            .env_remove("TFKD_CACHE_DIR")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "tfkd {args:?}: {said}");
+        said
+    };
+    let said = tfkd(&["new", "my-study"]);
+    assert!(said.contains("my-study.yaml"), "{said}");
+    let said = tfkd(&["run", "my-study.yaml", "--profile", "smoke", "--quiet"]);
+    assert!(said.contains("verdicts:"), "run reports its claims: {said}");
+    tfkd(&["report", "my-study.yaml", "--profile", "smoke"]);
+    let out = dir.path().join("results/my-study/smoke");
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(table.contains("## Entries") && table.contains("| kd-student | shufflenetv2 | kd | teacher |"), "{table}");
+    assert!(table.contains("## Claims") && table.contains("KD beats the student's baseline"), "{table}");
+    let verdicts = ["holds", "not significant", "underpowered", "contradicted"];
+    let claim_lines: Vec<&str> =
+        table.lines().filter(|l| l.starts_with("| KD beats") || l.starts_with("| label smoothing")).collect();
+    assert_eq!(claim_lines.len(), 2, "{table}");
+    for line in claim_lines {
+        assert!(verdicts.iter().any(|v| line.contains(&format!("**{v}"))), "a verdict per claim: {line}");
+    }
+    for file in ["table.csv", "table.tex", "report.json", "entries.png", "entries.svg", "verdicts.png"] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    let index = std::fs::read_to_string(dir.path().join("results/README.md")).unwrap();
+    assert!(index.contains("[my-study](my-study/smoke/table.md)"), "{index}");
+}
