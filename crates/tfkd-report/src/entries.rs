@@ -158,7 +158,10 @@ pub fn figures(r: &EntriesReport, records: &[RunRecord], metric: Metric) -> Vec<
     bars.caption = Some(format!("Target {}, profile {}: mean ± sample sd over seeds.", r.target, r.profile));
     let mut out = vec![bars];
     let claims: Vec<(String, &ClaimReport)> = r.claims.iter().map(|c| (c.claim.clone(), c)).collect();
-    out.extend(crate::figures::verdict_figure(&r.title, &r.target, &r.profile, &claims));
+    out.extend(crate::figures::verdict_figure(&r.title, &r.target, &r.profile, &claims).map(|mut fig| {
+        fig.x_label = "A − B (accuracy points): mean and 95% interval".into();
+        fig
+    }));
     out.extend(crate::figures::reliability(records, metric));
     out.extend(crate::figures::confidence(records, metric));
     out
