@@ -11,6 +11,10 @@ import subprocess
 import sys
 
 
+# Cargo's names for what a unit does.
+MODES = {"todo": "compile", "run-custom-build": "build script", "doc": "doc"}
+
+
 def units(html: str) -> list[dict]:
     m = re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S)
     if not m:
@@ -47,9 +51,12 @@ def main() -> None:
     print("| Family | Unit time (s) | Share |\n|---|---|---|")
     for fam, t in sorted(families.items(), key=lambda x: -x[1])[:12]:
         print(f"| {fam} | {t:.1f} | {100 * t / total:.1f}% |")
+    print("\n| Last to finish (the end of the critical path) | Started (s) | Seconds |\n|---|---|---|")
+    for u in sorted(data, key=lambda u: -(u["start"] + u["duration"]))[:8]:
+        print(f"| {u['name']} {u['version']} | {u['start']:.1f} | {u['duration']:.1f} |")
     print("\n| Slowest units | Mode | Seconds |\n|---|---|---|")
     for u in sorted(data, key=lambda u: -u["duration"])[:20]:
-        print(f"| {u['name']} {u['version']} | {u.get('mode', '')} | {u['duration']:.1f} |")
+        print(f"| {u['name']} {u['version']} | {MODES.get(u.get('mode', ''), u.get('mode', ''))} | {u['duration']:.1f} |")
 
 
 if __name__ == "__main__":
