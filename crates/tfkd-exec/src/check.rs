@@ -47,7 +47,11 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
     let Sizing { jobs, per_run, .. } = Sizing::of(exp, &opts, ctx.device);
     out += &match engine::plan(exp, &paths::data_dir(), &ctx.cache_dir) {
         Ok(plan) => format!(
-            "{}\n",
+            "{}{}\n",
+            crate::train::batch_notes(exp, plan.splits.train.len())
+                .iter()
+                .map(|n| format!("{n}\n"))
+                .collect::<String>(),
             estimate::estimate(&plan.runs, estimate::Sizes::of(&plan), &ctx, (jobs, per_run), FROM_FLOPS)?
         ),
         Err(e) => match exp.runs.first().and_then(|r| estimate::Sizes::official(&r.data)) {

@@ -119,6 +119,9 @@ pub fn run(
     }
     say_substitution(exp);
     let plan = engine::plan(exp, &paths::data_dir(), &ctx.cache_dir)?;
+    for note in batch_notes(exp, plan.splits.train.len()) {
+        eprintln!("{note}");
+    }
     let sizing = Sizing::of(exp, opts, ctx.device);
     let mut kept = estimate_first(exp, &plan, &ctx, sizing, opts.yes)?;
     let started = Instant::now();
@@ -216,6 +219,25 @@ fn execute(
     let outcomes = engine::execute(plan, ctx, observer, engine_opts);
     observer.finish();
     Ok(outcomes?)
+}
+
+/// A note per batch size larger than the `train_images` the profile trains on: valid (each epoch is one partial
+/// batch, as PyTorch's DataLoader gives it; tiny fixtures rely on it) but rarely meant, so `check` and `run` say
+/// so before training.
+#[must_use]
+pub fn batch_notes(exp: &Experiment, train_images: usize) -> Vec<String> {
+    let mut sizes: Vec<usize> = exp.runs.iter().map(|r| r.train.batch_size).filter(|&b| b > train_images).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .map(|b| {
+            format!(
+                "note: batch size {b} is larger than the {train_images} training images: each epoch is one partial \
+                 batch (lower train.batch_size or train on more images if that is not what you mean)"
+            )
+        })
+        .collect()
 }
 
 /// The outcomes counted, and the lines that name the failed, interrupted and taken-over runs.

@@ -598,3 +598,15 @@ fn an_unreadable_cache_is_an_error_not_an_empty_one() {
     let status = ok(tfkd(home.path(), &["status"]).output().unwrap());
     assert!(!status.contains("cannot list"), "{status}");
 }
+
+/// A batch larger than the training split is valid (one partial batch per epoch, as PyTorch gives it) but
+/// rarely meant: `check` and `run` say so before training.
+#[test]
+fn a_batch_larger_than_the_training_split_is_noted() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["check", "smoke", "--profile", "smoke", "--set", "train.batch_size=4096"];
+    let said = ok(tfkd(home.path(), &args).output().unwrap());
+    assert!(said.contains("note: batch size 4096 is larger than the") && said.contains("training images"), "{said}");
+    let said = ok(tfkd(home.path(), &["check", "smoke", "--profile", "smoke"]).output().unwrap());
+    assert!(!said.contains("note: batch size"), "{said}");
+}
