@@ -148,7 +148,14 @@ pub fn tex(r: &EntriesReport) -> String {
 /// The figures: every entry's accuracy as a bar (mean ± sd), the claims' verdicts, and the calibration figures.
 #[must_use]
 pub fn figures(r: &EntriesReport, records: &[RunRecord], metric: Metric) -> Vec<Figure> {
-    let mut bars = Figure::new("entries", format!("{}: every entry", r.title), Kind::Bars, "", "accuracy (%)");
+    // One line per entry with its name beside it (intervals): bars could not hold a dozen long entry ids.
+    let mut bars = Figure::new(
+        "entries",
+        format!("Every entry of {}", r.target),
+        Kind::Intervals,
+        "accuracy (%): mean and ± one sample sd over seeds",
+        "",
+    );
     let run: Vec<&EntryRow> = r.entries.iter().filter(|e| e.ours.is_some()).collect();
     bars.categories = run.iter().map(|e| e.id.clone()).collect();
     bars.series = vec![Series {
