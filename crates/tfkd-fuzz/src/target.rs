@@ -114,11 +114,6 @@ fn cifar_kind(selector: u8) -> (CifarVariant, CifarLayout) {
     }
 }
 
-/// The first line of an error and its causes, joined.
-fn text(err: &(dyn std::error::Error + 'static)) -> String {
-    tfkd_io::chain(err)
-}
-
 /// A target made ready in its own scratch folder: fixtures copied, the reference dataset indexed.
 pub struct Harness {
     target: Target,
@@ -213,20 +208,20 @@ impl Harness {
         match self.target {
             Target::Pth => {
                 let file = scratch.join("input.pth");
-                naming(&file, tfkd_pth::from_bytes(&file, input).err().map(|e| text(&e)))
+                naming(&file, tfkd_pth::from_bytes(&file, input).err().map(|e| tfkd_io::chain(&e)))
             }
             Target::Record => {
                 let runs = scratch.join("runs");
                 let file = runs.join("input.json");
                 std::fs::create_dir_all(&runs).map_err(|e| e.to_string())?;
                 std::fs::write(&file, input).map_err(|e| e.to_string())?;
-                naming(&file, tfkd_report::record::load_dir(&runs).err().map(|e| text(&e)))
+                naming(&file, tfkd_report::record::load_dir(&runs).err().map(|e| tfkd_io::chain(&e)))
             }
             Target::Spec => {
                 // Read as the spec of a file in experiments/, so `extends: defaults.yaml` finds the real one.
                 let file = self.repo.join("experiments/fuzz-input.yaml");
                 let spec = String::from_utf8_lossy(input);
-                let refused = tfkd_spec::load_str(&spec, &file, "smoke", &[]).err().map(|e| text(&e));
+                let refused = tfkd_spec::load_str(&spec, &file, "smoke", &[]).err().map(|e| tfkd_io::chain(&e));
                 match refused {
                     Some(e) if !e.lines().next().unwrap_or_default().contains(".yaml") => {
                         Err(format!("the error names no spec file: {e}"))
@@ -238,18 +233,21 @@ impl Harness {
                 let file = scratch.join("input-batch");
                 let (variant, layout) = cifar_kind(input.first().copied().unwrap_or(0));
                 let body = input.get(1..).unwrap_or_default();
-                naming(&file, tfkd_datasets::parse_cifar_batch(variant, layout, &file, body).err().map(|e| text(&e)))
+                naming(
+                    &file,
+                    tfkd_datasets::parse_cifar_batch(variant, layout, &file, body).err().map(|e| tfkd_io::chain(&e)),
+                )
             }
             Target::Ilsvrc => self.ilsvrc(input),
             Target::Image => {
                 let file = scratch.join("input.JPEG");
-                naming(&file, decode::decode_rgb(input, &file).err().map(|e| text(&e)))
+                naming(&file, decode::decode_rgb(input, &file).err().map(|e| tfkd_io::chain(&e)))
             }
             Target::DecodeCache => {
                 let file = scratch.join("decoded.bin");
                 std::fs::write(&file, input).map_err(|e| e.to_string())?;
                 let refused = match cache::load(&file) {
-                    Ok(cache::Cached::Damaged(e)) | Err(e) => Some(text(&e)),
+                    Ok(cache::Cached::Damaged(e)) | Err(e) => Some(tfkd_io::chain(&e)),
                     Ok(_) => None,
                 };
                 naming(&file, refused)
@@ -266,8 +264,8 @@ impl Harness {
         let _ = std::fs::remove_dir_all(&cache);
         match Source::ImageNet(root.clone()).load_encoded(&cache) {
             Ok(_) => Ok(None),
-            Err(e) if text(&e).contains(&root.display().to_string()) => Ok(Some(text(&e))),
-            Err(e) => Err(format!("the error names no file of {}: {}", root.display(), text(&e))),
+            Err(e) if tfkd_io::chain(&e).contains(&root.display().to_string()) => Ok(Some(tfkd_io::chain(&e))),
+            Err(e) => Err(format!("the error names no file of {}: {}", root.display(), tfkd_io::chain(&e))),
         }
     }
 
@@ -279,7 +277,7 @@ impl Harness {
         match Source::ImageNet(self.imagenet()).load_encoded(&self.scratch.join("cache")) {
             Ok(ds) if &ds == reference => Ok(None),
             Ok(_) => Err("a damaged index gave another dataset".into()),
-            Err(e) => Err(format!("a damaged index was not rebuilt: {}", text(&e))),
+            Err(e) => Err(format!("a damaged index was not rebuilt: {}", tfkd_io::chain(&e))),
         }
     }
 }
