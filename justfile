@@ -77,7 +77,7 @@ bench-data-imagenet images="2000":
 bench-models *args:
     source scripts/env.sh && cargo build --release -q -p tfkd && ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --out results/bench/models {{args}}
 
-# ResNet-18's training step (widths 1 and 1/8) in tfkd beside the same step in PyTorch on this machine; writes results/bench/step-DEVICE.{md,json}.
+# The training step of ResNet18, MobileNetV2 and ShuffleNetV2 (widths 1 and 1/8) in tfkd beside the same step in PyTorch on this machine; writes results/bench/step-DEVICE.{md,json}.
 bench-step device="cpu":
     #!/usr/bin/env bash
     set -euo pipefail
@@ -87,8 +87,8 @@ bench-step device="cpu":
     ref=$(mktemp)
     trap 'rm -f "$ref"' EXIT
     echo "reference: the same step in PyTorch…"
-    "$bench/bin/python" benches/torch_train.py steps {{device}} 10 > "$ref"
-    ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --device {{device}} --models resnet18 --widths 1,0.125 --seconds 10 --reference "$ref" --out results/bench/step-{{device}}
+    "$bench/bin/python" benches/torch_train.py steps {{device}} 10 resnet18,mobilenetv2,shufflenetv2 > "$ref"
+    ${CARGO_TARGET_DIR:-target}/release/tfkd bench models --device {{device}} --models resnet18,mobilenetv2,shufflenetv2 --widths 1,0.125 --seconds 10 --reference "$ref" --out results/bench/step-{{device}}
 
 # The cost of portable numerics (quick and smoke profiles): training steps native, then portable; writes results/bench/numerics-cpu.{md,json}.
 bench-numerics seconds="10":
@@ -130,7 +130,7 @@ test-torch:
 
 # On the CPU: arrays of 1, 2 and 4 (width-1 arrays of 8–16 need more memory and time than a laptop has), 2 processes.
 # One run at a time vs fused arrays vs packed processes (aggregate img/s, real images, PyTorch beside); writes results/bench/array-DEVICE.{md,json}.
-bench-array device="cpu" seconds="20":
+bench-array device="cpu" seconds="20" widths="1 0.125":
     #!/usr/bin/env bash
     set -euo pipefail
     source scripts/env.sh
@@ -138,12 +138,15 @@ bench-array device="cpu" seconds="20":
     cargo build --release -q -p tfkd
     ref=$(mktemp)
     trap 'rm -f "$ref"' EXIT
-    for m in resnet18 mobilenetv2 shufflenetv2; do
-        echo "reference: $m in PyTorch's loop…"
-        "$bench/bin/python" benches/torch_train.py timed {{device}} data/cifar10-jpeg.tar.gz $m 1 128 {{seconds}} | tail -n 1 >> "$ref"
+    for w in {{widths}}; do
+        for m in resnet18 mobilenetv2 shufflenetv2; do
+            echo "reference: $m at width $w in PyTorch's loop…"
+            "$bench/bin/python" benches/torch_train.py timed {{device}} data/cifar10-jpeg.tar.gz $m $w 128 {{seconds}} | tail -n 1 >> "$ref"
+        done
     done
     if [ "{{device}}" = cpu ]; then sizes=(--arrays 1,2,4 --packed 2); else sizes=(--arrays 1,2,4,8,16 --packed 4); fi
-    ${CARGO_TARGET_DIR:-target}/release/tfkd bench array --device {{device}} "${sizes[@]}" --seconds {{seconds}} --reference "$ref" --out results/bench/array-{{device}}
+    ${CARGO_TARGET_DIR:-target}/release/tfkd bench array --device {{device}} --widths "$(echo {{widths}} | tr ' ' ,)" "${sizes[@]}" \
+        --seconds {{seconds}} --reference "$ref" --out results/bench/array-{{device}}
 
 # The GPU day rehearsed on the CPU: every step of scripts/gpu-check.sh (doctor, smoke, nan, bench, epoch, array, gpu) with tiny sizes.
 rehearse-gpu:

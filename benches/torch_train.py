@@ -2,9 +2,10 @@
 
 Three modes, each printing JSON to stdout:
 
-  steps  DEVICE SECONDS        forward + backward + SGD step on a fixed random batch of 128 (32x32, K = 10),
-                               like `tfkd bench models`; one row per model (CIFAR ResNet-18 at widths 1 and
-                               1/8, built here as the official models/resnet.py builds it).
+  steps  DEVICE SECONDS [MODELS]
+                               forward + backward + SGD step on a fixed random batch of 128 (32x32, K = 10),
+                               like `tfkd bench models`; one row per model and width (widths 1 and 1/8; MODELS
+                               comma-separated, default resnet18; built as the official model files build them).
   epoch  DEVICE ARCHIVE        one training epoch of the official loop on the bundled cifar10-jpeg archive:
                                torchvision transforms of the official data_loader.py (RandomCrop(32, 4) ->
                                HorizontalFlip -> RandomRotation(15) -> ToTensor -> Normalize), DataLoader
@@ -221,11 +222,11 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def steps(device, seconds):
+def steps(device, seconds, models=("resnet18",)):
     rows = []
-    for width in (1.0, 0.125):
+    for width, model in ((w, m) for w in (1.0, 0.125) for m in models):
         torch.manual_seed(0)
-        net, params = build("resnet18", width)
+        net, params = build(model, width)
         net = net.to(device)
         opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
         x = torch.randn(128, 3, 32, 32, device=device)
@@ -247,7 +248,7 @@ def steps(device, seconds):
             if n % 10 == 0:
                 sync(device)
         sync(device)
-        rows.append({"model": "resnet18", "width": width, "params": params,
+        rows.append({"model": model, "width": width, "params": params,
                      "train_img_per_s": n * 128 / (time.perf_counter() - start), "steps": n})
     return rows
 
@@ -328,7 +329,8 @@ def main():
     if "TORCH_THREADS" in os.environ:
         torch.set_num_threads(int(os.environ["TORCH_THREADS"]))
     if mode == "steps":
-        print(json.dumps(steps(device, float(sys.argv[3]))))
+        models = sys.argv[4].split(",") if len(sys.argv) > 4 else ["resnet18"]
+        print(json.dumps(steps(device, float(sys.argv[3]), models)))
     elif mode == "epoch":
         print(json.dumps(epoch(device, sys.argv[3])))
     elif mode == "timed":

@@ -14,6 +14,7 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 pub use crate::schedule::{human, schedule, Sizes};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
+use tfkd_bench::timer::{time_steps, Budget};
 use tfkd_datasets::{SourceName, Split};
 use tfkd_losses::{CrossEntropy, Loss};
 use tfkd_models::{Arch, ModelConfig};
@@ -393,22 +394,10 @@ fn measure(
         let loss = [Loss::CrossEntropy(CrossEntropy)];
         let x = Tensor::randn([probe, 3, 32, 32], (Kind::Float, device));
         let y = Tensor::randint(classes as i64, [probe], (Kind::Int64, device));
-        let sync = || {
-            if let Device::Cuda(i) = device {
-                tch::Cuda::synchronize(i as i64);
-            }
-        };
+        // One warm-up step, then at least 3 and at most 50 steps within 0.75 s: a probe, not a benchmark.
+        let budget = Budget { warmup: 1, min_steps: 3, max_steps: 50, seconds: 0.75, sync_every: 0 };
         let timed = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
-            f()?; // warm-up
-            sync();
-            let start = Instant::now();
-            let mut steps = 0;
-            while steps < 3 || (start.elapsed().as_secs_f64() < 0.75 && steps < 50) {
-                f()?;
-                steps += 1;
-            }
-            sync();
-            Ok((steps as i64 * probe) as f64 / start.elapsed().as_secs_f64())
+            Ok(time_steps(device, budget, f)?.rate(probe as usize))
         };
         let train = timed(&mut || {
             step.train(&[x.shallow_clone()], &[y.shallow_clone()], &loss, &[], &[0.01])?;

@@ -8,13 +8,14 @@
 //! * [`export`]: a run's weights as a PyTorch state dict under torchvision's names;
 //! * [`status`]: run folders' states, and `clean`;
 //! * [`report`]: the report step (tables, figures, the results index) from records only;
-//! * [`bench`], [`models`], [`data`], [`doctor`]: measurements and listings;
-//! * [`context`], [`libtorch`], [`numerics`], [`signals`]: the process's device, libtorch, kernel numerics
-//!   and signal handling.
+//! * [`data`], [`doctor`]: data inspection and fetching, the installation's health (benchmarks and the zoo's
+//!   listing are `tfkd-bench`);
+//! * [`context`], [`libtorch`], [`numerics`], [`signals`], [`allocator`]: the process's device, libtorch, kernel
+//!   numerics, signal handling, and how freed memory is kept.
 //!
 //! Data flows one way: spec → plan (`tfkd-trainers`' engine) → training → records → report.
 
-pub mod bench;
+pub mod allocator;
 pub mod check;
 pub mod context;
 pub mod data;
@@ -23,7 +24,6 @@ pub mod estimate;
 pub mod export;
 pub mod flops_estimate;
 pub mod libtorch;
-pub mod models;
 pub mod new;
 pub mod numerics;
 pub mod options;

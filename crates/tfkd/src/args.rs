@@ -204,9 +204,9 @@ pub enum BenchCommand {
         /// Models to measure.
         #[arg(long, value_delimiter = ',', default_value = "resnet18,mobilenetv2,shufflenetv2")]
         models: Vec<String>,
-        /// Width multiplier.
-        #[arg(long, default_value_t = 1.0)]
-        width: f64,
+        /// Width multipliers (`--width` is the same option).
+        #[arg(long, alias = "width", value_delimiter = ',', default_value = "1")]
+        widths: Vec<f64>,
         /// Batch size per run.
         #[arg(long, default_value_t = 128)]
         batch: usize,
@@ -225,7 +225,7 @@ pub enum BenchCommand {
         /// Also write the table (Markdown) and rows (JSON) to this path stem.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
-        /// JSON lines of the PyTorch reference (`benches/torch_train.py timed`), one per model.
+        /// JSON lines of the PyTorch reference (`benches/torch_train.py timed`), one per model and width.
         #[arg(long)]
         reference: Option<std::path::PathBuf>,
         /// As a packed worker: start timing at this Unix time in ms and print one JSON row.

@@ -12,10 +12,13 @@ use std::{
 use anyhow::Result;
 use args::{BenchCommand, Cli, Command, DataCommand, RunArgs};
 use clap::Parser as _;
-use tfkd_exec::{bench, libtorch::CudaLoad, report, status, target};
+use tfkd_bench as bench;
+use tfkd_exec::{libtorch::CudaLoad, report, status, target};
 use tfkd_spec::Experiment;
 
 fn main() -> ExitCode {
+    // Before any thread exists: freed tensor buffers stay in the heap instead of being unmapped each step.
+    let _ = tfkd_exec::allocator::keep_freed_memory();
     let interrupt = tfkd_exec::signals::install();
     let cli = Cli::parse();
     if let Err(err) = tfkd_io::paths::check() {
@@ -83,10 +86,10 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
             print_json_or(json, &done, || format!("{done}\n"))?;
         }
         Command::Models { classes, imagenet, width, json } => {
-            let zoo = if imagenet { tfkd_exec::models::Zoo::Imagenet } else { tfkd_exec::models::Zoo::Cifar };
+            let zoo = if imagenet { bench::zoo::Zoo::Imagenet } else { bench::zoo::Zoo::Cifar };
             let classes = classes.unwrap_or(zoo.default_classes());
-            let rows = tfkd_exec::models::list(zoo, classes, width)?;
-            print_json_or(json, &rows, || tfkd_exec::models::render(&rows, classes, width))?;
+            let rows = bench::zoo::list(zoo, classes, width)?;
+            print_json_or(json, &rows, || bench::zoo::render(&rows, classes, width))?;
         }
         Command::Data { command: DataCommand::Inspect { source, json } } => {
             let report = tfkd_exec::data::inspect(source)?;
@@ -236,7 +239,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
                 None => None,
             };
             let batch = batch.unwrap_or(128);
-            let ours = bench::data(images, batch)?;
+            let ours = bench::data::data(images, batch)?;
             println!(
                 "tfkd CPU pipeline: {ours:.0} augmented images/s ({images} images, batch {batch}, {} threads)",
                 rayon::current_num_threads()
@@ -251,7 +254,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
         BenchCommand::Models { widths, models, batch, seconds, out, device, reference } => {
             let ctx = tfkd_exec::context::context(&device, interrupt)?;
             let reference = match reference {
-                Some(path) => bench::read_reference(&path)?,
+                Some(path) => bench::reference::read_step_reference(&path)?,
                 None => (Vec::new(), String::new()),
             };
             let archs: Vec<tfkd_models::Arch> = if models.is_empty() {
@@ -259,12 +262,12 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             } else {
                 models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
             };
-            let report = bench::models(&archs, &widths, batch, seconds, &ctx, reference)?;
+            let report = bench::models::models(&archs, &widths, batch, seconds, &ctx, reference)?;
             print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
         }
         BenchCommand::Array {
             models,
-            width,
+            widths,
             batch,
             arrays,
             packed,
@@ -276,7 +279,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
         } => {
             let ctx = tfkd_exec::context::context(&device, interrupt)?;
             let archs = models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?;
-            let spec = bench::ArrayBench { archs, width, batch, arrays, packed, seconds, device };
+            let spec = bench::array::ArrayBench { archs, widths, batch, arrays, packed, seconds, device };
             if let Some(at) = worker_start_at {
                 println!("{}", serde_json::to_string(&spec.worker(at, &ctx)?)?);
             } else {
@@ -299,21 +302,14 @@ fn bench_data_imagenet(
     out: Option<std::path::PathBuf>,
     interrupt: Arc<AtomicBool>,
 ) -> Result<()> {
-    use anyhow::Context as _;
-    let reference: Option<serde_json::Value> = match reference {
-        Some(file) => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading --reference {file}"))?;
-            Some(serde_json::from_str(&text).with_context(|| {
-                format!("--reference {file}: expected the JSON of benches/torchvision_imagenet_data.py")
-            })?)
-        }
-        None => None,
-    };
+    let reference =
+        reference.map(|file| bench::reference::read_torchvision_data(std::path::Path::new(&file))).transpose()?;
     let ctx = tfkd_exec::context::context("cpu", interrupt)?;
     let folder = path.unwrap_or_else(|| {
         tfkd_datasets::default_location(tfkd_datasets::SourceName::Imagenet, &tfkd_io::paths::data_dir())
     });
-    let spec = bench::ImagenetDataBench { folder, images, batch: batch.unwrap_or(256), workers: workers.max(1) };
+    let spec =
+        bench::imagenet::ImagenetDataBench { folder, images, batch: batch.unwrap_or(256), workers: workers.max(1) };
     let provenance = tfkd_trainers::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
     let report = spec.run(provenance, reference)?;
     print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
