@@ -13,7 +13,7 @@ use md5::{Digest, Md5};
 
 use crate::{
     error::{io, DataError, Result},
-    hex,
+    hex, SourceName,
 };
 
 /// How a downloaded file becomes a dataset folder.
@@ -49,16 +49,14 @@ pub struct Entry {
     pub files: Vec<Remote>,
 }
 
-/// Names `fetch` knows.
-pub const FETCHABLE: [&str; 4] = ["cifar10", "cifar100", "tiny-imagenet", "fashion-mnist"];
-
-/// The official files of `name`. CIFAR and Fashion-MNIST checksums are the ones their pages publish;
-/// Tiny-ImageNet's page publishes none, so its MD5 is the one torchvision-style loaders pin.
-pub fn catalogue(name: &str) -> Result<Entry> {
+/// The official files of `source` (one of [`SourceName::fetchable`]). CIFAR and Fashion-MNIST checksums are the
+/// ones their pages publish; Tiny-ImageNet's page publishes none, so its MD5 is the one torchvision-style loaders
+/// pin.
+pub fn catalogue(source: SourceName) -> Result<Entry> {
     let remote = |url: &str, md5, unpack| Remote { url: url.to_string(), md5, unpack };
     let fmnist = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
-    Ok(match name {
-        "cifar10" => Entry {
+    Ok(match source {
+        SourceName::Cifar10 => Entry {
             name: "cifar10",
             folder: "cifar-10-batches-bin",
             files: vec![remote(
@@ -67,7 +65,7 @@ pub fn catalogue(name: &str) -> Result<Entry> {
                 Unpack::TarGz,
             )],
         },
-        "cifar100" => Entry {
+        SourceName::Cifar100 => Entry {
             name: "cifar100",
             folder: "cifar-100-binary",
             files: vec![remote(
@@ -76,7 +74,7 @@ pub fn catalogue(name: &str) -> Result<Entry> {
                 Unpack::TarGz,
             )],
         },
-        "tiny-imagenet" => Entry {
+        SourceName::TinyImagenet => Entry {
             name: "tiny-imagenet",
             folder: "tiny-imagenet-200",
             files: vec![remote(
@@ -85,7 +83,7 @@ pub fn catalogue(name: &str) -> Result<Entry> {
                 Unpack::Zip,
             )],
         },
-        "fashion-mnist" => Entry {
+        SourceName::FashionMnist => Entry {
             name: "fashion-mnist",
             folder: "fashion-mnist",
             files: vec![
@@ -103,7 +101,10 @@ pub fn catalogue(name: &str) -> Result<Entry> {
                 remote(&format!("{fmnist}t10k-labels-idx1-ubyte.gz"), "bb300cfdad3c16e7a12a480ee83cd310", Unpack::Keep),
             ],
         },
-        other => return Err(DataError::Invalid(format!("cannot fetch '{other}': known are {}", FETCHABLE.join(", ")))),
+        other => {
+            let known: Vec<&str> = SourceName::fetchable().map(SourceName::name).collect();
+            return Err(DataError::Invalid(format!("cannot fetch '{other}': known are {}", known.join(", "))));
+        }
     })
 }
 

@@ -129,9 +129,14 @@ fn keep_files_and_http_errors() {
 
 #[test]
 fn catalogue_knows_the_official_archives() {
-    for name in tfkd_datasets::fetch::FETCHABLE {
-        let e = tfkd_datasets::fetch::catalogue(name).unwrap();
-        assert!(e.files.iter().all(|f| f.md5.len() == 32 && f.url.starts_with("http")));
+    use tfkd_datasets::SourceName;
+    for &source in SourceName::ALL {
+        let entry = tfkd_datasets::fetch::catalogue(source);
+        assert_eq!(entry.is_ok(), source.descriptor().fetchable, "{source}");
+        if let Ok(e) = entry {
+            assert!(e.files.iter().all(|f| f.md5.len() == 32 && f.url.starts_with("http")));
+        }
     }
-    assert!(tfkd_datasets::fetch::catalogue("imagenet").is_err());
+    let err = tfkd_datasets::fetch::catalogue(SourceName::Imagenet).unwrap_err().to_string();
+    assert!(err.contains("cannot fetch 'imagenet'") && err.contains("cifar10, cifar100"), "{err}");
 }

@@ -63,7 +63,7 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
             None => format!("no estimate: the data cannot be loaded here ({})\n", tfkd_io::chain(&e)),
         },
     };
-    if let Some(data) = exp.runs.first().map(|r| &r.data).filter(|d| d.source == tfkd_datasets::SourceName::Imagenet) {
+    if let Some(data) = exp.runs.first().map(|r| &r.data).filter(|d| d.source.descriptor().streamed()) {
         out += &gpu_cost(exp, data)?;
     }
     Ok(out)

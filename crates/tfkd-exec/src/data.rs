@@ -89,7 +89,7 @@ impl Inspection {
 /// Loads `name` (through the decode cache, or ImageNet's index cache) and summarises it.
 pub fn inspect(name: SourceName) -> anyhow::Result<Inspection> {
     let source = Source::named(name, &paths::data_dir());
-    if name == SourceName::Imagenet {
+    if name.descriptor().streamed() {
         return Ok(Inspection::Encoded(inspect_encoded(&source, &paths::cache_dir())?));
     }
     Ok(Inspection::Decoded(inspect_decoded(&source)?))
@@ -322,7 +322,7 @@ impl std::fmt::Display for EncodedReport {
 
 /// Downloads and unpacks `name` into the data folder.
 pub fn fetch(name: &str) -> anyhow::Result<std::path::PathBuf> {
-    let entry = tfkd_datasets::fetch::catalogue(name)?;
+    let entry = tfkd_datasets::fetch::catalogue(name.parse()?)?;
     Ok(tfkd_datasets::fetch::fetch(&entry, &paths::data_dir())?)
 }
 

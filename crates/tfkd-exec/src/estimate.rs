@@ -15,7 +15,7 @@ pub use crate::schedule::{human, schedule, Sizes};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 use tfkd_bench::timer::{time_steps, Budget};
-use tfkd_datasets::{SourceName, Split};
+use tfkd_datasets::Split;
 use tfkd_losses::{CrossEntropy, Loss};
 use tfkd_models::{Arch, ModelConfig};
 use tfkd_spec::PlannedRun;
@@ -212,11 +212,10 @@ pub fn estimate(
     if left.is_empty() {
         return Ok(Estimate::nothing_left(jobs));
     }
-    if runs[0].config.data.source == SourceName::Imagenet {
+    if runs[0].config.data.source.descriptor().streamed() {
         return by_flops(runs, &left, sizes, ctx, (jobs, threads), &mut cache, &path);
     }
-    let teacher: Vec<Option<usize>> =
-        runs.iter().map(|p| p.teacher_id.as_ref().and_then(|t| runs.iter().position(|q| &q.run_id == t))).collect();
+    let teacher = tfkd_spec::teacher_indices(runs);
     let needed: std::collections::BTreeSet<usize> =
         left.iter().flat_map(|&i| std::iter::once(i).chain(teacher[i])).collect();
     let needed: Vec<(String, &PlannedRun)> = needed.iter().map(|&i| (key(&runs[i]), &runs[i])).collect();

@@ -140,8 +140,7 @@ pub fn estimate(
         f64::from(p.config.train.epochs) * compute.max(fed)
     };
     let costs: Vec<f64> = (0..runs.len()).map(|i| if left.contains(&i) { cost(&runs[i]) } else { 0.0 }).collect();
-    let teacher: Vec<Option<usize>> =
-        runs.iter().map(|p| p.teacher_id.as_ref().and_then(|t| runs.iter().position(|q| &q.run_id == t))).collect();
+    let teacher = tfkd_spec::teacher_indices(runs);
     let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i])).collect();
     Ok(FlopsEstimate { per_run, wall: schedule(&costs, &teacher, jobs), jobs, rate: (rate, source), gpu })
 }

@@ -1,7 +1,6 @@
 //! What a plan's cost is made of, shared by the measured estimate ([`crate::estimate`]) and the FLOPs-based one
 //! ([`crate::flops_estimate`]): split sizes, list scheduling of runs after their teachers, durations in words.
 
-use tfkd_datasets::SourceName;
 use tfkd_spec::DataConfig;
 use tfkd_trainers::engine::Plan;
 
@@ -30,14 +29,8 @@ impl Sizes {
     /// whose size is not fixed (an ImageFolder).
     #[must_use]
     pub fn official(data: &DataConfig) -> Option<Sizes> {
-        let (train, test, classes) = match data.source {
-            SourceName::Cifar10 | SourceName::Cifar10Jpeg => (50_000, 10_000, 10),
-            SourceName::Cifar100 => (50_000, 10_000, 100),
-            SourceName::TinyImagenet => (100_000, 10_000, 200),
-            SourceName::FashionMnist | SourceName::Mnist => (60_000, 10_000, 10),
-            SourceName::Imagenet => (1_281_167, 50_000, 1000),
-            SourceName::Imagefolder => return None,
-        };
+        let d = data.source.descriptor();
+        let ((train, test), classes) = (d.official_sizes?, d.classes?);
         let left = train - data.val_size.min(train);
         Some(Sizes {
             train: data.train_subset.map_or(left, |n| n.min(left)),

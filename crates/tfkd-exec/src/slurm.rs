@@ -151,21 +151,17 @@ fn take_stock(plan: &engine::Plan, cache: &Path, cluster: &Cluster, dry_run: boo
     let (recorded, states) = if dry_run && !cluster.available() { Default::default() } else { states(plan)? };
     let mut stands: Vec<Stand> = Vec::with_capacity(plan.runs.len());
     let mut cancel = Vec::new();
-    for p in &plan.runs {
+    let teachers = tfkd_spec::teacher_indices(&plan.runs);
+    for (p, teacher) in plan.runs.iter().zip(&teachers) {
         let dir = RunDir::new(cache, &p.run_id);
-        let teacher_failed = p.teacher_id.as_ref().and_then(|t| {
-            let i = plan.runs.iter().position(|q| &q.run_id == t)?;
-            matches!(stands[i], Stand::Failed(_)).then(|| plan.runs[i].config.label())
-        });
+        let teacher_failed =
+            teacher.filter(|&i| matches!(stands[i], Stand::Failed(_))).map(|i| plan.runs[i].config.label());
         let task = recorded.get(&p.run_id).map(|s| (s, states.get(&s.job)));
         let stand = match dir.state()? {
             RunState::Done(_) => Stand::Done,
             RunState::Failed(e) => Stand::Failed(e),
             state => {
-                let position = match &state {
-                    RunState::Partial { progress, .. } => progress.position(),
-                    _ => (0, 0),
-                };
+                let position = state.resume_position().unwrap_or((0, 0));
                 if let (Some(_), Some((s, Some(st)))) = (&teacher_failed, task) {
                     if st.is_active() {
                         cancel.push(s.job);
@@ -218,10 +214,11 @@ fn unfinished(
 fn group(plan: &engine::Plan, stands: &[Stand], limit: usize) -> Vec<Task> {
     let mut jobs = Jobs::new(limit);
     let mut task_of: BTreeMap<usize, usize> = BTreeMap::new();
+    let teachers = tfkd_spec::teacher_indices(&plan.runs);
     for (i, p) in plan.runs.iter().enumerate() {
         let Stand::Submit(position, _) = &stands[i] else { continue };
         let mut deps = BTreeSet::new();
-        if let Some(t) = p.teacher_id.as_ref().and_then(|t| plan.runs.iter().position(|q| &q.run_id == t)) {
+        if let Some(t) = teachers[i] {
             match &stands[t] {
                 Stand::Active(j) => {
                     deps.insert(Dep::Queued(*j));

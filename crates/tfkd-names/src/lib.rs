@@ -6,6 +6,7 @@
 //! No libtorch: `tfkd-spec` parses these, the libtorch crates act on them.
 
 mod arch;
+mod dataset;
 mod pipeline;
 
 use std::{fmt, str::FromStr};
@@ -13,6 +14,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 pub use arch::{Arch, ParseArchError, Torchvision};
+pub use dataset::{Descriptor, Storage};
 pub use pipeline::{Augment, Normalize, Op};
 
 /// Declares a string-named enum: serde names, `name()`, `ALL`, `Display` and `FromStr` from one table.
@@ -90,20 +92,6 @@ named!(
         Imagenet = "imagenet",
     }
 );
-
-impl SourceName {
-    /// The number of classes, where the source fixes it (an ImageFolder's depends on its folders).
-    #[must_use]
-    pub fn classes(self) -> Option<usize> {
-        match self {
-            SourceName::Cifar10 | SourceName::Cifar10Jpeg | SourceName::FashionMnist | SourceName::Mnist => Some(10),
-            SourceName::Cifar100 => Some(100),
-            SourceName::TinyImagenet => Some(200),
-            SourceName::Imagenet => Some(1000),
-            SourceName::Imagefolder => None,
-        }
-    }
-}
 
 named!(
     /// An augmentation preset (docs/paper.md §4.2).

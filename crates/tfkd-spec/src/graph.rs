@@ -77,6 +77,15 @@ pub fn run_id(config: &RunConfig, teacher_id: Option<&str>, data_hash: &str) -> 
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Each run's teacher as an index into `runs` (`None`: no teacher, or one outside `runs`): the one lookup every
+/// planner (the engine, Slurm's, the estimates) uses.
+#[must_use]
+pub fn teacher_indices(runs: &[PlannedRun]) -> Vec<Option<usize>> {
+    let at: std::collections::HashMap<&str, usize> =
+        runs.iter().enumerate().map(|(i, p)| (p.run_id.as_str(), i)).collect();
+    runs.iter().map(|p| p.teacher_id.as_deref().and_then(|t| at.get(t).copied())).collect()
+}
+
 /// Orders the runs (teachers first, then spec order) and assigns ids.
 #[must_use]
 pub fn plan(exp: &Experiment, data_hash: &str) -> Vec<PlannedRun> {

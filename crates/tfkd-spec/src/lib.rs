@@ -19,7 +19,7 @@ pub use chain::merge;
 pub use claims::{ClaimDecl, ClaimOp};
 pub use config::{DataConfig, ModelOptions, RunConfig, TrainConfig};
 pub use error::{SpecError, SpecErrors};
-pub use graph::{plan, run_id, PlannedRun};
+pub use graph::{plan, run_id, teacher_indices, PlannedRun};
 pub use layout::Layout;
 pub use paper::{PaperFile, Printed, Targets};
 pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};

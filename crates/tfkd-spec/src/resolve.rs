@@ -617,8 +617,8 @@ fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> Option<DataConfig> {
         }
         return None;
     };
-    // ImageNet's encoded images take only its any-size transforms, and those need ImageNet's encoded images.
-    if (source == SourceName::Imagenet) != (augment == tfkd_names::AugmentPreset::Imagenet) {
+    // Streamed (any-size) images take only the any-size transforms, and those need streamed images.
+    if source.descriptor().streamed() != (augment == tfkd_names::AugmentPreset::Imagenet) {
         c.fail(
             "dataset.augment",
             format!(

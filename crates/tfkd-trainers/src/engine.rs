@@ -134,10 +134,7 @@ fn classify(p: &PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<Sta
                     })?;
                 }
             }
-            let position = match dir.state()? {
-                RunState::Partial { progress, .. } => Some(progress.position()),
-                _ => None,
-            };
+            let position = dir.state()?.resume_position();
             let action = match position {
                 Some((e, b)) => format!("resuming it from its last good checkpoint (epoch {e}, batch {b})"),
                 None => "retraining it from scratch".into(),
@@ -175,10 +172,7 @@ fn take_stock(p: &PlannedRun, ctx: &Context, obs: &mut dyn Observer) -> Result<S
     }
     match try_lease(&dir)? {
         Some(_lease) => classify(p, ctx, obs),
-        None => Ok(Start::Train(match dir.state() {
-            Ok(RunState::Partial { progress, .. }) => progress.position(),
-            _ => (0, 0),
-        })),
+        None => Ok(Start::Train(dir.state().ok().and_then(|s| s.resume_position()).unwrap_or((0, 0)))),
     }
 }
 
@@ -297,10 +291,7 @@ fn alone(
 }
 
 fn position(m: &Member<'_>, ctx: &Context) -> (u32, usize) {
-    match RunDir::new(&ctx.cache_dir, &m.run.run_id).state() {
-        Ok(RunState::Partial { progress, .. }) => progress.position(),
-        _ => (0, 0),
-    }
+    RunDir::new(&ctx.cache_dir, &m.run.run_id).state().ok().and_then(|s| s.resume_position()).unwrap_or((0, 0))
 }
 
 enum Claim<'a> {
@@ -391,9 +382,11 @@ impl std::fmt::Debug for Options<'_> {
 
 /// Whether `p` can start: `Some(Ok(()))` when its teacher (if any) finished, `Some(Err)` when the teacher
 /// failed or was interrupted, `None` while the teacher is still pending.
-fn readiness(p: &PlannedRun, planned: &[PlannedRun], outcomes: &[Option<Outcome>]) -> Option<Result<(), String>> {
-    let Some(tid) = &p.teacher_id else { return Some(Ok(())) };
-    let i = planned.iter().position(|q| &q.run_id == tid)?;
+fn readiness(p: &PlannedRun, teacher: Option<usize>, outcomes: &[Option<Outcome>]) -> Option<Result<(), String>> {
+    if p.teacher_id.is_none() {
+        return Some(Ok(()));
+    }
+    let i = teacher?;
     match outcomes[i].as_ref()? {
         Outcome::Failed { .. } => Some(Err("its teacher run did not finish".into())),
         Outcome::Interrupted { at, .. } => Some(Err(format!("its teacher run was interrupted {at}"))),
@@ -410,11 +403,12 @@ fn ready_jobs(
     array: usize,
 ) -> Vec<Vec<usize>> {
     let mut jobs = Jobs::new(array);
+    let teachers = tfkd_spec::teacher_indices(&plan.runs);
     for (i, p) in plan.runs.iter().enumerate() {
         if outcomes[i].is_some() || running[i] {
             continue;
         }
-        match readiness(p, &plan.runs, outcomes) {
+        match readiness(p, teachers[i], outcomes) {
             None => {}
             Some(Err(error)) => outcomes[i] = Some(Outcome::failed(p, error)),
             Some(Ok(())) => {

@@ -2,7 +2,7 @@
 
 use std::{path::Path, sync::Arc};
 
-use tfkd_datasets::{Augment, Dataset, EncodedDataset, Images, Normalize, Source, SourceName};
+use tfkd_datasets::{Augment, Dataset, EncodedDataset, Images, Normalize, Source};
 use tfkd_losses as losses;
 use tfkd_models::{Arch, ModelConfig};
 use tfkd_spec::{config::DataConfig, Experiment, KlReduction, Method, PlannedRun, RegVariant, RunConfig, Spread};
@@ -301,7 +301,7 @@ pub fn plan(exp: &Experiment, data_dir: &Path, cache_dir: &Path) -> Result<Plan>
         .ok_or_else(|| TrainError::UnknownRun { target: exp.name.clone(), run_id: "(none)".into() })?
         .data;
     let source = source(data, data_dir);
-    let (splits, data_hash) = if data.source == SourceName::Imagenet {
+    let (splits, data_hash) = if data.source.descriptor().streamed() {
         let ds = source.load_encoded(cache_dir)?;
         (encoded_splits(&ds, data)?, ds.content_hash)
     } else {

@@ -135,6 +135,18 @@ pub enum RunState {
     Pending,
 }
 
+impl RunState {
+    /// Where training resumes, as (epoch, batch): the newest good checkpoint of a partial run, `None` for any
+    /// other state.
+    #[must_use]
+    pub fn resume_position(&self) -> Option<(u32, usize)> {
+        match self {
+            RunState::Partial { progress, .. } => Some(progress.position()),
+            _ => None,
+        }
+    }
+}
+
 /// A run's working folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
