@@ -12,28 +12,34 @@
 //! (the context's interrupt flag) or a lost lease stop the array at the next batch boundary with a
 //! checkpoint there, from which the same command resumes bit-identically on the CPU.
 
-use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
+mod checkpoint;
+mod evaluate;
+mod key;
+mod slot;
 
-use tch::{Device, Kind, Tensor};
-use tfkd_analysis::calibration::{Accumulator, Calibration, Example};
-use tfkd_datasets::{rng::Key, Augment, DeviceSplit, Images, Loader, LoaderConfig, Normalize};
+use std::{sync::atomic::Ordering, time::Instant};
+
+use tch::{Kind, Tensor};
+use tfkd_datasets::{rng::Key, DeviceSplit, Images};
 use tfkd_io::Lease;
-use tfkd_losses::Loss;
-use tfkd_models::{member, member::Weights, Arch, ModelConfig};
+use tfkd_models::member;
 use tfkd_spec::{names::Precision, PlannedRun};
 
 use crate::{
     autocast,
     error::{Result, TrainError},
     events::{Event, Observer},
-    metrics::{EpochMetrics, Summary, Tally},
+    metrics::Tally,
     prepare::{self, Splits},
-    provenance::{ArrayInfo, Provenance},
+    provenance::ArrayInfo,
     run::{Context, RunRecord},
-    state::{EpochSoFar, Progress, RunDir},
+    state::EpochSoFar,
     step::{Hyper, Step},
     teacher::{TeacherChoice, Teachers},
 };
+
+pub use key::{ArrayKey, Jobs, Shape};
+use slot::{record, Slot};
 
 /// Training batches between reads of the running sums on a GPU (each read waits for the device).
 pub const GPU_READ_EVERY: usize = 25;
@@ -53,126 +59,6 @@ pub struct Member<'a> {
 }
 
 /// What makes runs one array: the same model, batch size, epochs, precision, Nesterov, normalisation,
-/// threads, whether momentum is used, and the same resume position. Compared by the engine to group runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArrayKey(String);
-
-impl ArrayKey {
-    /// The key of a run resuming at `position` (epoch, batch).
-    #[must_use]
-    pub fn of(run: &PlannedRun, position: (u32, usize)) -> Self {
-        let c = &run.config;
-        ArrayKey(format!(
-            "{} w{} q{} b{} e{} {} n{} {} t{} m{} @{:?}",
-            c.model,
-            c.model_options.width,
-            c.model_options.googlenet_bn_eps_quirk,
-            c.train.batch_size,
-            c.train.epochs,
-            c.train.precision,
-            c.train.nesterov,
-            c.data.normalize,
-            c.train.threads,
-            c.train.momentum != 0.0,
-            position
-        ))
-    }
-}
-
-/// Runs grouped into jobs, the one grouping rule of every executor: a run joins the first job with its key
-/// that has room for it (at most `limit` runs), else starts a new one; jobs keep the runs' order. The engine
-/// keys runs by their [`ArrayKey`]; the Slurm submitter also by what their task waits for.
-#[derive(Debug)]
-pub struct Jobs<K> {
-    jobs: Vec<(K, Vec<usize>)>,
-    limit: usize,
-}
-
-impl<K: PartialEq> Jobs<K> {
-    /// No jobs yet; each will hold at most `limit` runs (at least 1).
-    #[must_use]
-    pub fn new(limit: usize) -> Self {
-        Jobs { jobs: Vec::new(), limit: limit.max(1) }
-    }
-
-    /// Places run `run` (an index into the plan) with `key`; returns the index of its job.
-    pub fn add(&mut self, run: usize, key: K) -> usize {
-        let limit = self.limit;
-        match self.jobs.iter().position(|(k, runs)| *k == key && runs.len() < limit) {
-            Some(j) => {
-                self.jobs[j].1.push(run);
-                j
-            }
-            None => {
-                self.jobs.push((key, vec![run]));
-                self.jobs.len() - 1
-            }
-        }
-    }
-
-    /// The jobs: each job's key and its runs.
-    #[must_use]
-    pub fn into_jobs(self) -> Vec<(K, Vec<usize>)> {
-        self.jobs
-    }
-}
-
-/// One member's state while it trains.
-struct Slot<'a> {
-    run: &'a PlannedRun,
-    dir: RunDir,
-    label: String,
-    loss: Loss,
-    augment: Augment,
-    normalize: Normalize,
-    loader: Loader,
-    teacher: Option<TeacherChoice>,
-    lease: Lease,
-    progress: Progress,
-    provenance: Provenance,
-    weights: BTreeMap<String, String>,
-    fault: Option<u64>,
-    failed: Option<TrainError>,
-    start: Instant,
-}
-
-impl Slot<'_> {
-    /// Marks the member failed with `error`, on disk (failed.json) too; the array goes on without it.
-    fn fail(&mut self, error: TrainError) -> Result<()> {
-        let lease = &self.lease;
-        match self.dir.write_failed(&tfkd_io::chain(&error), &|| lease.still_ours()) {
-            Ok(()) => self.failed = Some(error),
-            Err(TrainError::LeaseLost { .. }) => self.lose(),
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    }
-
-    /// Ends the member, after a guarded write was refused: another process holds its lease now.
-    fn lose(&mut self) {
-        if !self.guard() {
-            return;
-        }
-        // The lock was momentarily unreadable at the write but is ours again: still, write nothing more now.
-        self.failed = Some(TrainError::LeaseLost { owner: "another process, for a moment".into() });
-    }
-
-    /// Whether this process may still write into the member's folder: `false` once another process has taken
-    /// its lease over (this one stalled past the timeout), and the member then ends, having written nothing
-    /// more, with [`TrainError::LeaseLost`]. Asked before every write into the folder.
-    fn guard(&mut self) -> bool {
-        if self.failed.as_ref().is_some_and(|e| matches!(e, TrainError::LeaseLost { .. })) {
-            return false;
-        }
-        if self.lease.still_ours() {
-            return true;
-        }
-        let owner = self.lease.holder().map_or_else(|| "another process".to_string(), |o| o.to_string());
-        self.failed = Some(TrainError::LeaseLost { owner });
-        false
-    }
-}
-
 /// An array while it trains.
 struct Array<'a> {
     slots: Vec<Slot<'a>>,
@@ -222,7 +108,7 @@ fn so_far(t: &Tally, seconds: f64, lr: f64) -> EpochSoFar {
 /// threads and precision they ask for.
 fn check_members(members: &[Member<'_>], ctx: &Context) -> Result<()> {
     let first = &members[0].run.config;
-    let key = |mb: &Member<'_>| ArrayKey::of(mb.run, (0, 0)).0.rsplit_once(" @").map(|k| k.0.to_string());
+    let key = |mb: &Member<'_>| ArrayKey::of(mb.run, (0, 0)).shape;
     if members.iter().any(|mb| key(mb) != key(&members[0])) {
         return Err(TrainError::NotAnArray(
             label_list(members),
@@ -242,74 +128,6 @@ fn check_members(members: &[Member<'_>], ctx: &Context) -> Result<()> {
         return Err(TrainError::Bf16OnCpu);
     }
     Ok(())
-}
-
-impl<'a> Slot<'a> {
-    /// A member's slot: its folder (resumed from its last good checkpoint, each damaged file said), its loader
-    /// and loss; with the weights and momentum it starts from.
-    fn open(
-        mb: Member<'a>,
-        splits: &Splits,
-        ctx: &Context,
-        (arch, single): (Arch, ModelConfig),
-        obs: &mut dyn Observer,
-    ) -> Result<(Self, Weights, BTreeMap<String, Tensor>)> {
-        let cfg = &mb.run.config;
-        let channels = splits.channels;
-        let dir = RunDir::new(&ctx.cache_dir, &mb.run.run_id);
-        dir.create()?;
-        let (checkpoint, damaged) = dir.resume(&mb.run.run_id)?;
-        for d in damaged {
-            obs.event(&Event::RunRepaired {
-                label: cfg.label(),
-                run_id: mb.run.run_id.clone(),
-                damaged: d.to_string(),
-                action: "resuming from the checkpoint before it".into(),
-            });
-        }
-        let augment = prepare::augment(&cfg.data);
-        let normalize = prepare::normalize(&cfg.data, channels)?;
-        let loader = Loader::new(
-            splits.train.clone(),
-            LoaderConfig {
-                batch_size: cfg.train.batch_size,
-                shuffle: true,
-                augment: augment.clone(),
-                normalize: normalize.clone(),
-                seed: cfg.seed,
-                prefetch: cfg.data.prefetch,
-            },
-        )?;
-        let (progress, weights, momentum) = match checkpoint {
-            Some(ck) => (ck.progress, ck.model, ck.momentum),
-            None => (
-                Progress::fresh(&mb.run.run_id),
-                tfkd_models::member::init(arch, single, cfg.seed as i64)?,
-                BTreeMap::new(),
-            ),
-        };
-        let slot = Slot {
-            run: mb.run,
-            dir,
-            label: cfg.label(),
-            loss: prepare::loss(cfg),
-            augment,
-            normalize,
-            loader,
-            teacher: mb.teacher,
-            lease: mb.lease,
-            progress,
-            provenance: Provenance {
-                array_fallback: mb.fallback,
-                ..crate::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics)
-            },
-            weights: BTreeMap::new(),
-            fault: crate::fault::nan_step(&cfg.label()),
-            failed: None,
-            start: Instant::now(),
-        };
-        Ok((slot, weights, momentum))
-    }
 }
 
 impl<'a> Array<'a> {
@@ -382,48 +200,6 @@ impl<'a> Array<'a> {
 
     fn live(&self) -> impl Iterator<Item = usize> + '_ {
         self.slots.iter().enumerate().filter(|(_, s)| s.failed.is_none()).map(|(a, _)| a)
-    }
-
-    /// Each member's teacher softmax on validation and test, computed once (the teachers are frozen).
-    fn teacher_eval_probs(&self) -> Result<Vec<Option<(Tensor, Tensor)>>> {
-        if self.teachers.is_empty() {
-            return Ok(self.slots.iter().map(|_| None).collect());
-        }
-        let mut per_split: Vec<Vec<Option<Tensor>>> = Vec::new();
-        for split in [&self.splits.val, &self.splits.test] {
-            let mut parts: Vec<Vec<Tensor>> = self.slots.iter().map(|_| Vec::new()).collect();
-            for batch in self.eval_loader(split)?.epoch(0, 0) {
-                let x = batch?.images.to_device(self.ctx.device);
-                let xs: Vec<Tensor> = self.slots.iter().map(|_| x.shallow_clone()).collect();
-                let logits = autocast::bf16(self.step.bf16(), || self.teachers.logits(&xs));
-                for (a, l) in logits.into_iter().enumerate() {
-                    if let Some(l) = l {
-                        parts[a].push(l.to_kind(Kind::Double).softmax(1, Kind::Double));
-                    }
-                }
-            }
-            per_split.push(parts.into_iter().map(|p| (!p.is_empty()).then(|| Tensor::cat(&p, 0))).collect());
-        }
-        let (val, test) = (per_split.remove(0), per_split.remove(0));
-        Ok(val
-            .into_iter()
-            .zip(test)
-            .map(|(v, t)| t.map(|t| (v.unwrap_or_else(|| Tensor::zeros([0], (Kind::Double, self.ctx.device))), t)))
-            .collect())
-    }
-
-    fn eval_loader(&self, split: &Images) -> Result<Loader> {
-        Ok(Loader::new(
-            split.clone(),
-            LoaderConfig {
-                batch_size: 500,
-                shuffle: false,
-                augment: prepare::evaluation(&self.slots[0].run.config.data),
-                normalize: self.slots[0].normalize.clone(),
-                seed: 0,
-                prefetch: 1,
-            },
-        )?)
     }
 
     /// Trains the remaining epochs; `Err(Interrupted)` when stopped, after checkpointing every live member.
@@ -627,134 +403,6 @@ impl<'a> Array<'a> {
         Ok(())
     }
 
-    /// Evaluation, selection, weights and checkpoint of every live member after `epoch`.
-    fn end_epoch(&mut self, epoch: u32, sums: &[EpochSoFar], obs: &mut dyn Observer) -> Result<()> {
-        let eval_start = Instant::now();
-        let val = if self.splits.val.is_empty() { None } else { Some(self.evaluate(&self.splits.val.clone(), 0)?) };
-        let test = self.evaluate(&self.splits.test.clone(), 1)?;
-        let count = self.members();
-        for a in self.live().collect::<Vec<_>>() {
-            let s = &mut self.slots[a];
-            if !s.guard() {
-                continue;
-            }
-            s.progress.epoch_so_far = None;
-            let sum = sums[a];
-            let seen = sum.seen.max(1) as f64;
-            let t = test[a].clone().expect("every live member is evaluated");
-            let v = val.as_ref().and_then(|v| v[a].clone());
-            let seconds = sum.seconds + eval_start.elapsed().as_secs_f64();
-            s.progress.metrics.push(EpochMetrics {
-                epoch: epoch + 1,
-                lr: sum.lr,
-                train_loss: sum.loss_sum / seen,
-                train_ce: sum.ce_sum / seen,
-                train_acc: sum.correct as f64 / seen,
-                val_acc: v.as_ref().map(|v| v.accuracy),
-                test_acc: t.accuracy,
-                test_loss: t.nll,
-                test: Some(t),
-                val: v,
-                seconds,
-                train_img_per_s: sum.seen as f64 / sum.seconds.max(1e-9),
-            });
-            s.progress.epochs_done = epoch + 1;
-            s.progress.batches_done = 0;
-            match self.save_epoch(a, epoch, count) {
-                Ok(()) => {}
-                Err(TrainError::LeaseLost { .. }) => {
-                    self.slots[a].lose();
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            let s = &self.slots[a];
-            obs.event(&Event::Epoch {
-                label: s.label.clone(),
-                metrics: s.progress.metrics.last().expect("pushed").clone(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The end-of-epoch files of member `a`: its best weights when a new epoch is selected, a snapshot its
-    /// students asked for, and its checkpoint; each only while its lease is its own.
-    fn save_epoch(&mut self, a: usize, epoch: u32, count: i64) -> Result<()> {
-        let s = &mut self.slots[a];
-        let summary = Summary::of(&s.progress.metrics).expect("one epoch done");
-        let lease = &s.lease;
-        let may = || lease.still_ours();
-        if s.progress.selected_epoch != Some(summary.selected_epoch()) {
-            let sha = s.dir.save_weights(&self.step.vs, a as i64, count, &s.dir.best(), &may)?;
-            s.weights.insert("best.safetensors".into(), sha.clone());
-            s.progress.best_sha256 = Some(sha);
-            s.progress.selected_epoch = Some(summary.selected_epoch());
-        }
-        if s.run.keep_all_epochs || s.run.keep_epochs.contains(&(epoch + 1)) {
-            let path = s.dir.snapshot(epoch + 1);
-            let sha = s.dir.save_weights(&self.step.vs, a as i64, count, &path, &may)?;
-            s.weights.insert(format!("epoch-{}.safetensors", epoch + 1), sha);
-        }
-        self.checkpoint(a)
-    }
-
-    fn checkpoint(&mut self, a: usize) -> Result<()> {
-        let count = self.members();
-        let model = member::weights(&self.step.vs, a as i64, count);
-        let momentum = self.step.sgd.member_buffers(a as i64);
-        let Slot { dir, lease, progress, .. } = &mut self.slots[a];
-        progress.tensors_sha256.clear();
-        dir.save_checkpoint(&model, &momentum, progress, &|| lease.still_ours())
-    }
-
-    /// Accuracy, calibration and (for distillation members) agreement with the teacher of every member on
-    /// `split`; `which` is 0 for validation, 1 for test (the teacher probabilities' index).
-    fn evaluate(&self, split: &Images, which: usize) -> Result<Vec<Option<Calibration>>> {
-        let count = self.members();
-        let mut acc: Vec<Accumulator> = self.slots.iter().map(|_| Accumulator::default()).collect();
-        let mut offset = 0i64;
-        for batch in self.eval_loader(split)?.epoch(0, 0) {
-            let batch = batch?;
-            let x = batch.images.to_device(self.ctx.device);
-            let y = batch.labels.to_device(self.ctx.device);
-            let n = y.size()[0];
-            let fused = self.step.evaluate(&x);
-            for a in self.live().collect::<Vec<_>>() {
-                let logits = member::logits(&fused, a as i64, count).to_kind(Kind::Double);
-                let log_p = logits.log_softmax(1, Kind::Double);
-                let p = log_p.exp();
-                let (conf, pred) = p.max_dim(1, false);
-                let correct = pred.eq_tensor(&y);
-                let nll = log_p.gather(1, &y.unsqueeze(1), false).squeeze_dim(1).neg();
-                let entropy = (&p * &log_p).sum_dim_intlist(1, false, Kind::Double).neg();
-                let teacher = self.teacher_probs[a].as_ref().map(|(v, t)| {
-                    let q = if which == 0 { v } else { t }.narrow(0, offset, n);
-                    let agree = q.argmax(1, false).eq_tensor(&pred);
-                    let log_q = q.clamp_min(1e-300).log();
-                    let kl = (&q * (log_q - &log_p)).sum_dim_intlist(1, false, Kind::Double);
-                    (agree, kl)
-                });
-                let v = |t: &Tensor| Vec::<f64>::try_from(&t.to_kind(Kind::Double).to_device(Device::Cpu));
-                let (conf, correct, nll, entropy) = (v(&conf)?, v(&correct)?, v(&nll)?, v(&entropy)?);
-                let teacher = match &teacher {
-                    Some((agree, kl)) => Some((v(agree)?, v(kl)?)),
-                    None => None,
-                };
-                for i in 0..conf.len() {
-                    acc[a].add(Example {
-                        confidence: conf[i],
-                        correct: correct[i] > 0.5,
-                        nll: nll[i],
-                        entropy: entropy[i],
-                        teacher: teacher.as_ref().map(|(g, k)| (g[i] > 0.5, k[i])),
-                    });
-                }
-            }
-            offset += n;
-        }
-        Ok(acc.iter().map(Accumulator::finish).collect())
-    }
-
     /// Each member's record (written to done.json) or its error, after training ended with `outcome`.
     fn finish(self, outcome: Result<()>, data_hash: &str, obs: &mut dyn Observer) -> Vec<Result<RunRecord>> {
         let interrupted = outcome.as_ref().err().map(|e| tfkd_io::chain(e));
@@ -776,50 +424,5 @@ impl<'a> Array<'a> {
             }));
         }
         out
-    }
-}
-
-/// The finished record of a member, written to its done.json.
-fn record(s: &mut Slot<'_>, splits: &Splits, data_hash: &str) -> Result<RunRecord> {
-    let summary = Summary::of(&s.progress.metrics).expect("a finished run has epochs");
-    s.provenance.finish(s.start.elapsed().as_secs_f64());
-    let mut weights = s.weights.clone();
-    if !weights.contains_key("best.safetensors") {
-        if let Some(sha) = &s.progress.best_sha256 {
-            weights.insert("best.safetensors".into(), sha.clone());
-        }
-    }
-    for e in &s.run.keep_epochs {
-        if let std::collections::btree_map::Entry::Vacant(slot) = weights.entry(format!("epoch-{e}.safetensors")) {
-            if let Ok(sha) = crate::state::sha256_file(&s.dir.snapshot(*e)) {
-                slot.insert(sha);
-            }
-        }
-    }
-    let record = RunRecord {
-        run_id: s.run.run_id.clone(),
-        label: s.label.clone(),
-        config: s.run.config.clone(),
-        teacher_id: s.run.teacher_id.clone(),
-        teacher_epoch: s.teacher.as_ref().and_then(TeacherChoice::epoch),
-        teacher_test_acc: s.teacher.as_ref().and_then(TeacherChoice::test_acc),
-        teacher_weights_sha256: s.teacher.as_ref().and_then(|t| t.external_sha256().map(str::to_string)),
-        data_hash: data_hash.to_string(),
-        split_sizes: [splits.train.len(), splits.val.len(), splits.test.len()],
-        normalize: s.normalize.clone(),
-        augment: s.augment.clone(),
-        summary,
-        metrics: s.progress.metrics.clone(),
-        provenance: s.provenance.clone(),
-        weights,
-    };
-    let lease = &s.lease;
-    match s.dir.write_json_if(&s.dir.done(), &record, &|| lease.still_ours()) {
-        Ok(()) => Ok(record),
-        Err(TrainError::LeaseLost { .. }) => {
-            s.lose();
-            Err(s.failed.take().expect("lose sets why"))
-        }
-        Err(e) => Err(e),
     }
 }
