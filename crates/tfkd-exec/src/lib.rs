@@ -1,8 +1,9 @@
 //! How a target's plan is carried out, under the `tfkd` binary (which only parses, calls and prints):
 //!
 //! * [`target`]: a target by name — its spec file, the runs selected, where its records go;
-//! * [`train`]: `run`/`reproduce` — the plan trained by an executor: here (this process, or supervised
-//!   [`worker`] processes with `--jobs`) or on Slurm ([`slurm`]), and the records written;
+//! * [`train`]: `run`/`reproduce` — the plan trained by an [`executor`] ([`executors`] by name): here (this
+//!   process, or supervised [`worker`] processes with `--jobs`), on Slurm ([`slurm`]) or through a minimal
+//!   batch system ([`shell`]), and the records written;
 //! * [`estimate`]: the plan's time on this machine, from measured throughput, or for ImageNet from FLOPs
 //!   ([`flops_estimate`], also in GPU-hours); [`schedule`] holds what both share; [`check`] shows them;
 //! * [`export`]: a run's weights as a PyTorch state dict under torchvision's names;
@@ -21,6 +22,8 @@ pub mod context;
 pub mod data;
 pub mod doctor;
 pub mod estimate;
+pub mod executor;
+pub mod executors;
 pub mod export;
 pub mod flops_estimate;
 pub mod libtorch;
@@ -29,6 +32,7 @@ pub mod numerics;
 pub mod options;
 pub mod report;
 pub mod schedule;
+pub mod shell;
 pub mod signals;
 pub mod slurm;
 pub mod status;
@@ -36,6 +40,6 @@ pub mod target;
 pub mod train;
 pub mod worker;
 
-pub use options::{Executor, RunOptions};
+pub use options::{ExecutorName, RunOptions};
 pub use train::Interrupted;
 pub use worker::INTERRUPTED_EXIT;

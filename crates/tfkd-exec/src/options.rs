@@ -1,37 +1,66 @@
-//! How `run` and `reproduce` are asked to train: the executor and its settings.
+//! How `run` and `reproduce` are asked to train: the executor, by name, and its settings.
 
 use std::path::PathBuf;
 
-/// Where training happens.
+/// The executors `--executor` selects, by name (`crate::executors::implementation` gives each one's
+/// [`Executor`](crate::executor::Executor)); `shell` is hidden: a minimal batch system that proves the seam.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Executor {
+pub enum ExecutorName {
     /// This machine (worker processes with `--jobs`).
     #[default]
     Local,
     /// A Slurm cluster: job arrays submitted with sbatch from this (login) node.
     Slurm,
+    /// Each job a `sh` script run in a folder of its own, one after another (`crate::shell`).
+    Shell,
 }
 
-impl std::str::FromStr for Executor {
-    type Err = String;
+impl ExecutorName {
+    /// Every executor, in the order `--executor` lists them.
+    pub const ALL: [ExecutorName; 3] = [ExecutorName::Local, ExecutorName::Slurm, ExecutorName::Shell];
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "local" => Ok(Executor::Local),
-            "slurm" => Ok(Executor::Slurm),
-            other => Err(format!("unknown executor '{other}': expected local or slurm")),
+    /// Its name, as `--executor` takes it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutorName::Local => "local",
+            ExecutorName::Slurm => "slurm",
+            ExecutorName::Shell => "shell",
         }
     }
-}
 
-impl std::fmt::Display for Executor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Executor::Local => "local",
-            Executor::Slurm => "slurm",
-        })
+    /// Whether `--help` lists it.
+    #[must_use]
+    pub fn listed(self) -> bool {
+        self != ExecutorName::Shell
     }
 }
+
+impl std::str::FromStr for ExecutorName {
+    type Err = UnknownExecutor;
+
+    fn from_str(s: &str) -> Result<Self, UnknownExecutor> {
+        ExecutorName::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| UnknownExecutor(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for ExecutorName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An `--executor` value that names none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownExecutor(pub String);
+
+impl std::fmt::Display for UnknownExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown executor '{}': expected local or slurm", self.0)
+    }
+}
+
+impl std::error::Error for UnknownExecutor {}
 
 /// How `run`/`reproduce` train a target (the spec, profile and run selection are already in the experiment).
 #[derive(Debug, Clone, Default)]
@@ -43,7 +72,7 @@ pub struct RunOptions {
     /// Jobs trained at once (`None`: cores ÷ `train.threads` on the CPU, 1 on a GPU).
     pub jobs: Option<u64>,
     /// Where to train.
-    pub executor: Executor,
+    pub executor: ExecutorName,
     /// Slurm: print the scripts without submitting.
     pub dry_run: bool,
     /// Slurm: wait for the tasks, then collect.
@@ -52,4 +81,19 @@ pub struct RunOptions {
     pub yes: bool,
     /// Slurm: the cluster's settings file.
     pub slurm_config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each name parses to its executor and back; an unknown one says what is expected.
+    #[test]
+    fn names_round_trip() {
+        for e in ExecutorName::ALL {
+            assert_eq!(e.name().parse::<ExecutorName>().unwrap(), e);
+        }
+        let err = "ray".parse::<ExecutorName>().unwrap_err().to_string();
+        assert_eq!(err, "unknown executor 'ray': expected local or slurm");
+    }
 }

@@ -29,7 +29,11 @@ use tfkd_trainers::{
 
 use tfkd_io::paths;
 
-use crate::options::RunOptions;
+use crate::{
+    executor::{absolute, folders_env, Executor, Pass},
+    options::RunOptions,
+    target::say_substitution,
+};
 
 /// The Slurm settings for `exp`: its spec and profile, the cluster's config file, then `--set slurm.*`.
 pub fn options(exp: &Experiment, args: &RunOptions) -> anyhow::Result<SlurmOptions> {
@@ -84,6 +88,55 @@ fn states(plan: &engine::Plan) -> anyhow::Result<(BTreeMap<String, Submitted>, B
     let arrays: BTreeSet<u64> = recorded.values().map(|s| s.job.array).collect();
     let states = if arrays.is_empty() { BTreeMap::new() } else { Cluster.states(&arrays)? };
     Ok((recorded, states))
+}
+
+/// Slurm as an [`Executor`]: what is left of the plan submitted as job arrays (with `--wait`, until nothing is
+/// left); `status` shows each run's task.
+#[derive(Debug)]
+pub struct Slurm;
+
+impl Executor for Slurm {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn advance(&self, exp: &Experiment, opts: &RunOptions, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pass> {
+        say_substitution(exp);
+        let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
+        // One submitter per target at a time, so two invocations never submit the same runs.
+        let lock = paths::cache_dir().join("slurm").join(format!("{}-{}.lock", exp.name, exp.profile));
+        std::fs::create_dir_all(lock.parent().expect("under the cache"))?;
+        let _lease = match tfkd_io::Lease::try_acquire(&lock, "tfkd submitting to Slurm", Duration::from_secs(120))? {
+            tfkd_io::Acquire::Acquired(l) => l,
+            tfkd_io::Acquire::Held(owner) => {
+                bail!("{owner} is submitting {} [{}] now; try again when it is done", exp.name, exp.profile)
+            }
+        };
+        loop {
+            let s = submit(exp, opts, &plan)?;
+            if opts.dry_run {
+                return Ok(Pass::Waiting);
+            }
+            if s.active == 0 {
+                return Ok(Pass::Ended);
+            }
+            if !opts.wait {
+                eprintln!(
+                    "{} run(s) queued or running in Slurm; `tfkd status {} --profile {}` shows them. Run this \
+                     command again when they finish to write the records and report, or pass --wait.",
+                    s.active, exp.name, exp.profile
+                );
+                return Ok(Pass::Waiting);
+            }
+            if !wait(&plan, interrupt)? {
+                return Ok(Pass::Waiting);
+            }
+        }
+    }
+
+    fn column(&self, plan: &engine::Plan) -> Option<BTreeMap<String, String>> {
+        column(plan)
+    }
 }
 
 /// What a submission did and what is left.
@@ -354,38 +407,24 @@ impl Submitter<'_> {
     }
 }
 
-fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
-    p.canonicalize().with_context(|| format!("resolving {}", p.display()))
-}
-
 /// How a task starts the worker: this executable, the spec and overrides, tfkd's folders as absolute paths.
 fn worker(exp: &Experiment, args: &RunOptions, opts: &SlurmOptions, cache: &Path) -> anyhow::Result<script::Worker> {
     let exe = std::env::current_exe().context("locating the tfkd executable")?;
     let spec = exp.file.canonicalize().with_context(|| format!("resolving {}", exp.file.display()))?;
-    let mut a = vec![
-        "train-one".to_string(),
-        "--no-batch-events".to_string(),
-        spec.to_string_lossy().into_owned(),
-        "--profile".into(),
-        exp.profile.clone(),
-        "--device".into(),
-        args.device.clone(),
-    ];
-    for s in &args.sets {
-        a.extend(["--set".to_string(), s.clone()]);
-    }
     let cpus = opts.cpus_per_task.unwrap_or(1);
-    if exp.runs.iter().any(|r| r.train.threads == 0) {
-        a.extend(["--threads".to_string(), cpus.to_string()]);
+    // Each task's script appends its own `--run-id`s.
+    let a = crate::worker::WorkerJob {
+        spec,
+        run_ids: Vec::new(),
+        profile: exp.profile.clone(),
+        sets: args.sets.clone(),
+        device: args.device.clone(),
+        threads: exp.runs.iter().any(|r| r.train.threads == 0).then_some(cpus as usize),
+        no_batch_events: true,
     }
-    let mut env = vec![
-        ("TFKD_CACHE_DIR".to_string(), cache.to_string_lossy().into_owned()),
-        ("TFKD_DATA_DIR".into(), absolute(&paths::data_dir())?.to_string_lossy().into_owned()),
-        ("TFKD_RESULTS_DIR".into(), absolute(&paths::results_dir())?.to_string_lossy().into_owned()),
-        ("TFKD_EXPERIMENTS_DIR".into(), absolute(&paths::experiments_dir())?.to_string_lossy().into_owned()),
-        ("RAYON_NUM_THREADS".into(), cpus.to_string()),
-    ];
+    .args();
+    let mut env = folders_env(cache)?;
+    env.push(("RAYON_NUM_THREADS".into(), cpus.to_string()));
     // Other tfkd settings and the libtorch location travel as they are here.
     let mut inherited: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {

@@ -11,7 +11,7 @@ use tfkd_trainers::{
     state::{RunDir, RunState},
 };
 
-use crate::slurm;
+use crate::executors;
 
 /// Removes the temporary files that processes killed mid-write left behind (cache and results).
 pub fn sweep_temporaries() -> Vec<(PathBuf, u64)> {
@@ -124,7 +124,7 @@ pub fn status() -> anyhow::Result<String> {
 /// `tfkd status TARGET`: each planned run of a target: done, partial, running, failed, damaged or pending.
 pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
     let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
-    let slurm = slurm::column(&plan);
+    let jobs = executors::columns(&plan);
     let mut out = format!("{} [{}]\n", exp.name, exp.profile);
     for p in &plan.runs {
         let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
@@ -138,7 +138,7 @@ pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
             Some(t) => format!("{text} — will not train: its teacher run {t} failed"),
             None => text,
         };
-        let text = match slurm.as_ref().and_then(|s| s.get(&p.run_id)) {
+        let text = match jobs.get(&p.run_id) {
             Some(job) if state != "done" => format!("{text} — {job}"),
             _ => text,
         };

@@ -88,3 +88,10 @@ pub fn aliases() -> anyhow::Result<tfkd_spec::PaperFile> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     tfkd_spec::paper::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }
+
+/// Says, before any work, that a profile substitutes the target's dataset and how the KD weight is kept.
+pub fn say_substitution(exp: &Experiment) {
+    if let Some(sub) = exp.substitution() {
+        eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
+    }
+}

@@ -5,7 +5,7 @@
 use std::{
     path::Path,
     sync::{atomic::AtomicBool, Arc},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{bail, Context as _};
@@ -17,8 +17,16 @@ use tfkd_trainers::{
     Context, Event, Observer, Outcome, RunRecord,
 };
 
-pub use crate::options::{Executor, RunOptions};
-use crate::{context::context, estimate, slurm, status::sweep_temporaries, target::results_dir, worker};
+pub use crate::options::{ExecutorName, RunOptions};
+use crate::{
+    context::context,
+    estimate,
+    executor::Pass,
+    executors,
+    status::sweep_temporaries,
+    target::{results_dir, say_substitution},
+    worker,
+};
 
 /// What `run`/`reproduce` leaves for the report step: the plan (data and runs).
 pub struct Ran {
@@ -40,67 +48,21 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// Trains a target's runs with the chosen executor: `Some` once every run has finished or failed and the
-/// records are written; `None` while runs are still queued or running in Slurm (and after a dry run).
+/// records are written; `None` while runs are still queued or running elsewhere (and after a dry run).
 pub fn train(
     exp: &Experiment,
     opts: &RunOptions,
     interrupt: Arc<AtomicBool>,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Option<Ran>> {
-    if opts.executor == Executor::Local {
-        if opts.dry_run || opts.wait || opts.slurm_config.is_some() {
-            bail!("--dry-run, --wait and --slurm-config go with --executor slurm");
-        }
-        return run(exp, opts, interrupt, observer).map(Some);
-    }
-    if !on_slurm(exp, opts, &interrupt)? {
+    if executors::implementation(opts.executor).advance(exp, opts, &interrupt)? == Pass::Waiting {
         return Ok(None);
     }
-    // Every run has finished or failed: collect the records as a local run would, training nothing.
-    let local = RunOptions { executor: Executor::Local, wait: false, slurm_config: None, ..opts.clone() };
-    run(exp, &local, interrupt, observer).map(Some)
-}
-
-/// Submits what is left of the plan to Slurm (and with `wait`, until nothing is left): `true` when every
-/// run has finished or failed.
-fn on_slurm(exp: &Experiment, opts: &RunOptions, interrupt: &Arc<AtomicBool>) -> anyhow::Result<bool> {
-    say_substitution(exp);
-    let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
-    // One submitter per target at a time, so two invocations never submit the same runs.
-    let lock = paths::cache_dir().join("slurm").join(format!("{}-{}.lock", exp.name, exp.profile));
-    std::fs::create_dir_all(lock.parent().expect("under the cache"))?;
-    let _lease = match tfkd_io::Lease::try_acquire(&lock, "tfkd submitting to Slurm", Duration::from_secs(120))? {
-        tfkd_io::Acquire::Acquired(l) => l,
-        tfkd_io::Acquire::Held(owner) => {
-            bail!("{owner} is submitting {} [{}] now; try again when it is done", exp.name, exp.profile)
-        }
-    };
-    loop {
-        let s = slurm::submit(exp, opts, &plan)?;
-        if opts.dry_run {
-            return Ok(false);
-        }
-        if s.active == 0 {
-            return Ok(true);
-        }
-        if !opts.wait {
-            eprintln!(
-                "{} run(s) queued or running in Slurm; `tfkd status {} --profile {}` shows them. Run this command \
-                 again when they finish to write the records and report, or pass --wait.",
-                s.active, exp.name, exp.profile
-            );
-            return Ok(false);
-        }
-        if !slurm::wait(&plan, interrupt)? {
-            return Ok(false);
-        }
-    }
-}
-
-fn say_substitution(exp: &Experiment) {
-    if let Some(sub) = exp.substitution() {
-        eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
-    }
+    // Every run has ended elsewhere, or trains here now: the records are collected (and what is left trained)
+    // in this process.
+    let here =
+        RunOptions { executor: ExecutorName::Local, wait: false, dry_run: false, slurm_config: None, ..opts.clone() };
+    run(exp, &here, interrupt, observer).map(Some)
 }
 
 /// Trains every run of the experiment here and writes each finished run's record under

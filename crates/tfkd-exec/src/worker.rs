@@ -78,20 +78,20 @@ impl Spawn<'_> {
     fn start(&self, job: &[&PlannedRun]) -> Result<Child, String> {
         let labels: Vec<String> = job.iter().map(|p| p.config.label()).collect();
         let exe = std::env::current_exe().map_err(|e| format!("worker for {}: {e}", labels.join(", ")))?;
+        let worker = WorkerJob {
+            spec: self.exp.file.clone(),
+            run_ids: job.iter().map(|p| p.run_id.clone()).collect(),
+            profile: self.exp.profile.clone(),
+            sets: self.sets.to_vec(),
+            device: self.device.to_string(),
+            threads: self.threads,
+            no_batch_events: false,
+        };
         let mut cmd = std::process::Command::new(&exe);
-        cmd.arg("train-one").arg(&self.exp.file).args(["--profile", &self.exp.profile, "--device", self.device]);
-        for p in job {
-            cmd.args(["--run-id", &p.run_id]);
-        }
-        for set in self.sets {
-            cmd.args(["--set", set]);
-        }
+        cmd.args(worker.args());
         // Augmentation threads (rayon) share the cores with libtorch's: one worker's share each.
         let per_worker = self.threads.unwrap_or(job[0].config.train.threads).max(1);
         cmd.env("RAYON_NUM_THREADS", per_worker.to_string());
-        if let Some(t) = self.threads {
-            cmd.args(["--threads", &t.to_string()]);
-        }
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         // SAFETY: prctl is async-signal-safe; the worker gets SIGTERM if the thread that started it dies
         // (e.g. the parent is killed), so no orphan keeps writing a run folder the next invocation resumes.
@@ -225,7 +225,7 @@ fn partial_epochs(cache: &Path, run_id: &str) -> Option<u32> {
 }
 
 /// What a worker trains: the arguments of `tfkd train-one`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerJob {
     /// Path to the spec.
     pub spec: PathBuf,
@@ -241,6 +241,31 @@ pub struct WorkerJob {
     pub threads: Option<usize>,
     /// Leave out the per-batch events (a cluster task's log keeps one line per epoch and run).
     pub no_batch_events: bool,
+}
+
+impl WorkerJob {
+    /// The worker's command line after the executable — the one place it is written; the binary parses it
+    /// back into this type (`tfkd train-one`, tested to round-trip). Run ids come last, so a batch script can
+    /// append each task's own.
+    #[must_use]
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec!["train-one".to_string()];
+        if self.no_batch_events {
+            a.push("--no-batch-events".into());
+        }
+        a.push(self.spec.to_string_lossy().into_owned());
+        a.extend(["--profile".into(), self.profile.clone(), "--device".into(), self.device.clone()]);
+        for s in &self.sets {
+            a.extend(["--set".into(), s.clone()]);
+        }
+        if let Some(t) = self.threads {
+            a.extend(["--threads".into(), t.to_string()]);
+        }
+        for id in &self.run_ids {
+            a.extend(["--run-id".into(), id.clone()]);
+        }
+        a
+    }
 }
 
 /// `tfkd train-one`: trains one job in this process and reports its events as JSON lines on stdout. Exits

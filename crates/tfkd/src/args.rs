@@ -263,7 +263,7 @@ pub struct RunArgs {
     /// Where to train: here, or on a Slurm cluster (job arrays submitted from this login node; run the
     /// same command again when they finish to write the report, or pass --wait).
     #[arg(long, default_value_t, value_parser = executor_parser())]
-    pub executor: tfkd_exec::Executor,
+    pub executor: tfkd_exec::ExecutorName,
     /// With `--executor slurm`: print the sbatch scripts and their order without submitting anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -335,9 +335,10 @@ impl TrainOneArgs {
     }
 }
 
-/// `local` or `slurm`, listed as clap lists an enum's values.
-fn executor_parser() -> impl clap::builder::TypedValueParser<Value = tfkd_exec::Executor> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(["local", "slurm"])
-        .map(|s| s.parse::<tfkd_exec::Executor>().expect("one of the listed values"))
+/// `local` or `slurm` (and the hidden `shell`), listed as clap lists an enum's values.
+fn executor_parser() -> impl clap::builder::TypedValueParser<Value = tfkd_exec::ExecutorName> {
+    use clap::builder::{PossibleValue, TypedValueParser as _};
+    let values = tfkd_exec::ExecutorName::ALL.map(|e| PossibleValue::new(e.name()).hide(!e.listed()));
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|s| s.parse::<tfkd_exec::ExecutorName>().expect("one of the listed values"))
 }

@@ -326,4 +326,32 @@ mod tests {
     fn cli_definition_is_valid() {
         super::args::Cli::command().debug_assert();
     }
+
+    /// The worker's command line, as the parent and Slurm's scripts write it ([`tfkd_exec::worker::WorkerJob::args`]),
+    /// parses back into the same job — with and without the optional parts.
+    #[test]
+    fn the_worker_command_line_round_trips() {
+        use clap::Parser as _;
+        let full = tfkd_exec::worker::WorkerJob {
+            spec: "experiments/x y.yaml".into(),
+            run_ids: vec!["aa".into(), "bb".into()],
+            profile: "quick".into(),
+            sets: vec!["train.epochs=2".into(), "slurm.partition=gpu".into()],
+            device: "cuda:1".into(),
+            threads: Some(4),
+            no_batch_events: true,
+        };
+        let bare = tfkd_exec::worker::WorkerJob {
+            run_ids: vec!["cc".into()],
+            sets: Vec::new(),
+            threads: None,
+            no_batch_events: false,
+            ..full.clone()
+        };
+        for job in [full, bare] {
+            let cli = super::args::Cli::try_parse_from(std::iter::once("tfkd".to_string()).chain(job.args())).unwrap();
+            let super::args::Command::TrainOne(parsed) = cli.command else { panic!("not train-one: {:?}", job.args()) };
+            assert_eq!(parsed.job(), job);
+        }
+    }
 }
