@@ -4,12 +4,11 @@
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::{Duration, Instant},
 };
 
 mod common;
 
-use common::{numbers, ok, own_decode_cache, repo, smoke_run, text, tfkd, without_times};
+use common::{numbers, ok, own_decode_cache, repo, smoke_run, text, tfkd};
 
 /// Two small runs of the smoke spec: a CIFAR ResNet and the 5-layer CNN, 2 epochs each.
 const TWO: &[&str] = &["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-resnet8,base-cnn5"];
@@ -137,22 +136,24 @@ fn concurrent_invocations_train_each_run_once() {
     assert_eq!(summaries, 3, "{all}");
 }
 
-/// A run's record does not depend on how many jobs trained at once: the files are identical byte for byte,
-/// but for wall times (numbers parse back exactly: serde_json's float round trip).
+/// A run's record does not depend on how many jobs trained at once, in one process or in worker processes:
+/// the files are identical byte for byte, but for wall times (numbers parse back exactly: serde_json's float
+/// round trip).
 #[test]
 fn records_do_not_depend_on_jobs_byte_for_byte() {
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    ok(tfkd(one.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "1"]).output().unwrap());
-    ok(tfkd(two.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "3"]).output().unwrap());
-    let dir = |h: &Path| h.join("results/smoke/smoke/runs");
-    let mut names: Vec<_> = std::fs::read_dir(dir(one.path())).unwrap().map(|e| e.unwrap().file_name()).collect();
-    names.sort();
-    assert_eq!(names.len(), 8);
-    for name in names {
-        let a = without_times(&std::fs::read_to_string(dir(one.path()).join(&name)).unwrap());
-        let b = without_times(&std::fs::read_to_string(dir(two.path()).join(&name)).unwrap());
-        assert!(a == b, "{name:?} differs between --jobs 1 and --jobs 3");
+    let serial =
+        ok(tfkd(one.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "1"]).output().unwrap());
+    assert!(!serial.contains("jobs at once"), "{serial}");
+    let parallel =
+        ok(tfkd(two.path(), &["reproduce", "smoke", "--profile", "smoke", "--quiet", "--jobs", "3"]).output().unwrap());
+    assert!(parallel.contains("training up to 3 jobs at once"), "{parallel}");
+    let (a, b) = (common::records(one.path()), common::records(two.path()));
+    assert_eq!(a.len(), 8);
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name} differs between --jobs 1 and --jobs 3");
     }
+    assert_eq!(a.len(), b.len());
 }
 
 /// With a full disk every report file is either written whole or left as it was, never truncated under its
@@ -264,24 +265,12 @@ fn sigint_keeps_finished_records_and_resumes_mid_epoch_bit_identically() {
     let home = tempfile::tempdir().unwrap();
     let child = tfkd(home.path(), args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Wait until the first run (base-resnet8, planned first) has finished and the second has a checkpoint.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let done = |dir: &Path| {
-        std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|e| e.path().join("done.json").is_file()).count()
-    };
-    let checkpoints = |dir: &Path| {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| !e.path().join("done.json").exists())
-            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
-            .any(|f| f.file_name().to_string_lossy().starts_with("state-"))
-    };
     let runs = home.path().join("cache/runs");
-    while !(done(&runs) == 1 && checkpoints(&runs)) {
-        assert!(Instant::now() < deadline, "no checkpoint of the second run appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("a checkpoint of the second run", || {
+        let folders = common::checkpointed(&runs, false);
+        let done = folders.iter().filter(|d| d.join("done.json").is_file()).count();
+        done == 1 && folders.len() == 2
+    });
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
@@ -465,25 +454,7 @@ fn a_group_sigterm_names_the_interrupted_runs() {
     let home = tempfile::tempdir().unwrap();
     let child = tfkd(home.path(), args).process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let runs = home.path().join("cache/runs");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let checkpointed = || {
-        std::fs::read_dir(&runs)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| {
-                std::fs::read_dir(e.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .any(|f| f.file_name().to_string_lossy().starts_with("state-"))
-            })
-            .count()
-    };
-    while checkpointed() < 2 {
-        assert!(Instant::now() < deadline, "no checkpoints appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("checkpoints of both runs", || common::checkpointed(&runs, false).len() >= 2);
     // SAFETY: signalling the process group of our own child.
     unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
@@ -516,18 +487,9 @@ fn a_frozen_holder_loses_its_lease_and_writes_nothing_after() {
         .spawn()
         .unwrap();
     let runs = home.path().join("cache/runs");
-    let deadline = Instant::now() + Duration::from_secs(300);
     let folder = || std::fs::read_dir(&runs).ok()?.flatten().next().map(|e| e.path());
     // A whole checkpoint (its JSON is written last), so the freeze falls inside training, not inside a write.
-    while !folder().is_some_and(|d| {
-        std::fs::read_dir(d).into_iter().flatten().flatten().any(|f| {
-            let n = f.file_name().to_string_lossy().into_owned();
-            n.starts_with("state-") && n.ends_with(".json")
-        })
-    }) {
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("a whole checkpoint", || !common::checkpointed(&runs, true).is_empty());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(first.id() as libc::pid_t, libc::SIGSTOP) };
     let second = ok(tfkd(home.path(), args).env("TFKD_LEASE_SECONDS", "3").output().unwrap());

@@ -97,3 +97,43 @@ pub fn smoke_run(only: &str, jobs: &str, sets: &[&str]) -> Vec<String> {
     }
     args
 }
+
+/// Every record of the smoke target, by file name, without the lines that hold times or where it ran.
+pub fn records(home: &Path) -> Vec<(String, String)> {
+    let dir = home.join("results/smoke/smoke/runs");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path.file_name().unwrap().to_string_lossy().into_owned(), without_times(&text))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The run folders under `runs` that hold a checkpoint: any `state-*` file, or with `whole` one whose JSON
+/// (written last) is there too.
+pub fn checkpointed(runs: &Path, whole: bool) -> Vec<PathBuf> {
+    let entries = |d: &Path| std::fs::read_dir(d).into_iter().flatten().flatten().collect::<Vec<_>>();
+    entries(runs)
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|d| {
+            entries(d).iter().any(|f| {
+                let n = f.file_name().to_string_lossy().into_owned();
+                n.starts_with("state-") && (!whole || n.ends_with(".json"))
+            })
+        })
+        .collect()
+}
+
+/// Polls `ready` every 20 ms until it holds; fails the test naming `what` after 5 minutes.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within 5 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
