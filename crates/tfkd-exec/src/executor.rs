@@ -74,14 +74,25 @@ pub(crate) fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     p.canonicalize().with_context(|| format!("resolving {}", p.display()))
 }
 
-/// tfkd's folders as absolute paths, the environment a job started elsewhere needs to find the same cache,
-/// data, results and experiments (`cache` is the cache folder, already absolute).
-pub(crate) fn folders_env(cache: &Path) -> anyhow::Result<Vec<(String, String)>> {
+/// The environment of a job started elsewhere (a batch script, a cluster task): tfkd's folders as absolute
+/// paths (`cache` is the cache folder, already absolute), then `own` settings, then this process's other tfkd
+/// settings and libtorch's location as they are here (sorted).
+pub(crate) fn job_env(cache: &Path, own: Vec<(String, String)>) -> anyhow::Result<Vec<(String, String)>> {
     let text = |p: PathBuf| p.to_string_lossy().into_owned();
-    Ok(vec![
+    let mut env = vec![
         ("TFKD_CACHE_DIR".to_string(), text(cache.to_path_buf())),
         ("TFKD_DATA_DIR".into(), text(absolute(&paths::data_dir())?)),
         ("TFKD_RESULTS_DIR".into(), text(absolute(&paths::results_dir())?)),
         ("TFKD_EXPERIMENTS_DIR".into(), text(absolute(&paths::experiments_dir())?)),
-    ])
+    ];
+    env.extend(own);
+    let mut inherited: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            (k.starts_with("TFKD_") && !env.iter().any(|(e, _)| e == k))
+                || matches!(k.as_str(), "LD_LIBRARY_PATH" | "LIBTORCH")
+        })
+        .collect();
+    inherited.sort();
+    env.extend(inherited);
+    Ok(env)
 }

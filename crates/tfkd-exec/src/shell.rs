@@ -26,7 +26,7 @@ use tfkd_trainers::{
 };
 
 use crate::{
-    executor::{absolute, folders_env, Executor, Pass},
+    executor::{absolute, job_env, Executor, Pass},
     options::RunOptions,
     worker::WorkerJob,
 };
@@ -55,11 +55,7 @@ impl Executor for Shell {
         let cache = absolute(&paths::cache_dir())?;
         let exe = std::env::current_exe().context("locating the tfkd executable")?;
         let spec = exp.file.canonicalize().with_context(|| format!("resolving {}", exp.file.display()))?;
-        let mut env = folders_env(&cache)?;
-        // Other tfkd settings (fault injection in tests, the lease timeout, …) travel as they are here.
-        let inherited: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with("TFKD_") && !env.iter().any(|(e, _)| e == k)).collect();
-        env.extend(inherited);
+        let env = job_env(&cache, Vec::new())?;
         let mut queue = Vec::new();
         for p in &plan.runs {
             if matches!(RunDir::new(&cache, &p.run_id).state()?, RunState::Done(_) | RunState::Failed(_)) {

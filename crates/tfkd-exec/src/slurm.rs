@@ -30,7 +30,7 @@ use tfkd_trainers::{
 use tfkd_io::paths;
 
 use crate::{
-    executor::{absolute, folders_env, Executor, Pass},
+    executor::{absolute, job_env, Executor, Pass},
     options::RunOptions,
     target::say_substitution,
 };
@@ -423,17 +423,7 @@ fn worker(exp: &Experiment, args: &RunOptions, opts: &SlurmOptions, cache: &Path
         no_batch_events: true,
     }
     .args();
-    let mut env = folders_env(cache)?;
-    env.push(("RAYON_NUM_THREADS".into(), cpus.to_string()));
-    // Other tfkd settings and the libtorch location travel as they are here.
-    let mut inherited: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| {
-            (k.starts_with("TFKD_") && !env.iter().any(|(e, _)| e == k))
-                || matches!(k.as_str(), "LD_LIBRARY_PATH" | "LIBTORCH")
-        })
-        .collect();
-    inherited.sort();
-    env.extend(inherited);
+    let env = job_env(cache, vec![("RAYON_NUM_THREADS".into(), cpus.to_string())])?;
     let workdir = paths::project_root().map_or_else(std::env::current_dir, Ok)?;
     Ok(script::Worker { exe, args: a, workdir, env })
 }
