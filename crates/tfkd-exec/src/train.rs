@@ -55,6 +55,10 @@ pub fn train(
     interrupt: Arc<AtomicBool>,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Option<Ran>> {
+    // Slurm's own options, refused with any other executor (a shell run would otherwise ignore a --dry-run).
+    if opts.executor != ExecutorName::Slurm && (opts.dry_run || opts.wait || opts.slurm_config.is_some()) {
+        bail!("--dry-run, --wait and --slurm-config go with --executor slurm");
+    }
     if executors::implementation(opts.executor).advance(exp, opts, &interrupt)? == Pass::Waiting {
         return Ok(None);
     }

@@ -48,4 +48,10 @@ fn the_shell_executor_is_hidden_and_an_unknown_one_is_refused() {
     assert!(help.contains("local") && help.contains("slurm") && !help.contains("shell"), "{help}");
     let out = tfkd(home.path(), &["run", "smoke", "--executor", "ray"]).output().unwrap();
     assert!(!out.status.success() && common::text(&out).contains("ray"), "{}", common::text(&out));
+    let dry = tfkd(home.path(), &["run", "smoke", "--profile", "smoke", "--executor", "shell", "--dry-run"])
+        .output()
+        .unwrap();
+    let said = common::text(&dry);
+    assert!(!dry.status.success() && said.contains("go with --executor slurm"), "{said}");
+    assert!(!home.path().join("cache/shell").exists(), "a refused shell run queued nothing");
 }
