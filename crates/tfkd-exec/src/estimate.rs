@@ -11,7 +11,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 
-pub use crate::schedule::{human, schedule, Sizes};
+pub use crate::schedule::{engine_schedule, human, Sizes};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 use tfkd_bench::timer::{time_steps, Budget};
@@ -93,6 +93,9 @@ pub struct Estimate {
     pub per_run: std::collections::BTreeMap<String, f64>,
     /// For ImageNet plans: the estimate from FLOPs that `seconds` is ([`crate::flops_estimate`]).
     pub flops: Option<crate::flops_estimate::FlopsEstimate>,
+    /// The jobs the engine will start, in order, as the run ids of their members: a job of several runs is a
+    /// fused array ([`engine_schedule`]).
+    pub planned_jobs: Vec<Vec<String>>,
 }
 
 impl Estimate {
@@ -107,6 +110,7 @@ impl Estimate {
             slowest: None,
             per_run: Default::default(),
             flops: None,
+            planned_jobs: Vec::new(),
         }
     }
 }
@@ -130,6 +134,15 @@ impl std::fmt::Display for Estimate {
         if let Some((what, ips)) = &self.slowest {
             write!(f, " (slowest model: {what} at {ips:.0} training img/s)")?;
         }
+        let fused: Vec<usize> = self.planned_jobs.iter().map(Vec::len).filter(|&n| n > 1).collect();
+        if let Some(largest) = fused.iter().max() {
+            write!(
+                f,
+                "; {} fused array(s) of up to {largest} runs, each costed as its runs one after another (fusion's \
+                 gain is not measured here)",
+                fused.len()
+            )?;
+        }
         write!(f, "; from throughput measured on this machine")?;
         if self.measured_now > 0 {
             write!(f, " ({} setting(s) measured just now, cached for next time)", self.measured_now)?;
@@ -150,18 +163,14 @@ impl std::fmt::Display for Estimate {
 fn run_seconds(
     runs: &[PlannedRun],
     sizes: Sizes,
-    p: &PlannedRun,
+    (p, teacher): (&PlannedRun, Option<usize>),
     speed_of: &dyn Fn(&PlannedRun) -> Speed,
     augment: f64,
 ) -> f64 {
     let c = &p.config;
     let (train, val, test) = (sizes.train as f64, sizes.val as f64, sizes.test as f64);
     let s = speed_of(p);
-    let teacher = p
-        .teacher_id
-        .as_ref()
-        .and_then(|t| runs.iter().find(|q| &q.run_id == t))
-        .map_or(0.0, |t| train / speed_of(t).eval_img_per_s);
+    let teacher = teacher.map_or(0.0, |t| train / speed_of(&runs[t]).eval_img_per_s);
     let per_epoch = train / s.train_img_per_s + train * augment + teacher + (val + test) / s.eval_img_per_s;
     PER_RUN_OVERHEAD + f64::from(c.train.epochs) * per_epoch
 }
@@ -238,23 +247,32 @@ pub fn estimate(
     }
     let speed_of =
         |p: &PlannedRun| cache.speeds.get(&key(p)).or_else(|| estimated.get(&key(p))).copied().unwrap_or_default();
-    let costs: Vec<f64> = (0..runs.len())
-        .map(|i| if left.contains(&i) { run_seconds(runs, sizes, &runs[i], &speed_of, augment) } else { 0.0 })
+    let costs: Vec<Option<f64>> = (0..runs.len())
+        .map(|i| left.contains(&i).then(|| run_seconds(runs, sizes, (&runs[i], teacher[i]), &speed_of, augment)))
         .collect();
     let slowest = left
         .iter()
         .map(|&i| &runs[i])
         .map(|p| (format!("{} width {}", p.config.model, p.config.model_options.width), speed_of(p).train_img_per_s))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i])).collect();
+    let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i].unwrap_or(0.0))).collect();
+    let starts: Vec<(u32, usize)> = runs
+        .iter()
+        .map(|p| {
+            RunDir::new(&ctx.cache_dir, &p.run_id).state().ok().and_then(|s| s.resume_position()).unwrap_or((0, 0))
+        })
+        .collect();
+    let array = tfkd_trainers::schedule::array_limit(runs, ctx.device.is_cuda());
+    let planned = engine_schedule(runs, &costs, &starts, jobs, array);
     Ok(Estimate {
-        seconds: schedule(&costs, &teacher, jobs),
+        seconds: planned.seconds,
         runs: left.len(),
         jobs,
         measured_now,
         from_flops,
         slowest,
         per_run,
+        planned_jobs: planned.jobs.iter().map(|j| j.iter().map(|&i| runs[i].run_id.clone()).collect()).collect(),
         flops: None,
     })
 }
@@ -294,6 +312,7 @@ fn by_flops(
         from_flops: 0,
         slowest: None,
         per_run: flops.per_run.clone(),
+        planned_jobs: flops.planned_jobs.clone(),
         flops: Some(flops),
     })
 }
@@ -469,18 +488,6 @@ pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schedule_runs_jobs_at_once_and_students_after_teachers() {
-        // Two teachers (10 s, 4 s), each with one student (5 s), two jobs: t1 ‖ t2 → s2 at 4, s1 at 10.
-        let costs = [10.0, 4.0, 5.0, 5.0];
-        let teacher = [None, None, Some(0), Some(1)];
-        assert_eq!(schedule(&costs, &teacher, 2), 15.0);
-        assert_eq!(schedule(&costs, &teacher, 1), 24.0);
-        assert_eq!(schedule(&costs, &teacher, 8), 15.0);
-        // Finished runs cost nothing.
-        assert_eq!(schedule(&[0.0, 0.0, 5.0, 5.0], &teacher, 2), 5.0);
-    }
 
     #[test]
     fn durations_read_as_people_say_them() {

@@ -16,7 +16,7 @@ use tch::{nn, Device};
 use tfkd_models::{Arch, ModelConfig, Network};
 use tfkd_spec::PlannedRun;
 
-use crate::schedule::{human, schedule, Sizes};
+use crate::schedule::{engine_schedule, human, Sizes};
 
 /// tfkd's CIFAR ResNet-50 training speed (width 1, batch 128, fp32) on one NVIDIA H200, img/s, measured
 /// by `tfkd bench models --device cuda` on 2026-11-28 (results/bench/h200/models.md).
@@ -46,6 +46,9 @@ pub struct FlopsEstimate {
     pub rate: (f64, String),
     /// Whether the estimate is for GPUs (hours per GPU) or this CPU.
     pub gpu: bool,
+    /// The jobs the engine will start, in order, as their members' run ids (several: a fused array, costed as
+    /// the sum of its members' FLOPs at the device's rate).
+    pub planned_jobs: Vec<Vec<String>>,
 }
 
 impl FlopsEstimate {
@@ -126,23 +129,21 @@ pub fn estimate(
     let table = flops_of(runs, sizes.classes)?;
     let flops = |arch: Arch| table.iter().find(|(a, _)| *a == arch).map_or(0.0, |(_, f)| *f);
     let (train, eval) = (sizes.train as f64, (sizes.val + sizes.test) as f64);
-    let cost = |p: &PlannedRun| {
+    let teachers = tfkd_spec::teacher_indices(runs);
+    let cost = |i: usize| {
+        let p = &runs[i];
         let student = flops(p.config.model);
-        let teacher = p
-            .teacher_id
-            .as_ref()
-            .and_then(|t| runs.iter().find(|q| &q.run_id == t))
-            .map(|t| t.config.model)
-            .or_else(|| teacher_arch(p))
-            .map_or(0.0, flops);
+        let teacher = teachers[i].map(|t| runs[t].config.model).or_else(|| teacher_arch(p)).map_or(0.0, flops);
         let compute = (train * (3.0 * student + teacher) + eval * student) / rate;
         let fed = (train + eval) / feed;
         f64::from(p.config.train.epochs) * compute.max(fed)
     };
-    let costs: Vec<f64> = (0..runs.len()).map(|i| if left.contains(&i) { cost(&runs[i]) } else { 0.0 }).collect();
-    let teacher = tfkd_spec::teacher_indices(runs);
-    let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i])).collect();
-    Ok(FlopsEstimate { per_run, wall: schedule(&costs, &teacher, jobs), jobs, rate: (rate, source), gpu })
+    let costs: Vec<Option<f64>> = (0..runs.len()).map(|i| left.contains(&i).then(|| cost(i))).collect();
+    let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i].unwrap_or(0.0))).collect();
+    let array = tfkd_trainers::schedule::array_limit(runs, gpu);
+    let planned = engine_schedule(runs, &costs, &vec![(0, 0); runs.len()], jobs, array);
+    let planned_jobs = planned.jobs.iter().map(|j| j.iter().map(|&i| runs[i].run_id.clone()).collect()).collect();
+    Ok(FlopsEstimate { per_run, wall: planned.seconds, jobs, rate: (rate, source), gpu, planned_jobs })
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! What a plan's cost is made of, shared by the measured estimate ([`crate::estimate`]) and the FLOPs-based one
-//! ([`crate::flops_estimate`]): split sizes, list scheduling of runs after their teachers, durations in words.
+//! ([`crate::flops_estimate`]): split sizes, the engine's schedule of a plan's runs, durations in words.
 
-use tfkd_spec::DataConfig;
-use tfkd_trainers::engine::Plan;
+use tfkd_spec::{DataConfig, PlannedRun};
+pub use tfkd_trainers::schedule::Schedule;
+use tfkd_trainers::{engine::Plan, schedule};
 
 /// Images per split and classes: from the loaded data, or the official sizes when the data is not here.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,33 +57,17 @@ pub fn human(seconds: f64) -> String {
     }
 }
 
-/// Wall seconds of `costs` (per run, in plan order) trained `jobs` at a time, each run after its teacher
-/// (`teacher[i]`: the index of run i's teacher): greedy list scheduling, as the engine starts ready runs.
+/// `runs` trained `jobs` jobs at a time as the engine will train them: each student after its teacher, ready runs
+/// that share a shape and resume position (`starts`) fused into arrays of up to `array` members (the engine's own
+/// grouping, [`tfkd_trainers::schedule`]); `cost[i]` is run i's seconds alone (`None`: finished, not trained).
 #[must_use]
-pub fn schedule(costs: &[f64], teacher: &[Option<usize>], jobs: usize) -> f64 {
-    let mut end: Vec<Option<f64>> = vec![None; costs.len()];
-    let mut slots = vec![0f64; jobs.max(1)];
-    let mut left: Vec<usize> = (0..costs.len()).collect();
-    while !left.is_empty() {
-        // The slot free first takes the first run (in plan order) whose teacher has finished by then, or
-        // else waits for the earliest teacher to finish.
-        let (slot, free) = slots.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1)).expect("a slot");
-        let ready_at = |i: usize| teacher[i].map_or(Some(0.0), |t| end[t]);
-        let pick = left
-            .iter()
-            .position(|&i| ready_at(i).is_some_and(|r| r <= free))
-            .or_else(|| {
-                left.iter()
-                    .enumerate()
-                    .filter_map(|(k, &i)| ready_at(i).map(|r| (k, r)))
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|(k, _)| k)
-            })
-            .expect("teachers come before their students");
-        let i = left.remove(pick);
-        let start = free.max(ready_at(i).unwrap_or(0.0));
-        end[i] = Some(start + costs[i]);
-        slots[slot] = start + costs[i];
-    }
-    end.into_iter().flatten().fold(0.0, f64::max)
+pub fn engine_schedule(
+    runs: &[PlannedRun],
+    cost: &[Option<f64>],
+    starts: &[(u32, usize)],
+    jobs: usize,
+    array: usize,
+) -> Schedule {
+    let teacher = tfkd_spec::teacher_indices(runs);
+    schedule::simulate(cost, &teacher, jobs, &|ready| schedule::group(runs, ready.iter().copied(), starts, array))
 }

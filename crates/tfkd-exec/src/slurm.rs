@@ -170,7 +170,7 @@ pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyho
     }
     // Tasks: runs to submit that share an array key and what they wait for, up to the array limit.
     let cuda = args.device.starts_with("cuda") || (args.device == "auto" && opts.wants_gpu());
-    let limit = exp.runs.iter().map(|r| r.train.array.limit(cuda)).min().unwrap_or(1).max(1);
+    let limit = tfkd_trainers::schedule::array_limit(&plan.runs, cuda);
     let tasks = group(plan, &stands, limit);
     if tasks.is_empty() {
         if args.dry_run {

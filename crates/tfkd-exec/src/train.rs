@@ -171,7 +171,7 @@ fn execute(
     sizing: Sizing,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let array = exp.runs.iter().map(|r| r.train.array.limit(ctx.device.is_cuda())).min().unwrap_or(1);
+    let array = tfkd_trainers::schedule::array_limit(&plan.runs, ctx.device.is_cuda());
     let spawn = worker::Spawn { exp, sets: &opts.sets, device: &opts.device, threads: sizing.threads, ctx };
     let launch = |job: &[&PlannedRun], report: &mut dyn FnMut(Event)| spawn.train(job, report);
     if sizing.jobs > 1 {

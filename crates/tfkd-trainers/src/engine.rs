@@ -15,7 +15,7 @@ use tfkd_spec::PlannedRun;
 
 pub use crate::prepare::{plan, Plan};
 use crate::{
-    array::{self, ArrayKey, Jobs, Member},
+    array::{self, ArrayKey, Member},
     error::{Result, TrainError},
     events::{Event, Observer},
     run::{Context, RunRecord},
@@ -394,7 +394,7 @@ fn readiness(p: &PlannedRun, teacher: Option<usize>, outcomes: &[Option<Outcome>
     }
 }
 
-/// The jobs to start now: ready runs grouped by [`ArrayKey`] into arrays of at most `array` members, in plan order.
+/// The jobs to start now: ready runs grouped by [`crate::schedule::group`], in plan order.
 fn ready_jobs(
     plan: &Plan,
     outcomes: &mut [Option<Outcome>],
@@ -402,8 +402,8 @@ fn ready_jobs(
     starts: &[(u32, usize)],
     array: usize,
 ) -> Vec<Vec<usize>> {
-    let mut jobs = Jobs::new(array);
     let teachers = tfkd_spec::teacher_indices(&plan.runs);
+    let mut ready = Vec::new();
     for (i, p) in plan.runs.iter().enumerate() {
         if outcomes[i].is_some() || running[i] {
             continue;
@@ -411,12 +411,10 @@ fn ready_jobs(
         match readiness(p, teachers[i], outcomes) {
             None => {}
             Some(Err(error)) => outcomes[i] = Some(Outcome::failed(p, error)),
-            Some(Ok(())) => {
-                jobs.add(i, ArrayKey::of(p, starts[i]));
-            }
+            Some(Ok(())) => ready.push(i),
         }
     }
-    jobs.into_jobs().into_iter().map(|(_, members)| members).collect()
+    crate::schedule::group(&plan.runs, ready, starts, array)
 }
 
 /// A message from a job's thread.

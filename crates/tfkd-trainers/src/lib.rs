@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod prepare;
 pub mod provenance;
 pub mod run;
+pub mod schedule;
 pub mod sgd;
 pub mod state;
 pub mod step;

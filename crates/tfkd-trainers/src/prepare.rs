@@ -114,7 +114,7 @@ pub fn evaluation(data: &DataConfig) -> Augment {
 
 /// The normalisation preset for `channels`-channel images.
 pub fn normalize(data: &DataConfig, channels: usize) -> Result<Normalize> {
-    Normalize::preset(data.normalize, channels).map_err(|e| tfkd_datasets::DataError::Invalid(e).into())
+    Normalize::preset(data.normalize, channels).map_err(|e| tfkd_datasets::DataError::Setting(e).into())
 }
 
 /// The model a run trains (one member; arrays set their member count on it).

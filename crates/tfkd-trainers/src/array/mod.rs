@@ -166,9 +166,9 @@ impl<'a> Array<'a> {
         };
         let mut step = Step::new(ctx.device, arch, single, &hyper, bf16)?;
         for (a, w) in initial.iter().enumerate() {
-            member::set_weights(&step.vs, a as i64, count, w).map_err(|detail| TrainError::Damaged {
+            member::set_weights(&step.vs, a as i64, count, w).map_err(|e| TrainError::Damaged {
                 file: slots[a].dir.path().to_path_buf(),
-                detail: format!("checkpoint does not fit the model: {detail}"),
+                detail: format!("checkpoint does not fit the model: {}", tfkd_io::chain(&e)),
             })?;
         }
         step.sgd.set_member_buffers(&resumed_momentum)?;

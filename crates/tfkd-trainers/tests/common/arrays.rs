@@ -9,7 +9,7 @@ use tch::{Kind, Tensor};
 use tfkd_spec::Experiment;
 use tfkd_trainers::{
     engine::{self, Options, Outcome},
-    Event, Observer,
+    schedule, Event, Observer,
 };
 
 /// Every loss kind on one architecture: wave 0 trains the baseline, LSR and Tf-KD_reg (an array of three),
@@ -52,13 +52,31 @@ impl Observer for Steps {
 /// Each run's final weights, by label.
 pub type Weights = BTreeMap<String, Vec<(String, Tensor)>>;
 
-/// Trains the experiment with arrays of up to `array` runs in a cache of its own; per-step losses and each
-/// run's final weights (by label).
-pub fn train(exp: &Experiment, data_dir: &Path, cache: PathBuf, array: usize) -> (Steps, Weights, Vec<Outcome>) {
+/// What one training of the experiment gave: per-step losses, each run's final weights and outcome.
+pub type Trained = (Steps, Weights, Vec<Outcome>);
+
+/// Trains the experiment with arrays of up to `array` runs in a cache of its own. Each job the engine starts goes
+/// through a launch hook that trains it in this process as the engine would, and the jobs it was given are
+/// checked against the schedule the estimate simulates for the plan: the estimate prices the arrays that train.
+pub fn train(exp: &Experiment, data_dir: &Path, cache: PathBuf, array: usize) -> Trained {
     let ctx = super::cpu_context(&cache);
     let plan = engine::plan(exp, data_dir, &cache).unwrap();
     let mut steps = Steps::default();
-    let outcomes = engine::execute(&plan, &ctx, &mut steps, Options { jobs: 1, array, launch: None }).unwrap();
+    let started = std::sync::Mutex::new(Vec::new());
+    let launch = |job: &[&tfkd_spec::PlannedRun], report: &mut dyn FnMut(Event)| {
+        started.lock().unwrap().push(job.iter().map(|p| p.run_id.clone()).collect::<Vec<_>>());
+        engine::train_job(&plan, job, &ctx, &mut engine::Forward(report))
+    };
+    let opts = Options { jobs: 1, array, launch: Some(&launch) };
+    let outcomes = engine::execute(&plan, &ctx, &mut steps, opts).unwrap();
+    let cost: Vec<Option<f64>> = plan.runs.iter().map(|_| Some(1.0)).collect();
+    let starts = vec![(0, 0); plan.runs.len()];
+    let simulated = schedule::simulate(&cost, &tfkd_spec::teacher_indices(&plan.runs), 1, &|ready| {
+        schedule::group(&plan.runs, ready.iter().copied(), &starts, array)
+    });
+    let simulated: Vec<Vec<String>> =
+        simulated.jobs.iter().map(|j| j.iter().map(|&i| plan.runs[i].run_id.clone()).collect()).collect();
+    assert_eq!(started.into_inner().unwrap(), simulated, "the engine's jobs are the ones the estimate schedules");
     let mut weights = BTreeMap::new();
     for p in &plan.runs {
         let dir = tfkd_trainers::state::RunDir::new(&cache, &p.run_id);
