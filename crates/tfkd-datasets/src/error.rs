@@ -102,6 +102,9 @@ pub enum DataError {
     /// An invalid option (split sizes, augmentation parameters, …).
     #[error("invalid data option: {0}")]
     Invalid(String),
+    /// An augmentation or normalisation setting its data cannot take.
+    #[error("invalid data option: {0}")]
+    Setting(#[from] tfkd_names::SettingError),
     /// An I/O error on a named file.
     #[error("{}: {source}", path.display())]
     Io {

@@ -250,7 +250,7 @@ fn encoded_image(split: &EncodedSplit, i: usize, cfg: &LoaderConfig, epoch: u64,
 fn fixed_output(ops: &[Op]) -> Result<[usize; 2]> {
     let mut size: Option<[usize; 2]> = None;
     for op in ops {
-        op.validate().map_err(DataError::Invalid)?;
+        op.validate()?;
         size = match *op {
             Op::RandomResizedCrop { size: s, .. } | Op::CenterCrop { size: s } => Some([s, s]),
             Op::Resize { size: s } => size.map(|hw| transform::resized_shape(hw, s)),

@@ -144,7 +144,7 @@ pub fn draws(ops: &[Op], hw: [usize; 2], seed: u64, epoch: u64, index: u64) -> R
     let mut size = hw;
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
-        op.validate().map_err(DataError::Invalid)?;
+        op.validate()?;
         out.push(match *op {
             Op::RandomResizedCrop { size: s, scale, ratio } => {
                 let (crop, fallback) = resized_crop_params(size, scale, ratio, &mut rng);

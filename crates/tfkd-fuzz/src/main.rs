@@ -132,9 +132,9 @@ fn child(cli: &Cli) -> anyhow::Result<bool> {
         next += 1;
         std::fs::write(&current, &input).context("writing the current input")?;
         if let Err(violation) = harness.run(&input) {
-            let signature: String = violation.chars().take(60).collect();
+            let signature: String = violation.0.chars().take(60).collect();
             if seen.insert(signature) {
-                let kept = keep(&cli.found.join(target.name()), "violation", &input, &violation)?;
+                let kept = keep(&cli.found.join(target.name()), "violation", &input, &violation.0)?;
                 std::io::Write::write_all(&mut out, format!("violation {}\n", kept.display()).as_bytes())?;
             }
         }

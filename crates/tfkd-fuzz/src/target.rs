@@ -197,10 +197,10 @@ impl Harness {
     /// Runs one input. `Ok(None)`: parsed; `Ok(Some(error))`: refused with an error that keeps the property;
     /// `Err(violation)`: the property is broken (an error that names no file, a damaged cache not rebuilt).
     /// A panic is not caught: the supervisor sees the process die.
-    pub fn run(&mut self, input: &[u8]) -> Result<Option<String>, String> {
+    pub fn run(&mut self, input: &[u8]) -> Result<Option<String>, Violation> {
         let naming = |file: &Path, refused: Option<String>| match refused {
             Some(e) if !e.contains(&file.display().to_string()) => {
-                Err(format!("the error does not name {}: {e}", file.display()))
+                Err(Violation(format!("the error does not name {}: {e}", file.display())))
             }
             other => Ok(other),
         };
@@ -213,8 +213,8 @@ impl Harness {
             Target::Record => {
                 let runs = scratch.join("runs");
                 let file = runs.join("input.json");
-                std::fs::create_dir_all(&runs).map_err(|e| e.to_string())?;
-                std::fs::write(&file, input).map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(&runs)?;
+                std::fs::write(&file, input)?;
                 naming(&file, tfkd_report::record::load_dir(&runs).err().map(|e| tfkd_io::chain(&e)))
             }
             Target::Spec => {
@@ -224,7 +224,7 @@ impl Harness {
                 let refused = tfkd_spec::load_str(&spec, &file, "smoke", &[]).err().map(|e| tfkd_io::chain(&e));
                 match refused {
                     Some(e) if !e.lines().next().unwrap_or_default().contains(".yaml") => {
-                        Err(format!("the error names no spec file: {e}"))
+                        Err(Violation(format!("the error names no spec file: {e}")))
                     }
                     other => Ok(other),
                 }
@@ -245,7 +245,7 @@ impl Harness {
             }
             Target::DecodeCache => {
                 let file = scratch.join("decoded.bin");
-                std::fs::write(&file, input).map_err(|e| e.to_string())?;
+                std::fs::write(&file, input)?;
                 let refused = match cache::load(&file) {
                     Ok(cache::Cached::Damaged(e)) | Err(e) => Some(tfkd_io::chain(&e)),
                     Ok(_) => None,
@@ -257,28 +257,49 @@ impl Harness {
     }
 
     /// The label CSV beside the fixture's images: indexed, or refused naming a file of the dataset.
-    fn ilsvrc(&self, input: &[u8]) -> Result<Option<String>, String> {
+    fn ilsvrc(&self, input: &[u8]) -> Result<Option<String>, Violation> {
         let root = self.imagenet();
-        std::fs::write(root.join("LOC_val_solution.csv"), input).map_err(|e| e.to_string())?;
+        std::fs::write(root.join("LOC_val_solution.csv"), input)?;
         let cache = self.scratch.join("cache");
         let _ = std::fs::remove_dir_all(&cache);
         match Source::ImageNet(root.clone()).load_encoded(&cache) {
             Ok(_) => Ok(None),
             Err(e) if tfkd_io::chain(&e).contains(&root.display().to_string()) => Ok(Some(tfkd_io::chain(&e))),
-            Err(e) => Err(format!("the error names no file of {}: {}", root.display(), tfkd_io::chain(&e))),
+            Err(e) => Err(Violation(format!("the error names no file of {}: {}", root.display(), tfkd_io::chain(&e)))),
         }
     }
 
     /// Any bytes in the index file: the dataset comes back equal to the reference (a damaged index is
     /// noticed and the folder indexed again), never an error or another dataset.
-    fn index_cache(&self, input: &[u8]) -> Result<Option<String>, String> {
-        let (path, reference) = self.index.as_ref().ok_or("index-cache harness without its index")?;
-        std::fs::write(path, input).map_err(|e| e.to_string())?;
+    fn index_cache(&self, input: &[u8]) -> Result<Option<String>, Violation> {
+        let (path, reference) =
+            self.index.as_ref().ok_or_else(|| Violation("index-cache harness without its index".into()))?;
+        std::fs::write(path, input)?;
         match Source::ImageNet(self.imagenet()).load_encoded(&self.scratch.join("cache")) {
             Ok(ds) if &ds == reference => Ok(None),
-            Ok(_) => Err("a damaged index gave another dataset".into()),
-            Err(e) => Err(format!("a damaged index was not rebuilt: {}", tfkd_io::chain(&e))),
+            Ok(_) => Err(Violation("a damaged index gave another dataset".into())),
+            Err(e) => Err(Violation(format!("a damaged index was not rebuilt: {}", tfkd_io::chain(&e)))),
         }
+    }
+}
+
+/// A broken property: what a harness saw instead of a clear refusal that names the file (or, for the index
+/// cache, instead of the dataset indexed again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// The harness could not write its input: reported as a violation so the run stops on it, not as a pass.
+impl From<std::io::Error> for Violation {
+    fn from(e: std::io::Error) -> Self {
+        Violation(format!("the harness could not write its input: {e}"))
     }
 }
 

@@ -24,13 +24,13 @@ pub enum CheckpointError {
     /// A torchvision `.pth` file could not be loaded (see [`crate::torchvision::weights`]).
     #[error(transparent)]
     Torchvision(#[from] crate::torchvision::WeightsError),
-    /// The file's tensors are not the model's variables.
-    #[error("checkpoint {}: {detail}", path.display())]
-    Mismatch {
+    /// The file's tensors are not the model's variables (or do not fit a member of a fused model).
+    #[error("checkpoint {}", path.display())]
+    Fit {
         /// The file.
         path: PathBuf,
         /// What does not fit.
-        detail: String,
+        source: crate::member::FitError,
     },
 }
 

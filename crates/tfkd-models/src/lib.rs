@@ -86,6 +86,9 @@ pub enum BuildError {
     /// A configuration value is out of range.
     #[error("invalid model configuration: {0}")]
     Invalid(String),
+    /// The architecture's own parameters are out of range.
+    #[error("invalid model configuration: {0}")]
+    Arch(#[from] tfkd_names::SettingError),
 }
 
 impl Network {
@@ -103,7 +106,7 @@ impl Network {
         if !(config.width > 0.0 && config.width <= 4.0) {
             return Err(BuildError::Invalid(format!("width = {} must lie in (0, 4]", config.width)));
         }
-        arch.validate().map_err(BuildError::Invalid)?;
+        arch.validate()?;
         let p = &vs.root();
         let c = &config;
         let module: Box<dyn ModuleT + Send> = match arch {

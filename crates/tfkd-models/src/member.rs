@@ -39,20 +39,58 @@ pub fn weights(vs: &nn::VarStore, member: i64, members: i64) -> Weights {
     vars
 }
 
+/// Why a single model's weights do not fit a member of a fused model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FitError {
+    /// Another number of tensors than the model has variables.
+    #[error("{given} tensors for a model of {expected} variables")]
+    Count {
+        /// Tensors given.
+        given: usize,
+        /// The model's variables.
+        expected: usize,
+    },
+    /// A tensor the model has no variable for.
+    #[error("unknown variable {0}")]
+    Unknown(String),
+    /// A tensor of another shape than its variable's.
+    #[error("{name}: shape {got:?}, expected {expected:?}")]
+    Shape {
+        /// The variable.
+        name: String,
+        /// The tensor's shape.
+        got: Vec<i64>,
+        /// The variable's (one member's) shape.
+        expected: Vec<i64>,
+    },
+    /// libtorch could not copy it.
+    #[error("{name}")]
+    Torch {
+        /// The variable.
+        name: String,
+        /// What libtorch said.
+        source: tch::TchError,
+    },
+}
+
 /// Copies a single model's `weights` into member `member` of `members` of a fused VarStore; every variable
 /// must be present with the single model's shape.
-pub fn set_weights(vs: &nn::VarStore, member: i64, members: i64, weights: &[(String, Tensor)]) -> Result<(), String> {
+///
+/// # Errors
+/// A [`FitError`] naming the first tensor that does not fit.
+pub fn set_weights(vs: &nn::VarStore, member: i64, members: i64, weights: &[(String, Tensor)]) -> Result<(), FitError> {
     let vars = vs.variables();
     if weights.len() != vars.len() {
-        return Err(format!("{} tensors for a model of {} variables", weights.len(), vars.len()));
+        return Err(FitError::Count { given: weights.len(), expected: vars.len() });
     }
     for (name, src) in weights {
-        let dst = vars.get(name).ok_or_else(|| format!("unknown variable {name}"))?;
+        let dst = vars.get(name).ok_or_else(|| FitError::Unknown(name.clone()))?;
         let mut part = slice(dst, member, members);
         if part.size() != src.size() {
-            return Err(format!("{name}: shape {:?}, expected {:?}", src.size(), part.size()));
+            return Err(FitError::Shape { name: name.clone(), got: src.size(), expected: part.size() });
         }
-        tch::no_grad(|| part.f_copy_(src)).map_err(|e| format!("{name}: {e}"))?;
+        tch::no_grad(|| part.f_copy_(src)).map_err(|source| FitError::Torch { name: name.clone(), source })?;
     }
     Ok(())
 }
@@ -70,7 +108,7 @@ pub fn load(vs: &nn::VarStore, member: i64, members: i64, path: &Path) -> Result
     let tensors =
         Tensor::read_safetensors(path).map_err(|source| CheckpointError::Torch { path: path.to_path_buf(), source })?;
     set_weights(vs, member, members, &tensors)
-        .map_err(|detail| CheckpointError::Mismatch { path: path.to_path_buf(), detail })
+        .map_err(|source| CheckpointError::Fit { path: path.to_path_buf(), source })
 }
 
 /// Stacks each member's images along channels: `m` batches of N×C×H×W into N×(m·C)×H×W.

@@ -1,5 +1,6 @@
 //! Model names as used in specs, tables and `tfkd models`.
 
+use crate::SettingError;
 use std::{fmt, str::FromStr};
 
 /// An architecture of the zoo.
@@ -150,15 +151,14 @@ impl Arch {
     }
 
     /// Checks depth/widen constraints of the parametric families.
-    pub fn validate(self) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// [`SettingError::ResNetDepth`], [`SettingError::WrnDepth`] or [`SettingError::WrnWiden`].
+    pub fn validate(self) -> Result<(), SettingError> {
         match self {
-            Arch::CifarResNet { depth } if depth < 8 || (depth - 2) % 6 != 0 => {
-                Err(format!("CIFAR ResNet depth {depth} must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110)"))
-            }
-            Arch::Wrn { depth, .. } if depth < 10 || (depth - 4) % 6 != 0 => {
-                Err(format!("WRN depth {depth} must be 6n+4 with n >= 1 (10, 16, 22, 28, 40)"))
-            }
-            Arch::Wrn { widen, .. } if widen < 1 => Err(format!("WRN widen factor {widen} must be >= 1")),
+            Arch::CifarResNet { depth } if depth < 8 || (depth - 2) % 6 != 0 => Err(SettingError::ResNetDepth(depth)),
+            Arch::Wrn { depth, .. } if depth < 10 || (depth - 4) % 6 != 0 => Err(SettingError::WrnDepth(depth)),
+            Arch::Wrn { widen, .. } if widen < 1 => Err(SettingError::WrnWiden(widen)),
             _ => Ok(()),
         }
     }

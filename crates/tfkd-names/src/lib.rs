@@ -7,6 +7,7 @@
 
 mod arch;
 mod dataset;
+mod error;
 mod pipeline;
 
 use std::{fmt, str::FromStr};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use arch::{Arch, ParseArchError, Torchvision};
 pub use dataset::{Descriptor, Storage};
+pub use error::SettingError;
 pub use pipeline::{Augment, Normalize, Op};
 
 /// Declares a string-named enum: serde names, `name()`, `ALL`, `Display` and `FromStr` from one table.

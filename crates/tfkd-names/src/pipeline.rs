@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AugmentPreset, AugmentStep, Interpolation, NormalizePreset};
+use crate::{AugmentPreset, AugmentStep, Interpolation, NormalizePreset, SettingError};
 
 /// One augmentation step, applied in list order.
 ///
@@ -78,8 +78,11 @@ impl Op {
 
     /// Checks the op's parameters: sizes of at least one pixel, `0 < scale.0 <= scale.1`, `0 < ratio.0 <=
     /// ratio.1`, finite angles. The message names the op and the bad value.
-    pub fn validate(&self) -> Result<(), String> {
-        let bad = |what: String| Err(format!("{self:?}: {what}"));
+    ///
+    /// # Errors
+    /// [`SettingError::Op`].
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let bad = |problem: String| Err(SettingError::Op { op: format!("{self:?}"), problem });
         match *self {
             Op::RandomResizedCrop { size, scale, ratio } => {
                 if size == 0 {
@@ -140,7 +143,10 @@ impl Normalize {
 
     /// The constants of a preset for `channels`-channel images; the official presets are for RGB only (the
     /// error says so).
-    pub fn preset(preset: NormalizePreset, channels: usize) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// [`SettingError::Channels`].
+    pub fn preset(preset: NormalizePreset, channels: usize) -> Result<Self, SettingError> {
         let n = match preset {
             NormalizePreset::CifarOfficial => Normalize::cifar_official(),
             NormalizePreset::TinyImagenetOfficial => Normalize::tiny_imagenet_official(),
@@ -148,10 +154,7 @@ impl Normalize {
             NormalizePreset::Half => Normalize::half(channels),
         };
         if n.mean.len() != channels {
-            return Err(format!(
-                "normalisation '{preset}' is for {}-channel images; the data has {channels} (use `half`)",
-                n.mean.len()
-            ));
+            return Err(SettingError::Channels { preset, expected: n.mean.len(), channels });
         }
         Ok(n)
     }
@@ -294,7 +297,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Op>(r#"{"center_crop":{"size":5}}"#).unwrap(), Op::CenterCrop { size: 5 });
         assert!(op.validate().is_ok());
         let bad = Op::RandomResizedCrop { size: 8, scale: [0.5, 0.1], ratio: [0.75, 1.0] };
-        assert!(bad.validate().unwrap_err().contains("scale [0.5, 0.1]"), "{:?}", bad.validate());
+        assert!(bad.validate().unwrap_err().to_string().contains("scale [0.5, 0.1]"), "{:?}", bad.validate());
         assert!(Op::Resize { size: 0 }.validate().is_err());
     }
 }

@@ -17,7 +17,7 @@ pub mod timing;
 
 use std::path::{Path, PathBuf};
 
-pub use record::{load_dir, Metric};
+pub use record::{load_dir, Metric, UnknownMetric};
 use tfkd_analysis::soft::TeacherCurve;
 pub use tfkd_records::RunRecord;
 use tfkd_spec::Experiment;

@@ -20,6 +20,24 @@ pub enum Metric {
     TestAtBestVal,
 }
 
+/// A metric name that is none of [`Metric`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown metric '{0}': expected best-test, last or test-at-best-val")]
+pub struct UnknownMetric(pub String);
+
+impl std::str::FromStr for Metric {
+    type Err = UnknownMetric;
+
+    fn from_str(s: &str) -> Result<Self, UnknownMetric> {
+        match s {
+            "best-test" => Ok(Metric::BestTest),
+            "last" => Ok(Metric::Last),
+            "test-at-best-val" => Ok(Metric::TestAtBestVal),
+            _ => Err(UnknownMetric(s.to_string())),
+        }
+    }
+}
+
 impl Metric {
     /// The value of a record, in percent.
     #[must_use]

@@ -70,7 +70,7 @@ impl SlurmOptions {
         };
         let time = match word("time", p.time)? {
             Some(t) => {
-                let secs = parse_time(&t).map_err(|message| SlurmError::Setting { key: "time", message })?;
+                let secs = parse_time(&t).map_err(|e| SlurmError::Setting { key: "time", message: e.to_string() })?;
                 Some((t, secs))
             }
             None => None,
@@ -110,13 +110,27 @@ impl SlurmOptions {
     }
 }
 
+/// A time limit Slurm would not take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadTime {
+    /// Not in any of Slurm's forms.
+    #[error("'{0}' is not a Slurm time limit (minutes, HH:MM:SS, D-HH:MM, …)")]
+    Form(String),
+    /// Zero.
+    #[error("'{0}' is no time at all")]
+    Zero(String),
+}
+
 /// Seconds of a Slurm time limit: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`; `UNLIMITED`/`INFINITE`
 /// give `None`.
-pub fn parse_time(t: &str) -> std::result::Result<Option<u64>, String> {
+///
+/// # Errors
+/// [`BadTime`].
+pub fn parse_time(t: &str) -> std::result::Result<Option<u64>, BadTime> {
     if matches!(t.to_ascii_uppercase().as_str(), "UNLIMITED" | "INFINITE") {
         return Ok(None);
     }
-    let bad = || format!("'{t}' is not a Slurm time limit (minutes, HH:MM:SS, D-HH:MM, …)");
+    let bad = || BadTime::Form(t.to_string());
     let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
     let (days, rest) = match t.split_once('-') {
         Some((d, rest)) => (Some(num(d)?), rest),
@@ -133,7 +147,7 @@ pub fn parse_time(t: &str) -> std::result::Result<Option<u64>, String> {
         _ => return Err(bad()),
     };
     if secs == 0 {
-        return Err(format!("'{t}' is no time at all"));
+        return Err(BadTime::Zero(t.to_string()));
     }
     Ok(Some(secs))
 }

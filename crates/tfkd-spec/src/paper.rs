@@ -228,6 +228,33 @@ pub fn parse(text: &str) -> Result<PaperFile, PaperDataError> {
     Ok(file)
 }
 
+/// A table or a table's block that the paper does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoBlock {
+    /// No table of that number.
+    #[error("the paper has no Tab. {n} (tables: {})", join(tables))]
+    Table {
+        /// The table asked for.
+        n: u32,
+        /// The paper's tables (a number per block).
+        tables: Vec<u32>,
+    },
+    /// The table has no block on that dataset.
+    #[error("Tab. {n} has no block on '{dataset}' (its blocks: {}); set paper.dataset to one", blocks.join(", "))]
+    Dataset {
+        /// The table.
+        n: u32,
+        /// The dataset asked for.
+        dataset: String,
+        /// The datasets of its blocks.
+        blocks: Vec<String>,
+    },
+}
+
+fn join(numbers: &[u32]) -> String {
+    numbers.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
 impl PaperFile {
     /// The blocks of table `n`.
     #[must_use]
@@ -238,21 +265,21 @@ impl PaperFile {
     /// The block of table `n` on `dataset` (the only block when the table has one and `dataset` is empty).
     ///
     /// # Errors
-    /// A message naming the table's blocks when none matches.
-    pub fn block(&self, n: u32, dataset: &str) -> Result<&PaperTableData, String> {
+    /// [`NoBlock`], naming the paper's tables or the table's blocks, when none matches.
+    pub fn block(&self, n: u32, dataset: &str) -> Result<&PaperTableData, NoBlock> {
         let blocks = self.blocks(n);
         if blocks.is_empty() {
-            let known: Vec<String> = self.tables.iter().map(|t| t.table.to_string()).collect();
-            return Err(format!("the paper has no Tab. {n} (tables: {})", known.join(", ")));
+            return Err(NoBlock::Table { n, tables: self.tables.iter().map(|t| t.table).collect() });
         }
         if let [only] = blocks[..] {
             if dataset.is_empty() || only.dataset == dataset {
                 return Ok(only);
             }
         }
-        blocks.iter().copied().find(|b| b.dataset == dataset).ok_or_else(|| {
-            let sets: Vec<&str> = blocks.iter().map(|b| b.dataset.as_str()).collect();
-            format!("Tab. {n} has no block on '{dataset}' (its blocks: {}); set paper.dataset to one", sets.join(", "))
+        blocks.iter().copied().find(|b| b.dataset == dataset).ok_or_else(|| NoBlock::Dataset {
+            n,
+            dataset: dataset.to_string(),
+            blocks: blocks.iter().map(|b| b.dataset.clone()).collect(),
         })
     }
 
@@ -292,7 +319,7 @@ pub(crate) fn fill(table: &mut PaperTable, data: &PaperFile) -> Vec<(String, Str
     };
     let block = match data.block(n, &table.dataset) {
         Ok(b) => b,
-        Err(message) => return vec![("paper.table".into(), message)],
+        Err(e) => return vec![("paper.table".into(), e.to_string())],
     };
     let labels: Vec<&str> = block.rows.iter().map(|r| r.label.as_str()).collect();
     let ours: Vec<&str> = table.rows.iter().map(|r| r.label.as_str()).collect();
@@ -338,8 +365,8 @@ pub(crate) fn fill(table: &mut PaperTable, data: &PaperFile) -> Vec<(String, Str
                 None => Some(printed),
                 Some(other) => match data.block(other, &block.dataset) {
                     Ok(b) => b.rows.iter().find(|r| r.label == row.label),
-                    Err(message) => {
-                        errors.push((at, message));
+                    Err(e) => {
+                        errors.push((at, e.to_string()));
                         continue;
                     }
                 },

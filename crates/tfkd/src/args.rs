@@ -83,7 +83,7 @@ pub enum Command {
         #[arg(long, default_value = "quick")]
         profile: String,
         /// Accuracy shown: best-test (the official protocol), last, or test-at-best-val.
-        #[arg(long, default_value = "best-test", value_parser = parse_metric)]
+        #[arg(long, default_value = "best-test")]
         metric: tfkd_report::Metric,
     },
     /// Write NAME.yaml, a commented spec skeleton of an experiment of your own (runs and claims), here.
@@ -232,10 +232,6 @@ pub enum BenchCommand {
         #[arg(long, hide = true)]
         worker_start_at: Option<u64>,
     },
-}
-
-pub fn parse_metric(s: &str) -> Result<tfkd_report::Metric, String> {
-    serde_yaml::from_str(s).map_err(|_| format!("unknown metric '{s}': expected best-test, last or test-at-best-val"))
 }
 
 /// Options shared by `run` and `reproduce`.
