@@ -2,18 +2,7 @@
 
 use tch::Tensor;
 
-use crate::{checks, cross_entropy::soft_cross_entropy, error::Result, LossTerms};
-
-/// Where label smoothing puts the mass ε taken from the true class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Spread {
-    /// ε/(K−1) on each *other* class, 1−ε on the true one: the official `loss_label_smoothing`
-    /// (docs/paper.md §3.5). The default for reproduction.
-    OverOthers,
-    /// ε/K on *every* class, so the true class gets 1−ε+ε/K: the paper's Eq. 1,
-    /// q'(k) = (1−α)q(k) + α·u(k).
-    Uniform,
-}
+use crate::{checks, cross_entropy::soft_cross_entropy, error::Result, LossTerms, Spread};
 
 /// Cross-entropy against a smoothed one-hot target (docs/paper.md §3.5, paper Eq. 1–3).
 ///

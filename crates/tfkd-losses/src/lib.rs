@@ -4,7 +4,7 @@
 //! Every loss takes student logits (N×K), integer labels and, where it needs one, teacher logits,
 //! and returns [`LossTerms`] whose `total` is a scalar with autograd intact. Nothing has a hidden
 //! default: KL terms name their [`Reduction`], label smoothing names its [`Spread`], Tf-KD_reg names
-//! its [`TfKdRegVariant`]. Inputs are validated first (shapes, label range, finiteness,
+//! its [`RegVariant`]. Inputs are validated first (shapes, label range, finiteness,
 //! hyper-parameter ranges) and bad input is a [`LossError`], never a panic.
 //!
 //! | method | type | official-code semantics |
@@ -15,13 +15,15 @@
 //! | Tf-KD_self | [`TfKdSelf`] | as KD, times `multiplier` |
 //! | Tf-KD_reg | [`TfKdReg`] | softmax(p^d/τ) teacher, student at τ = 1, no τ² |
 //!
-//! This crate depends on libtorch (tch) only; it knows nothing of models, data or specs.
+//! This crate depends on libtorch (tch) and the vocabulary crate only: it turns a run's method into its loss
+//! ([`Loss::of`]) and knows nothing of models, data or specs.
 
 mod checks;
 mod cross_entropy;
 mod error;
 mod kd;
 mod label_smoothing;
+mod method;
 mod reduction;
 mod tf_kd_reg;
 
@@ -31,9 +33,10 @@ pub use checks::with_value_checks;
 pub use cross_entropy::CrossEntropy;
 pub use error::{LossError, Result};
 pub use kd::{Kd, TfKdSelf};
-pub use label_smoothing::{LabelSmoothing, Spread};
+pub use label_smoothing::LabelSmoothing;
 pub use reduction::Reduction;
-pub use tf_kd_reg::{virtual_teacher, TfKdReg, TfKdRegVariant};
+pub use tf_kd_reg::{virtual_teacher, TfKdReg};
+pub use tfkd_names::method::{KlReduction, Method, RegVariant, Spread};
 
 /// A computed loss: the scalar to minimise plus its parts, for logging.
 #[derive(Debug)]

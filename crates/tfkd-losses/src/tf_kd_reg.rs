@@ -7,19 +7,8 @@ use crate::{
     error::Result,
     kd::{distill, Distill},
     label_smoothing::smoothed_one_hot,
-    LossTerms, Reduction,
+    LossTerms, Reduction, RegVariant,
 };
-
-/// Which published form of Tf-KD_reg to compute; they differ only in the student's temperature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TfKdRegVariant {
-    /// The official `loss_kd_regularization` (docs/paper.md §3.3): student at temperature 1. The
-    /// author says τ = 1 on the student "works better" on CIFAR-100 (issue #3). Default for reproduction.
-    OfficialCode,
-    /// The paper's Eq. 9, KL(p^d_τ ‖ p_τ): the student is softened by the same τ as the teacher
-    /// (what issues #19 and #24 of the official repository ask about).
-    PaperEq9,
-}
 
 /// Tf-KD_reg: KD against a virtual teacher with 100% accuracy (paper Eq. 8–9; official code docs/paper.md §3.3).
 ///
@@ -48,7 +37,7 @@ pub struct TfKdReg {
     /// Extra factor on the KL term; ≥ 0.
     pub multiplier: f64,
     /// Official code or paper Eq. 9.
-    pub variant: TfKdRegVariant,
+    pub variant: RegVariant,
     /// How the summed KL is reduced.
     pub reduction: Reduction,
 }
@@ -62,8 +51,8 @@ impl TfKdReg {
         checks::labels(labels, n, k)?;
         let teacher = virtual_teacher_logits(labels, k, self.correct_prob, self.temperature, student)?;
         let student_temperature = match self.variant {
-            TfKdRegVariant::OfficialCode => 1.0,
-            TfKdRegVariant::PaperEq9 => self.temperature,
+            RegVariant::OfficialCode => 1.0,
+            RegVariant::PaperEq9 => self.temperature,
         };
         distill(
             student,

@@ -19,7 +19,7 @@ fn reg(alpha: f64, temperature: f64, correct_prob: f64) -> TfKdReg {
         temperature,
         correct_prob,
         multiplier: 1.0,
-        variant: TfKdRegVariant::OfficialCode,
+        variant: RegVariant::OfficialCode,
         reduction: Reduction::ElementwiseMean,
     }
 }

@@ -49,8 +49,8 @@ fn loss(kind: &str, p: &serde_json::Value) -> Loss {
             correct_prob: f("correct_prob"),
             multiplier: f("multiplier"),
             variant: match p["variant"].as_str().unwrap() {
-                "OfficialCode" => TfKdRegVariant::OfficialCode,
-                "PaperEq9" => TfKdRegVariant::PaperEq9,
+                "OfficialCode" => RegVariant::OfficialCode,
+                "PaperEq9" => RegVariant::PaperEq9,
                 other => panic!("unknown variant {other}"),
             },
             reduction: reduction(),

@@ -1,13 +1,15 @@
 //! The names a spec uses, typed once, so a bad value is a located spec error and no crate re-matches a
 //! string later: model architectures ([`Arch`]), dataset sources ([`SourceName`]), augmentation presets
 //! and steps, rotation interpolation, normalisation presets and numeric precision; and the pipeline they
-//! resolve to ([`Augment`], [`Normalize`]).
+//! resolve to ([`Augment`], [`Normalize`]); the training methods with their hyper-parameters ([`Method`]).
 //!
 //! No libtorch: `tfkd-spec` parses these, the libtorch crates act on them.
 
 mod arch;
 mod dataset;
+mod device;
 mod error;
+pub mod method;
 mod pipeline;
 
 use std::{fmt, str::FromStr};
@@ -16,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 pub use arch::{Arch, ParseArchError, Torchvision};
 pub use dataset::{Descriptor, Storage};
+pub use device::{DeviceChoice, UnknownDevice};
 pub use error::SettingError;
+pub use method::{KlReduction, Method, RegVariant, Spread};
 pub use pipeline::{Augment, Normalize, Op};
 
 /// Declares a string-named enum: serde names, `name()`, `ALL`, `Display` and `FromStr` from one table.

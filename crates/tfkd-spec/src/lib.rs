@@ -10,7 +10,7 @@ pub mod config;
 pub mod error;
 pub mod graph;
 pub mod layout;
-pub mod method;
+pub use tfkd_names::method;
 pub mod paper;
 pub mod resolve;
 pub mod schema;

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::ClaimDecl;
 use crate::layout::Layout;
-use crate::method::yes;
-pub use crate::method::{KlReduction, Method, RegVariant, Spread};
+pub use tfkd_names::method::{KlReduction, Method, RegVariant, Spread};
+
+fn yes() -> bool {
+    true
+}
 use tfkd_names::{Arch, AugmentPreset, AugmentStep, Interpolation, NormalizePreset, Numerics, Precision, SourceName};
 
 /// One YAML file: shared defaults or an experiment.

@@ -1,9 +1,12 @@
 //! The methods a run trains with, as specs name them: the baseline, label smoothing, KD, Tf-KD_self and
-//! Tf-KD_reg with their hyper-parameters, and the KL reduction and Tf-KD_reg variants (docs/paper.md §3).
+//! Tf-KD_reg with their hyper-parameters, and the KL reduction, label-smoothing spread and Tf-KD_reg variants
+//! (docs/paper.md §3). Defined once here: tfkd-spec parses them, tfkd-losses turns a method into its loss
+//! (`tfkd_losses::Loss::of`) and checks that [`Method::soft_weight`] is the weight that loss applies.
 
 use serde::{Deserialize, Serialize};
 
-/// How the summed KL divergence is reduced (see tfkd-losses' `Reduction`).
+/// How a spec asks for the summed KL divergence to be reduced (tfkd-losses' `Reduction` is what it becomes,
+/// with the class count a substitution keeps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum KlReduction {
@@ -14,30 +17,30 @@ pub enum KlReduction {
     BatchMean,
 }
 
-/// Label-smoothing spread.
+/// Where label smoothing puts the mass ε taken from the true class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Spread {
-    /// ε/(K−1) on the other classes (official, default).
+    /// ε/(K−1) on each *other* class, 1−ε on the true one: the official `loss_label_smoothing`
+    /// (docs/paper.md §3.5). The default for reproduction.
     #[default]
     OverOthers,
-    /// ε/K on every class (paper Eq. 1).
+    /// ε/K on *every* class, so the true class gets 1−ε+ε/K: the paper's Eq. 1,
+    /// q'(k) = (1−α)q(k) + α·u(k).
     Uniform,
 }
 
-/// Tf-KD_reg variant.
+/// Which published form of Tf-KD_reg to compute; they differ only in the student's temperature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum RegVariant {
-    /// Student at τ = 1 (official code, default).
+    /// The official `loss_kd_regularization` (docs/paper.md §3.3): student at temperature 1. The
+    /// author says τ = 1 on the student "works better" on CIFAR-100 (issue #3). Default for reproduction.
     #[default]
     OfficialCode,
-    /// Student at τ (paper Eq. 9).
+    /// The paper's Eq. 9, KL(p^d_τ ‖ p_τ): the student is softened by the same τ as the teacher
+    /// (what issues #19 and #24 of the official repository ask about).
     PaperEq9,
-}
-
-pub(crate) fn yes() -> bool {
-    true
 }
 fn one() -> f64 {
     1.0
@@ -169,8 +172,9 @@ impl Method {
     /// - baseline: `None`.
     ///
     /// `kl_classes` is the class count the elementwise-mean KL divides by: the data's K, or the paper's K′
-    /// when a substitution keeps the paper's weight ([`crate::RunConfig::kl_classes`]); `None` (not known
-    /// before the data is loaded) leaves an elementwise-mean weight unknown.
+    /// when a substitution keeps the paper's weight (tfkd-spec's `RunConfig::kl_classes`); `None` (not known
+    /// before the data is loaded) leaves an elementwise-mean weight unknown. tfkd-losses' tests check, for
+    /// every method and both reductions, that this is the weight the loss built from the method applies.
     #[must_use]
     pub fn soft_weight(&self, kl_classes: Option<usize>) -> Option<f64> {
         let per_example = |reduction: KlReduction, w: f64| match reduction {
