@@ -42,8 +42,8 @@ pub fn check(exp: &Experiment, interrupt: Arc<AtomicBool>) -> anyhow::Result<Str
     out += &teacher_files(exp)?;
     out += &paper_table(exp);
     // The defaults `run` would use.
-    let opts = RunOptions { device: "auto".into(), ..RunOptions::default() };
-    let ctx = context(&opts.device, interrupt)?;
+    let opts = RunOptions::default();
+    let ctx = context(opts.device, interrupt)?;
     let Sizing { jobs, per_run, .. } = Sizing::of(exp, &opts, ctx.device);
     out += &match engine::plan(exp, &paths::data_dir(), &ctx.cache_dir) {
         Ok(plan) => format!(

@@ -6,20 +6,17 @@ use std::sync::{atomic::AtomicBool, Arc};
 use anyhow::bail;
 use tch::Device;
 use tfkd_io::paths;
+use tfkd_spec::names::DeviceChoice;
 use tfkd_trainers::Context;
 
 use crate::{libtorch, numerics};
 
 /// Parses a device name (auto, cpu, cuda, cuda:N) and checks that libtorch can use it; returns it and its label.
-fn device(name: &str) -> anyhow::Result<(Device, String)> {
-    let device = match name {
-        "auto" => Device::cuda_if_available(),
-        "cpu" => Device::Cpu,
-        "cuda" => Device::Cuda(0),
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(n) => Device::Cuda(n),
-            None => bail!("unknown device '{other}': expected auto, cpu, cuda or cuda:N"),
-        },
+fn device(choice: DeviceChoice) -> anyhow::Result<(Device, String)> {
+    let device = match choice {
+        DeviceChoice::Auto => Device::cuda_if_available(),
+        DeviceChoice::Cpu => Device::Cpu,
+        DeviceChoice::Cuda(n) => Device::Cuda(n),
     };
     if device.is_cuda() && !tch::Cuda::is_available() {
         bail!("CUDA was requested but libtorch sees no GPU (see `tfkd doctor`)");
@@ -33,7 +30,7 @@ fn device(name: &str) -> anyhow::Result<(Device, String)> {
 
 /// The device, libtorch version, numerics mode and cache folder runs and benchmarks record; `interrupt` is the
 /// flag the signal handlers set.
-pub fn context(device_arg: &str, interrupt: Arc<AtomicBool>) -> anyhow::Result<Context> {
+pub fn context(device_arg: DeviceChoice, interrupt: Arc<AtomicBool>) -> anyhow::Result<Context> {
     let (device, device_name) = device(device_arg)?;
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(false);

@@ -67,8 +67,8 @@ impl std::error::Error for UnknownExecutor {}
 pub struct RunOptions {
     /// The `--set KEY=VALUE` overrides, passed on to worker processes and cluster tasks.
     pub sets: Vec<String>,
-    /// Device: auto, cpu, cuda or cuda:N.
-    pub device: String,
+    /// Device.
+    pub device: tfkd_spec::names::DeviceChoice,
     /// Jobs trained at once (`None`: cores ÷ `train.threads` on the CPU, 1 on a GPU).
     pub jobs: Option<u64>,
     /// Where to train.

@@ -66,7 +66,7 @@ impl Executor for Shell {
                 run_ids: vec![p.run_id.clone()],
                 profile: exp.profile.clone(),
                 sets: opts.sets.clone(),
-                device: opts.device.clone(),
+                device: opts.device,
                 threads: None,
                 no_batch_events: true,
             };

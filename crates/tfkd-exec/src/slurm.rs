@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{bail, Context as _};
 use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, Submitted, Task};
-use tfkd_spec::{Experiment, SlurmPatch};
+use tfkd_spec::{names::DeviceChoice, Experiment, SlurmPatch};
 use tfkd_trainers::{
     array::{ArrayKey, Jobs},
     engine,
@@ -169,7 +169,7 @@ pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyho
         }
     }
     // Tasks: runs to submit that share an array key and what they wait for, up to the array limit.
-    let cuda = args.device.starts_with("cuda") || (args.device == "auto" && opts.wants_gpu());
+    let cuda = args.device.is_cuda() || (args.device == DeviceChoice::Auto && opts.wants_gpu());
     let limit = tfkd_trainers::schedule::array_limit(&plan.runs, cuda);
     let tasks = group(plan, &stands, limit);
     if tasks.is_empty() {
@@ -418,7 +418,7 @@ fn worker(exp: &Experiment, args: &RunOptions, opts: &SlurmOptions, cache: &Path
         run_ids: Vec::new(),
         profile: exp.profile.clone(),
         sets: args.sets.clone(),
-        device: args.device.clone(),
+        device: args.device,
         threads: exp.runs.iter().any(|r| r.train.threads == 0).then_some(cpus as usize),
         no_batch_events: true,
     }

@@ -77,7 +77,7 @@ pub fn run(
     interrupt: Arc<AtomicBool>,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Ran> {
-    let ctx = context(&opts.device, interrupt)?;
+    let ctx = context(opts.device, interrupt)?;
     let dir = results_dir(exp).join("runs");
     check_writable(&dir)?;
     for (path, size) in sweep_temporaries() {
@@ -172,7 +172,7 @@ fn execute(
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Vec<Outcome>> {
     let array = tfkd_trainers::schedule::array_limit(&plan.runs, ctx.device.is_cuda());
-    let spawn = worker::Spawn { exp, sets: &opts.sets, device: &opts.device, threads: sizing.threads, ctx };
+    let spawn = worker::Spawn { exp, sets: &opts.sets, device: opts.device, threads: sizing.threads, ctx };
     let launch = |job: &[&PlannedRun], report: &mut dyn FnMut(Event)| spawn.train(job, report);
     if sizing.jobs > 1 {
         eprintln!("training up to {} jobs at once, each in its own process", sizing.jobs);

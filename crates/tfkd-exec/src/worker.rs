@@ -16,7 +16,7 @@ use std::{
 };
 
 use tfkd_io::paths;
-use tfkd_spec::{Experiment, PlannedRun};
+use tfkd_spec::{names::DeviceChoice, Experiment, PlannedRun};
 use tfkd_trainers::{
     engine,
     state::{RunDir, RunState},
@@ -34,8 +34,8 @@ pub struct Spawn<'a> {
     pub exp: &'a Experiment,
     /// `--set` overrides, as given to the parent.
     pub sets: &'a [String],
-    /// The device name, as given to the parent.
-    pub device: &'a str,
+    /// The device, as given to the parent.
+    pub device: DeviceChoice,
     /// libtorch threads per worker when the runs ask for all cores.
     pub threads: Option<usize>,
     /// The parent's context (cache folder, stop flag).
@@ -83,7 +83,7 @@ impl Spawn<'_> {
             run_ids: job.iter().map(|p| p.run_id.clone()).collect(),
             profile: self.exp.profile.clone(),
             sets: self.sets.to_vec(),
-            device: self.device.to_string(),
+            device: self.device,
             threads: self.threads,
             no_batch_events: false,
         };
@@ -236,7 +236,7 @@ pub struct WorkerJob {
     /// Overrides, as given to the parent.
     pub sets: Vec<String>,
     /// Device.
-    pub device: String,
+    pub device: DeviceChoice,
     /// libtorch threads when the run's `train.threads` is 0.
     pub threads: Option<usize>,
     /// Leave out the per-batch events (a cluster task's log keeps one line per epoch and run).
@@ -254,7 +254,7 @@ impl WorkerJob {
             a.push("--no-batch-events".into());
         }
         a.push(self.spec.to_string_lossy().into_owned());
-        a.extend(["--profile".into(), self.profile.clone(), "--device".into(), self.device.clone()]);
+        a.extend(["--profile".into(), self.profile.clone(), "--device".into(), self.device.to_string()]);
         for s in &self.sets {
             a.extend(["--set".into(), s.clone()]);
         }
@@ -273,7 +273,7 @@ impl WorkerJob {
 /// a run failed (so a Slurm task fails and its students' tasks are cancelled), else 0.
 pub fn train_one(args: &WorkerJob, interrupt: Arc<AtomicBool>) -> anyhow::Result<std::process::ExitCode> {
     let exp = load(&args.spec, &args.profile, &args.sets)?;
-    let ctx = context(&args.device, interrupt)?;
+    let ctx = context(args.device, interrupt)?;
     if let Some(t) = args.threads {
         tch::set_num_threads(i32::try_from(t)?);
     }

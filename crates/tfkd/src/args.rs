@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use tfkd_spec::names::DeviceChoice;
 
 /// Reproduce, check and extend "Revisiting Knowledge Distillation via Label Smoothing Regularization".
 #[derive(Debug, Parser)]
@@ -192,7 +193,7 @@ pub enum BenchCommand {
         out: Option<std::path::PathBuf>,
         /// Device: cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: DeviceChoice,
         /// The reference measured on the same machine, adding a ratio column: the JSON rows of
         /// `benches/torch_train.py steps`, or the JSON of another `tfkd bench models --out` (other numerics).
         #[arg(long)]
@@ -221,7 +222,7 @@ pub enum BenchCommand {
         seconds: f64,
         /// Device: cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: DeviceChoice,
         /// Also write the table (Markdown) and rows (JSON) to this path stem.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
@@ -245,7 +246,7 @@ pub struct RunArgs {
     pub sets: Vec<String>,
     /// Device: auto (CUDA when available), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
-    pub device: String,
+    pub device: DeviceChoice,
     /// One line per epoch instead of progress bars.
     #[arg(long, short)]
     pub quiet: bool,
@@ -291,7 +292,7 @@ pub struct TrainOneArgs {
     pub sets: Vec<String>,
     /// Device.
     #[arg(long)]
-    pub device: String,
+    pub device: DeviceChoice,
     /// libtorch threads when the run's train.threads is 0.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -305,7 +306,7 @@ impl RunArgs {
     pub fn options(&self) -> tfkd_exec::RunOptions {
         tfkd_exec::RunOptions {
             sets: self.sets.clone(),
-            device: self.device.clone(),
+            device: self.device,
             jobs: self.jobs,
             executor: self.executor,
             dry_run: self.dry_run,
@@ -324,7 +325,7 @@ impl TrainOneArgs {
             run_ids: self.run_ids.clone(),
             profile: self.profile.clone(),
             sets: self.sets.clone(),
-            device: self.device.clone(),
+            device: self.device,
             threads: self.threads,
             no_batch_events: self.no_batch_events,
         }

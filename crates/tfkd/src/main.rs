@@ -254,7 +254,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             }
         }
         BenchCommand::Models { widths, models, batch, seconds, out, device, reference } => {
-            let ctx = tfkd_exec::context::context(&device, interrupt)?;
+            let ctx = tfkd_exec::context::context(device, interrupt)?;
             let reference = match reference {
                 Some(path) => bench::reference::read_step_reference(&path)?,
                 None => (Vec::new(), String::new()),
@@ -279,8 +279,9 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             reference,
             worker_start_at,
         } => {
-            let ctx = tfkd_exec::context::context(&device, interrupt)?;
+            let ctx = tfkd_exec::context::context(device, interrupt)?;
             let archs = models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?;
+            let device = device.to_string();
             let spec = bench::array::ArrayBench { archs, widths, batch, arrays, packed, seconds, device };
             if let Some(at) = worker_start_at {
                 println!("{}", serde_json::to_string(&spec.worker(at, &ctx)?)?);
@@ -306,7 +307,7 @@ fn bench_data_imagenet(
 ) -> Result<()> {
     let reference =
         reference.map(|file| bench::reference::read_torchvision_data(std::path::Path::new(&file))).transpose()?;
-    let ctx = tfkd_exec::context::context("cpu", interrupt)?;
+    let ctx = tfkd_exec::context::context(tfkd_spec::names::DeviceChoice::Cpu, interrupt)?;
     let folder = path.unwrap_or_else(|| {
         tfkd_datasets::default_location(tfkd_datasets::SourceName::Imagenet, &tfkd_io::paths::data_dir())
     });
@@ -337,7 +338,7 @@ mod tests {
             run_ids: vec!["aa".into(), "bb".into()],
             profile: "quick".into(),
             sets: vec!["train.epochs=2".into(), "slurm.partition=gpu".into()],
-            device: "cuda:1".into(),
+            device: tfkd_spec::names::DeviceChoice::Cuda(1),
             threads: Some(4),
             no_batch_events: true,
         };
