@@ -163,7 +163,14 @@ pub struct ArrayBench {
 
 impl ArrayBench {
     /// Measures every model, width, array size and process count; `reference` is the PyTorch loop's JSON lines.
-    pub fn run(&self, ctx: &Context, reference: Option<&Path>) -> anyhow::Result<ArrayReport> {
+    /// Each row is said to `obs` as it is measured.
+    pub fn run(
+        &self,
+        ctx: &Context,
+        reference: Option<&Path>,
+        obs: &mut dyn tfkd_trainers::Observer,
+    ) -> anyhow::Result<ArrayReport> {
+        let mut say = |line: String| obs.event(&tfkd_trainers::Event::note(line));
         let reference = match reference {
             Some(path) => read_loop_reference(path)?,
             None => Vec::new(),
@@ -176,12 +183,12 @@ impl ArrayBench {
                 for &a in &self.arrays {
                     let (ips, steps) = array_throughput(arch, width, self.batch, a, self.seconds, ctx.device)?;
                     let mode = if a == 1 { "one run" } else { "array" };
-                    eprintln!("{arch:<14} width {width:<6} {mode:<10} {a:>2} runs {ips:>10.1} img/s");
+                    say(format!("{arch:<14} width {width:<6} {mode:<10} {a:>2} runs {ips:>10.1} img/s"));
                     rows.push(row(arch, width, mode, a, ips, steps));
                 }
                 for &n in self.packed.iter().filter(|&&n| n >= 2) {
                     let (ips, steps) = packed_throughput(arch, width, self.batch, n, self.seconds, &self.device)?;
-                    eprintln!("{arch:<14} width {width:<6} processes  {n:>2} runs {ips:>10.1} img/s");
+                    say(format!("{arch:<14} width {width:<6} processes  {n:>2} runs {ips:>10.1} img/s"));
                     rows.push(row(arch, width, "processes", n, ips, steps));
                 }
             }

@@ -76,14 +76,14 @@ pub struct ModelsReport {
     pub reference_label: String,
 }
 
-/// Measures every model at every width on the context's device.
+/// Measures every model at every width on the context's device; each row is said to `obs` as it is measured.
 pub fn models(
-    archs: &[Arch],
-    widths: &[f64],
+    (archs, widths): (&[Arch], &[f64]),
     batch: i64,
     seconds: f64,
     ctx: &Context,
     (reference, reference_label): (Vec<ReferenceRow>, String),
+    obs: &mut dyn tfkd_trainers::Observer,
 ) -> anyhow::Result<ModelsReport> {
     let start = Instant::now();
     let mut provenance = tfkd_trainers::provenance::capture(&ctx.libtorch, &ctx.device_name, &ctx.numerics);
@@ -91,7 +91,8 @@ pub fn models(
     for &width in widths {
         for &arch in archs {
             let row = model(arch, width, batch, seconds, ctx.device)?;
-            eprintln!("{:<18} width {:<6} {:>10.1} img/s", row.model, row.width, row.train_img_per_s);
+            let line = format!("{:<18} width {:<6} {:>10.1} img/s", row.model, row.width, row.train_img_per_s);
+            obs.event(&tfkd_trainers::Event::note(line));
             rows.push(row);
         }
     }

@@ -22,7 +22,7 @@ use tfkd_spec::PlannedRun;
 use tfkd_trainers::{
     state::{RunDir, RunState},
     step::{Hyper, Step},
-    Context,
+    Context, Event, Observer,
 };
 
 /// Seconds of training above which `reproduce` asks for `--yes` (on a terminal) or warns.
@@ -457,12 +457,12 @@ fn augment_cost(p: &PlannedRun) -> anyhow::Result<f64> {
     Ok(start.elapsed().as_secs_f64() * threads / done.max(1) as f64)
 }
 
-/// Prints the estimate and, above [`CONFIRM_ABOVE_SECONDS`], asks to go on (on a terminal, unless `yes`)
-/// or warns; `Ok(false)`: the user declined.
-pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool) -> anyhow::Result<bool> {
-    eprintln!("{estimate}");
+/// Says the estimate (a note to `obs`) and, above [`CONFIRM_ABOVE_SECONDS`], asks `obs` to go on (unless
+/// `yes`): `false` when the user declined or nobody could be asked (a days-long plan is never started unasked).
+pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool, obs: &mut dyn Observer) -> bool {
+    obs.event(&Event::note(estimate.to_string()));
     if estimate.seconds <= CONFIRM_ABOVE_SECONDS || yes {
-        return Ok(true);
+        return true;
     }
     let mut ways = Vec::new();
     if !device.is_cuda() {
@@ -473,16 +473,15 @@ pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool) ->
         ways.push("a smaller profile (`--profile quick`)".into());
     }
     let advice = format!("that is long for this machine; what would make it feasible: {}", ways.join(", "));
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        // Nobody is there to answer: a days-long plan is never started unasked.
-        eprintln!("{advice}.\nNo terminal to ask on, so nothing was started; pass --yes to train here anyway.");
-        return Ok(false);
+    match obs.confirm(&format!("{advice}.\nTrain here anyway?")) {
+        Some(answer) => answer,
+        None => {
+            obs.event(&Event::note(format!(
+                "{advice}.\nNo terminal to ask on, so nothing was started; pass --yes to train here anyway."
+            )));
+            false
+        }
     }
-    eprint!("{advice}.\nTrain here anyway? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 #[cfg(test)]

@@ -303,12 +303,7 @@ pub fn train_one(args: &WorkerJob, interrupt: Arc<AtomicBool>) -> anyhow::Result
     if outcomes.iter().any(|o| matches!(o, Outcome::Interrupted { .. })) {
         return Ok(std::process::ExitCode::from(INTERRUPTED_EXIT));
     }
-    let mut failed = false;
-    for o in &outcomes {
-        if let Outcome::Failed { label, error, .. } = o {
-            eprintln!("{label} failed: {error}");
-            failed = true;
-        }
-    }
+    // Each failure went to the parent (or the cluster task's log) as a RunFailed event.
+    let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. }));
     Ok(if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }

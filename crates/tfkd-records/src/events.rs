@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::{EpochMetrics, Summary};
 
-/// A training event; every variant names its run (`id@seed`), since runs may train concurrently.
+/// A training event; every run's event names its run (`id@seed`), since runs may train concurrently. [`Event::Note`]
+/// and [`Event::Output`] are the plan's own messages: the libraries report through an observer and never print,
+/// the binary decides where a message goes (above the progress bars, a worker's pipe, a log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
@@ -113,6 +115,25 @@ pub enum Event {
         /// What happens instead.
         action: String,
     },
+    /// A line for the person running tfkd: a decision about the whole plan (jobs, arrays, a substituted
+    /// dataset), an estimate, a cluster's state, a warning.
+    Note {
+        /// The text, one or more lines.
+        text: String,
+    },
+    /// The command's own output, for stdout (a dry run's job scripts).
+    Output {
+        /// The text.
+        text: String,
+    },
+}
+
+impl Event {
+    /// A [`Event::Note`].
+    #[must_use]
+    pub fn note(text: impl Into<String>) -> Event {
+        Event::Note { text: text.into() }
+    }
 }
 
 /// Receives events.
@@ -123,6 +144,12 @@ pub trait Observer {
     /// The plan has ended (finished, failed or interrupted): a live display clears itself before the
     /// summary is printed.
     fn finish(&mut self) {}
+
+    /// Asks the person running tfkd a yes/no `question`; `None` when nobody can answer (no terminal, a
+    /// worker, a test), which callers take as no.
+    fn confirm(&mut self, _question: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Ignores everything.

@@ -87,8 +87,22 @@ impl Observer for Progress {
         self.target.finish_and_clear();
     }
 
+    /// Asks on the terminal; `None` when stdin is not one.
+    fn confirm(&mut self, question: &str) -> Option<bool> {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        self.multi.suspend(|| eprint!("{question} [y/N] "));
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        Some(matches!(answer.trim(), "y" | "Y" | "yes"))
+    }
+
     fn event(&mut self, event: &Event) {
         match event {
+            Event::Note { text } => self.line(text.clone()),
+            Event::Output { text } => self.multi.suspend(|| println!("{text}")),
             Event::RunStart { label, run_id, epochs, batches, resumed_epochs } => {
                 self.start(label, run_id, *epochs, *batches, *resumed_epochs);
             }
@@ -145,6 +159,21 @@ impl Observer for Progress {
                     self.line(format!("stopped {label} {at}: its checkpoint is kept"));
                 }
             }
+        }
+    }
+}
+
+/// Prints the libraries' notes on stderr and their output on stdout, where no training is shown (the report
+/// step, benchmarks).
+#[derive(Debug, Default)]
+pub struct Lines;
+
+impl Observer for Lines {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Note { text } => eprintln!("{text}"),
+            Event::Output { text } => println!("{text}"),
+            _ => {}
         }
     }
 }
