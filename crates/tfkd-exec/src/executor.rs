@@ -19,7 +19,7 @@ use std::{
 use anyhow::Context as _;
 use tfkd_io::paths;
 use tfkd_spec::Experiment;
-use tfkd_trainers::engine::Plan;
+use tfkd_trainers::{engine::Plan, Observer};
 
 use crate::options::RunOptions;
 
@@ -39,7 +39,24 @@ pub trait Executor: Sync {
     fn name(&self) -> &'static str;
 
     /// Trains or hands out what is left of `exp`'s plan, stopping early when `interrupt` is set.
-    fn advance(&self, exp: &Experiment, opts: &RunOptions, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pass>;
+    /// Messages for the person running tfkd go to `obs` as notes (a dry run's scripts as output).
+    fn advance(
+        &self,
+        exp: &Experiment,
+        opts: &RunOptions,
+        interrupt: &Arc<AtomicBool>,
+        obs: &mut dyn Observer,
+    ) -> anyhow::Result<Pass>;
+
+    /// Checks the settings `exp` carries for this executor (`executor: { NAME: … }` in the spec, its profile
+    /// and `--set executor.NAME.*`), when the spec is loaded, whichever executor then runs it. The default:
+    /// an executor without settings refuses any.
+    fn check_settings(&self, exp: &Experiment) -> anyhow::Result<()> {
+        match exp.executor.of(self.name()) {
+            [serde_yaml::Value::Null, serde_yaml::Value::Null] => Ok(()),
+            _ => anyhow::bail!("executor.{}: the {} executor takes no settings", self.name(), self.name()),
+        }
+    }
 
     /// What this executor knows of the runs of `plan` it was given, by run id (a scheduler's job state), for
     /// `tfkd status`; `None` when it was given none.
@@ -56,7 +73,13 @@ impl Executor for Local {
         "local"
     }
 
-    fn advance(&self, _: &Experiment, _: &RunOptions, _: &Arc<AtomicBool>) -> anyhow::Result<Pass> {
+    fn advance(
+        &self,
+        _: &Experiment,
+        _: &RunOptions,
+        _: &Arc<AtomicBool>,
+        _: &mut dyn Observer,
+    ) -> anyhow::Result<Pass> {
         Ok(Pass::Ended)
     }
 

@@ -35,6 +35,7 @@ pub mod schedule;
 pub mod shell;
 pub mod signals;
 pub mod slurm;
+pub mod spec;
 pub mod status;
 pub mod target;
 pub mod train;

@@ -23,6 +23,7 @@ use tfkd_spec::Experiment;
 use tfkd_trainers::{
     engine::{self, Plan},
     state::{RunDir, RunState},
+    Observer,
 };
 
 use crate::{
@@ -50,7 +51,13 @@ impl Executor for Shell {
         "shell"
     }
 
-    fn advance(&self, exp: &Experiment, opts: &RunOptions, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pass> {
+    fn advance(
+        &self,
+        exp: &Experiment,
+        opts: &RunOptions,
+        interrupt: &Arc<AtomicBool>,
+        _: &mut dyn Observer,
+    ) -> anyhow::Result<Pass> {
         let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
         let cache = absolute(&paths::cache_dir())?;
         let exe = std::env::current_exe().context("locating the tfkd executable")?;

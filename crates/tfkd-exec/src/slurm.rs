@@ -19,12 +19,13 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
-use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, Submitted, Task};
-use tfkd_spec::{names::DeviceChoice, Experiment, SlurmPatch};
+use tfkd_slurm::{script, waves, Cluster, Dep, JobRef, JobState, SlurmOptions, SlurmPatch, Submitted, Task};
+use tfkd_spec::{names::DeviceChoice, Experiment};
 use tfkd_trainers::{
     array::{ArrayKey, Jobs},
     engine,
     state::{RunDir, RunState},
+    Event, Observer,
 };
 
 use tfkd_io::paths;
@@ -35,31 +36,27 @@ use crate::{
     target::say_substitution,
 };
 
-/// The Slurm settings for `exp`: its spec and profile, the cluster's config file, then `--set slurm.*`.
+/// The Slurm settings for `exp`: its spec and profile (`executor.slurm`), the cluster's config file, then
+/// `--set executor.slurm.*`.
 pub fn options(exp: &Experiment, args: &RunOptions) -> anyhow::Result<SlurmOptions> {
     let config = tfkd_slurm::options::config_path(args.slurm_config.as_deref(), paths::project_root().as_deref());
     let file = match &config {
         Some(path) => tfkd_slurm::options::load_config(path)?,
         None => SlurmPatch::default(),
     };
-    // `--set slurm.*` is already in `exp.slurm`; applied again after the config file so it wins over it.
-    let sets: Vec<String> = args.sets.iter().filter(|s| s.starts_with("slurm.")).cloned().collect();
-    let sets = if sets.is_empty() {
-        SlurmPatch::default()
-    } else {
-        let mut doc = serde_yaml::Mapping::new();
-        for s in &sets {
-            let (k, v) = s.split_once('=').context("--set slurm.KEY=VALUE")?;
-            doc.insert(k.trim_start_matches("slurm.").into(), serde_yaml::from_str(v)?);
-        }
-        serde_yaml::from_value(serde_yaml::Value::Mapping(doc))?
-    };
-    let mut opts = SlurmOptions::resolve(&[&exp.slurm, &file, &sets])?;
+    let (spec, sets) = patches(exp)?;
+    let mut opts = SlurmOptions::resolve(&[&spec, &file, &sets])?;
     if opts.cpus_per_task.is_none() {
         let threads = exp.runs.iter().map(|r| r.train.threads).max().unwrap_or(0);
         opts.cpus_per_task = Some(if threads > 0 { u32::try_from(threads)? } else { 4 });
     }
     Ok(opts)
+}
+
+/// The `executor.slurm` settings of `exp`'s spec (and profile) and of `--set`.
+fn patches(exp: &Experiment) -> anyhow::Result<(SlurmPatch, SlurmPatch)> {
+    let [spec, sets] = exp.executor.of("slurm");
+    Ok((SlurmPatch::from_value(spec, "the spec")?, SlurmPatch::from_value(sets, "--set")?))
 }
 
 /// Where a run stands before a submission.
@@ -73,7 +70,7 @@ enum Stand {
 }
 
 fn submitted(dir: &RunDir) -> Option<Submitted> {
-    dir.read_json::<Submitted>(&dir.slurm()).ok().flatten()
+    dir.read_json::<Submitted>(&dir.executor_file("slurm")).ok().flatten()
 }
 
 /// The recorded Slurm task of every run of `plan` that has one, by run id.
@@ -100,8 +97,14 @@ impl Executor for Slurm {
         "slurm"
     }
 
-    fn advance(&self, exp: &Experiment, opts: &RunOptions, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pass> {
-        say_substitution(exp);
+    fn advance(
+        &self,
+        exp: &Experiment,
+        opts: &RunOptions,
+        interrupt: &Arc<AtomicBool>,
+        obs: &mut dyn Observer,
+    ) -> anyhow::Result<Pass> {
+        say_substitution(exp, obs);
         let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
         // One submitter per target at a time, so two invocations never submit the same runs.
         let lock = paths::cache_dir().join("slurm").join(format!("{}-{}.lock", exp.name, exp.profile));
@@ -113,7 +116,7 @@ impl Executor for Slurm {
             }
         };
         loop {
-            let s = submit(exp, opts, &plan)?;
+            let s = submit(exp, opts, &plan, obs)?;
             if opts.dry_run {
                 return Ok(Pass::Waiting);
             }
@@ -121,17 +124,25 @@ impl Executor for Slurm {
                 return Ok(Pass::Ended);
             }
             if !opts.wait {
-                eprintln!(
+                obs.event(&Event::note(format!(
                     "{} run(s) queued or running in Slurm; `tfkd status {} --profile {}` shows them. Run this \
                      command again when they finish to write the records and report, or pass --wait.",
                     s.active, exp.name, exp.profile
-                );
+                )));
                 return Ok(Pass::Waiting);
             }
-            if !wait(&plan, interrupt)? {
+            if !wait(&plan, interrupt, obs)? {
                 return Ok(Pass::Waiting);
             }
         }
+    }
+
+    /// The spec's and `--set`'s settings read and checked as Slurm's (the cluster's config file is read at
+    /// submission).
+    fn check_settings(&self, exp: &Experiment) -> anyhow::Result<()> {
+        let (spec, sets) = patches(exp)?;
+        SlurmOptions::resolve(&[&spec, &sets])?;
+        Ok(())
     }
 
     fn column(&self, plan: &engine::Plan) -> Option<BTreeMap<String, String>> {
@@ -150,21 +161,28 @@ pub struct Submission {
     pub failed: Vec<String>,
 }
 
-/// Takes stock of `plan` and submits what is left; with `dry_run`, prints the scripts instead.
-pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyhow::Result<Submission> {
+/// Takes stock of `plan` and submits what is left; with `dry_run`, hands the scripts to `obs` as output instead.
+pub fn submit(
+    exp: &Experiment,
+    args: &RunOptions,
+    plan: &engine::Plan,
+    obs: &mut dyn Observer,
+) -> anyhow::Result<Submission> {
     let opts = options(exp, args)?;
     let cluster = Cluster;
     if !args.dry_run && !cluster.available() {
         bail!("--executor slurm: `sbatch` is not available here; run tfkd where Slurm's commands are (a login node)");
     }
     let cache = absolute(&paths::cache_dir())?;
-    let stands = take_stock(plan, &cache, &cluster, args.dry_run)?;
+    let stands = take_stock(plan, &cache, &cluster, args.dry_run, obs)?;
     let mut out = Submission::default();
     for (p, stand) in plan.runs.iter().zip(&stands) {
         match stand {
             Stand::Failed(e) => out.failed.push(format!("  {} [{}]: {e}", p.config.label(), p.run_id)),
             Stand::Active(_) => out.active += 1,
-            Stand::Submit(_, Some(note)) => eprintln!("resubmitting {}: {note}", p.config.label()),
+            Stand::Submit(_, Some(note)) => {
+                obs.event(&Event::note(format!("resubmitting {}: {note}", p.config.label())))
+            }
             Stand::Done | Stand::Submit(_, None) => {}
         }
     }
@@ -174,10 +192,12 @@ pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyho
     let tasks = group(plan, &stands, limit);
     if tasks.is_empty() {
         if args.dry_run {
-            println!(
-                "# dry run: nothing to submit — every run of {} [{}] is finished, failed, queued or running",
-                exp.name, exp.profile
-            );
+            obs.event(&Event::Output {
+                text: format!(
+                    "# dry run: nothing to submit — every run of {} [{}] is finished, failed, queued or running",
+                    exp.name, exp.profile
+                ),
+            });
         }
         return Ok(out);
     }
@@ -191,7 +211,7 @@ pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyho
         cache: &cache,
         dry_run: args.dry_run,
     };
-    let n = submitter.submit(&tasks, &cluster)?;
+    let n = submitter.submit(&tasks, &cluster, obs)?;
     out.submitted += n;
     out.active += n;
     Ok(out)
@@ -200,7 +220,13 @@ pub fn submit(exp: &Experiment, args: &RunOptions, plan: &engine::Plan) -> anyho
 /// Where each run of `plan` stands, from its folder and Slurm's view of its recorded task; a run whose
 /// task failed in Slurm is marked failed (unless `dry_run`), and the active tasks of runs whose teacher
 /// failed are cancelled.
-fn take_stock(plan: &engine::Plan, cache: &Path, cluster: &Cluster, dry_run: bool) -> anyhow::Result<Vec<Stand>> {
+fn take_stock(
+    plan: &engine::Plan,
+    cache: &Path,
+    cluster: &Cluster,
+    dry_run: bool,
+    obs: &mut dyn Observer,
+) -> anyhow::Result<Vec<Stand>> {
     let (recorded, states) = if dry_run && !cluster.available() { Default::default() } else { states(plan)? };
     let mut stands: Vec<Stand> = Vec::with_capacity(plan.runs.len());
     let mut cancel = Vec::new();
@@ -227,11 +253,11 @@ fn take_stock(plan: &engine::Plan, cache: &Path, cluster: &Cluster, dry_run: boo
     }
     if !cancel.is_empty() && !dry_run {
         cluster.cancel(&cancel)?;
-        eprintln!(
+        obs.event(&Event::note(format!(
             "cancelled {} task(s) whose teacher failed: {}",
             cancel.len(),
             cancel.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        );
+        )));
     }
     Ok(stands)
 }
@@ -308,16 +334,18 @@ struct Submitter<'a> {
 impl Submitter<'_> {
     /// Submits `tasks` as job arrays, one per wave, each depending on the arrays of the waves before;
     /// returns the runs submitted.
-    fn submit(&self, tasks: &[Task], cluster: &Cluster) -> anyhow::Result<usize> {
+    fn submit(&self, tasks: &[Task], cluster: &Cluster, obs: &mut dyn Observer) -> anyhow::Result<usize> {
         let arrays = waves::arrays(tasks);
         let output = self.logs.join("%A_%a.log").to_string_lossy().into_owned();
         if self.dry_run {
             let runs: usize = tasks.iter().map(|t| t.run_ids.len()).sum();
-            println!(
-                "# dry run: {runs} run(s) as {} task(s) in {} job array(s), submitted in this order",
-                tasks.len(),
-                arrays.len()
-            );
+            obs.event(&Event::Output {
+                text: format!(
+                    "# dry run: {runs} run(s) as {} task(s) in {} job array(s), submitted in this order",
+                    tasks.len(),
+                    arrays.len()
+                ),
+            });
         } else {
             for d in [&self.dir, &self.logs] {
                 std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -337,7 +365,8 @@ impl Submitter<'_> {
             let dependency = array.dependency(&name_of);
             let text = self.script(array, tasks, &output, dependency.as_deref());
             if self.dry_run {
-                println!("\n# ---- job array {} of {} (wave {}) ----\n{text}", k + 1, arrays.len(), array.wave);
+                let header = format!("\n# ---- job array {} of {} (wave {}) ----", k + 1, arrays.len(), array.wave);
+                obs.event(&Event::Output { text: format!("{header}\n{text}") });
                 continue;
             }
             let path = self.dir.join(format!("{}-{k}.sbatch", self.stamp.replace(':', "")));
@@ -358,7 +387,7 @@ impl Submitter<'_> {
             submitted += n;
         }
         if !self.dry_run {
-            eprintln!(
+            obs.event(&Event::note(format!(
                 "submitted {submitted} run(s) of {} [{}] as {} Slurm job array(s):\n{}\nscripts in {}, logs in {}",
                 self.exp.name,
                 self.exp.profile,
@@ -366,7 +395,7 @@ impl Submitter<'_> {
                 lines.join("\n"),
                 self.dir.display(),
                 self.logs.display()
-            );
+            )));
         }
         Ok(submitted)
     }
@@ -401,7 +430,7 @@ impl Submitter<'_> {
             };
             let rd = RunDir::new(self.cache, run_id);
             rd.create()?;
-            rd.write_json(&rd.slurm(), &record)?;
+            rd.write_json(&rd.executor_file("slurm"), &record)?;
         }
         Ok(())
     }
@@ -461,7 +490,7 @@ pub fn column(plan: &engine::Plan) -> Option<BTreeMap<String, String>> {
 
 /// Waits until no run of `plan` has a queued or running task, printing counts as they change; `false`
 /// when interrupted (the tasks go on).
-pub fn wait(plan: &engine::Plan, interrupt: &Arc<AtomicBool>) -> anyhow::Result<bool> {
+pub fn wait(plan: &engine::Plan, interrupt: &Arc<AtomicBool>, obs: &mut dyn Observer) -> anyhow::Result<bool> {
     let poll = Duration::from_secs_f64(
         std::env::var("TFKD_SLURM_POLL").ok().and_then(|s| s.parse().ok()).unwrap_or(15.0_f64).max(0.2),
     );
@@ -476,7 +505,7 @@ pub fn wait(plan: &engine::Plan, interrupt: &Arc<AtomicBool>) -> anyhow::Result<
         let active = recorded.values().filter(|s| states.get(&s.job).is_some_and(JobState::is_active)).count();
         let line = counts.iter().map(|(k, v)| format!("{v} {}", k.to_lowercase())).collect::<Vec<_>>().join(", ");
         if line != last {
-            eprintln!("slurm: {line}");
+            obs.event(&Event::note(format!("slurm: {line}")));
             last = line;
         }
         if active == 0 {
@@ -485,7 +514,7 @@ pub fn wait(plan: &engine::Plan, interrupt: &Arc<AtomicBool>) -> anyhow::Result<
         let until = std::time::Instant::now() + poll;
         while std::time::Instant::now() < until {
             if interrupt.load(Ordering::SeqCst) {
-                eprintln!("stopped waiting; the Slurm tasks go on (`tfkd status` shows them)");
+                obs.event(&Event::note("stopped waiting; the Slurm tasks go on (`tfkd status` shows them)"));
                 return Ok(false);
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -6,10 +6,18 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum SlurmError {
     /// A setting is invalid.
-    #[error("slurm.{key}: {message}")]
+    #[error("executor.slurm.{key}: {message}")]
     Setting {
         /// The key, e.g. `time`.
         key: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The `executor.slurm` settings a spec or `--set` gave are not Slurm's settings.
+    #[error("executor.slurm ({origin}): {message}")]
+    Section {
+        /// Where they came from.
+        origin: String,
         /// Why.
         message: String,
     },

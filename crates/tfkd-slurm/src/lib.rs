@@ -22,7 +22,7 @@ pub mod waves;
 
 pub use cluster::{Cluster, JobRef, JobState};
 pub use error::{Result, SlurmError};
-pub use options::SlurmOptions;
+pub use options::{SlurmOptions, SlurmPatch};
 pub use script::Worker;
 pub use waves::{ArrayPlan, Dep, Task};
 

@@ -1,13 +1,59 @@
 //! The job settings of `--executor slurm`, layered and validated before anything is submitted.
 //!
-//! Layers, lowest first: the spec's `slurm:` section, its profile's, the cluster's config file and
-//! `--set slurm.KEY=VALUE` (the last two both say how *this* cluster is used, so they win over the spec).
+//! Layers, lowest first: the spec's `executor: { slurm: … }` section, its profile's, the cluster's config file
+//! and `--set executor.slurm.KEY=VALUE` (the last two both say how *this* cluster is used, so they win over the
+//! spec). The spec carries the section without reading it; [`SlurmPatch::from_value`] reads it here.
 
 use std::path::{Path, PathBuf};
 
-use tfkd_spec::SlurmPatch;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SlurmError};
+
+/// Slurm job settings for `--executor slurm`, as a spec's `executor: { slurm: … }` section, a profile's, a
+/// cluster's config file and `--set executor.slurm.KEY=VALUE` give them (patching in that order). Every field is
+/// optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmPatch {
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--account`.
+    pub account: Option<String>,
+    /// `--qos`.
+    pub qos: Option<String>,
+    /// `--time` of each task, in Slurm's syntax (`MM`, `HH:MM:SS`, `D-HH:MM`, …).
+    pub time: Option<String>,
+    /// `--gres`, e.g. `gpu:1` (one GPU per task: a run, or a fused array of runs).
+    pub gres: Option<String>,
+    /// `--cpus-per-task`: libtorch and augmentation threads of each task when `train.threads` is 0.
+    pub cpus_per_task: Option<u32>,
+    /// `--mem`, e.g. `16G`.
+    pub mem: Option<String>,
+    /// Tasks of one job array running at once (`--array=…%N`).
+    pub throttle: Option<u32>,
+    /// Seconds before the time limit at which Slurm sends SIGUSR1, so the task checkpoints and requeues
+    /// itself (`--signal=B:USR1@N`; 0 = none).
+    pub signal_grace: Option<u32>,
+    /// Further `#SBATCH` lines, verbatim (e.g. `--constraint=a100`).
+    pub extra: Option<Vec<String>>,
+    /// Shell lines each task runs before training (e.g. `module load cuda/12.4`).
+    pub setup: Option<Vec<String>>,
+}
+
+impl SlurmPatch {
+    /// The settings in `value` (`Null`: none), which came from `origin` (e.g. the spec, or `--set`).
+    ///
+    /// # Errors
+    /// [`SlurmError::Section`]: not a mapping of this struct's keys (an unknown key is named with the known ones).
+    pub fn from_value(value: &serde_yaml::Value, origin: &str) -> Result<SlurmPatch> {
+        if value.is_null() {
+            return Ok(SlurmPatch::default());
+        }
+        serde_yaml::from_value(value.clone())
+            .map_err(|e| SlurmError::Section { origin: origin.to_string(), message: e.to_string() })
+    }
+}
 
 /// Seconds before the time limit at which a task is told to checkpoint and requeue, unless set.
 pub const DEFAULT_SIGNAL_GRACE: u32 = 120;
@@ -170,7 +216,7 @@ pub fn config_path(explicit: Option<&Path>, project_root: Option<&Path>) -> Opti
     project_root.map(|r| r.join("slurm.yaml")).into_iter().chain(home_config).find(|p| p.is_file())
 }
 
-/// Reads a config file: the keys of a spec's `slurm:` section, at the top level.
+/// Reads a config file: the keys of a spec's `executor: { slurm: … }` section, at the top level.
 pub fn load_config(path: &Path) -> Result<SlurmPatch> {
     let err = |message: String| SlurmError::Config { path: path.to_path_buf(), message };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
@@ -210,9 +256,11 @@ mod tests {
         assert_eq!(o.signal_grace, DEFAULT_SIGNAL_GRACE);
 
         let bad = |p: SlurmPatch| SlurmOptions::resolve(&[&p]).unwrap_err().to_string();
-        assert!(bad(SlurmPatch { time: Some("2h".into()), ..Default::default() }).starts_with("slurm.time: '2h'"));
+        assert!(
+            bad(SlurmPatch { time: Some("2h".into()), ..Default::default() }).starts_with("executor.slurm.time: '2h'")
+        );
         assert!(bad(SlurmPatch { partition: Some("a b".into()), ..Default::default() }).contains("whitespace"));
-        assert!(bad(SlurmPatch { throttle: Some(0), ..Default::default() }).starts_with("slurm.throttle"));
+        assert!(bad(SlurmPatch { throttle: Some(0), ..Default::default() }).starts_with("executor.slurm.throttle"));
         assert!(bad(SlurmPatch { extra: Some(vec!["constraint=a100".into()]), ..Default::default() })
             .contains("not an sbatch option"));
         assert!(bad(SlurmPatch { setup: Some(vec!["a\nb".into()]), ..Default::default() }).contains("one line"));

@@ -23,9 +23,9 @@ pub use error::{SpecError, SpecErrors};
 pub use graph::{plan, run_id, teacher_indices, PlannedRun};
 pub use layout::Layout;
 pub use paper::{NoBlock, PaperFile, Printed, Targets};
-pub use resolve::{kl_weight_note, load, load_str, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
+pub use resolve::{kl_weight_note, load, load_str, ExecutorSettings, Experiment, Sweep, MAX_LR, SWEEP_SEPARATOR};
 pub use schema::{
-    ArrayMode, Cell, ExternalTeacher, KlReduction, Method, PaperRow, PaperTable, RegVariant, SlurmPatch, Snapshot,
+    ArrayMode, Cell, ExecutorSection, ExternalTeacher, KlReduction, Method, PaperRow, PaperTable, RegVariant, Snapshot,
     SpecFile, Spread, TeacherRef,
 };
 pub use select::with_teachers;

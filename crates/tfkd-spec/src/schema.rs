@@ -44,9 +44,13 @@ pub struct SpecFile {
     /// Claims about the entries (`{ a: ENTRY, op: ">" | "<" | "≈", b: ENTRY, margin, expected, text }`), judged
     /// in the report by the same path as a paper table's claims.
     pub claims: Option<Vec<crate::claims::ClaimDecl>>,
-    /// Slurm job settings for `--executor slurm` (profiles and a cluster's config file patch them).
-    pub slurm: Option<SlurmPatch>,
+    /// Settings of executors by name (`executor: { slurm: { gres: "gpu:1" } }`), carried without being read
+    /// here: each executor checks and reads its own (tfkd-exec's `executors`), profiles patch them.
+    pub executor: Option<ExecutorSection>,
 }
+
+/// Executor settings by executor name, opaque to the spec: a YAML value per name.
+pub type ExecutorSection = BTreeMap<String, serde_yaml::Value>;
 
 /// A paper table as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,38 +136,8 @@ pub struct ProfilePatch {
     pub runs: Option<BTreeMap<String, RunPatch>>,
     /// Run only these entries (and the teachers they need): how a CPU profile keeps the cheap rows.
     pub only: Option<Vec<String>>,
-    /// Slurm job settings under this profile (e.g. a GPU per task and a longer time limit for `paper`).
-    pub slurm: Option<SlurmPatch>,
-}
-
-/// Slurm job settings for `--executor slurm`. Every field is optional; the spec, its profile, the cluster's
-/// config file (`slurm.yaml`) and `--set slurm.KEY=VALUE` patch them in that order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlurmPatch {
-    /// `--partition`.
-    pub partition: Option<String>,
-    /// `--account`.
-    pub account: Option<String>,
-    /// `--qos`.
-    pub qos: Option<String>,
-    /// `--time` of each task, in Slurm's syntax (`MM`, `HH:MM:SS`, `D-HH:MM`, …).
-    pub time: Option<String>,
-    /// `--gres`, e.g. `gpu:1` (one GPU per task: a run, or a fused array of runs).
-    pub gres: Option<String>,
-    /// `--cpus-per-task`: libtorch and augmentation threads of each task when `train.threads` is 0.
-    pub cpus_per_task: Option<u32>,
-    /// `--mem`, e.g. `16G`.
-    pub mem: Option<String>,
-    /// Tasks of one job array running at once (`--array=…%N`).
-    pub throttle: Option<u32>,
-    /// Seconds before the time limit at which Slurm sends SIGUSR1, so the task checkpoints and requeues
-    /// itself (`--signal=B:USR1@N`; 0 = none).
-    pub signal_grace: Option<u32>,
-    /// Further `#SBATCH` lines, verbatim (e.g. `--constraint=a100`).
-    pub extra: Option<Vec<String>>,
-    /// Shell lines each task runs before training (e.g. `module load cuda/12.4`).
-    pub setup: Option<Vec<String>>,
+    /// Executor settings under this profile (e.g. a GPU per Slurm task and a longer time limit for `paper`).
+    pub executor: Option<ExecutorSection>,
 }
 
 /// Data settings.

@@ -10,7 +10,8 @@
 //!   epoch-<n>.safetensors         snapshots dependents asked for (De-KD teachers)
 //!   done.json                     the finished run's record, with the sha256 of every weights file
 //!   failed.json                   why the run stopped (NaN loss, a Slurm task that failed, …)
-//!   slurm.json                    the Slurm task that trains it, when submitted to a cluster
+//!   <executor>.json               what an executor that hands runs out recorded of the job that trains it
+//!                                 (`slurm.json`: the Slurm task), opaque here
 //! ```
 //!
 //! Every file goes through the one atomic write ([`tfkd_io::write_atomic`]), so `kill -9` at any moment
@@ -197,11 +198,11 @@ impl RunDir {
         self.root.join("failed.json")
     }
 
-    /// `slurm.json`: the Slurm task a cluster submission recorded for the run (written by the submitter,
-    /// read by `status` and the next submission).
+    /// `<executor>.json`: what executor `executor` recorded of the job that trains the run (Slurm: its task,
+    /// written by the submitter, read by `status` and the next submission). Opaque to the run folder.
     #[must_use]
-    pub fn slurm(&self) -> PathBuf {
-        self.root.join("slurm.json")
+    pub fn executor_file(&self, executor: &str) -> PathBuf {
+        self.root.join(format!("{executor}.json"))
     }
 
     /// Marks the run failed with `error` (`failed.json`), if `may` still allows writing.

@@ -22,9 +22,7 @@ use tfkd_names::SourceName;
 use crate::{
     config::{ModelOptions, RunConfig, TrainConfig},
     error::{SpecError, SpecErrors},
-    schema::{
-        DataPatch, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, SlurmPatch, Snapshot, SpecFile, TrainPatch,
-    },
+    schema::{DataPatch, KlReduction, Method, ModelPatch, ProfilePatch, RunEntry, Snapshot, SpecFile, TrainPatch},
 };
 
 use checks::{
@@ -71,8 +69,36 @@ pub struct Experiment {
     pub sweeps: Vec<Sweep>,
     /// Claims about the spec's entries (its top-level `claims:`), each with a text; judged by the report.
     pub claims: Vec<crate::ClaimDecl>,
-    /// Slurm settings of the spec, its profile and `--set slurm.*` (a cluster's config file comes on top).
-    pub slurm: crate::schema::SlurmPatch,
+    /// Executor settings by executor name, opaque here: each executor reads and checks its own.
+    pub executor: ExecutorSettings,
+}
+
+/// Settings of executors by name, carried without being read: the spec's and its profile's (merged, the
+/// profile's keys winning) apart from `--set executor.NAME.KEY=VALUE`, so an executor can put its own layers
+/// between them (Slurm: a cluster's config file wins over the spec, `--set` over both).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutorSettings {
+    /// From the spec and its profile.
+    pub spec: crate::schema::ExecutorSection,
+    /// From `--set executor.NAME.KEY=VALUE`.
+    pub sets: crate::schema::ExecutorSection,
+}
+
+impl ExecutorSettings {
+    /// Executor `name`'s settings from the spec (and profile), then from `--set`: each `Null` when not given.
+    #[must_use]
+    pub fn of(&self, name: &str) -> [&Value; 2] {
+        static NONE: Value = Value::Null;
+        [self.spec.get(name).unwrap_or(&NONE), self.sets.get(name).unwrap_or(&NONE)]
+    }
+
+    /// The executor names that have settings.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let mut names: Vec<&str> = self.spec.keys().chain(self.sets.keys()).map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter()
+    }
 }
 
 /// The runs a `sweep:` block of one entry expanded into.
@@ -162,8 +188,11 @@ fn parse_sets(sets: &[String], file: &Path) -> Result<ProfilePatch, SpecError> {
         let (key, raw) = set.split_once('=').ok_or_else(|| invalid(set, "expected section.key=value".into()))?;
         let value: Value = serde_yaml::from_str(raw).map_err(|e| invalid(set, crate::error::yaml_message(&e, raw)))?;
         let parts: Vec<&str> = key.split('.').collect();
-        if !matches!(parts[0], "dataset" | "train" | "model" | "seeds" | "slurm") {
-            return Err(invalid(set, "overridable sections are dataset.*, train.*, model.*, slurm.* and seeds".into()));
+        if !matches!(parts[0], "dataset" | "train" | "model" | "seeds" | "executor") {
+            return Err(invalid(
+                set,
+                "overridable sections are dataset.*, train.*, model.*, executor.NAME.* and seeds".into(),
+            ));
         }
         let nest = |value: Value, parts: &[&str]| {
             parts.iter().rev().fold(value, |patch, part| {
@@ -298,9 +327,10 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     }
     check_cycles(&mut c, &entries);
     let (paper, claims) = paper_and_claims(&mut c, &spec, &sweeps, &all_ids)?;
-    let slurm = c
-        .layers::<SlurmPatch>(&[to_value(&spec.slurm), to_value(&prof.slurm), to_value(&sets.slurm)], "slurm")
-        .unwrap_or_default();
+    let executor = ExecutorSettings {
+        spec: c.layers(&[to_value(&spec.executor), to_value(&prof.executor)], "executor").unwrap_or_default(),
+        sets: sets.executor.clone().unwrap_or_default(),
+    };
     if !c.errors.is_empty() {
         return Err(SpecErrors(c.errors));
     }
@@ -317,7 +347,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
         paper,
         sweeps,
         claims,
-        slurm,
+        executor,
     })
 }
 
