@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use tfkd_analysis::soft::TeacherCurve;
-use tfkd_report::{Metric, Report};
+use tfkd_report::{folders::TargetDir, Metric, Report};
 use tfkd_spec::Experiment;
 use tfkd_trainers::engine::Plan;
 
@@ -12,32 +12,37 @@ use tfkd_io::paths;
 
 use crate::target;
 
-/// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder.
-pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathBuf)> {
+/// Builds and writes the report of `exp` from `results/<name>/<profile>/runs`; returns it and the folder. A
+/// warning (records left out) goes to `obs`.
+pub fn report(
+    exp: &Experiment,
+    metric: Metric,
+    obs: &mut dyn tfkd_trainers::Observer,
+) -> anyhow::Result<(Report, PathBuf)> {
     let dir = target::results_dir(exp);
-    if !dir.join("runs").is_dir() {
+    if !dir.has_runs() {
         anyhow::bail!(
             "no run records for {} [{}] in {}: run `tfkd reproduce {} --profile {}` first",
             exp.name,
             exp.profile,
-            dir.join("runs").display(),
+            dir.runs().display(),
             exp.name,
             exp.profile
         );
     }
     // A record that does not parse is named with what is wrong, not taken for missing records.
-    let records = tfkd_report::load_dir(&dir.join("runs"))?;
+    let records = tfkd_report::load_dir(&dir.runs())?;
     let (records, stale) = tfkd_report::record::current(exp, records);
     let mut noted;
     let exp = if stale.is_empty() {
         exp
     } else {
-        eprintln!(
+        obs.event(&tfkd_trainers::Event::note(format!(
             "warning: {} record(s) in {} were trained with settings this spec no longer has and are left out: {}",
             stale.len(),
-            dir.join("runs").display(),
+            dir.runs().display(),
             stale.join(", ")
-        );
+        )));
         noted = exp.clone();
         if let Some(paper) = &mut noted.paper {
             paper.notes.push(format!(
@@ -48,7 +53,7 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
         }
         &noted
     };
-    let soft_path = dir.join("soft_targets.json");
+    let soft_path = dir.soft_targets();
     let curve: Option<TeacherCurve> = match std::fs::read_to_string(&soft_path) {
         Ok(text) => Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", soft_path.display()))?),
         Err(_) => None,
@@ -57,13 +62,13 @@ pub fn report(exp: &Experiment, metric: Metric) -> anyhow::Result<(Report, PathB
     let estimate = tfkd_report::timing::Estimate::read(&dir)?;
     report.timing = Some(tfkd_report::timing::timing(&records, estimate.as_ref()));
     tfkd_report::write(&report, &dir)?;
-    Ok((report, dir))
+    Ok((report, dir.path().to_path_buf()))
 }
 
 /// Computes and stores the soft-target curve of a Tf-KD_reg target (after its runs finished).
 pub fn store_teacher_curve(exp: &Experiment, plan: &Plan) -> anyhow::Result<()> {
     if let Some(curve) = tfkd_trainers::teacher::soft_target_curve(exp, plan, &paths::cache_dir())? {
-        let path = target::results_dir(exp).join("soft_targets.json");
+        let path = target::results_dir(exp).soft_targets();
         tfkd_io::write_atomic(&path, serde_json::to_string_pretty(&curve)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -110,12 +115,13 @@ pub fn extra_targets() -> Vec<String> {
 pub fn write_index() -> anyhow::Result<PathBuf> {
     let paper = target::aliases().unwrap_or_default();
     let alias_of = |target: &str| Some(paper.aliases_of(target).join(", ")).filter(|a| !a.is_empty());
-    let root = paths::results_dir();
-    let mut targets: Vec<PathBuf> = std::fs::read_dir(&root)
+    let results = target::results();
+    let root = results.path();
+    let mut targets: Vec<PathBuf> = std::fs::read_dir(root)
         .with_context(|| format!("reading {}", root.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "bench"))
+        .filter(|p| results.holds_target(p))
         .collect();
     targets.sort();
     let mut entries = Vec::new();
@@ -125,7 +131,7 @@ pub fn write_index() -> anyhow::Result<PathBuf> {
             std::fs::read_dir(&t).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
         profiles.sort();
         for p in profiles {
-            if let Some(e) = tfkd_report::index::entry(&p, alias_of(&name))? {
+            if let Some(e) = tfkd_report::index::entry(&TargetDir::at(p), alias_of(&name))? {
                 entries.push(e);
             }
         }
@@ -133,7 +139,7 @@ pub fn write_index() -> anyhow::Result<PathBuf> {
     entries.sort_by(|a, b| {
         (a.alias.is_none(), &a.alias, &a.target, &a.profile).cmp(&(b.alias.is_none(), &b.alias, &b.target, &b.profile))
     });
-    let path = root.join("README.md");
+    let path = results.index();
     tfkd_io::write_atomic(&path, tfkd_report::index::markdown(&entries))?;
     write_ledger()?;
     Ok(path)
@@ -142,8 +148,9 @@ pub fn write_index() -> anyhow::Result<PathBuf> {
 /// Writes `results/CLAIMS.md`, the claims ledger ([`tfkd_report::ledger`]); returns its path.
 pub fn write_ledger() -> anyhow::Result<PathBuf> {
     let paper = target::aliases()?;
-    let targets = tfkd_report::ledger::collect(&paper, &|name| target::spec_path(name).ok(), &paths::results_dir())?;
-    let path = paths::results_dir().join("CLAIMS.md");
+    let results = target::results();
+    let targets = tfkd_report::ledger::collect(&paper, &|name| target::spec_path(name).ok(), results.path())?;
+    let path = results.ledger();
     tfkd_io::write_atomic(&path, tfkd_report::ledger::markdown(&paper, &targets))?;
     Ok(path)
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use tfkd_io::paths;
+use tfkd_report::folders::{Results, TargetDir};
 use tfkd_spec::Experiment;
 
 /// Keeps the runs named in `only` and, transitively, their teachers.
@@ -66,15 +67,22 @@ pub fn spec_path(target: &str) -> anyhow::Result<PathBuf> {
     bail!("no experiment '{target}': looked for {} (known: {})", named.display(), known.join(", "))
 }
 
-/// Loads and resolves a spec.
+/// Loads and resolves a spec (commands load through [`crate::spec::load`], which also checks its executor
+/// settings; a worker process loads with this, its parent having checked).
 pub fn load(path: &Path, profile: &str, sets: &[String]) -> anyhow::Result<Experiment> {
     tfkd_spec::load(path, profile, sets).map_err(|e| anyhow::anyhow!("invalid spec:\n{e}"))
 }
 
 /// Where a target's records go: `results/<name>/<profile>/`.
 #[must_use]
-pub fn results_dir(exp: &Experiment) -> PathBuf {
-    paths::results_dir().join(&exp.name).join(&exp.profile)
+pub fn results_dir(exp: &Experiment) -> TargetDir {
+    results().target(&exp.name, &exp.profile)
+}
+
+/// The results root in use (`results/`, or `$TFKD_RESULTS_DIR`).
+#[must_use]
+pub fn results() -> Results {
+    Results::new(paths::results_dir())
 }
 
 /// The paper's table aliases and numbers as `experiments/paper.yaml` holds them in the experiments folder in
@@ -90,8 +98,9 @@ pub fn aliases() -> anyhow::Result<tfkd_spec::PaperFile> {
 }
 
 /// Says, before any work, that a profile substitutes the target's dataset and how the KD weight is kept.
-pub fn say_substitution(exp: &Experiment) {
+pub fn say_substitution(exp: &Experiment, obs: &mut dyn tfkd_trainers::Observer) {
     if let Some(sub) = exp.substitution() {
-        eprintln!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
+        let text = format!("dataset substituted: {sub} (profile {}); {}", exp.profile, exp.kl_note());
+        obs.event(&tfkd_trainers::Event::Note { text });
     }
 }

@@ -59,7 +59,7 @@ pub fn train(
     if opts.executor != ExecutorName::Slurm && (opts.dry_run || opts.wait || opts.slurm_config.is_some()) {
         bail!("--dry-run, --wait and --slurm-config go with --executor slurm");
     }
-    if executors::implementation(opts.executor).advance(exp, opts, &interrupt)? == Pass::Waiting {
+    if executors::implementation(opts.executor).advance(exp, opts, &interrupt, observer)? == Pass::Waiting {
         return Ok(None);
     }
     // Every run has ended elsewhere, or trains here now: the records are collected (and what is left trained)
@@ -78,18 +78,20 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Ran> {
     let ctx = context(opts.device, interrupt)?;
-    let dir = results_dir(exp).join("runs");
+    let dir = results_dir(exp).runs();
     check_writable(&dir)?;
     for (path, size) in sweep_temporaries() {
-        eprintln!("removed {} ({size} bytes), a temporary file a killed process left behind", path.display());
+        let removed =
+            format!("removed {} ({size} bytes), a temporary file a killed process left behind", path.display());
+        observer.event(&Event::note(removed));
     }
-    say_substitution(exp);
+    say_substitution(exp, observer);
     let plan = engine::plan(exp, &paths::data_dir(), &ctx.cache_dir)?;
     for note in batch_notes(exp, plan.splits.train.len()) {
-        eprintln!("{note}");
+        observer.event(&Event::note(note));
     }
     let sizing = Sizing::of(exp, opts, ctx.device);
-    let mut kept = estimate_first(exp, &plan, &ctx, sizing, opts.yes)?;
+    let mut kept = estimate_first(exp, &plan, &ctx, sizing, (opts.yes, observer))?;
     let started = Instant::now();
     let outcomes = execute(exp, opts, &plan, &ctx, sizing, observer)?;
     for record in outcomes.iter().filter_map(Outcome::record) {
@@ -100,7 +102,7 @@ pub fn run(
         k.measured_s = Some(started.elapsed().as_secs_f64());
         k.write(&results_dir(exp))?;
     }
-    tally.conclude(&exp.name, &dir)?;
+    tally.conclude(&exp.name, &dir, observer)?;
     Ok(Ran { plan })
 }
 
@@ -138,7 +140,7 @@ fn estimate_first(
     plan: &Plan,
     ctx: &Context,
     sizing: Sizing,
-    yes: bool,
+    (yes, obs): (bool, &mut dyn Observer),
 ) -> anyhow::Result<Option<tfkd_report::timing::Estimate>> {
     let estimate = estimate::estimate(
         &plan.runs,
@@ -147,7 +149,7 @@ fn estimate_first(
         (sizing.jobs, sizing.per_run),
         estimate::Unmeasured::Measure,
     )?;
-    if !estimate::confirm(&estimate, &exp.profile, ctx.device, yes)? {
+    if !estimate::confirm(&estimate, &exp.profile, ctx.device, yes, obs) {
         bail!("not started: {} would take about {} here", exp.name, estimate::human(estimate.seconds));
     }
     let kept = (estimate.runs > 0).then(|| tfkd_report::timing::Estimate {
@@ -175,10 +177,10 @@ fn execute(
     let spawn = worker::Spawn { exp, sets: &opts.sets, device: opts.device, threads: sizing.threads, ctx };
     let launch = |job: &[&PlannedRun], report: &mut dyn FnMut(Event)| spawn.train(job, report);
     if sizing.jobs > 1 {
-        eprintln!("training up to {} jobs at once, each in its own process", sizing.jobs);
+        observer.event(&Event::note(format!("training up to {} jobs at once, each in its own process", sizing.jobs)));
     }
     if array > 1 {
-        eprintln!("runs that share a model train as fused arrays of up to {array}");
+        observer.event(&Event::note(format!("runs that share a model train as fused arrays of up to {array}")));
     }
     let engine_opts =
         Options { jobs: sizing.jobs, array, launch: (sizing.jobs > 1).then_some(&launch as &engine::Launch<'_>) };
@@ -235,15 +237,15 @@ impl Tally {
 
     /// Says what happened; an error when a run was interrupted or taken over ([`Interrupted`]) or failed. Every
     /// run counted as failed, interrupted or taken over is named, whichever the error is.
-    fn conclude(&self, name: &str, dir: &Path) -> anyhow::Result<()> {
+    fn conclude(&self, name: &str, dir: &Path, obs: &mut dyn Observer) -> anyhow::Result<()> {
         let Tally { trained, cached, failed, interrupted, taken_over } = self;
         let over = if taken_over.is_empty() { String::new() } else { format!(", {} taken over", taken_over.len()) };
-        eprintln!(
+        obs.event(&Event::note(format!(
             "{name}: {trained} trained, {cached} cached, {} failed, {} interrupted{over}; records in {}",
             failed.len(),
             interrupted.len(),
             dir.display()
-        );
+        )));
         let mut also = String::new();
         if !failed.is_empty() {
             also += &format!("\n{} run(s) failed:\n{}", failed.len(), summarise(failed));
@@ -322,7 +324,8 @@ mod tests {
     }
 
     fn said(t: &Tally) -> String {
-        let e = t.conclude("smoke", std::path::Path::new("results/smoke/smoke")).unwrap_err();
+        let e =
+            t.conclude("smoke", std::path::Path::new("results/smoke/smoke"), &mut tfkd_trainers::Silent).unwrap_err();
         format!("{e}")
     }
 

@@ -2,7 +2,7 @@
 //! a glance, links to its table and figures, and where and when its runs were trained — what a reviewer
 //! opens first. Built from the written reports and the run records only.
 
-use std::{collections::BTreeMap, path::Path};
+use std::collections::BTreeMap;
 
 use crate::{load_dir, ReportError};
 
@@ -42,11 +42,12 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
     v
 }
 
-/// The entry of the report in `dir` (`results/<target>/<profile>`), or `None` when it has no report yet.
-pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportError> {
-    let Ok(text) = std::fs::read_to_string(dir.join("report.json")) else { return Ok(None) };
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|source| ReportError::BadRecord { path: dir.join("report.json"), source })?;
+/// The entry of the report in `target`, or `None` when it has no report yet.
+pub fn entry(target: &crate::folders::TargetDir, alias: Option<String>) -> Result<Option<Entry>, ReportError> {
+    let dir = target.path();
+    let Ok(text) = std::fs::read_to_string(target.report()) else { return Ok(None) };
+    let report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| ReportError::BadRecord { path: target.report(), source })?;
     let mut verdicts = BTreeMap::new();
     let table_claims = report["table"]["rows"]
         .as_array()
@@ -63,7 +64,7 @@ pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportE
         };
         *verdicts.entry(verdict).or_insert(0) += 1;
     }
-    let records = if dir.join("runs").is_dir() { load_dir(&dir.join("runs"))? } else { Vec::new() };
+    let records = if target.has_runs() { load_dir(&target.runs())? } else { Vec::new() };
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let mut figures: Vec<String> = std::fs::read_dir(dir)
         .map_err(tfkd_io::IoError::new("reading", dir))?
@@ -72,7 +73,7 @@ pub fn entry(dir: &Path, alias: Option<String>) -> Result<Option<Entry>, ReportE
         .collect();
     figures.sort();
     let title = report["table"]["title"].as_str().map(str::to_string).unwrap_or_else(|| {
-        std::fs::read_to_string(dir.join("table.md"))
+        std::fs::read_to_string(target.file("table.md"))
             .ok()
             .and_then(|t| t.lines().next().map(|l| l.trim_start_matches("# ").to_string()))
             .unwrap_or_default()

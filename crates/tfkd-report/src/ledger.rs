@@ -53,7 +53,7 @@ pub fn collect(
         let mut reports = BTreeMap::new();
         for profile in PROFILES.iter().filter(|p| exp.profiles.iter().any(|q| q == *p)) {
             let exp = load(&path, profile)?;
-            let runs = results.join(&exp.name).join(profile).join("runs");
+            let runs = crate::folders::Results::new(results).target(&exp.name, profile).runs();
             let Some(paper_table) = exp.paper.as_ref().filter(|_| runs.is_dir()) else { continue };
             let (records, _) = crate::record::current(&exp, crate::load_dir(&runs)?);
             let agg = aggregate(&records, Metric::BestTest)?;

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod entries;
 pub mod figure;
 pub mod figures;
+pub mod folders;
 pub mod index;
 pub mod ledger;
 pub mod record;
@@ -15,7 +16,7 @@ pub mod sweep;
 pub mod table;
 pub mod timing;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use record::{load_dir, Metric, UnknownMetric};
 use tfkd_analysis::soft::TeacherCurve;
@@ -151,9 +152,11 @@ pub fn build(
     })
 }
 
-/// Writes table.{md,csv,tex}, report.json and every figure (SVG and PNG) into `dir`, each atomically (a
-/// full disk leaves the previous file, never a truncated one, and the error names the file); returns the paths.
-pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// Writes table.{md,csv,tex}, report.json and every figure (SVG and PNG) into the target's folder, each
+/// atomically (a full disk leaves the previous file, never a truncated one, and the error names the file);
+/// returns the paths.
+pub fn write(report: &Report, target: &folders::TargetDir) -> Result<Vec<PathBuf>, ReportError> {
+    let dir = target.path();
     std::fs::create_dir_all(dir).map_err(tfkd_io::IoError::new("creating", dir))?;
     let mut written = Vec::new();
     let mut json = serde_json::json!({
@@ -173,14 +176,14 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         files.extend([("table.csv", &report.csv), ("table.tex", &report.tex)]);
     }
     for (name, text) in files {
-        let path = dir.join(name);
+        let path = target.file(name);
         tfkd_io::write_atomic(&path, text)?;
         written.push(path);
     }
     for fig in &report.figures {
         figure::render(fig, dir)?;
-        written.push(dir.join(format!("{}.svg", fig.stem)));
-        written.push(dir.join(format!("{}.png", fig.stem)));
+        written.push(target.file(&format!("{}.svg", fig.stem)));
+        written.push(target.file(&format!("{}.png", fig.stem)));
     }
     Ok(written)
 }

@@ -1,14 +1,11 @@
 //! Estimated against measured time: what `run`/`reproduce` predicted before training (kept in
 //! `estimate.json` beside the records) and what the runs then took (their records' wall times).
 
-use std::{collections::BTreeMap, path::Path};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ReportError, RunRecord};
-
-/// The file `run`/`reproduce` keep their plan's estimate in, in `results/<target>/<profile>/`.
-pub const ESTIMATE_FILE: &str = "estimate.json";
+use crate::{folders::TargetDir, ReportError, RunRecord};
 
 /// A plan's estimate as printed before training, and the invocation's measured wall time once it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,9 +21,9 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// Reads `estimate.json` from a results folder; `None` when there is none.
-    pub fn read(dir: &Path) -> Result<Option<Estimate>, ReportError> {
-        let path = dir.join(ESTIMATE_FILE);
+    /// Reads `estimate.json` from a target's results folder; `None` when there is none.
+    pub fn read(target: &TargetDir) -> Result<Option<Estimate>, ReportError> {
+        let path = target.estimate();
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).map(Some).map_err(|source| ReportError::BadRecord { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -34,10 +31,10 @@ impl Estimate {
         }
     }
 
-    /// Writes it atomically into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
+    /// Writes it atomically into a target's results folder.
+    pub fn write(&self, target: &TargetDir) -> Result<(), ReportError> {
         let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        Ok(tfkd_io::write_atomic(&dir.join(ESTIMATE_FILE), text)?)
+        Ok(tfkd_io::write_atomic(&target.estimate(), text)?)
     }
 }
 

@@ -52,7 +52,8 @@ fn index_entries(results: &Path, redact: bool) -> Vec<tfkd_report::index::Entry>
     aliases
         .iter()
         .filter_map(|(target, alias)| {
-            tfkd_report::index::entry(&results.join(target).join("quick"), Some(alias.clone())).unwrap()
+            let folder = tfkd_report::folders::Results::new(results).target(target, "quick");
+            tfkd_report::index::entry(&folder, Some(alias.clone())).unwrap()
         })
         .map(|mut e| {
             if redact {

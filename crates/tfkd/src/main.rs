@@ -127,14 +127,14 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
         }
         Command::Check { spec, profile, sets } => {
             for t in target::targets(&spec) {
-                let exp = target::load(&target::spec_path(&t)?, &profile, &sets)?;
+                let exp = tfkd_exec::spec::load(&target::spec_path(&t)?, &profile, &sets)?;
                 print!("{}", tfkd_exec::check::check(&exp, Arc::clone(&interrupt))?);
             }
         }
         Command::Status { target: None, .. } => println!("{}", status::status()?),
         Command::Status { target: Some(name), profile } => {
             for t in target::targets(&name) {
-                print!("{}", status::target_status(&target::load(&target::spec_path(&t)?, &profile, &[])?)?);
+                print!("{}", status::target_status(&tfkd_exec::spec::load(&target::spec_path(&t)?, &profile, &[])?)?);
             }
         }
         Command::Clean { failed, damaged, temp } => {
@@ -146,7 +146,7 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
 
 /// The target's spec resolved, with only the runs `--only` names (and their teachers).
 fn selected(target: &str, args: &RunArgs) -> Result<Experiment> {
-    let mut exp = target::load(&target::spec_path(target)?, &args.profile, &args.sets)?;
+    let mut exp = tfkd_exec::spec::load(&target::spec_path(target)?, &args.profile, &args.sets)?;
     target::select(&mut exp, &args.only)?;
     Ok(exp)
 }
@@ -178,7 +178,7 @@ fn reproduce(asked: &str, target: &str, args: &RunArgs, interrupt: Arc<AtomicBoo
 /// and verdicts; `show` prints the table too (reproduce does, run only says where it is).
 fn report_trained(exp: &Experiment, ran: &tfkd_exec::train::Ran, show: bool) -> Result<()> {
     report::store_teacher_curve(exp, &ran.plan)?;
-    let (rep, dir) = report::report(exp, tfkd_report::Metric::BestTest)?;
+    let (rep, dir) = report::report(exp, tfkd_report::Metric::BestTest, &mut progress::Lines)?;
     if show {
         println!("{}", rep.markdown);
     }
@@ -209,9 +209,9 @@ fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric
             println!("{shown}: no profile {profile}; skipped");
             continue;
         }
-        let exp = target::load(&path, profile, &[])?;
-        if target::results_dir(&exp).join("runs").is_dir() {
-            let (_, dir) = report::report(&exp, metric)?;
+        let exp = tfkd_exec::spec::load(&path, profile, &[])?;
+        if target::results_dir(&exp).has_runs() {
+            let (_, dir) = report::report(&exp, metric, &mut progress::Lines)?;
             println!("{shown}: {} → {}", exp.name, dir.display());
         } else {
             println!("{shown}: {} has no records for profile {profile}; skipped", exp.name);
@@ -264,7 +264,8 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             } else {
                 models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?
             };
-            let report = bench::models::models(&archs, &widths, batch, seconds, &ctx, reference)?;
+            let report =
+                bench::models::models((&archs, &widths), batch, seconds, &ctx, reference, &mut progress::Lines)?;
             print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
         }
         BenchCommand::Array {
@@ -286,7 +287,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             if let Some(at) = worker_start_at {
                 println!("{}", serde_json::to_string(&spec.worker(at, &ctx)?)?);
             } else {
-                let report = spec.run(&ctx, reference.as_deref())?;
+                let report = spec.run(&ctx, reference.as_deref(), &mut progress::Lines)?;
                 print!("{}", bench::publish(&report, report.markdown(), out.as_deref())?);
             }
         }
@@ -337,7 +338,7 @@ mod tests {
             spec: "experiments/x y.yaml".into(),
             run_ids: vec!["aa".into(), "bb".into()],
             profile: "quick".into(),
-            sets: vec!["train.epochs=2".into(), "slurm.partition=gpu".into()],
+            sets: vec!["train.epochs=2".into(), "executor.slurm.partition=gpu".into()],
             device: tfkd_spec::names::DeviceChoice::Cuda(1),
             threads: Some(4),
             no_batch_events: true,
