@@ -362,7 +362,9 @@ pub type Launch<'a> = dyn Fn(&[&PlannedRun], &mut dyn FnMut(Event)) -> Vec<Outco
 /// How an experiment's jobs run.
 #[derive(Clone, Copy)]
 pub struct Options<'a> {
-    /// Jobs at once.
+    /// Jobs at once, when they run in worker processes ([`Options::launch`]). Jobs trained in this process run
+    /// one at a time whatever this says: libtorch's random generator is global to a process, so two jobs
+    /// drawing from it at once would not draw what they draw alone, and their numbers would depend on timing.
     pub jobs: usize,
     /// Members per array at most (1: every run alone).
     pub array: usize,
@@ -460,13 +462,14 @@ pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options
     }
     let (tx, rx) = mpsc::channel::<Message>();
     let mut running = vec![false; plan.runs.len()];
+    let slots = if opts.launch.is_some() { opts.jobs.max(1) } else { 1 };
     std::thread::scope(|scope| {
         let mut in_flight = 0;
         loop {
             let stopping = ctx.interrupt.load(std::sync::atomic::Ordering::SeqCst);
             if !stopping {
                 for job in ready_jobs(plan, &mut outcomes, &running, &starts, opts.array) {
-                    if in_flight >= opts.jobs.max(1) {
+                    if in_flight >= slots {
                         break;
                     }
                     for &i in &job {

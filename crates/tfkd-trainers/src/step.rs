@@ -91,8 +91,24 @@ impl Step {
         Ok(())
     }
 
-    /// One whole step for every member — forward, `losses[a]` against `ys[a]` (and `teacher[a]`'s logits),
-    /// summed, applied with `lr` — as the runs take it; each member's loss terms.
+    /// Member `a`'s logits in the fused output and its loss terms: `loss` against `y` (and its teacher's logits),
+    /// with the losses' value checks when `checks` (the runs check on the CPU, where a check costs little and a
+    /// non-finite value is then named where it arose).
+    pub fn member_loss(
+        &self,
+        fused: &Tensor,
+        a: usize,
+        (loss, y, teacher): (&Loss, &Tensor, Option<&Tensor>),
+        checks: bool,
+    ) -> tfkd_losses::Result<(Tensor, LossTerms)> {
+        let logits = self.logits(fused, a);
+        let terms = tfkd_losses::with_value_checks(checks, || loss.compute(&logits, y, teacher))?;
+        Ok((logits, terms))
+    }
+
+    /// One whole step for every member — forward, `losses[a]` against `ys[a]` (and `teacher[a]`'s logits) with
+    /// the runs' value checks, summed, applied with `lr` — as the runs take it (they also keep metrics of each
+    /// member's batch); each member's loss terms.
     pub fn train(
         &mut self,
         xs: &[Tensor],
@@ -103,8 +119,12 @@ impl Step {
     ) -> Result<Vec<LossTerms>> {
         let keys: Vec<u64> = (0..xs.len() as u64).collect();
         let fused = self.forward(xs, &keys);
+        let checks = !self.vs.device().is_cuda();
         let terms = (0..xs.len())
-            .map(|a| losses[a].compute(&self.logits(&fused, a), &ys[a], teacher.get(a).and_then(Option::as_ref)))
+            .map(|a| {
+                let t = teacher.get(a).and_then(Option::as_ref);
+                self.member_loss(&fused, a, (&losses[a], &ys[a], t), checks).map(|(_, terms)| terms)
+            })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let total = terms.iter().map(|t| t.total.shallow_clone()).reduce(|x, y| x + y);
         self.apply(total, lr)?;

@@ -330,7 +330,6 @@ impl<'a> Array<'a> {
         started: Instant,
         obs: &mut dyn Observer,
     ) -> Result<()> {
-        let count = self.members();
         let keys: Vec<u64> = self
             .slots
             .iter()
@@ -348,7 +347,6 @@ impl<'a> Array<'a> {
         let checks = !self.ctx.device.is_cuda();
         let mut total: Option<Tensor> = None;
         for a in self.live().collect::<Vec<_>>() {
-            let logits = member::logits(&fused, a as i64, count);
             let s = &mut self.slots[a];
             let t_logits = teacher.get(a).and_then(Option::as_ref);
             let step = s.progress.steps;
@@ -360,7 +358,7 @@ impl<'a> Array<'a> {
                 ce,
                 kl,
             };
-            let mut terms = match tfkd_losses::with_value_checks(checks, || s.loss.compute(&logits, &ys[a], t_logits)) {
+            let (logits, mut terms) = match self.step.member_loss(&fused, a, (&s.loss, &ys[a], t_logits), checks) {
                 Ok(t) => t,
                 Err(tfkd_losses::LossError::NonFinite { .. }) => {
                     s.fail(nonfinite(f64::NAN, f64::NAN, None))?;
