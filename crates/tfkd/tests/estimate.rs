@@ -15,9 +15,9 @@ fn seconds_estimated(text: &str) -> f64 {
         .unwrap_or_else(|| panic!("{line}"))
 }
 
-/// Four runs (two teachers, a KD student, Tf-KD_reg) of 3 epochs on 2,048 images: `check` measures the
-/// throughput (and decodes the data) once; `run` prints the estimate of its subset, below the whole
-/// target's, and keeps it beside the records with the time the training took.
+/// The smoke target's eight runs of 3 epochs on 2,048 images: `check` estimates them all (and decodes the data
+/// once); `run --only` two of them prints the estimate of that subset (the two and the teacher one needs) and
+/// keeps it beside the records with the time the training took.
 #[test]
 fn the_estimate_is_kept_with_the_measured_time() {
     let home = tempfile::tempdir().unwrap();
@@ -25,7 +25,7 @@ fn the_estimate_is_kept_with_the_measured_time() {
     let check = tfkd(home.path(), &[&["check", "smoke"], &args[..]].concat()).output().unwrap();
     let said = String::from_utf8_lossy(&check.stdout).into_owned();
     assert!(check.status.success(), "{said}{}", String::from_utf8_lossy(&check.stderr));
-    let from_check = seconds_estimated(&said);
+    seconds_estimated(&said);
     let run = tfkd(
         home.path(),
         &[&["run", "smoke", "--quiet", "--only", "kd-cnn5-from-resnet8,reg-resnet8"], &args[..]].concat(),
@@ -35,10 +35,9 @@ fn the_estimate_is_kept_with_the_measured_time() {
     let err = String::from_utf8_lossy(&run.stderr).into_owned();
     assert!(run.status.success(), "{err}");
     let estimated = seconds_estimated(&err);
-    assert!(
-        estimated < from_check,
-        "the estimate of a subset ({estimated} s) is below the whole target's ({from_check} s)"
-    );
+    // The subset: its two runs and the teacher one needs, against the target's eight. (Their seconds are not
+    // compared: `check` estimates settings it has not measured from their FLOPs, `run` measures them first.)
+    assert!(said.contains("for 8 run(s)") && err.contains("for 3 run(s)"), "{said}\n{err}");
     let kept: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.path().join("results/smoke/smoke/estimate.json")).unwrap())
             .unwrap();
