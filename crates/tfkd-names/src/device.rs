@@ -1,5 +1,5 @@
 //! The device a user asks for (`--device`): typed once, written back the same way for worker processes and
-//! cluster jobs, and resolved to a libtorch device only where libtorch is (tfkd-exec's context).
+//! cluster jobs, and resolved to a libtorch device only where libtorch is (tfkd-commands' context).
 
 use std::{fmt, str::FromStr};
 

@@ -45,7 +45,7 @@ pub struct SpecFile {
     /// in the report by the same path as a paper table's claims.
     pub claims: Option<Vec<crate::claims::ClaimDecl>>,
     /// Settings of executors by name (`executor: { slurm: { gres: "gpu:1" } }`), carried without being read
-    /// here: each executor checks and reads its own (tfkd-exec's `executors`), profiles patch them.
+    /// here: each executor checks and reads its own (tfkd-commands' `executors`), profiles patch them.
     pub executor: Option<ExecutorSection>,
 }
 

@@ -260,7 +260,7 @@ pub struct RunArgs {
     /// Where to train: here, or on a Slurm cluster (job arrays submitted from this login node; run the
     /// same command again when they finish to write the report, or pass --wait).
     #[arg(long, default_value_t, value_parser = executor_parser())]
-    pub executor: tfkd_exec::ExecutorName,
+    pub executor: tfkd_commands::ExecutorName,
     /// With `--executor slurm`: print the sbatch scripts and their order without submitting anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -303,8 +303,8 @@ pub struct TrainOneArgs {
 
 impl RunArgs {
     /// The library's options for training (the profile, selection and display stay here).
-    pub fn options(&self) -> tfkd_exec::RunOptions {
-        tfkd_exec::RunOptions {
+    pub fn options(&self) -> tfkd_commands::RunOptions {
+        tfkd_commands::RunOptions {
             sets: self.sets.clone(),
             device: self.device,
             jobs: self.jobs,
@@ -319,8 +319,8 @@ impl RunArgs {
 
 impl TrainOneArgs {
     /// The worker's job as the library takes it.
-    pub fn job(&self) -> tfkd_exec::worker::WorkerJob {
-        tfkd_exec::worker::WorkerJob {
+    pub fn job(&self) -> tfkd_commands::worker::WorkerJob {
+        tfkd_commands::worker::WorkerJob {
             spec: self.spec.clone(),
             run_ids: self.run_ids.clone(),
             profile: self.profile.clone(),
@@ -333,9 +333,9 @@ impl TrainOneArgs {
 }
 
 /// `local` or `slurm` (and the hidden `shell`), listed as clap lists an enum's values.
-fn executor_parser() -> impl clap::builder::TypedValueParser<Value = tfkd_exec::ExecutorName> {
+fn executor_parser() -> impl clap::builder::TypedValueParser<Value = tfkd_commands::ExecutorName> {
     use clap::builder::{PossibleValue, TypedValueParser as _};
-    let values = tfkd_exec::ExecutorName::ALL.map(|e| PossibleValue::new(e.name()).hide(!e.listed()));
+    let values = tfkd_commands::ExecutorName::ALL.map(|e| PossibleValue::new(e.name()).hide(!e.listed()));
     clap::builder::PossibleValuesParser::new(values)
-        .map(|s| s.parse::<tfkd_exec::ExecutorName>().expect("one of the listed values"))
+        .map(|s| s.parse::<tfkd_commands::ExecutorName>().expect("one of the listed values"))
 }

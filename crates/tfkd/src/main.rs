@@ -1,4 +1,4 @@
-//! The `tfkd` command: parses arguments, calls the library (`tfkd-exec`), prints what it returns.
+//! The `tfkd` command: parses arguments, calls the library (`tfkd-commands`), prints what it returns.
 
 mod args;
 mod progress;
@@ -13,34 +13,34 @@ use anyhow::Result;
 use args::{BenchCommand, Cli, Command, DataCommand, RunArgs};
 use clap::Parser as _;
 use tfkd_bench as bench;
-use tfkd_exec::{libtorch::CudaLoad, report, status, target};
+use tfkd_commands::{libtorch::CudaLoad, report, status, target};
 use tfkd_spec::Experiment;
 
 fn main() -> ExitCode {
     // Before any thread exists: freed tensor buffers stay in the heap instead of being unmapped each step.
-    let _ = tfkd_exec::allocator::keep_freed_memory();
-    let interrupt = tfkd_exec::signals::install();
+    let _ = tfkd_commands::allocator::keep_freed_memory();
+    let interrupt = tfkd_commands::signals::install();
     let cli = Cli::parse();
     if let Err(err) = tfkd_io::paths::check() {
         eprintln!("error: {err}");
         return ExitCode::FAILURE;
     }
     // The numerics mode must be in the environment before libtorch dispatches its first kernel.
-    match tfkd_exec::numerics::mode_for(spec_of(&cli.command)) {
-        Ok(mode) => tfkd_exec::numerics::apply(mode),
+    match tfkd_commands::numerics::mode_for(spec_of(&cli.command)) {
+        Ok(mode) => tfkd_commands::numerics::apply(mode),
         Err(err) => {
             eprintln!("error: {}", tfkd_io::chain(err.as_ref()));
             return ExitCode::FAILURE;
         }
     }
-    let cuda = tfkd_exec::libtorch::enable_cuda();
+    let cuda = tfkd_commands::libtorch::enable_cuda();
     progress::data_bars();
     match run(cli, &cuda, interrupt) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {}", tfkd_io::chain(err.as_ref()));
-            if err.downcast_ref::<tfkd_exec::Interrupted>().is_some() {
-                ExitCode::from(tfkd_exec::INTERRUPTED_EXIT)
+            if err.downcast_ref::<tfkd_commands::Interrupted>().is_some() {
+                ExitCode::from(tfkd_commands::INTERRUPTED_EXIT)
             } else {
                 ExitCode::FAILURE
             }
@@ -78,11 +78,11 @@ fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() 
 fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode> {
     match cli.command {
         Command::Doctor { json } => {
-            let report = tfkd_exec::doctor::report(cuda);
+            let report = tfkd_commands::doctor::report(cuda);
             print_json_or(json, &report, || format!("{report}\n"))?;
         }
         Command::Export { run, out, json } => {
-            let done = tfkd_exec::export::export(&tfkd_io::paths::cache_dir(), &run, out)?;
+            let done = tfkd_commands::export::export(&tfkd_io::paths::cache_dir(), &run, out)?;
             print_json_or(json, &done, || format!("{done}\n"))?;
         }
         Command::Models { classes, imagenet, width, json } => {
@@ -92,18 +92,18 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
             print_json_or(json, &rows, || bench::zoo::render(&rows, classes, width))?;
         }
         Command::Data { command: DataCommand::Inspect { source, json } } => {
-            let report = tfkd_exec::data::inspect(source)?;
+            let report = tfkd_commands::data::inspect(source)?;
             print_json_or(json, &report, || report.to_string())?;
             if report.failures() > 0 {
                 anyhow::bail!("{} sampled image(s) failed to decode (FAILED above): replace them", report.failures());
             }
         }
         Command::Data { command: DataCommand::Fetch { name } } => {
-            let dest = tfkd_exec::data::fetch(&name)?;
+            let dest = tfkd_commands::data::fetch(&name)?;
             println!("{name} is in {}", dest.display());
         }
         Command::Bench { command } => run_bench(command, interrupt)?,
-        Command::TrainOne(args) => return tfkd_exec::worker::train_one(&args.job(), interrupt),
+        Command::TrainOne(args) => return tfkd_commands::worker::train_one(&args.job(), interrupt),
         Command::Run { spec, args } => {
             let exp = selected(&spec, &args)?;
             if let Some(ran) = train(&exp, &args, interrupt)? {
@@ -118,7 +118,7 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
         }
         Command::Report { target, profile, metric } => run_report(target, &profile, metric)?,
         Command::New { name, force } => {
-            let path = tfkd_exec::new::new(&name, std::path::Path::new("."), force)?;
+            let path = tfkd_commands::new::new(&name, std::path::Path::new("."), force)?;
             println!(
                 "wrote {}: edit its runs and claims, then `tfkd run {} --profile smoke`",
                 path.display(),
@@ -127,14 +127,17 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
         }
         Command::Check { spec, profile, sets } => {
             for t in target::targets(&spec) {
-                let exp = tfkd_exec::spec::load(&target::spec_path(&t)?, &profile, &sets)?;
-                print!("{}", tfkd_exec::check::check(&exp, Arc::clone(&interrupt))?);
+                let exp = tfkd_commands::spec::load(&target::spec_path(&t)?, &profile, &sets)?;
+                print!("{}", tfkd_commands::check::check(&exp, Arc::clone(&interrupt))?);
             }
         }
         Command::Status { target: None, .. } => println!("{}", status::status()?),
         Command::Status { target: Some(name), profile } => {
             for t in target::targets(&name) {
-                print!("{}", status::target_status(&tfkd_exec::spec::load(&target::spec_path(&t)?, &profile, &[])?)?);
+                print!(
+                    "{}",
+                    status::target_status(&tfkd_commands::spec::load(&target::spec_path(&t)?, &profile, &[])?)?
+                );
             }
         }
         Command::Clean { failed, damaged, temp } => {
@@ -146,15 +149,15 @@ fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode
 
 /// The target's spec resolved, with only the runs `--only` names (and their teachers).
 fn selected(target: &str, args: &RunArgs) -> Result<Experiment> {
-    let mut exp = tfkd_exec::spec::load(&target::spec_path(target)?, &args.profile, &args.sets)?;
+    let mut exp = tfkd_commands::spec::load(&target::spec_path(target)?, &args.profile, &args.sets)?;
     target::select(&mut exp, &args.only)?;
     Ok(exp)
 }
 
 /// Trains with progress bars (one line per epoch with `--quiet`).
-fn train(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result<Option<tfkd_exec::train::Ran>> {
+fn train(exp: &Experiment, args: &RunArgs, interrupt: Arc<AtomicBool>) -> Result<Option<tfkd_commands::train::Ran>> {
     let mut progress = progress::Progress::new(exp.runs.len(), &format!("{} [{}]", exp.name, exp.profile), args.quiet);
-    tfkd_exec::train::train(exp, &args.options(), interrupt, &mut progress)
+    tfkd_commands::train::train(exp, &args.options(), interrupt, &mut progress)
 }
 
 /// Reproduces `target`, one of the targets the name the user gave (`asked`, e.g. an alias) stands for.
@@ -176,7 +179,7 @@ fn reproduce(asked: &str, target: &str, args: &RunArgs, interrupt: Arc<AtomicBoo
 
 /// Reports a target after training it: its table (the paper's, or its entries and its own claims), figures
 /// and verdicts; `show` prints the table too (reproduce does, run only says where it is).
-fn report_trained(exp: &Experiment, ran: &tfkd_exec::train::Ran, show: bool) -> Result<()> {
+fn report_trained(exp: &Experiment, ran: &tfkd_commands::train::Ran, show: bool) -> Result<()> {
     report::store_teacher_curve(exp, &ran.plan)?;
     let (rep, dir) = report::report(exp, tfkd_report::Metric::BestTest, &mut progress::Lines)?;
     if show {
@@ -209,7 +212,7 @@ fn run_report(target: Option<String>, profile: &str, metric: tfkd_report::Metric
             println!("{shown}: no profile {profile}; skipped");
             continue;
         }
-        let exp = tfkd_exec::spec::load(&path, profile, &[])?;
+        let exp = tfkd_commands::spec::load(&path, profile, &[])?;
         if target::results_dir(&exp).has_runs() {
             let (_, dir) = report::report(&exp, metric, &mut progress::Lines)?;
             println!("{shown}: {} → {}", exp.name, dir.display());
@@ -254,7 +257,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             }
         }
         BenchCommand::Models { widths, models, batch, seconds, out, device, reference } => {
-            let ctx = tfkd_exec::context::context(device, interrupt)?;
+            let ctx = tfkd_commands::context::context(device, interrupt)?;
             let reference = match reference {
                 Some(path) => bench::reference::read_step_reference(&path)?,
                 None => (Vec::new(), String::new()),
@@ -280,7 +283,7 @@ fn run_bench(command: BenchCommand, interrupt: Arc<AtomicBool>) -> Result<()> {
             reference,
             worker_start_at,
         } => {
-            let ctx = tfkd_exec::context::context(device, interrupt)?;
+            let ctx = tfkd_commands::context::context(device, interrupt)?;
             let archs = models.iter().map(|m| m.parse()).collect::<Result<_, _>>()?;
             let device = device.to_string();
             let spec = bench::array::ArrayBench { archs, widths, batch, arrays, packed, seconds, device };
@@ -308,7 +311,7 @@ fn bench_data_imagenet(
 ) -> Result<()> {
     let reference =
         reference.map(|file| bench::reference::read_torchvision_data(std::path::Path::new(&file))).transpose()?;
-    let ctx = tfkd_exec::context::context(tfkd_spec::names::DeviceChoice::Cpu, interrupt)?;
+    let ctx = tfkd_commands::context::context(tfkd_spec::names::DeviceChoice::Cpu, interrupt)?;
     let folder = path.unwrap_or_else(|| {
         tfkd_datasets::default_location(tfkd_datasets::SourceName::Imagenet, &tfkd_io::paths::data_dir())
     });
@@ -329,12 +332,12 @@ mod tests {
         super::args::Cli::command().debug_assert();
     }
 
-    /// The worker's command line, as the parent and Slurm's scripts write it ([`tfkd_exec::worker::WorkerJob::args`]),
+    /// The worker's command line, as the parent and Slurm's scripts write it ([`tfkd_commands::worker::WorkerJob::args`]),
     /// parses back into the same job — with and without the optional parts.
     #[test]
     fn the_worker_command_line_round_trips() {
         use clap::Parser as _;
-        let full = tfkd_exec::worker::WorkerJob {
+        let full = tfkd_commands::worker::WorkerJob {
             spec: "experiments/x y.yaml".into(),
             run_ids: vec!["aa".into(), "bb".into()],
             profile: "quick".into(),
@@ -343,7 +346,7 @@ mod tests {
             threads: Some(4),
             no_batch_events: true,
         };
-        let bare = tfkd_exec::worker::WorkerJob {
+        let bare = tfkd_commands::worker::WorkerJob {
             run_ids: vec!["cc".into()],
             sets: Vec::new(),
             threads: None,

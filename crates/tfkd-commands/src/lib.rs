@@ -1,4 +1,5 @@
-//! How a target's plan is carried out, under the `tfkd` binary (which only parses, calls and prints):
+//! What each `tfkd` command does, under the binary (which only parses, calls and prints) — named for that, as
+//! it holds more than the executors:
 //!
 //! * [`target`]: a target by name — its spec file, the runs selected, where its records go;
 //! * [`train`]: `run`/`reproduce` — the plan trained by an [`executor`] ([`executors`] by name): here (this
