@@ -126,14 +126,16 @@ pub fn target_status(exp: &Experiment) -> anyhow::Result<String> {
     let plan = engine::plan(exp, &paths::data_dir(), &paths::cache_dir())?;
     let jobs = executors::columns(&plan);
     let mut out = format!("{} [{}]\n", exp.name, exp.profile);
-    for p in &plan.runs {
+    let teachers = tfkd_spec::teacher_indices(&plan.runs);
+    for (p, teacher) in plan.runs.iter().zip(teachers) {
         let dir = RunDir::new(&paths::cache_dir(), &p.run_id);
         let (state, text) = describe(&dir, &p.run_id, Some(p.config.train.epochs));
         let text = if state == "done" { text.split_whitespace().skip(1).collect::<Vec<_>>().join(" ") } else { text };
-        let teacher_failed = p.teacher_id.as_ref().filter(|_| !matches!(state, "done" | "failed")).and_then(|t| {
-            let failed = matches!(RunDir::new(&paths::cache_dir(), t).state(), Ok(RunState::Failed(_)));
-            failed.then(|| plan.runs.iter().find(|q| &q.run_id == t).map_or(t.clone(), |q| q.config.label()))
-        });
+        let teacher_failed =
+            teacher.map(|t| &plan.runs[t]).filter(|_| !matches!(state, "done" | "failed")).and_then(|t| {
+                let failed = matches!(RunDir::new(&paths::cache_dir(), &t.run_id).state(), Ok(RunState::Failed(_)));
+                failed.then(|| t.config.label())
+            });
         let text = match teacher_failed {
             Some(t) => format!("{text} — will not train: its teacher run {t} failed"),
             None => text,

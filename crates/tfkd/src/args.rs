@@ -241,7 +241,8 @@ pub struct RunArgs {
     /// Profile: smoke (seconds), quick (a 2-core CPU machine), gpu (one GPU) or paper (the paper's settings).
     #[arg(long, default_value = "quick")]
     pub profile: String,
-    /// Override a setting, e.g. `--set train.epochs=3` (sections: dataset, train, model, seeds).
+    /// Override a setting, e.g. `--set train.epochs=3` (sections: dataset, train, model, seeds, and an executor's
+    /// own settings as `executor.NAME.KEY`, e.g. `--set executor.slurm.partition=gpu`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
     /// Device: auto (CUDA when available), cpu, cuda or cuda:N.
