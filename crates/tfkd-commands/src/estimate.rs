@@ -199,16 +199,21 @@ pub fn estimate(
     let machine = machine(ctx);
     // Left to train: all but the finished runs whose weights are sound (a finished run with damaged weights is
     // repaired, so it is counted, as a whole run at most) and the failed ones.
-    let left: Vec<usize> = (0..runs.len())
-        .filter(|&i| {
-            let dir = RunDir::new(&ctx.cache_dir, &runs[i].run_id);
-            match dir.state() {
-                Ok(RunState::Done(record)) => !dir.verify(&record).is_empty(),
-                Ok(RunState::Failed(_)) => false,
-                _ => true,
-            }
-        })
-        .collect();
+    // Each run's folder read once: whether it is left, and where it would resume (the engine groups runs by it).
+    let (mut left, mut starts) = (Vec::new(), Vec::with_capacity(runs.len()));
+    for (i, p) in runs.iter().enumerate() {
+        let dir = RunDir::new(&ctx.cache_dir, &p.run_id);
+        let state = dir.state().ok();
+        let is_left = match &state {
+            Some(RunState::Done(record)) => !dir.verify(record).is_empty(),
+            Some(RunState::Failed(_)) => false,
+            _ => true,
+        };
+        if is_left {
+            left.push(i);
+        }
+        starts.push(state.and_then(|s| s.resume_position()).unwrap_or((0, 0)));
+    }
     let all = || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let threads = if threads == 0 { all() } else { threads };
     let key = |p: &PlannedRun| {
@@ -256,12 +261,6 @@ pub fn estimate(
         .map(|p| (format!("{} width {}", p.config.model, p.config.model_options.width), speed_of(p).train_img_per_s))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i].unwrap_or(0.0))).collect();
-    let starts: Vec<(u32, usize)> = runs
-        .iter()
-        .map(|p| {
-            RunDir::new(&ctx.cache_dir, &p.run_id).state().ok().and_then(|s| s.resume_position()).unwrap_or((0, 0))
-        })
-        .collect();
     let array = tfkd_trainers::schedule::array_limit(runs, ctx.device.is_cuda());
     let planned = engine_schedule(runs, &costs, &starts, jobs, array);
     Ok(Estimate {
