@@ -271,7 +271,7 @@ pub fn estimate(
         from_flops,
         slowest,
         per_run,
-        planned_jobs: planned.jobs.iter().map(|j| j.iter().map(|&i| runs[i].run_id.clone()).collect()).collect(),
+        planned_jobs: planned.run_ids(runs),
         flops: None,
     })
 }

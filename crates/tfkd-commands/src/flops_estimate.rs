@@ -142,7 +142,7 @@ pub fn estimate(
     let per_run = left.iter().map(|&i| (runs[i].config.label(), costs[i].unwrap_or(0.0))).collect();
     let array = tfkd_trainers::schedule::array_limit(runs, gpu);
     let planned = engine_schedule(runs, &costs, &vec![(0, 0); runs.len()], jobs, array);
-    let planned_jobs = planned.jobs.iter().map(|j| j.iter().map(|&i| runs[i].run_id.clone()).collect()).collect();
+    let planned_jobs = planned.run_ids(runs);
     Ok(FlopsEstimate { per_run, wall: planned.seconds, jobs, rate: (rate, source), gpu, planned_jobs })
 }
 

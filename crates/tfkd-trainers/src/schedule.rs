@@ -39,6 +39,14 @@ pub struct Schedule {
     pub jobs: Vec<Vec<usize>>,
 }
 
+impl Schedule {
+    /// The jobs as their members' run ids (`runs`: the plan the indices point into).
+    #[must_use]
+    pub fn run_ids(&self, runs: &[PlannedRun]) -> Vec<Vec<String>> {
+        self.jobs.iter().map(|j| j.iter().map(|&i| runs[i].run_id.clone()).collect()).collect()
+    }
+}
+
 /// Simulates the engine on `slots` job slots: `cost[i]` is run i's seconds (`None`: finished already, not
 /// trained), `teacher[i]` the index of its teacher; whenever a slot is free, the runs whose teacher has ended by
 /// then are grouped by `group_ready` (the engine's [`group`], or every run alone) and the first job starts,

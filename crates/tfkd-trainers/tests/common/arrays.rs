@@ -74,9 +74,11 @@ pub fn train(exp: &Experiment, data_dir: &Path, cache: PathBuf, array: usize) ->
     let simulated = schedule::simulate(&cost, &tfkd_spec::teacher_indices(&plan.runs), 1, &|ready| {
         schedule::group(&plan.runs, ready.iter().copied(), &starts, array)
     });
-    let simulated: Vec<Vec<String>> =
-        simulated.jobs.iter().map(|j| j.iter().map(|&i| plan.runs[i].run_id.clone()).collect()).collect();
-    assert_eq!(started.into_inner().unwrap(), simulated, "the engine's jobs are the ones the estimate schedules");
+    assert_eq!(
+        started.into_inner().unwrap(),
+        simulated.run_ids(&plan.runs),
+        "the engine's jobs are the ones the estimate schedules"
+    );
     let mut weights = BTreeMap::new();
     for p in &plan.runs {
         let dir = tfkd_trainers::state::RunDir::new(&cache, &p.run_id);
