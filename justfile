@@ -5,9 +5,10 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run every test of the workspace, after the format and lint checks (installs libtorch on first use).
+# Run every test of the workspace, after the format and lint checks (installs libtorch on first use); the test
+# binaries run side by side on the cores, slowest first (scripts/run-tests.py; docs/testing.md).
 test: lint
-    source scripts/env.sh && cargo test --release --workspace --all-targets
+    source scripts/env.sh && python3 scripts/run-tests.py --release --workspace --all-targets
 
 # The fast tier, feedback on a change in minutes: formatting, every crate's unit tests, and the integration tests of
 # the crates that train nothing end to end (specs and the paper's numbers, losses against PyTorch's fixtures,
@@ -25,7 +26,7 @@ fuzz target="all" seconds="120":
 lint:
     cargo fmt --all --check
     python3 scripts/module-cycles.py
-    source scripts/env.sh && cargo clippy -q --workspace --all-targets -- -D warnings
+    source scripts/env.sh && cargo clippy -q --release --workspace --all-targets -- -D warnings
 
 # Reproduce a paper target, e.g. `just reproduce table3 --profile smoke`.
 reproduce target *args:
