@@ -7,7 +7,8 @@
 //! training speed, plus augmentation on the same cores on the CPU, plus a teacher's forward pass per batch
 //! for the methods that have one, plus validation and test at the forward speed); runs are scheduled
 //! `--jobs` at a time, each student after its teacher, as the engine schedules them. Runs already finished
-//! cost nothing.
+//! cost nothing. `check` measures nothing but ResNet-18 at two widths and prices every other setting from its
+//! FLOPs and layer count against them ([`Unmeasured::FromFlops`]).
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 
@@ -17,7 +18,7 @@ use tch::{Device, Kind, Tensor};
 use tfkd_bench::timer::{time_steps, Budget};
 use tfkd_datasets::Split;
 use tfkd_losses::{CrossEntropy, Loss};
-use tfkd_models::{Arch, ModelConfig};
+use tfkd_models::{Arch, ForwardCost, ModelConfig};
 use tfkd_spec::PlannedRun;
 use tfkd_trainers::{
     state::{RunDir, RunState},
@@ -27,6 +28,9 @@ use tfkd_trainers::{
 
 /// Seconds of training above which `reproduce` asks for `--yes` (on a terminal) or warns.
 pub const CONFIRM_ABOVE_SECONDS: f64 = 3.0 * 3600.0;
+
+/// The largest probe batch a setting is measured on.
+const PROBE: usize = 32;
 
 /// Seconds a run costs besides its epochs: a worker's start, loading the cached data, checkpoints.
 const PER_RUN_OVERHEAD: f64 = 2.0;
@@ -150,8 +154,9 @@ impl std::fmt::Display for Estimate {
         if self.from_flops > 0 {
             write!(
                 f,
-                "; {} setting(s) not measured here yet, estimated from their FLOPs against ResNet-18's speed measured \
-                 here (depthwise models run slower per FLOP; `run` measures them before training)",
+                "; {} setting(s) not measured here yet, estimated from their FLOPs and layer count against ResNet-18 \
+                 measured here at widths 1 and 1/8 (depthwise models run slower per FLOP than that; `run` measures \
+                 them before training)",
                 self.from_flops
             )?;
         }
@@ -180,8 +185,8 @@ fn run_seconds(
 pub enum Unmeasured {
     /// Measure it now (a few training steps; seconds to minutes for the paper's models on a CPU) and cache it.
     Measure,
-    /// Estimate it from its FLOPs against ResNet-18's speed measured here (one short probe, cached): `check`
-    /// answers in seconds on any machine.
+    /// Estimate it from its FLOPs and layers against ResNet-18 measured here at widths 1 and 1/8 (two short
+    /// probes, cached): `check` answers in seconds on any machine.
     FromFlops,
 }
 
@@ -294,12 +299,15 @@ fn by_flops(
         (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
     } else {
         let reference = reference_flop_rate(ctx, threads, cache)?;
-        if reference.measured {
-            measured_now += 1;
+        if reference.measured > 0 {
+            measured_now += reference.measured;
             cache.write(path)?;
         }
         let (rate, ips) = (reference.flop_per_s, reference.img_per_s);
-        let source = format!("ResNet-18 training measured here at {ips:.0} img/s on 32×32 images");
+        let source = format!(
+            "ResNet-18 training measured here at widths 1 and 1/8 on 32×32 images ({ips:.0} img/s at width 1), its \
+             per-layer cost taken out"
+        );
         ((rate, source), threads as f64 * fe::PIPELINE_IMG_PER_S_PER_CORE)
     };
     let flops = fe::estimate(runs, left, sizes, jobs, rate, feed, gpu)?;
@@ -347,15 +355,16 @@ fn speeds_of_unknown(
             cache.speeds.insert(k.clone(), speed);
             out.measured_now += 1;
         } else {
-            let rate = match reference {
-                Some(r) => r.flop_per_s,
+            let r = match reference {
+                Some(r) => r,
                 None => {
                     let r = reference_flop_rate(ctx, threads, cache)?;
-                    out.measured_now += usize::from(r.measured);
-                    reference.insert(r).flop_per_s
+                    out.measured_now += r.measured;
+                    *reference.insert(r)
                 }
             };
-            let train = rate / (3.0 * model_flops(c.model, c.model_options.width, sizes.classes)?);
+            let train =
+                r.train_img_per_s(model_cost(c.model, c.model_options.width, sizes.classes)?, c.train.batch_size);
             out.estimated.insert(k.clone(), Speed { train_img_per_s: train, eval_img_per_s: 3.0 * train });
             out.from_flops += 1;
         }
@@ -363,33 +372,71 @@ fn speeds_of_unknown(
     Ok(out)
 }
 
-/// The CPU's training rate, from ResNet-18's measured speed (width 1, batch 128, 10 classes).
+/// This CPU's cost model of a training step on a probe batch of P images: P × 3 × forward FLOPs ÷ `flop_per_s`,
+/// plus `layer_s` for each conv and linear layer (the fixed cost of launching its kernels, forward and backward,
+/// with the normalisation and activation around it; on a CPU it is most of a small model's step). Both are
+/// fitted to ResNet-18 measured at widths 1 and 1/8, which run the same layers at FLOPs about 50× apart.
 #[derive(Debug, Clone, Copy)]
 struct Reference {
-    /// ResNet-18's training images per second.
+    /// ResNet-18's training images per second at width 1.
     img_per_s: f64,
-    /// That speed times its training FLOPs per 32×32 image (3 × forward).
+    /// Training FLOP/s once the per-layer cost is taken out.
     flop_per_s: f64,
-    /// Whether it was measured now (and cached) rather than read from the cache.
-    measured: bool,
+    /// Seconds per layer per training step (0 when the two measurements do not resolve it, e.g. noise).
+    layer_s: f64,
+    /// Settings measured now (and cached) rather than read from the cache.
+    measured: usize,
 }
 
-/// The training rate here ([`Reference`]): ResNet-18 measured now and cached when the cache lacks it.
-fn reference_flop_rate(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<Reference> {
-    let key = format!("{} | resnet18 w1 batch 128 threads {threads} k10", machine(ctx));
-    let measured = !cache.speeds.contains_key(&key);
-    if measured {
-        cache.speeds.insert(key.clone(), measure(Arch::ResNet18, 1.0, 128, 10, threads, ctx.device)?);
+impl Reference {
+    /// Fits the model to ResNet-18's training speeds at width 1 (`wide`) and 1/8 (`narrow`), img/s on the probe.
+    fn fit(wide: (f64, ForwardCost), narrow: (f64, ForwardCost), measured: usize) -> Reference {
+        let probe = PROBE as f64;
+        let step = |ips: f64| probe / ips;
+        let work = |c: ForwardCost| probe * 3.0 * c.flops as f64;
+        let flops_only =
+            Reference { img_per_s: wide.0, flop_per_s: wide.0 * 3.0 * wide.1.flops as f64, layer_s: 0.0, measured };
+        let (dt, dw) = (step(wide.0) - step(narrow.0), work(wide.1) - work(narrow.1));
+        if !(dt > 0.0 && dw > 0.0 && wide.1.layers == narrow.1.layers && wide.1.layers > 0) {
+            return flops_only;
+        }
+        let flop_per_s = dw / dt;
+        let layer_s = (step(narrow.0) - work(narrow.1) / flop_per_s) / wide.1.layers as f64;
+        if layer_s.is_finite() && layer_s > 0.0 {
+            Reference { img_per_s: wide.0, flop_per_s, layer_s, measured }
+        } else {
+            flops_only
+        }
     }
-    let img_per_s = cache.speeds[&key].train_img_per_s;
-    Ok(Reference { img_per_s, flop_per_s: img_per_s * 3.0 * model_flops(Arch::ResNet18, 1.0, 10)?, measured })
+
+    /// Training images per second of a model of `cost` at `batch` (measured on a probe of at most [`PROBE`]).
+    fn train_img_per_s(&self, cost: ForwardCost, batch: usize) -> f64 {
+        let probe = batch.clamp(1, PROBE) as f64;
+        probe / (probe * 3.0 * cost.flops as f64 / self.flop_per_s + cost.layers as f64 * self.layer_s)
+    }
 }
 
-/// Forward FLOPs of one 32×32 image through `arch` at `width` with `classes` outputs.
-fn model_flops(arch: Arch, width: f64, classes: usize) -> anyhow::Result<f64> {
+/// The CPU's cost model ([`Reference`]): ResNet-18 at widths 1 and 1/8, measured now and cached when the cache
+/// lacks them.
+fn reference_flop_rate(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<Reference> {
+    let mut measured = 0;
+    let mut speed = |width: f64| -> anyhow::Result<(f64, ForwardCost)> {
+        let key = format!("{} | resnet18 w{width} batch 128 threads {threads} k10", machine(ctx));
+        if !cache.speeds.contains_key(&key) {
+            cache.speeds.insert(key.clone(), measure(Arch::ResNet18, width, 128, 10, threads, ctx.device)?);
+            measured += 1;
+        }
+        Ok((cache.speeds[&key].train_img_per_s, model_cost(Arch::ResNet18, width, 10)?))
+    };
+    let (wide, narrow) = (speed(1.0)?, speed(0.125)?);
+    Ok(Reference::fit(wide, narrow, measured))
+}
+
+/// Forward FLOPs and layers of one 32×32 image through `arch` at `width` with `classes` outputs.
+fn model_cost(arch: Arch, width: f64, classes: usize) -> anyhow::Result<ForwardCost> {
     let vs = tch::nn::VarStore::new(Device::Cpu);
     let net = tfkd_models::Network::build(&vs, arch, ModelConfig { width, ..ModelConfig::new(classes as i64) })?;
-    Ok(net.flops(32, 32, Device::Cpu) as f64)
+    Ok(net.forward_cost(32, 32, Device::Cpu))
 }
 
 /// Training and forward speed of one setting on a probe batch of at most 32 random images.
@@ -405,7 +452,7 @@ fn measure(
     tch::set_num_threads(i32::try_from(threads)?);
     let result = (|| -> anyhow::Result<Speed> {
         tch::manual_seed(0);
-        let probe = batch.clamp(1, 32) as i64;
+        let probe = batch.clamp(1, PROBE) as i64;
         let config = ModelConfig { width, ..ModelConfig::new(classes as i64) };
         let mut step = Step::new(device, arch, config, &Hyper::official(1), false)?;
         let loss = [Loss::CrossEntropy(CrossEntropy)];
@@ -493,5 +540,26 @@ mod tests {
         assert_eq!(human(14.0 * 60.0), "14 min");
         assert_eq!(human(3.0 * 3600.0 + 20.0 * 60.0), "3 h 20 min");
         assert_eq!(human(5.0 * 86_400.0), "5.0 days");
+    }
+
+    /// Speeds generated by a known cost model are fitted back to it, and a small model with many layers is priced
+    /// far slower than its FLOPs alone would say; measurements the model cannot explain (the narrow network
+    /// slower than the wide one, as noise can make it) fall back to FLOPs alone instead of a negative cost.
+    #[test]
+    fn the_cost_model_is_fitted_from_two_widths() {
+        let (rate, layer_s) = (2.0e10, 5.0e-4);
+        let ips =
+            |c: ForwardCost| PROBE as f64 / (PROBE as f64 * 3.0 * c.flops as f64 / rate + c.layers as f64 * layer_s);
+        let wide = ForwardCost { flops: 1_100_000_000, layers: 21 };
+        let narrow = ForwardCost { flops: 20_000_000, layers: 21 };
+        let r = Reference::fit((ips(wide), wide), (ips(narrow), narrow), 2);
+        assert!((r.flop_per_s / rate - 1.0).abs() < 1e-9 && (r.layer_s / layer_s - 1.0).abs() < 1e-9, "{r:?}");
+        let deep_and_small = ForwardCost { flops: 1_000_000, layers: 60 };
+        assert!((r.train_img_per_s(deep_and_small, 128) / ips(deep_and_small) - 1.0).abs() < 1e-9);
+        let flops_only = Reference::fit((ips(wide), wide), (ips(narrow), ForwardCost { flops: 0, layers: 0 }), 0);
+        assert!(r.train_img_per_s(deep_and_small, 128) * 5.0 < flops_only.train_img_per_s(deep_and_small, 128));
+        let noisy = Reference::fit((ips(wide), wide), (ips(wide) * 0.5, narrow), 0);
+        assert_eq!(noisy.layer_s, 0.0);
+        assert!((noisy.flop_per_s - ips(wide) * 3.0 * wide.flops as f64).abs() < 1e-3 * noisy.flop_per_s);
     }
 }

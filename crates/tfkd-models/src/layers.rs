@@ -12,31 +12,42 @@
 //! With `m = 1` every layer is the plain PyTorch layer.
 //!
 //! tch's defaults differ from PyTorch's (`kaiming_uniform` with ReLU gain instead of a = √5), so every layer
-//! states its init. Each forward also adds its multiply-accumulates to a thread-local counter while
-//! [`count_macs`] runs, which is how `tfkd models` reports FLOPs without a formula per architecture.
+//! states its init. Each forward also adds its multiply-accumulates (and one layer) to a thread-local counter
+//! while [`count_macs`] runs, which is how `tfkd models` reports FLOPs without a formula per architecture.
 
 use std::cell::{Cell, RefCell};
 
 use tch::{nn, nn::ModuleT, Tensor};
 
 thread_local! {
-    static MACS: Cell<Option<u64>> = const { Cell::new(None) };
+    static MACS: Cell<Option<Counted>> = const { Cell::new(None) };
     static DROPOUT: RefCell<Option<DropoutDraws>> = const { RefCell::new(None) };
+}
+
+/// What [`count_macs`] counted: the work of the conv and linear layers a forward pass ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// Multiply-accumulates.
+    pub macs: u64,
+    /// Conv and linear layers run (each usually with its normalisation and activation): a measure of how many
+    /// kernels a step launches, whose fixed cost dominates small models on a CPU.
+    pub layers: u64,
 }
 
 fn add_macs(macs: i64) {
     MACS.with(|m| {
         if let Some(total) = m.get() {
-            m.set(Some(total + macs as u64));
+            m.set(Some(Counted { macs: total.macs + macs as u64, layers: total.layers + 1 }));
         }
     });
 }
 
-/// Runs `f` and returns its result with the multiply-accumulates of every conv and linear layer it ran.
-pub fn count_macs<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    MACS.with(|m| m.set(Some(0)));
+/// Runs `f` and returns its result with the multiply-accumulates and the number of the conv and linear layers it
+/// ran.
+pub fn count_macs<T>(f: impl FnOnce() -> T) -> (T, Counted) {
+    MACS.with(|m| m.set(Some(Counted::default())));
     let out = f();
-    (out, MACS.with(|m| m.replace(None)).unwrap_or(0))
+    (out, MACS.with(|m| m.replace(None)).unwrap_or_default())
 }
 
 /// How a layer's weights are drawn.

@@ -154,11 +154,26 @@ impl Network {
     /// Forward FLOPs per image of all members (2 × multiply-accumulates of convs and linears) at the given size.
     #[must_use]
     pub fn flops(&self, height: i64, width: i64, device: Device) -> u64 {
+        self.forward_cost(height, width, device).flops
+    }
+
+    /// Forward FLOPs per image and the conv and linear layers one forward pass runs, at the given size.
+    #[must_use]
+    pub fn forward_cost(&self, height: i64, width: i64, device: Device) -> ForwardCost {
         let channels = self.config.in_channels * self.config.members;
         let x = Tensor::zeros([1, channels, height, width], (tch::Kind::Float, device));
-        let (_, macs) = layers::count_macs(|| tch::no_grad(|| self.forward(&x, false)));
-        2 * macs
+        let (_, counted) = layers::count_macs(|| tch::no_grad(|| self.forward(&x, false)));
+        ForwardCost { flops: 2 * counted.macs, layers: counted.layers }
     }
+}
+
+/// The cost of one forward pass of one image ([`Network::forward_cost`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardCost {
+    /// FLOPs: 2 × the multiply-accumulates of the conv and linear layers.
+    pub flops: u64,
+    /// Conv and linear layers run.
+    pub layers: u64,
 }
 
 /// Number of trainable parameters in a VarStore (what PyTorch's `sum(p.numel() for p in parameters())` counts).
