@@ -1,11 +1,7 @@
 //! The experiment engine through the binary: a smoke target end to end, caching, kill -9 and resume, NaN,
 //! worker processes (`--jobs`).
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Duration};
 
 mod common;
 
@@ -72,12 +68,7 @@ fn final_state_of(home: &Path, label: &str) -> (serde_json::Value, Vec<u8>) {
         .max()
         .unwrap();
     let weights = std::fs::read(run_dir.join(format!("state-{last}.safetensors"))).unwrap();
-    let mut metrics = r["metrics"].clone();
-    for m in metrics.as_array_mut().unwrap() {
-        let m = m.as_object_mut().unwrap();
-        m.remove("seconds");
-        m.remove("train_img_per_s");
-    }
+    let metrics = common::untimed_metrics(&r);
     (metrics, weights)
 }
 
@@ -98,26 +89,8 @@ fn kill_9_then_resume_is_bit_identical() {
         .spawn()
         .unwrap();
     // Wait until two epochs are checkpointed, then kill in the middle of the third.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let done = std::fs::read_dir(home.path().join("cache/runs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
-            .filter(|f| {
-                f.file_name().to_string_lossy().starts_with("state-")
-                    && f.file_name().to_string_lossy().ends_with(".json")
-            })
-            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .any(|s| s["epochs_done"].as_u64() >= Some(2));
-        if done {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let runs = home.path().join("cache/runs");
+    common::wait_until("a checkpoint after two epochs", || common::checkpointed_epochs(&runs).iter().any(|&e| e >= 2));
     std::thread::sleep(Duration::from_millis(150));
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
@@ -367,15 +340,7 @@ runs:
         assert_eq!(r["teacher_test_acc"], acc_at(epoch), "{label}");
     }
     // The per-epoch numbers without wall times.
-    let curve = |label: &str| {
-        let mut m = rec(label)["metrics"].clone();
-        for e in m.as_array_mut().unwrap() {
-            let e = e.as_object_mut().unwrap();
-            e.remove("seconds");
-            e.remove("train_img_per_s");
-        }
-        m.to_string()
-    };
+    let curve = |label: &str| common::untimed_metrics(&rec(label)).to_string();
     assert_ne!(curve("kd-e1@1"), curve("kd-e3@1"), "different teacher weights, same student");
     assert_eq!(
         curve("kd-default@1"),
@@ -429,27 +394,10 @@ fn kill_9_of_an_array_then_resume_is_bit_identical() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let states: Vec<u64> = std::fs::read_dir(home.path().join("cache/runs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
-            .filter(|f| {
-                let n = f.file_name().to_string_lossy().into_owned();
-                n.starts_with("state-") && n.ends_with(".json")
-            })
-            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
-            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .filter_map(|s| s["epochs_done"].as_u64())
-            .collect();
-        if states.iter().filter(|&&e| e >= 2).count() >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoints appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let runs = home.path().join("cache/runs");
+    common::wait_until("three members checkpointed after two epochs", || {
+        common::checkpointed_epochs(&runs).iter().filter(|&&e| e >= 2).count() >= 3
+    });
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     assert!(!child.wait().unwrap().success(), "the array finished before it could be killed");
@@ -483,15 +431,7 @@ fn a_failed_array_falls_back_to_single_runs() {
         let why = r["provenance"]["array_fallback"].as_str().unwrap_or_default();
         assert!(why.contains("a fused array of 2 failed") && why.contains("TFKD_FAULT_ARRAY"), "{label}: {why}");
         assert!(r["provenance"]["array"].is_null(), "{label} trained alone");
-        let untimed = |home: &Path| {
-            let mut m = record(home, "smoke", label)["metrics"].clone();
-            for e in m.as_array_mut().unwrap() {
-                let e = e.as_object_mut().unwrap();
-                e.remove("seconds");
-                e.remove("train_img_per_s");
-            }
-            m
-        };
+        let untimed = |home: &Path| common::untimed_metrics(&record(home, "smoke", label));
         assert_eq!(untimed(home.path()), untimed(alone.path()), "{label}");
     }
 }

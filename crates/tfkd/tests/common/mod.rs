@@ -129,6 +129,33 @@ pub fn checkpointed(runs: &Path, whole: bool) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `epochs_done` of every whole checkpoint (a `state-*.json`, written last) in the run folders under `runs`.
+pub fn checkpointed_epochs(runs: &Path) -> Vec<u64> {
+    let entries = |d: &Path| std::fs::read_dir(d).into_iter().flatten().flatten().collect::<Vec<_>>();
+    entries(runs)
+        .iter()
+        .flat_map(|run| entries(&run.path()))
+        .filter(|f| {
+            let n = f.file_name().to_string_lossy().into_owned();
+            n.starts_with("state-") && n.ends_with(".json")
+        })
+        .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter_map(|s| s["epochs_done"].as_u64())
+        .collect()
+}
+
+/// A parsed record's per-epoch metrics without their wall times (`seconds`, `train_img_per_s`).
+pub fn untimed_metrics(record: &serde_json::Value) -> serde_json::Value {
+    let mut metrics = record["metrics"].clone();
+    for m in metrics.as_array_mut().expect("a record's metrics are a list") {
+        let m = m.as_object_mut().expect("an epoch's metrics are an object");
+        m.remove("seconds");
+        m.remove("train_img_per_s");
+    }
+    metrics
+}
+
 /// Polls `ready` every 20 ms until it holds; fails the test naming `what` after 5 minutes.
 pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
