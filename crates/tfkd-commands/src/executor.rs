@@ -8,7 +8,9 @@
 //! starts the same worker command line ([`crate::worker::WorkerJob`]) against the same run folders, so what a
 //! run computes does not depend on where it ran; `tfkd status` asks every executor what it knows of each run
 //! ([`crate::executors::columns`]). Adding one is a module with an `impl Executor` and a variant of
-//! [`ExecutorName`](crate::options::ExecutorName) with its arm in [`crate::executors::implementation`].
+//! [`ExecutorName`](crate::options::ExecutorName) with its arm in [`crate::executors::implementation`]; the
+//! command-line flags it takes beyond the common ones it declares ([`Executor::flags`]), and `train` refuses
+//! them with any other executor.
 
 use std::{
     collections::BTreeMap,
@@ -21,7 +23,7 @@ use tfkd_io::paths;
 use tfkd_spec::Experiment;
 use tfkd_trainers::{engine::Plan, Observer};
 
-use crate::options::RunOptions;
+use crate::options::{Flag, RunOptions};
 
 /// What a pass of an executor left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,11 @@ pub trait Executor: Sync {
         interrupt: &Arc<AtomicBool>,
         obs: &mut dyn Observer,
     ) -> anyhow::Result<Pass>;
+
+    /// The executor-specific command-line flags it takes (none by default); `train` refuses the others.
+    fn flags(&self) -> &'static [Flag] {
+        &[]
+    }
 
     /// Checks the settings `exp` carries for this executor (`executor: { NAME: … }` in the spec, its profile
     /// and `--set executor.NAME.*`), when the spec is loaded, whichever executor then runs it. The default:

@@ -9,7 +9,7 @@ use tfkd_trainers::engine::Plan;
 
 use crate::{
     executor::{Executor, Local},
-    options::{ExecutorName, UnknownExecutor},
+    options::{ExecutorName, Flag, UnknownExecutor},
     shell::Shell,
     slurm::Slurm,
 };
@@ -22,6 +22,17 @@ pub fn implementation(name: ExecutorName) -> &'static dyn Executor {
         ExecutorName::Slurm => &Slurm,
         ExecutorName::Shell => &Shell,
     }
+}
+
+/// The `--executor` choices that take `flag`, as a user would write them ("--executor slurm").
+#[must_use]
+pub fn taking(flag: Flag) -> String {
+    let names: Vec<String> = ExecutorName::ALL
+        .into_iter()
+        .filter(|&e| e.listed() && implementation(e).flags().contains(&flag))
+        .map(|e| format!("--executor {e}"))
+        .collect();
+    names.join(" or ")
 }
 
 /// Checks `exp`'s executor settings when it is loaded: each names an executor, and that executor takes them
@@ -51,6 +62,16 @@ pub fn columns(plan: &Plan) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Slurm's flags are Slurm's alone, and the refusal names the executor that takes each.
+    #[test]
+    fn each_flag_is_taken_by_the_executors_that_declare_it() {
+        for flag in [Flag::DryRun, Flag::Wait, Flag::SlurmConfig] {
+            assert_eq!(taking(flag), "--executor slurm");
+            assert!(!implementation(ExecutorName::Local).flags().contains(&flag));
+            assert!(!implementation(ExecutorName::Shell).flags().contains(&flag));
+        }
+    }
 
     fn load(executor: &str, sets: &[&str]) -> anyhow::Result<Experiment> {
         let spec = format!(

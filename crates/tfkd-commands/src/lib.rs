@@ -42,6 +42,6 @@ pub mod target;
 pub mod train;
 pub mod worker;
 
-pub use options::{ExecutorName, RunOptions};
+pub use options::{ExecutorName, Flag, Flags, RunOptions};
 pub use train::Interrupted;
 pub use worker::INTERRUPTED_EXIT;

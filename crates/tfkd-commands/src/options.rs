@@ -62,6 +62,52 @@ impl std::fmt::Display for UnknownExecutor {
 
 impl std::error::Error for UnknownExecutor {}
 
+/// A command-line flag of `run`/`reproduce` that only some executors take
+/// ([`Executor::flags`](crate::executor::Executor::flags)); `train` refuses one the chosen executor does not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    /// `--dry-run`: say what would be submitted, submit nothing.
+    DryRun,
+    /// `--wait`: wait for what was submitted, then collect it.
+    Wait,
+    /// `--slurm-config FILE`: the cluster's settings file.
+    SlurmConfig,
+}
+
+impl Flag {
+    /// As it is written on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::DryRun => "--dry-run",
+            Flag::Wait => "--wait",
+            Flag::SlurmConfig => "--slurm-config",
+        }
+    }
+}
+
+/// The values of the executor-specific flags ([`Flag`]) of one invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--wait`.
+    pub wait: bool,
+    /// `--slurm-config`.
+    pub slurm_config: Option<PathBuf>,
+}
+
+impl Flags {
+    /// The flags given.
+    #[must_use]
+    pub fn given(&self) -> Vec<Flag> {
+        [(self.dry_run, Flag::DryRun), (self.wait, Flag::Wait), (self.slurm_config.is_some(), Flag::SlurmConfig)]
+            .into_iter()
+            .filter_map(|(on, f)| on.then_some(f))
+            .collect()
+    }
+}
+
 /// How `run`/`reproduce` train a target (the spec, profile and run selection are already in the experiment).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -73,14 +119,10 @@ pub struct RunOptions {
     pub jobs: Option<u64>,
     /// Where to train.
     pub executor: ExecutorName,
-    /// Slurm: print the scripts without submitting.
-    pub dry_run: bool,
-    /// Slurm: wait for the tasks, then collect.
-    pub wait: bool,
+    /// The flags only some executors take (checked against the executor's [`Flag`]s by `train`).
+    pub flags: Flags,
     /// Train even when the estimate is long, without asking.
     pub yes: bool,
-    /// Slurm: the cluster's settings file.
-    pub slurm_config: Option<PathBuf>,
 }
 
 #[cfg(test)]

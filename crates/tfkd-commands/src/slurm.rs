@@ -32,14 +32,14 @@ use tfkd_io::paths;
 
 use crate::{
     executor::{absolute, job_env, Executor, Pass},
-    options::RunOptions,
+    options::{Flag, RunOptions},
     target::say_substitution,
 };
 
 /// The Slurm settings for `exp`: its spec and profile (`executor.slurm`), the cluster's config file, then
 /// `--set executor.slurm.*`.
 pub fn options(exp: &Experiment, args: &RunOptions) -> anyhow::Result<SlurmOptions> {
-    let config = tfkd_slurm::options::config_path(args.slurm_config.as_deref(), paths::project_root().as_deref());
+    let config = tfkd_slurm::options::config_path(args.flags.slurm_config.as_deref(), paths::project_root().as_deref());
     let file = match &config {
         Some(path) => tfkd_slurm::options::load_config(path)?,
         None => SlurmPatch::default(),
@@ -97,6 +97,10 @@ impl Executor for Slurm {
         "slurm"
     }
 
+    fn flags(&self) -> &'static [Flag] {
+        &[Flag::DryRun, Flag::Wait, Flag::SlurmConfig]
+    }
+
     fn advance(
         &self,
         exp: &Experiment,
@@ -117,13 +121,13 @@ impl Executor for Slurm {
         };
         loop {
             let s = submit(exp, opts, &plan, obs)?;
-            if opts.dry_run {
+            if opts.flags.dry_run {
                 return Ok(Pass::Waiting);
             }
             if s.active == 0 {
                 return Ok(Pass::Ended);
             }
-            if !opts.wait {
+            if !opts.flags.wait {
                 obs.event(&Event::note(format!(
                     "{} run(s) queued or running in Slurm; `tfkd status {} --profile {}` shows them. Run this \
                      command again when they finish to write the records and report, or pass --wait.",
@@ -170,11 +174,11 @@ pub fn submit(
 ) -> anyhow::Result<Submission> {
     let opts = options(exp, args)?;
     let cluster = Cluster;
-    if !args.dry_run && !cluster.available() {
+    if !args.flags.dry_run && !cluster.available() {
         bail!("--executor slurm: `sbatch` is not available here; run tfkd where Slurm's commands are (a login node)");
     }
     let cache = absolute(&paths::cache_dir())?;
-    let stands = take_stock(plan, &cache, &cluster, args.dry_run, obs)?;
+    let stands = take_stock(plan, &cache, &cluster, args.flags.dry_run, obs)?;
     let mut out = Submission::default();
     for (p, stand) in plan.runs.iter().zip(&stands) {
         match stand {
@@ -191,7 +195,7 @@ pub fn submit(
     let limit = tfkd_trainers::schedule::array_limit(&plan.runs, cuda);
     let tasks = group(plan, &stands, limit);
     if tasks.is_empty() {
-        if args.dry_run {
+        if args.flags.dry_run {
             obs.event(&Event::Output {
                 text: format!(
                     "# dry run: nothing to submit — every run of {} [{}] is finished, failed, queued or running",
@@ -209,7 +213,7 @@ pub fn submit(
         dir: cache.join("slurm").join(&exp.name).join(&exp.profile),
         logs: cache.join("slurm/logs"),
         cache: &cache,
-        dry_run: args.dry_run,
+        dry_run: args.flags.dry_run,
     };
     let n = submitter.submit(&tasks, &cluster, obs)?;
     out.submitted += n;

@@ -17,6 +17,7 @@ use tfkd_trainers::{
     Context, Event, Observer, Outcome, RunRecord,
 };
 
+use crate::options::Flags;
 pub use crate::options::{ExecutorName, RunOptions};
 use crate::{
     context::context,
@@ -55,17 +56,17 @@ pub fn train(
     interrupt: Arc<AtomicBool>,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Option<Ran>> {
-    // Slurm's own options, refused with any other executor (a shell run would otherwise ignore a --dry-run).
-    if opts.executor != ExecutorName::Slurm && (opts.dry_run || opts.wait || opts.slurm_config.is_some()) {
-        bail!("--dry-run, --wait and --slurm-config go with --executor slurm");
+    let executor = executors::implementation(opts.executor);
+    // An executor's own flags, refused with any other (a shell run would otherwise ignore a --dry-run).
+    if let Some(flag) = opts.flags.given().into_iter().find(|f| !executor.flags().contains(f)) {
+        bail!("{} goes with {}", flag.name(), executors::taking(flag));
     }
-    if executors::implementation(opts.executor).advance(exp, opts, &interrupt, observer)? == Pass::Waiting {
+    if executor.advance(exp, opts, &interrupt, observer)? == Pass::Waiting {
         return Ok(None);
     }
     // Every run has ended elsewhere, or trains here now: the records are collected (and what is left trained)
     // in this process.
-    let here =
-        RunOptions { executor: ExecutorName::Local, wait: false, dry_run: false, slurm_config: None, ..opts.clone() };
+    let here = RunOptions { executor: ExecutorName::Local, flags: Flags::default(), ..opts.clone() };
     run(exp, &here, interrupt, observer).map(Some)
 }
 

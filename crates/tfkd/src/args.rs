@@ -310,10 +310,12 @@ impl RunArgs {
             device: self.device,
             jobs: self.jobs,
             executor: self.executor,
-            dry_run: self.dry_run,
-            wait: self.wait,
+            flags: tfkd_commands::Flags {
+                dry_run: self.dry_run,
+                wait: self.wait,
+                slurm_config: self.slurm_config.clone(),
+            },
             yes: self.yes,
-            slurm_config: self.slurm_config.clone(),
         }
     }
 }

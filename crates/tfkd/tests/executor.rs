@@ -52,6 +52,6 @@ fn the_shell_executor_is_hidden_and_an_unknown_one_is_refused() {
         .output()
         .unwrap();
     let said = common::text(&dry);
-    assert!(!dry.status.success() && said.contains("go with --executor slurm"), "{said}");
+    assert!(!dry.status.success() && said.contains("--dry-run goes with --executor slurm"), "{said}");
     assert!(!home.path().join("cache/shell").exists(), "a refused shell run queued nothing");
 }
