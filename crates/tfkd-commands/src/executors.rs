@@ -68,8 +68,9 @@ mod tests {
     fn each_flag_is_taken_by_the_executors_that_declare_it() {
         for flag in [Flag::DryRun, Flag::Wait, Flag::SlurmConfig] {
             assert_eq!(taking(flag), "--executor slurm");
-            assert!(!implementation(ExecutorName::Local).flags().contains(&flag));
-            assert!(!implementation(ExecutorName::Shell).flags().contains(&flag));
+            for other in ExecutorName::ALL.into_iter().filter(|&e| e != ExecutorName::Slurm) {
+                assert!(!implementation(other).flags().contains(&flag), "{other} takes {}", flag.name());
+            }
         }
     }
 
