@@ -298,7 +298,7 @@ fn by_flops(
     let (rate, feed) = if gpu {
         (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
     } else {
-        let reference = reference_flop_rate(ctx, threads, cache)?;
+        let reference = cpu_cost_model(ctx, threads, cache)?;
         if reference.measured > 0 {
             measured_now += reference.measured;
             cache.write(path)?;
@@ -358,7 +358,7 @@ fn speeds_of_unknown(
             let r = match reference {
                 Some(r) => r,
                 None => {
-                    let r = reference_flop_rate(ctx, threads, cache)?;
+                    let r = cpu_cost_model(ctx, threads, cache)?;
                     out.measured_now += r.measured;
                     *reference.insert(r)
                 }
@@ -418,7 +418,7 @@ impl Reference {
 
 /// The CPU's cost model ([`Reference`]): ResNet-18 at widths 1 and 1/8, measured now and cached when the cache
 /// lacks them.
-fn reference_flop_rate(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<Reference> {
+fn cpu_cost_model(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<Reference> {
     let mut measured = 0;
     let mut speed = |width: f64| -> anyhow::Result<(f64, ForwardCost)> {
         let key = format!("{} | resnet18 w{width} batch 128 threads {threads} k10", machine(ctx));
