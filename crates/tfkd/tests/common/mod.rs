@@ -113,33 +113,37 @@ pub fn records(home: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// The run folders under `runs` that hold a checkpoint: any `state-*` file, or with `whole` one whose JSON
-/// (written last) is there too.
-pub fn checkpointed(runs: &Path, whole: bool) -> Vec<PathBuf> {
-    let entries = |d: &Path| std::fs::read_dir(d).into_iter().flatten().flatten().collect::<Vec<_>>();
+/// Each run folder under `runs` with its checkpoint files: every `state-*` file, or with `whole` only the JSON
+/// (written last, so its checkpoint is complete).
+fn checkpoint_files(runs: &Path, whole: bool) -> Vec<(PathBuf, Vec<PathBuf>)> {
+    let entries = |d: &Path| std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()).collect::<Vec<_>>();
     entries(runs)
         .into_iter()
-        .map(|e| e.path())
-        .filter(|d| {
-            entries(d).iter().any(|f| {
-                let n = f.file_name().to_string_lossy().into_owned();
-                n.starts_with("state-") && (!whole || n.ends_with(".json"))
-            })
+        .map(|dir| {
+            let files = entries(&dir)
+                .into_iter()
+                .filter(|f| {
+                    let n = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                    n.starts_with("state-") && (!whole || n.ends_with(".json"))
+                })
+                .collect();
+            (dir, files)
         })
         .collect()
 }
 
+/// The run folders under `runs` that hold a checkpoint: any `state-*` file, or with `whole` one whose JSON
+/// (written last) is there too.
+pub fn checkpointed(runs: &Path, whole: bool) -> Vec<PathBuf> {
+    checkpoint_files(runs, whole).into_iter().filter(|(_, files)| !files.is_empty()).map(|(dir, _)| dir).collect()
+}
+
 /// `epochs_done` of every whole checkpoint (a `state-*.json`, written last) in the run folders under `runs`.
 pub fn checkpointed_epochs(runs: &Path) -> Vec<u64> {
-    let entries = |d: &Path| std::fs::read_dir(d).into_iter().flatten().flatten().collect::<Vec<_>>();
-    entries(runs)
-        .iter()
-        .flat_map(|run| entries(&run.path()))
-        .filter(|f| {
-            let n = f.file_name().to_string_lossy().into_owned();
-            n.starts_with("state-") && n.ends_with(".json")
-        })
-        .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+    checkpoint_files(runs, true)
+        .into_iter()
+        .flat_map(|(_, files)| files)
+        .filter_map(|f| std::fs::read_to_string(f).ok())
         .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .filter_map(|s| s["epochs_done"].as_u64())
         .collect()
