@@ -82,8 +82,22 @@ fn clip8(acc: i32) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
+/// One term of a pass: `acc + pixel · weight`. The weights of an output are non-negative (the triangle filter)
+/// and sum to about 2^[`PRECISION_BITS`], so the sum stays below 255 · 2^22 + 2^21 < 2^31 and never wraps; the
+/// wrapping operations only keep the release profile's overflow checks out of the pixel loops, where they
+/// stopped the compiler from vectorising them.
+#[inline(always)]
+fn mac(acc: i32, pixel: u8, weight: i32) -> i32 {
+    acc.wrapping_add(i32::from(pixel).wrapping_mul(weight))
+}
+
 /// The taps of one axis: for each output index the first input index, the number of taps and their
 /// fixed-point weights, as Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` compute them.
+///
+/// Beside Pillow's layout (each output's taps from its first input index), a fixed-width one for the
+/// horizontal pass: every output reads exactly `ksize` inputs, its first one moved left where the taps would
+/// run past the end of the axis, with zero weights on the inputs it does not use. The sums are the same
+/// (adding `pixel · 0` changes no integer), and a loop of a length known at compile time is unrolled.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Taps {
     key: Option<(usize, u32, u32, usize)>,
@@ -92,6 +106,10 @@ pub struct Taps {
     count: Vec<usize>,
     weights: Vec<i32>,
     unnormalised: Vec<f64>,
+    /// The fixed-width layout's first input per output; empty where the axis is shorter than `ksize`.
+    wide_start: Vec<usize>,
+    /// Its weights, `ksize` per output.
+    wide_weights: Vec<i32>,
 }
 
 impl Taps {
@@ -143,6 +161,19 @@ impl Taps {
             self.start[xx] = xmin as usize;
             self.count[xx] = n;
         }
+        self.wide_start.clear();
+        self.wide_weights.clear();
+        if in_size >= ksize {
+            for xx in 0..out_size {
+                let (start, n) = (self.start[xx], self.count[xx]);
+                let k = &self.weights[xx * ksize..xx * ksize + n];
+                let wide = start.min(in_size - ksize);
+                let shift = start - wide;
+                self.wide_start.push(wide);
+                self.wide_weights
+                    .extend((0..ksize).map(|t| t.checked_sub(shift).and_then(|t| k.get(t)).map_or(0, |&w| w)));
+            }
+        }
         self.key = Some(key);
     }
 
@@ -160,9 +191,26 @@ impl Taps {
 
     /// The first input index and the fixed-point weights of output pixel `i`.
     #[must_use]
+    #[inline]
     pub fn of(&self, i: usize) -> (usize, &[i32]) {
         let k = &self.weights[i * self.ksize..i * self.ksize + self.count[i]];
         (self.start[i], k)
+    }
+
+    /// The input indices that the taps of the outputs in `outputs` read (taps start in increasing order).
+    fn span(&self, outputs: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let (first, _) = self.of(outputs.start);
+        let (last, k) = self.of(outputs.end - 1);
+        first..last + k.len()
+    }
+
+    /// The input indices that [`horizontal_row`] reads for the outputs in `outputs`: [`Taps::span`], or the
+    /// fixed-width layout's where it is used.
+    fn wide_span(&self, outputs: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        if self.wide_start.is_empty() {
+            return self.span(outputs);
+        }
+        self.wide_start[outputs.start]..self.wide_start[outputs.end - 1] + self.ksize
     }
 }
 
@@ -211,6 +259,43 @@ pub fn resize_rgb(
     if dst.len() != window.height * window.width * 3 {
         return Err(DataError::Invalid(format!("resampling: {} output bytes for window {window:?}", dst.len())));
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { passes_avx2(src, src_hw, crop, out_hw, window, dst, scratch) };
+        return Ok(());
+    }
+    passes(src, src_hw, crop, out_hw, window, dst, scratch);
+    Ok(())
+}
+
+/// [`passes`] compiled for AVX2, where the CPU has it: the same integer arithmetic, so the same bytes, in wider
+/// vectors than the baseline x86-64 target's SSE2 (which has no 32-bit multiply).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn passes_avx2(
+    src: &[u8],
+    src_hw: [usize; 2],
+    crop: Rect,
+    out_hw: [usize; 2],
+    window: Rect,
+    dst: &mut [u8],
+    scratch: &mut Scratch,
+) {
+    passes(src, src_hw, crop, out_hw, window, dst, scratch);
+}
+
+/// The two passes of [`resize_rgb`], its arguments checked.
+#[inline(always)]
+fn passes(
+    src: &[u8],
+    src_hw: [usize; 2],
+    crop: Rect,
+    out_hw: [usize; 2],
+    window: Rect,
+    dst: &mut [u8],
+    scratch: &mut Scratch,
+) {
     let [oh, ow] = out_hw;
     let Scratch { horizontal, vertical, intermediate, acc } = scratch;
     let (need_horizontal, need_vertical) = (ow != crop.width, oh != crop.height);
@@ -236,7 +321,7 @@ pub fn resize_rgb(
         (false, true) => vertical_rows(|r| &crop_row(r)[cols.start * 3..cols.end * 3], vertical, rows, acc, dst),
         (true, true) if vertical_first([crop.height, crop.width], out_hw) => {
             // Vertical pass over the crop columns the window's horizontal taps read.
-            let used = span(horizontal, cols.clone());
+            let used = horizontal.wide_span(cols.clone());
             let used_bytes = used.len() * 3;
             intermediate.resize(window.height * used_bytes, 0);
             vertical_rows(|r| &crop_row(r)[used.start * 3..used.end * 3], vertical, rows, acc, intermediate);
@@ -246,7 +331,7 @@ pub fn resize_rgb(
         }
         (true, true) => {
             // Horizontal pass over the crop rows the window's vertical taps read.
-            let used = span(vertical, rows.clone());
+            let used = vertical.span(rows.clone());
             intermediate.resize(used.len() * row_bytes, 0);
             for (r, mid) in used.clone().zip(intermediate.chunks_exact_mut(row_bytes)) {
                 horizontal_row(crop_row(r), 0, horizontal, cols.clone(), mid);
@@ -261,18 +346,11 @@ pub fn resize_rgb(
             );
         }
     }
-    Ok(())
-}
-
-/// The input indices that the taps of the outputs in `outputs` read (taps start in increasing order).
-fn span(taps: &Taps, outputs: std::ops::Range<usize>) -> std::ops::Range<usize> {
-    let (first, _) = taps.of(outputs.start);
-    let (last, k) = taps.of(outputs.end - 1);
-    first..last + k.len()
 }
 
 /// The vertical pass for output rows `rows`: `row(r)` is input row r (the columns wanted, interleaved RGB);
 /// `out` receives one output row per row of `rows`, each as long as `row(r)`.
+#[inline(always)]
 fn vertical_rows<'a>(
     row: impl Fn(usize) -> &'a [u8],
     taps: &Taps,
@@ -288,7 +366,7 @@ fn vertical_rows<'a>(
         acc.resize(row_bytes, 1 << (PRECISION_BITS - 1));
         for (t, &weight) in k.iter().enumerate() {
             for (a, &p) in acc.iter_mut().zip(row(start + t)) {
-                *a += i32::from(p) * weight;
+                *a = mac(*a, p, weight);
             }
         }
         for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
@@ -298,15 +376,53 @@ fn vertical_rows<'a>(
 }
 
 /// One row of the horizontal pass: output columns `cols` of the resampled row. `row[0]` is input column `col0`.
+/// The common filter widths run with the fixed-width layout ([`Taps`]), unrolled; the rest tap by tap.
+#[inline(always)]
 fn horizontal_row(row: &[u8], col0: usize, taps: &Taps, cols: std::ops::Range<usize>, out: &mut [u8]) {
+    if !taps.wide_start.is_empty() {
+        match taps.ksize {
+            3 => return horizontal_row_wide::<3>(row, col0, taps, cols, out),
+            5 => return horizontal_row_wide::<5>(row, col0, taps, cols, out),
+            7 => return horizontal_row_wide::<7>(row, col0, taps, cols, out),
+            9 => return horizontal_row_wide::<9>(row, col0, taps, cols, out),
+            11 => return horizontal_row_wide::<11>(row, col0, taps, cols, out),
+            _ => {}
+        }
+    }
     for (xx, px) in cols.zip(out.chunks_exact_mut(3)) {
         let (first, k) = taps.of(xx);
         let first = first - col0;
         let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
         for (p, &weight) in row[first * 3..(first + k.len()) * 3].chunks_exact(3).zip(k) {
-            acc[0] += i32::from(p[0]) * weight;
-            acc[1] += i32::from(p[1]) * weight;
-            acc[2] += i32::from(p[2]) * weight;
+            acc[0] = mac(acc[0], p[0], weight);
+            acc[1] = mac(acc[1], p[1], weight);
+            acc[2] = mac(acc[2], p[2], weight);
+        }
+        px[0] = clip8(acc[0]);
+        px[1] = clip8(acc[1]);
+        px[2] = clip8(acc[2]);
+    }
+}
+
+/// [`horizontal_row`] with `K` taps per output (the fixed-width layout, `K == taps.ksize`).
+#[inline(always)]
+fn horizontal_row_wide<const K: usize>(
+    row: &[u8],
+    col0: usize,
+    taps: &Taps,
+    cols: std::ops::Range<usize>,
+    out: &mut [u8],
+) {
+    let starts = &taps.wide_start[cols.clone()];
+    let weights = &taps.wide_weights[cols.start * K..cols.end * K];
+    for ((&first, k), px) in starts.iter().zip(weights.chunks_exact(K)).zip(out.chunks_exact_mut(3)) {
+        let at = (first - col0) * 3;
+        let p = &row[at..at + 3 * K];
+        let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
+        for t in 0..K {
+            for c in 0..3 {
+                acc[c] = mac(acc[c], p[3 * t + c], k[t]);
+            }
         }
         px[0] = clip8(acc[0]);
         px[1] = clip8(acc[1]);
