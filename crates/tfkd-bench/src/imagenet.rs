@@ -210,10 +210,11 @@ fn image_set(split: &tfkd_datasets::EncodedSplit, folder: &Path) -> anyhow::Resu
     })
 }
 
-/// Milliseconds per image of each stage on this thread, over up to `count` images spread through `split`.
+/// Milliseconds per image of each stage on this thread, over up to `count` images spread through `split`, as
+/// the loader runs them: the draws are made from the header's size and only the window they read is decoded.
 /// ToTensor + Normalize is the whole transform's time less that of crop, resize and flip alone.
 fn stages(split: &tfkd_datasets::EncodedSplit, config: &LoaderConfig, count: usize) -> anyhow::Result<Stages> {
-    use tfkd_datasets::{decode::decode_rgb, transform};
+    use tfkd_datasets::{decode::decode_rgb_window, transform};
     let picks: Vec<usize> = (0..split.len()).step_by((split.len() / count.max(1)).max(1)).take(count).collect();
     let ops = &config.augment.ops;
     let [h, w] = transform::output_size(ops, [256, 256])?;
@@ -223,12 +224,15 @@ fn stages(split: &tfkd_datasets::EncodedSplit, config: &LoaderConfig, count: usi
         let t0 = Instant::now();
         let bytes = split.bytes(i)?;
         let t1 = Instant::now();
-        let img = decode_rgb(&bytes, &split.name(i))?;
+        let mut draws = Vec::new();
+        let window = decode_rgb_window(&bytes, &split.name(i), |size| {
+            draws = transform::draws(ops, size, config.seed, 0, i as u64)?;
+            Ok(transform::needed(ops, &draws, size))
+        })?;
         let t2 = Instant::now();
-        let draws = transform::draws(ops, [img.height() as usize, img.width() as usize], config.seed, 0, i as u64)?;
-        std::hint::black_box(transform::transform_rgb_u8(&img, ops, &draws)?);
+        std::hint::black_box(transform::transform_window_u8(&window, ops, &draws)?);
         let t3 = Instant::now();
-        transform::transform_rgb(&img, ops, &draws, &config.normalize, &mut out)?;
+        transform::transform_window(&window, ops, &draws, &config.normalize, &mut out)?;
         let t4 = Instant::now();
         let crop = (t3 - t2).as_secs_f64();
         for (slot, dt) in

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use image::{imageops::FilterType, DynamicImage, ImageFormat, RgbImage};
 use rayon::prelude::*;
 
-use crate::error::{DataError, Result};
+use crate::{
+    error::{DataError, Result},
+    resample::Rect,
+};
 
 /// How decoded images must come out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,15 +102,12 @@ pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 /// `name` is the file (or `archive!entry`) the errors name. A JPEG whose data ends before its last scan is
 /// refused, as Pillow refuses it ("image file is truncated"), where libjpeg alone would fill the rest with grey.
 pub fn decode_rgb(bytes: &[u8], name: &Path) -> Result<RgbImage> {
-    let fail = |detail: String| DataError::Image { path: name.to_path_buf(), detail };
-    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        decode_jpeg(bytes).map_err(|e| fail(format!("cannot decode JPEG: {e}")))
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        decode_png(bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))
-    } else {
-        let head = &bytes[..bytes.len().min(8)];
-        Err(fail(format!("neither a JPEG nor a PNG: the {} bytes start with {head:02x?}", bytes.len())))
-    }
+    let window = decode_rgb_window(bytes, name, |size| Ok(Rect::full(size)))?;
+    let [height, width] = window.size;
+    RgbImage::from_raw(width as u32, height as u32, window.pixels).ok_or_else(|| DataError::Image {
+        path: name.to_path_buf(),
+        detail: format!("the decoder gave the wrong number of pixels for {width}×{height}"),
+    })
 }
 
 fn check_size(width: usize, height: usize) -> std::result::Result<(), String> {
@@ -160,44 +160,226 @@ extern "C-unwind" fn unwind_on_truncation(cinfo: &mut mozjpeg_sys::jpeg_common_s
     }
 }
 
+/// The decoded pixels of a rectangle of an image: what [`decode_rgb_window`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbWindow {
+    /// Interleaved RGB of `rect`, row after row: `rect.height × rect.width × 3` bytes.
+    pub pixels: Vec<u8>,
+    /// Where the pixels lie in the whole image.
+    pub rect: Rect,
+    /// The whole image's `[height, width]`.
+    pub size: [usize; 2],
+}
+
+impl RgbWindow {
+    /// The whole of a decoded image.
+    #[must_use]
+    pub fn whole(img: RgbImage) -> Self {
+        let size = [img.height() as usize, img.width() as usize];
+        RgbWindow { pixels: img.into_raw(), rect: Rect::full(size), size }
+    }
+}
+
+/// [`decode_rgb`] of the part of an image a caller needs: `need` is given the image's `[height, width]` (read
+/// from the file's header) and returns the rectangle it will read; the result is that rectangle, with exactly
+/// the pixels [`decode_rgb`] gives there.
+///
+/// For a JPEG, libjpeg-turbo skips the rows above and below the rectangle (they are entropy-decoded, not
+/// transformed: every byte of the file is still read, so a truncated file is refused as [`decode_rgb`]
+/// refuses it) and the iMCU columns left and right of it (`jpeg_crop_scanline`). The rectangle is widened by
+/// one iMCU on every side for decoding (and cut back after), so that chroma upsampling, which reads
+/// neighbouring samples, sees the same neighbours inside it as in a whole decode; `tests/imagenet_transforms.rs`
+/// checks random windows of 4:2:0, 4:2:2, 4:4:4, progressive, grey and CMYK files against whole decodes. A PNG
+/// is decoded whole, then cut. Errors of `need` are returned as they are.
+pub fn decode_rgb_window(
+    bytes: &[u8],
+    name: &Path,
+    need: impl FnOnce([usize; 2]) -> Result<Rect>,
+) -> Result<RgbWindow> {
+    let fail = |detail: String| DataError::Image { path: name.to_path_buf(), detail };
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        decode_jpeg(bytes, need).map_err(|e| match e {
+            JpegError::Libjpeg(e) => fail(format!("cannot decode JPEG: {e}")),
+            JpegError::Need(e) => e,
+        })
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let img = decode_png(bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))?;
+        let size = [img.height() as usize, img.width() as usize];
+        let rect = need(size)?;
+        if !rect.fits(size) {
+            return Err(outside(rect, size));
+        }
+        if rect == Rect::full(size) {
+            return Ok(RgbWindow::whole(img));
+        }
+        let row = |y: usize| &img.as_raw()[((rect.top + y) * size[1] + rect.left) * 3..][..rect.width * 3];
+        Ok(RgbWindow { pixels: (0..rect.height).flat_map(row).copied().collect(), rect, size })
+    } else {
+        let head = &bytes[..bytes.len().min(8)];
+        Err(fail(format!("neither a JPEG nor a PNG: the {} bytes start with {head:02x?}", bytes.len())))
+    }
+}
+
+fn outside(rect: Rect, size: [usize; 2]) -> DataError {
+    DataError::Invalid(format!("window {rect:?} is not inside the {size:?} image"))
+}
+
+enum JpegError {
+    /// libjpeg's message (or ours about the image).
+    Libjpeg(String),
+    /// The caller's `need` failed.
+    Need(DataError),
+}
+
+impl From<String> for JpegError {
+    fn from(e: String) -> Self {
+        JpegError::Libjpeg(e)
+    }
+}
+
+/// A libjpeg decompressor reading borrowed bytes, destroyed when dropped (also when an error unwinds).
+struct Decompressor<'a> {
+    cinfo: Box<mozjpeg_sys::jpeg_decompress_struct>,
+    _err: Box<mozjpeg_sys::jpeg_error_mgr>,
+    _bytes: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> Decompressor<'a> {
+    /// Creates the decompressor with [`strict_errors`] and `bytes` as its source, and reads the header.
+    fn new(bytes: &'a [u8]) -> Self {
+        let mut err = Box::new(strict_errors());
+        // SAFETY: all-zero is a valid jpeg_decompress_struct before jpeg_create_decompress (libjpeg's own
+        // examples start from a zeroed struct); destroying a zeroed one is a no-op (its `mem` is null).
+        let mut cinfo: Box<mozjpeg_sys::jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
+        cinfo.common.err = &mut *err;
+        let mut d = Decompressor { cinfo, _err: err, _bytes: std::marker::PhantomData };
+        let len = std::os::raw::c_ulong::try_from(bytes.len()).unwrap_or(std::os::raw::c_ulong::MAX);
+        // SAFETY: the struct is boxed (it never moves), its error manager lives as long as it does, and the
+        // bytes outlive it (`'a`); libjpeg only reads them. Errors unwind out of these calls.
+        unsafe {
+            mozjpeg_sys::jpeg_create_decompress(&mut *d.cinfo);
+            mozjpeg_sys::jpeg_mem_src(&mut d.cinfo, bytes.as_ptr(), len);
+            mozjpeg_sys::jpeg_read_header(&mut d.cinfo, 1);
+        }
+        d
+    }
+
+    /// Reads the next `rows.len() / row_bytes` scanlines into `rows`.
+    fn read(&mut self, rows: &mut [u8], row_bytes: usize) -> std::result::Result<(), String> {
+        for row in rows.chunks_exact_mut(row_bytes) {
+            let mut ptr = row.as_mut_ptr();
+            // SAFETY: `row` holds one output scanline (output_width × output_components bytes, checked by the
+            // caller); libjpeg writes at most that.
+            let read = unsafe { mozjpeg_sys::jpeg_read_scanlines(&mut self.cinfo, &mut ptr, 1) };
+            if read != 1 {
+                return Err("libjpeg returned no scanline".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips `rows` scanlines (entropy-decoding them only).
+    fn skip(&mut self, rows: usize) -> std::result::Result<(), String> {
+        let n = mozjpeg_sys::JDIMENSION::try_from(rows).map_err(|e| e.to_string())?;
+        // SAFETY: a started decompressor; libjpeg checks the count against the image.
+        let skipped = unsafe { mozjpeg_sys::jpeg_skip_scanlines(&mut self.cinfo, n) };
+        if skipped != n {
+            return Err(format!("libjpeg skipped {skipped} of {n} scanlines"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Decompressor<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the struct was zeroed and then possibly created; libjpeg frees what it allocated.
+        unsafe { mozjpeg_sys::jpeg_destroy_decompress(&mut self.cinfo) };
+    }
+}
+
 /// libjpeg reports errors by unwinding ([`strict_errors`]); they are caught here and become messages.
-fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
-    let decoded = std::panic::catch_unwind(|| -> std::result::Result<(usize, usize, Vec<u8>), String> {
-        let io = |e: std::io::Error| e.to_string();
-        let d = mozjpeg::Decompress::with_err(strict_errors()).from_mem(bytes).map_err(io)?;
-        let (width, height) = d.size();
-        check_size(width, height)?;
-        let pixels = match d.image().map_err(io)? {
-            mozjpeg::Format::RGB(mut s) => {
-                let px: Vec<u8> = s.read_scanlines().map_err(io)?;
-                s.finish().map_err(io)?;
-                px
-            }
-            mozjpeg::Format::Gray(mut s) => {
-                let grey: Vec<u8> = s.read_scanlines().map_err(io)?;
-                s.finish().map_err(io)?;
-                grey.iter().flat_map(|&g| [g, g, g]).collect()
-            }
-            mozjpeg::Format::CMYK(mut s) => {
-                let cmyk: Vec<u8> = s.read_scanlines().map_err(io)?;
-                s.finish().map_err(io)?;
-                cmyk.chunks_exact(4).flat_map(|p| cmyk_to_rgb([p[0], p[1], p[2], p[3]])).collect()
-            }
-        };
-        Ok((width, height, pixels))
-    });
-    let (width, height, pixels) = match decoded {
-        Ok(result) => result?,
-        Err(payload) => {
-            return Err(payload
+fn decode_jpeg(
+    bytes: &[u8],
+    need: impl FnOnce([usize; 2]) -> Result<Rect>,
+) -> std::result::Result<RgbWindow, JpegError> {
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_jpeg_window(bytes, need)));
+    match decoded {
+        Ok(result) => result,
+        Err(payload) => Err(JpegError::Libjpeg(
+            payload
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                .unwrap_or_else(|| "libjpeg failed".into()))
+                .unwrap_or_else(|| "libjpeg failed".into()),
+        )),
+    }
+}
+
+fn decode_jpeg_window(
+    bytes: &[u8],
+    need: impl FnOnce([usize; 2]) -> Result<Rect>,
+) -> std::result::Result<RgbWindow, JpegError> {
+    use mozjpeg_sys::J_COLOR_SPACE::{JCS_CMYK, JCS_GRAYSCALE, JCS_RGB};
+    let mut d = Decompressor::new(bytes);
+    let size = [d.cinfo.image_height as usize, d.cinfo.image_width as usize];
+    check_size(size[1], size[0])?;
+    // libjpeg's default output for the file's colour space (what Pillow reads): RGB, grey or CMYK (YCCK files
+    // come out as CMYK); anything else is asked for as RGB.
+    let channels = match d.cinfo.out_color_space {
+        JCS_GRAYSCALE => 1,
+        JCS_CMYK => 4,
+        JCS_RGB => 3,
+        _ => {
+            d.cinfo.out_color_space = JCS_RGB;
+            3
         }
     };
-    RgbImage::from_raw(width as u32, height as u32, pixels)
-        .ok_or_else(|| format!("libjpeg gave the wrong number of pixels for {width}×{height}"))
+    let want = need(size).map_err(JpegError::Need)?;
+    if !want.fits(size) {
+        return Err(JpegError::Need(outside(want, size)));
+    }
+    // Widen by one iMCU on every side, within the image.
+    let (mh, mv) = (8 * d.cinfo.max_h_samp_factor.max(1) as usize, 8 * d.cinfo.max_v_samp_factor.max(1) as usize);
+    let (top, bottom) = (want.top.saturating_sub(mv), (want.top + want.height + mv).min(size[0]));
+    let (left, right) = (want.left.saturating_sub(mh), (want.left + want.width + mh).min(size[1]));
+    // SAFETY: a decompressor whose header was read; errors unwind.
+    unsafe { mozjpeg_sys::jpeg_start_decompress(&mut d.cinfo) };
+    if d.cinfo.output_components as usize != channels {
+        return Err(format!("libjpeg gives {} components, not {channels}", d.cinfo.output_components).into());
+    }
+    let (mut x, mut width) = (left as mozjpeg_sys::JDIMENSION, (right - left) as mozjpeg_sys::JDIMENSION);
+    // SAFETY: a started decompressor that has not read a scanline; libjpeg checks the span and aligns x down to
+    // an iMCU boundary (widening the span to keep its right edge).
+    unsafe { mozjpeg_sys::jpeg_crop_scanline(&mut d.cinfo, &mut x, &mut width) };
+    let (x, width) = (x as usize, width as usize);
+    if d.cinfo.output_width as usize != width || x > left || x + width < right {
+        return Err(format!("libjpeg cropped columns {x}..{} for {left}..{right}", x + width).into());
+    }
+    let row_bytes = width * channels;
+    let mut raw = vec![0u8; (bottom - top) * row_bytes];
+    d.skip(top)?;
+    d.read(&mut raw, row_bytes)?;
+    if bottom < size[0] {
+        // Entropy-decode the rest, reading the last row, so that data ending early is noticed as in a whole
+        // decode (skipping to the very end would not read the file).
+        d.skip(size[0] - 1 - bottom)?;
+        let mut last = vec![0u8; row_bytes];
+        d.read(&mut last, row_bytes)?;
+    }
+    // SAFETY: every scanline was read or skipped; this reads the file up to its end marker.
+    unsafe { mozjpeg_sys::jpeg_finish_decompress(&mut d.cinfo) };
+    // Exactly the rectangle asked for: the widened edges may differ from a whole decode.
+    let (dy, dx) = (want.top - top, (want.left - x) * channels);
+    let mut pixels = Vec::with_capacity(want.height * want.width * 3);
+    for row in raw.chunks_exact(row_bytes).skip(dy).take(want.height) {
+        let row = &row[dx..dx + want.width * channels];
+        match channels {
+            1 => pixels.extend(row.iter().flat_map(|&g| [g, g, g])),
+            4 => pixels.extend(row.chunks_exact(4).flat_map(|p| cmyk_to_rgb([p[0], p[1], p[2], p[3]]))),
+            _ => pixels.extend_from_slice(row),
+        }
+    }
+    Ok(RgbWindow { pixels, rect: want, size })
 }
 
 /// Pillow's CMYK JPEG pixel to RGB: its decoder inverts the stored values (Adobe polarity, `CMYK;I`), then

@@ -18,6 +18,7 @@ use image::RgbImage;
 
 use crate::{
     augment::{Normalize, Op},
+    decode::RgbWindow,
     error::{DataError, Result},
     resample::{resize_rgb, Rect, Scratch},
     rng::{Key, SampleRng},
@@ -188,23 +189,82 @@ thread_local! {
     static WORK: RefCell<Work> = RefCell::new(Work::default());
 }
 
+/// Decoded pixels the ops start from: `pixels` (interleaved RGB) are the `rect` of an image of `size`.
+#[derive(Debug, Clone, Copy)]
+struct View<'a> {
+    pixels: &'a [u8],
+    rect: Rect,
+    size: [usize; 2],
+}
+
+impl<'a> View<'a> {
+    fn whole(img: &'a RgbImage) -> Self {
+        let size = [img.height() as usize, img.width() as usize];
+        View { pixels: img.as_raw(), rect: Rect::full(size), size }
+    }
+
+    fn window(win: &'a RgbWindow) -> Self {
+        View { pixels: &win.pixels, rect: win.rect, size: win.size }
+    }
+}
+
+/// The part of an image of `size` that `ops` with their `draws` read: RandomResizedCrop's window when it
+/// comes first (it reads nothing else: the crop is an image of its own), otherwise the whole image. What
+/// [`crate::decode::decode_rgb_window`] is asked to decode.
+#[must_use]
+pub fn needed(ops: &[Op], draws: &[Draw], size: [usize; 2]) -> Rect {
+    match (ops.first(), draws.first()) {
+        (Some(Op::RandomResizedCrop { .. }), Some(&Draw::ResizedCrop { crop, .. })) if crop.fits(size) => crop,
+        _ => Rect::full(size),
+    }
+}
+
 /// Applies `ops` with their `draws` (from [`draws`] for this image) to `img` and writes the result as planar
 /// C×H×W f32, normalised as ToTensor → Normalize do: `(x/255 − mean[c]) / std[c]`. `out` must hold exactly
 /// 3·H·W values for the [`output_size`].
 pub fn transform_rgb(img: &RgbImage, ops: &[Op], draws: &[Draw], norm: &Normalize, out: &mut [f32]) -> Result<()> {
+    normalised(View::whole(img), ops, draws, norm, out)
+}
+
+/// [`transform_rgb`] of a decoded window ([`crate::decode::decode_rgb_window`]) that holds at least the
+/// [`needed`] part of the image: the same values as [`transform_rgb`] of the whole decoded image.
+pub fn transform_window(win: &RgbWindow, ops: &[Op], draws: &[Draw], norm: &Normalize, out: &mut [f32]) -> Result<()> {
+    normalised(View::window(win), ops, draws, norm, out)
+}
+
+fn normalised(view: View<'_>, ops: &[Op], draws: &[Draw], norm: &Normalize, out: &mut [f32]) -> Result<()> {
     if norm.mean.len() != 3 || norm.std.len() != 3 {
         return Err(DataError::Invalid(format!("normalisation has {} channels, RGB images have 3", norm.mean.len())));
     }
+    // A final flip is done while normalising (reading each row backwards) rather than as a pass of its own.
+    let (ops, draws, mirror) = match (ops.split_last(), draws.split_last()) {
+        (Some((Op::Flip, first_ops)), Some((&Draw::Flip(flip), first_draws))) => (first_ops, first_draws, flip),
+        _ => (ops, draws, false),
+    };
+    // ToTensor → Normalize of every byte value, per channel: the same f32 operations as per pixel.
+    let lut: [[f32; 256]; 3] =
+        std::array::from_fn(|c| std::array::from_fn(|v| (f32::from(v as u8) / 255.0 - norm.mean[c]) / norm.std[c]));
     WORK.with(|work| {
         let mut work = work.borrow_mut();
-        let [h, w] = run(img, ops, draws, &mut work)?;
+        let [h, w] = run(view, ops, draws, &mut work)?;
         let plane = h * w;
         if out.len() != 3 * plane {
             return Err(DataError::Invalid(format!("{} output values for a 3×{h}×{w} image", out.len())));
         }
-        for (p, px) in work.cur.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                out[c * plane + p] = (f32::from(px[c]) / 255.0 - norm.mean[c]) / norm.std[c];
+        let (r, rest) = out.split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
+        for (y, row) in work.cur.chunks_exact(3 * w).enumerate() {
+            let span = y * w..(y + 1) * w;
+            let (r, g, b) = (&mut r[span.clone()], &mut g[span.clone()], &mut b[span]);
+            let mut write = |x: usize, px: &[u8]| {
+                r[x] = lut[0][usize::from(px[0])];
+                g[x] = lut[1][usize::from(px[1])];
+                b[x] = lut[2][usize::from(px[2])];
+            };
+            if mirror {
+                row.chunks_exact(3).rev().enumerate().for_each(|(x, px)| write(x, px));
+            } else {
+                row.chunks_exact(3).enumerate().for_each(|(x, px)| write(x, px));
             }
         }
         Ok(())
@@ -214,29 +274,61 @@ pub fn transform_rgb(img: &RgbImage, ops: &[Op], draws: &[Draw], norm: &Normaliz
 /// [`transform_rgb`] without the normalisation: the transformed image's pixels, as the PIL image torchvision
 /// hands to ToTensor.
 pub fn transform_rgb_u8(img: &RgbImage, ops: &[Op], draws: &[Draw]) -> Result<RgbImage> {
+    pixels_u8(View::whole(img), ops, draws)
+}
+
+/// [`transform_rgb_u8`] of a decoded window, as [`transform_window`] is of [`transform_rgb`].
+pub fn transform_window_u8(win: &RgbWindow, ops: &[Op], draws: &[Draw]) -> Result<RgbImage> {
+    pixels_u8(View::window(win), ops, draws)
+}
+
+fn pixels_u8(view: View<'_>, ops: &[Op], draws: &[Draw]) -> Result<RgbImage> {
     WORK.with(|work| {
         let mut work = work.borrow_mut();
-        let [h, w] = run(img, ops, draws, &mut work)?;
+        let [h, w] = run(view, ops, draws, &mut work)?;
         RgbImage::from_raw(w as u32, h as u32, work.cur.clone())
             .ok_or_else(|| DataError::Invalid(format!("a {h}×{w} result of the wrong length")))
     })
 }
 
-/// Runs the ops; the result is in `work.cur`, its size is returned.
-fn run(img: &RgbImage, ops: &[Op], draws: &[Draw], work: &mut Work) -> Result<[usize; 2]> {
+/// Runs the ops; the result is in `work.cur`, its size is returned. The first op reads `view`: a window of the
+/// image only when it is RandomResizedCrop with its crop inside the window; any other op needs the whole image.
+fn run(view: View<'_>, ops: &[Op], draws: &[Draw], work: &mut Work) -> Result<[usize; 2]> {
     if ops.len() != draws.len() {
         return Err(DataError::Invalid(format!("{} ops but {} draws", ops.len(), draws.len())));
     }
     let Work { cur, next, resample } = work;
-    let mut size = [img.height() as usize, img.width() as usize];
+    let whole = view.rect == Rect::full(view.size);
+    if view.pixels.len() != view.rect.height * view.rect.width * 3 || !view.rect.fits(view.size) {
+        return Err(DataError::Invalid(format!(
+            "{} bytes for the window {:?} of a {:?} image",
+            view.pixels.len(),
+            view.rect,
+            view.size
+        )));
+    }
+    let mut size = view.size;
     let mut in_source = true;
     let mut i = 0;
     while i < ops.len() {
-        let src: &[u8] = if in_source { img.as_raw() } else { cur };
+        let src: &[u8] = if in_source { view.pixels } else { cur };
+        if in_source && !whole && !matches!(ops[i], Op::RandomResizedCrop { .. }) {
+            return Err(DataError::Invalid(format!("{:?} needs the whole image, not a window", ops[i])));
+        }
         size = match (ops[i], draws[i]) {
             (Op::RandomResizedCrop { size: s, .. }, Draw::ResizedCrop { crop, .. }) => {
+                // In the source: the crop's place in the window.
+                let (src_hw, crop) = if in_source {
+                    let r = view.rect;
+                    if !crop.fits(size) || crop.top < r.top || crop.left < r.left {
+                        return Err(DataError::Invalid(format!("crop {crop:?} is not inside the window {r:?}")));
+                    }
+                    ([r.height, r.width], Rect { top: crop.top - r.top, left: crop.left - r.left, ..crop })
+                } else {
+                    (size, crop)
+                };
                 next.resize(s * s * 3, 0);
-                resize_rgb(src, size, crop, [s, s], Rect::full([s, s]), next, resample)?;
+                resize_rgb(src, src_hw, crop, [s, s], Rect::full([s, s]), next, resample)?;
                 [s, s]
             }
             (Op::Resize { size: s }, Draw::Resize) => {
@@ -278,7 +370,7 @@ fn run(img: &RgbImage, ops: &[Op], draws: &[Draw], work: &mut Work) -> Result<[u
     }
     if in_source {
         cur.clear();
-        cur.extend_from_slice(img.as_raw());
+        cur.extend_from_slice(view.pixels);
     }
     Ok(size)
 }

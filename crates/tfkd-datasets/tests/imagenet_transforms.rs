@@ -18,9 +18,12 @@ use image::RgbImage;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tfkd_datasets::{
-    decode::decode_rgb,
+    decode::{decode_rgb, decode_rgb_window},
     resample::Rect,
-    transform::{draws, output_size, resized_crop_params, transform_rgb, transform_rgb_u8, Draw, Uniforms},
+    transform::{
+        draws, needed, output_size, resized_crop_params, transform_rgb, transform_rgb_u8, transform_window,
+        transform_window_u8, Draw, Uniforms,
+    },
     Augment, Normalize, Op,
 };
 
@@ -88,6 +91,64 @@ fn decoder_gives_pils_pixels() {
     for mode in ["RGB", "L", "CMYK", "I;16"] {
         assert!(checked.iter().any(|m| m == mode), "no {mode} source");
     }
+}
+
+/// The loader decodes only the window RandomResizedCrop reads: every window must hold the whole decode's pixels
+/// there, for every kind of file (chroma upsampling reads beyond a window's edge), and so must the tensors.
+#[test]
+fn decoded_windows_are_parts_of_the_whole_decode() {
+    let f = fixture();
+    let norm = Normalize::imagenet_official();
+    let ops = Augment::imagenet_official().ops;
+    let (mut windows, mut encodings) = (0, Vec::new());
+    for source in f["sources"].as_array().unwrap() {
+        let file = source["file"].as_str().unwrap();
+        let bytes = source_bytes(file);
+        let whole = decode_rgb(&bytes, Path::new(file)).unwrap();
+        let size @ [h, w] = [whole.height() as usize, whole.width() as usize];
+        let at = |top, left, height, width| Rect { top, left, height, width };
+        // The whole image, its corners, thin strips through it, and the windows RandomResizedCrop draws.
+        let mut rects = vec![Rect::full(size), at(0, 0, 1, 1), at(h - 1, w - 1, 1, 1), at(0, w - 1, h, 1)];
+        rects.extend([at(h / 3, 0, 1, w), at(h / 2, w / 3, 17, 9), at(h - 5, 1, 5, w - 1), at(7.min(h - 1), 3, 1, 1)]);
+        for i in 0..40 {
+            let d = imagenet_draws(size, 11, 0, i);
+            rects.push(needed(&ops, &d, size));
+            let win = decode_rgb_window(&bytes, Path::new(file), |s| Ok(needed(&ops, &d, s))).unwrap();
+            let (mut a, mut b) = (vec![0f32; 3 * 224 * 224], vec![0f32; 3 * 224 * 224]);
+            transform_rgb(&whole, &ops, &d, &norm, &mut a).unwrap();
+            transform_window(&win, &ops, &d, &norm, &mut b).unwrap();
+            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{file}: draws {d:?}");
+            assert_eq!(transform_window_u8(&win, &ops, &d).unwrap(), transform_rgb_u8(&whole, &ops, &d).unwrap());
+        }
+        for want in rects {
+            let win = decode_rgb_window(&bytes, Path::new(file), |s| {
+                assert_eq!(s, size);
+                Ok(want)
+            })
+            .unwrap();
+            assert_eq!((win.rect, win.size), (want, size));
+            for y in 0..want.height {
+                let from = ((want.top + y) * w + want.left) * 3;
+                let row = &win.pixels[y * want.width * 3..(y + 1) * want.width * 3];
+                assert!(row == &whole.as_raw()[from..from + want.width * 3], "{file}: row {y} of {want:?}");
+            }
+            windows += 1;
+        }
+        encodings.push(source["encoding"].as_str().unwrap().to_string());
+    }
+    for kind in ["4:2:0", "4:2:2", "4:4:4", "progressive", "grayscale", "CMYK", "PNG"] {
+        assert!(encodings.iter().any(|e| e.contains(kind)), "no {kind} source in {encodings:?}");
+    }
+    assert!(windows > 400, "{windows}");
+    // A window outside the image is an error, and so is the caller's own.
+    let bytes = source_bytes("coffee_500x375.jpg");
+    assert!(decode_rgb_window(&bytes, Path::new("x"), |_| Ok(at_least_outside())).is_err());
+    let err = decode_rgb_window(&bytes, Path::new("x"), |_| Err(tfkd_datasets::DataError::Invalid("mine".into())));
+    assert_eq!(err.unwrap_err().to_string(), tfkd_datasets::DataError::Invalid("mine".into()).to_string());
+}
+
+fn at_least_outside() -> Rect {
+    Rect { top: 370, left: 0, height: 6, width: 10 }
 }
 
 #[test]
@@ -271,4 +332,9 @@ fn undecodable_bytes_are_errors_naming_the_file() {
     }
     let png_bytes = source_bytes("chelsea_png_as.JPEG");
     assert!(decode_rgb(&png_bytes[..100], name).is_err());
+    // A truncated JPEG is refused even when the window asked for lies in the part that is there.
+    let top = Rect { top: 0, left: 0, height: 16, width: 64 };
+    let err = decode_rgb_window(&jpeg[..jpeg.len() * 7 / 10], name, |_| Ok(top)).unwrap_err().to_string();
+    assert!(err.contains("truncated"), "{err}");
+    assert!(decode_rgb_window(&jpeg, name, |_| Ok(top)).is_ok());
 }

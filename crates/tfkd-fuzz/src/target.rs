@@ -198,12 +198,6 @@ impl Harness {
     /// `Err(violation)`: the property is broken (an error that names no file, a damaged cache not rebuilt).
     /// A panic is not caught: the supervisor sees the process die.
     pub fn run(&mut self, input: &[u8]) -> Result<Option<String>, Violation> {
-        let naming = |file: &Path, refused: Option<String>| match refused {
-            Some(e) if !e.contains(&file.display().to_string()) => {
-                Err(Violation(format!("the error does not name {}: {e}", file.display())))
-            }
-            other => Ok(other),
-        };
         let scratch = self.scratch.clone();
         match self.target {
             Target::Pth => {
@@ -239,10 +233,7 @@ impl Harness {
                 )
             }
             Target::Ilsvrc => self.ilsvrc(input),
-            Target::Image => {
-                let file = scratch.join("input.JPEG");
-                naming(&file, decode::decode_rgb(input, &file).err().map(|e| tfkd_io::chain(&e)))
-            }
+            Target::Image => Self::image(input, &scratch.join("input.JPEG")),
             Target::DecodeCache => {
                 let file = scratch.join("decoded.bin");
                 std::fs::write(&file, input)?;
@@ -253,6 +244,33 @@ impl Harness {
                 naming(&file, refused)
             }
             Target::IndexCache => self.index_cache(input),
+        }
+    }
+
+    /// An image decoded whole and, as the training loader decodes it, in the window a RandomResizedCrop draw
+    /// reads: both refuse it naming the file, or the window holds the whole decode's pixels.
+    fn image(input: &[u8], file: &Path) -> Result<Option<String>, Violation> {
+        let whole = decode::decode_rgb(input, file);
+        let ops = tfkd_datasets::Augment::imagenet_official().ops;
+        let window = decode::decode_rgb_window(input, file, |size| {
+            let draws = tfkd_datasets::transform::draws(&ops, size, input.len() as u64, 0, 0)?;
+            Ok(tfkd_datasets::transform::needed(&ops, &draws, size))
+        });
+        match (whole, window) {
+            (Ok(img), Ok(win)) => {
+                let (r, w) = (win.rect, img.width() as usize);
+                let rows = (0..r.height).map(|y| &img.as_raw()[((r.top + y) * w + r.left) * 3..][..r.width * 3]);
+                if rows.zip(win.pixels.chunks_exact(r.width * 3)).all(|(a, b)| a == b) {
+                    Ok(None)
+                } else {
+                    Err(Violation(format!("the window {r:?} differs from the whole decode there")))
+                }
+            }
+            (Err(e), Err(_)) => naming(file, Some(tfkd_io::chain(&e))),
+            (Ok(_), Err(e)) => Err(Violation(format!("decoded whole, but its window failed: {}", tfkd_io::chain(&e)))),
+            (Err(e), Ok(_)) => {
+                Err(Violation(format!("its window decoded, but whole it failed: {}", tfkd_io::chain(&e))))
+            }
         }
     }
 
@@ -300,6 +318,16 @@ impl std::error::Error for Violation {}
 impl From<std::io::Error> for Violation {
     fn from(e: std::io::Error) -> Self {
         Violation(format!("the harness could not write its input: {e}"))
+    }
+}
+
+/// A refusal keeps the property when its error names the file.
+fn naming(file: &Path, refused: Option<String>) -> Result<Option<String>, Violation> {
+    match refused {
+        Some(e) if !e.contains(&file.display().to_string()) => {
+            Err(Violation(format!("the error does not name {}: {e}", file.display())))
+        }
+        other => Ok(other),
     }
 }
 
