@@ -92,7 +92,7 @@ pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 /// `.JPEG`), into the RGB pixels of PIL's `Image.open(f).convert('RGB')`, which torchvision's ImageFolder
 /// loader calls.
 ///
-/// * JPEG: libjpeg-turbo's decoder (through `mozjpeg`, built from source): the library Pillow links, with
+/// * JPEG: libjpeg-turbo's decoder (MozJPEG's, through `mozjpeg-sys`, built from source): the library Pillow links, with
 ///   Pillow's settings (islow IDCT, fancy upsampling), so the pixels are Pillow's exactly. Grayscale is
 ///   replicated to RGB; CMYK and YCCK (which libjpeg turns into CMYK) are read with Adobe's inverted
 ///   polarity and converted as Pillow's `cmyk2rgb` does: `k − k·(255 − c)/255` with the stored c and k.
