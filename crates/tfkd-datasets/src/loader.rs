@@ -1,11 +1,12 @@
 //! Batches for training and evaluation: shuffled by (seed, epoch), augmented per sample in parallel
-//! (rayon) and prefetched on a background thread while the model trains — pixels only: that thread never
-//! calls libtorch, so it never gets an OpenMP team to compete with the training step's.
+//! (rayon) straight into the batch's tensor and prefetched on a background thread while the model trains.
+//! That thread's only libtorch call is `Tensor::empty`, which starts no OpenMP team there to compete with
+//! the training step's.
 //!
 //! The images are a decoded [`Split`] (fixed-size u8 pixels, augmented by [`crate::augment`]) or an
-//! [`EncodedSplit`] (ImageNet: each image is read, decoded by [`decode_rgb`] and transformed by
-//! [`crate::transform`] when its batch is assembled). Either way the draws for sample i in epoch e depend on
-//! (seed, e, i) only.
+//! [`EncodedSplit`] (ImageNet: each image is read, the window its draws read is decoded by
+//! [`decode_rgb_window`] and transformed by [`crate::transform`] when its batch is assembled). Either way the
+//! draws for sample i in epoch e depend on (seed, e, i) only.
 
 use std::sync::{mpsc, Arc};
 
