@@ -16,6 +16,7 @@ mod densenet;
 mod googlenet;
 pub mod kernels;
 pub mod layers;
+mod layout;
 pub mod member;
 mod mobilenetv2;
 mod resnet;
@@ -29,6 +30,7 @@ use tch::{nn, nn::ModuleT, Device, Tensor};
 
 pub use checkpoint::{load, save, CheckpointError, Teacher};
 pub use layers::with_dropout_keys;
+pub use layout::{is_channels_last, MemoryFormat};
 pub use tfkd_names::{Arch, ParseArchError, Torchvision};
 
 /// What to build besides the architecture: classes, input channels, width and reproduction quirks.

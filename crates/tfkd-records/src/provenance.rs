@@ -47,6 +47,10 @@ pub struct Provenance {
     /// kernel, memory or grouped-convolution limit of the device) and tfkd fell back to single runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array_fallback: Option<String>,
+    /// The memory layout the model trained in where it was not libtorch's default (`channels-last`: see
+    /// `tfkd_models::MemoryFormat`); absent for the default, contiguous layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_format: Option<String>,
 }
 
 /// A run's place in a fused training array.
@@ -121,6 +125,7 @@ impl Provenance {
             numerics: Some(numerics.to_string()),
             array: None,
             array_fallback: None,
+            memory_format: None,
         }
     }
 

@@ -20,9 +20,16 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 use crate::error::Result;
 
 /// SGD with momentum and weight decay over every trainable variable of a VarStore of `members` members.
+///
+/// The update runs on a `members × n` view of each parameter, its gradient and its momentum buffer. A
+/// channels-last parameter (`tfkd_models::MemoryFormat`) is viewed through its N×H×W×C permutation (its
+/// memory order), its gradient in the same element order; its momentum buffer is kept in that order and
+/// handed to checkpoints as the logical N×C×H×W tensor, so a checkpoint does not depend on the layout.
 #[derive(Debug)]
 pub struct Sgd {
     params: Vec<(String, Tensor)>,
+    /// The parameters laid out channels-last.
+    nhwc: std::collections::BTreeSet<String>,
     buffers: BTreeMap<String, Tensor>,
     members: i64,
     momentum: Tensor,
@@ -47,8 +54,10 @@ impl Sgd {
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let device = vs.device();
+        let nhwc = params.iter().filter(|(_, p)| tfkd_models::is_channels_last(p)).map(|(k, _)| k.clone()).collect();
         Sgd {
             params,
+            nhwc,
             buffers: BTreeMap::new(),
             members: momentum.len() as i64,
             momentum: column(momentum, device),
@@ -85,8 +94,13 @@ impl Sgd {
                 if !grad.defined() {
                     continue;
                 }
-                let pv = p.f_view([m, -1])?;
-                let gv = grad.f_view([m, -1])?;
+                let (pv, gv) = if self.nhwc.contains(name) {
+                    // In memory order; the gradient copied into it if autograd laid it out otherwise.
+                    let nhwc = |t: &Tensor| t.f_permute([0, 2, 3, 1]);
+                    (nhwc(p)?.f_view([m, -1])?, nhwc(&grad)?.f_contiguous()?.f_view([m, -1])?)
+                } else {
+                    (p.f_view([m, -1])?, grad.f_view([m, -1])?)
+                };
                 let mut d = if self.uses_weight_decay { gv.f_add(&pv.f_mul(&self.weight_decay)?)? } else { gv };
                 if self.uses_momentum {
                     let buf = match self.buffers.get_mut(name) {
@@ -118,7 +132,13 @@ impl Sgd {
             .map(|(k, buf)| {
                 let mut shape = shapes[k.as_str()].clone();
                 shape[0] /= self.members;
-                (k.clone(), buf.select(0, member).reshape(shape.as_slice()))
+                let row = buf.select(0, member);
+                if self.nhwc.contains(k) {
+                    let [n, c, h, w] = [shape[0], shape[1], shape[2], shape[3]];
+                    (k.clone(), row.reshape([n, h, w, c]).permute([0, 3, 1, 2]))
+                } else {
+                    (k.clone(), row.reshape(shape.as_slice()))
+                }
             })
             .collect()
     }
@@ -132,7 +152,16 @@ impl Sgd {
         for (name, _) in &self.params {
             let rows: Vec<Tensor> = per_member
                 .iter()
-                .map(|b| b.get(name).map(|t| t.to_device(self.device).f_view([1, -1])).transpose())
+                .map(|b| {
+                    b.get(name)
+                        .map(|t| {
+                            let t = t.to_device(self.device);
+                            let t =
+                                if self.nhwc.contains(name) { t.f_permute([0, 2, 3, 1])?.f_contiguous()? } else { t };
+                            t.f_reshape([1, -1])
+                        })
+                        .transpose()
+                })
                 .collect::<std::result::Result<Option<Vec<_>>, _>>()?
                 .unwrap_or_default();
             if rows.len() == per_member.len() {
@@ -196,5 +225,52 @@ mod tests {
         }
         assert_eq!((w.double_value(&[1]), w.double_value(&[3])), (alone[0], alone[1]));
         assert_eq!(opt.member_buffers(1)["w"].size(), vec![2]);
+    }
+
+    /// A channels-last parameter takes bit for bit the steps its contiguous twin takes (the update is
+    /// elementwise), also when its gradient comes laid out otherwise; its momentum reaches checkpoints as the
+    /// logical tensor, and a fresh optimiser restored from them continues exactly as the first.
+    #[test]
+    fn channels_last_parameters_step_as_contiguous_ones() {
+        let make = |channels_last: bool| {
+            let vs = VarStore::new(Device::Cpu);
+            let w = vs.root().var("w", &[4, 3, 2, 5], nn::Init::Uniform { lo: -1.0, up: 1.0 });
+            // Values of its own (the global generator is shared with tests running beside this one).
+            let values = Tensor::arange(120, (Kind::Float, Device::Cpu)).sin().view([4, 3, 2, 5]);
+            tch::no_grad(|| w.shallow_clone().copy_(&values));
+            if channels_last {
+                tfkd_models::MemoryFormat::ChannelsLast.apply(&vs);
+            }
+            (vs, w)
+        };
+        let target = Tensor::arange(120, (Kind::Float, Device::Cpu)).cos().view([4, 3, 2, 5]);
+        let train = |opt: &mut Sgd, w: &Tensor, steps: usize| {
+            for _ in 0..steps {
+                opt.zero_grad();
+                // A loss whose gradient is contiguous whatever w's layout.
+                ((w - &target).contiguous() * (w - &target).contiguous()).sum(Kind::Float).backward();
+                opt.step().unwrap();
+            }
+        };
+        let (vs_a, a) = make(false);
+        let (vs_b, b) = make(true);
+        assert!(tfkd_models::is_channels_last(&b) && !tfkd_models::is_channels_last(&a));
+        let mut opt_a = Sgd::new(&vs_a, &[0.9], &[5e-4], false);
+        let mut opt_b = Sgd::new(&vs_b, &[0.9], &[5e-4], false);
+        opt_a.set_lr(&[0.1]);
+        opt_b.set_lr(&[0.1]);
+        train(&mut opt_a, &a, 3);
+        train(&mut opt_b, &b, 3);
+        assert!(tfkd_models::is_channels_last(&b), "the update kept the layout");
+        assert!(a.equal(&b), "same steps");
+        let (buf_a, buf_b) = (opt_a.member_buffers(0), opt_b.member_buffers(0));
+        assert!(buf_a["w"].equal(&buf_b["w"]), "same logical momentum");
+        // Resume the channels-last one from its checkpointed momentum.
+        let mut resumed = Sgd::new(&vs_b, &[0.9], &[5e-4], false);
+        resumed.set_lr(&[0.1]);
+        resumed.set_member_buffers(&[buf_b]).unwrap();
+        train(&mut opt_a, &a, 2);
+        train(&mut resumed, &b, 2);
+        assert!(a.equal(&b), "resumed steps");
     }
 }

@@ -165,6 +165,11 @@ impl<'a> Array<'a> {
             nesterov,
         };
         let mut step = Step::new(ctx.device, arch, single, &hyper, bf16)?;
+        if step.memory_format() != tfkd_models::MemoryFormat::Contiguous {
+            for s in &mut slots {
+                s.provenance.memory_format = Some(step.memory_format().name().to_string());
+            }
+        }
         for (a, w) in initial.iter().enumerate() {
             member::set_weights(&step.vs, a as i64, count, w).map_err(|e| TrainError::Damaged {
                 file: slots[a].dir.path().to_path_buf(),
