@@ -259,44 +259,40 @@ pub fn resize_rgb(
     if dst.len() != window.height * window.width * 3 {
         return Err(DataError::Invalid(format!("resampling: {} output bytes for window {window:?}", dst.len())));
     }
+    let geometry = Geometry { src, src_hw, crop, out_hw, window };
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { passes_avx2(src, src_hw, crop, out_hw, window, dst, scratch) };
+        unsafe { passes_avx2(geometry, dst, scratch) };
         return Ok(());
     }
-    passes::<false>(src, src_hw, crop, out_hw, window, dst, scratch);
+    passes::<false>(geometry, dst, scratch);
     Ok(())
+}
+
+/// What [`resize_rgb`] resamples: its arguments but the output buffers, checked.
+#[derive(Clone, Copy)]
+struct Geometry<'a> {
+    src: &'a [u8],
+    src_hw: [usize; 2],
+    crop: Rect,
+    out_hw: [usize; 2],
+    window: Rect,
 }
 
 /// [`passes`] compiled for AVX2, where the CPU has it: the same integer arithmetic, so the same bytes, in wider
 /// vectors than the baseline x86-64 target's SSE2 (which has no 32-bit multiply).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn passes_avx2(
-    src: &[u8],
-    src_hw: [usize; 2],
-    crop: Rect,
-    out_hw: [usize; 2],
-    window: Rect,
-    dst: &mut [u8],
-    scratch: &mut Scratch,
-) {
-    passes::<true>(src, src_hw, crop, out_hw, window, dst, scratch);
+unsafe fn passes_avx2(geometry: Geometry<'_>, dst: &mut [u8], scratch: &mut Scratch) {
+    passes::<true>(geometry, dst, scratch);
 }
 
-/// The two passes of [`resize_rgb`], its arguments checked; `AVX2`: the CPU has it, and the horizontal pass
-/// uses [`horizontal_row_simd`].
+/// The two passes of [`resize_rgb`]; `AVX2`: the CPU has it, and the horizontal pass uses
+/// [`horizontal_row_simd`].
 #[inline(always)]
-fn passes<const AVX2: bool>(
-    src: &[u8],
-    src_hw: [usize; 2],
-    crop: Rect,
-    out_hw: [usize; 2],
-    window: Rect,
-    dst: &mut [u8],
-    scratch: &mut Scratch,
-) {
+fn passes<const AVX2: bool>(geometry: Geometry<'_>, dst: &mut [u8], scratch: &mut Scratch) {
+    let Geometry { src, src_hw, crop, out_hw, window } = geometry;
     let [oh, ow] = out_hw;
     let Scratch { horizontal, vertical, intermediate, acc } = scratch;
     let (need_horizontal, need_vertical) = (ow != crop.width, oh != crop.height);
