@@ -4,7 +4,7 @@
 
 use tch::{nn, nn::ModuleT, Tensor};
 
-use crate::layers::{cat, global_pool, linear, shuffle, split, step, Act, Chain, ConvSpec, Linear};
+use crate::layers::{cat_shuffle2, global_pool, linear, split, step, Act, Chain, ConvSpec, Linear};
 use crate::width::scale;
 use crate::ModelConfig;
 
@@ -66,7 +66,7 @@ impl ModuleT for ShuffleUnit {
             }
             Some(sc) => (xs.apply_t(sc, train), xs.apply_t(&self.residual, train)),
         };
-        shuffle(&cat(&[short, res], self.members), 2, self.members)
+        cat_shuffle2(&short, &res, self.members)
     }
 }
 
