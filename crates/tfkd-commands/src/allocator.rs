@@ -33,6 +33,22 @@ pub enum Kept {
     Unsupported,
 }
 
+impl Kept {
+    /// What `tfkd doctor` says of it.
+    #[must_use]
+    pub fn describe(self) -> String {
+        match self {
+            Kept::Set { mmap_threshold, trim_threshold } => format!(
+                "freed buffers kept in the heap (glibc: buffers up to {} MiB from the heap, {} MiB kept at its top)",
+                mmap_threshold >> 20,
+                trim_threshold >> 20
+            ),
+            Kept::UserTunables => "as GLIBC_TUNABLES sets glibc's malloc (left as the user set it)".into(),
+            Kept::Unsupported => "the C library's defaults (not glibc on Linux: nothing set)".into(),
+        }
+    }
+}
+
 /// Keeps freed buffers in the process's heap (see the module's documentation). Call it first in `main`,
 /// before other threads exist.
 #[must_use]

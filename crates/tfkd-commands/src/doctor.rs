@@ -22,14 +22,16 @@ pub struct Report {
     openmp: bool,
     threads: i32,
     numerics: String,
+    allocator: String,
     cpu: Option<String>,
     cpu_isa: Vec<String>,
     venv: Option<String>,
     cache_dir: PathBuf,
 }
 
-/// Gathers the report; `cuda` is what start-up's [`libtorch::enable_cuda`] returned.
-pub fn report(cuda: &CudaLoad) -> Report {
+/// Gathers the report; `cuda` is what start-up's [`libtorch::enable_cuda`] returned, `kept` what its
+/// [`crate::allocator::keep_freed_memory`] set.
+pub fn report(cuda: &CudaLoad, kept: crate::allocator::Kept) -> Report {
     let loaded = libtorch::loaded_lib_dir();
     let cudnn = tch::Cuda::cudnn_is_available();
     Report {
@@ -53,6 +55,7 @@ pub fn report(cuda: &CudaLoad) -> Report {
             native if native == "native" => format!("native (MKL branch {})", crate::numerics::mkl_branch()),
             pinned => pinned,
         },
+        allocator: kept.describe(),
         cpu: tfkd_trainers::provenance::cpu().0,
         cpu_isa: tfkd_trainers::provenance::cpu().1,
         venv: std::env::var("TFKD_VENV").ok(),
@@ -82,6 +85,7 @@ impl std::fmt::Display for Report {
         writeln!(f, "threads            {}", self.threads)?;
         writeln!(f, "CPU                {} [{}]", self.cpu.as_deref().unwrap_or("unknown"), self.cpu_isa.join(" "))?;
         writeln!(f, "numerics           {}", self.numerics)?;
+        writeln!(f, "allocator          {}", self.allocator)?;
         writeln!(
             f,
             "venv               {}",

@@ -13,12 +13,12 @@ use anyhow::Result;
 use args::{BenchCommand, Cli, Command, DataCommand, RunArgs};
 use clap::Parser as _;
 use tfkd_bench as bench;
-use tfkd_commands::{libtorch::CudaLoad, report, status, target};
+use tfkd_commands::{allocator::Kept, libtorch::CudaLoad, report, status, target};
 use tfkd_spec::Experiment;
 
 fn main() -> ExitCode {
     // Before any thread exists: freed tensor buffers stay in the heap instead of being unmapped each step.
-    let _ = tfkd_commands::allocator::keep_freed_memory();
+    let kept = tfkd_commands::allocator::keep_freed_memory();
     let interrupt = tfkd_commands::signals::install();
     let cli = Cli::parse();
     if let Err(err) = tfkd_io::paths::check() {
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     }
     let cuda = tfkd_commands::libtorch::enable_cuda();
     progress::data_bars();
-    match run(cli, &cuda, interrupt) {
+    match run(cli, &cuda, kept, interrupt) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {}", tfkd_io::chain(err.as_ref()));
@@ -75,10 +75,10 @@ fn print_json_or(json: bool, value: &impl serde::Serialize, text: impl FnOnce() 
     Ok(())
 }
 
-fn run(cli: Cli, cuda: &CudaLoad, interrupt: Arc<AtomicBool>) -> Result<ExitCode> {
+fn run(cli: Cli, cuda: &CudaLoad, kept: Kept, interrupt: Arc<AtomicBool>) -> Result<ExitCode> {
     match cli.command {
         Command::Doctor { json } => {
-            let report = tfkd_commands::doctor::report(cuda);
+            let report = tfkd_commands::doctor::report(cuda, kept);
             print_json_or(json, &report, || format!("{report}\n"))?;
         }
         Command::Export { run, out, json } => {

@@ -15,6 +15,11 @@ fn doctor_reports_pinned_libtorch() {
     assert!(version == "2.11.0" || version.starts_with("2.11.0+"), "libtorch {version}");
     assert!(report["threads"].as_i64().unwrap() >= 1);
     assert_eq!(report["libtorch_loaded_from"], report["libtorch_built_against"]);
+    // This machine's glibc takes the binary's allocator thresholds (crates/tfkd-commands/src/allocator.rs).
+    let allocator = report["allocator"].as_str().unwrap();
+    if cfg!(all(target_os = "linux", target_env = "gnu")) && std::env::var_os("GLIBC_TUNABLES").is_none() {
+        assert!(allocator.starts_with("freed buffers kept in the heap"), "{allocator}");
+    }
 }
 
 #[test]
