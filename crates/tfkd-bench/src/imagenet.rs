@@ -215,7 +215,7 @@ fn image_set(split: &tfkd_datasets::EncodedSplit, folder: &Path) -> anyhow::Resu
 /// The third stage is crop and resize alone; the fourth, the whole transform's time less the third's, is the
 /// flip (done while normalising) with ToTensor and Normalize.
 fn stages(split: &tfkd_datasets::EncodedSplit, config: &LoaderConfig, count: usize) -> anyhow::Result<Stages> {
-    use tfkd_datasets::{decode::decode_rgb_window, transform};
+    use tfkd_datasets::transform;
     let picks: Vec<usize> = (0..split.len()).step_by((split.len() / count.max(1)).max(1)).take(count).collect();
     let ops = &config.augment.ops;
     let [h, w] = transform::output_size(ops, [256, 256])?;
@@ -225,11 +225,7 @@ fn stages(split: &tfkd_datasets::EncodedSplit, config: &LoaderConfig, count: usi
         let t0 = Instant::now();
         let bytes = split.bytes(i)?;
         let t1 = Instant::now();
-        let mut draws = Vec::new();
-        let window = decode_rgb_window(&bytes, &split.name(i), |size| {
-            draws = transform::draws(ops, size, config.seed, 0, i as u64)?;
-            Ok(transform::needed(ops, &draws, size))
-        })?;
+        let (window, draws) = transform::decode_drawn(&bytes, &split.name(i), ops, config.seed, 0, i as u64)?;
         let t2 = Instant::now();
         // The flip is done while normalising (transform_window): crop and resize alone here.
         let resampling = ops.len() - usize::from(matches!(ops.last(), Some(tfkd_datasets::Op::Flip)));

@@ -5,7 +5,7 @@
 //!
 //! The images are a decoded [`Split`] (fixed-size u8 pixels, augmented by [`crate::augment`]) or an
 //! [`EncodedSplit`] (ImageNet: each image is read, the window its draws read is decoded by
-//! [`decode_rgb_window`] and transformed by [`crate::transform`] when its batch is assembled). Either way the
+//! [`crate::decode::decode_rgb_window`] and transformed by [`crate::transform`] when its batch is assembled). Either way the
 //! draws for sample i in epoch e depend on (seed, e, i) only.
 
 use std::sync::{mpsc, Arc};
@@ -15,7 +15,6 @@ use tch::Tensor;
 
 use crate::{
     augment::{apply, Augment, Normalize, Op},
-    decode::decode_rgb_window,
     encoded::EncodedSplit,
     error::{DataError, Result},
     rng::epoch_order,
@@ -246,7 +245,7 @@ impl Loader {
 
 /// Reads, decodes and transforms encoded image `i` of `split` for `epoch` into `out` (C×H×W, normalised). The
 /// draws depend on the image's size only, so they are made from the file's header and only the part of the
-/// image they read is decoded ([`decode_rgb_window`]).
+/// image they read is decoded ([`transform::decode_drawn`]).
 fn encoded_image(split: &EncodedSplit, i: usize, cfg: &LoaderConfig, epoch: u64, out: &mut [f32]) -> Result<()> {
     let name = split.name(i);
     let named = |e: DataError| match e {
@@ -254,12 +253,8 @@ fn encoded_image(split: &EncodedSplit, i: usize, cfg: &LoaderConfig, epoch: u64,
         other => DataError::Image { path: name.clone(), detail: other.to_string() },
     };
     let ops = &cfg.augment.ops;
-    let mut drawn = Vec::new();
-    let window = decode_rgb_window(&split.bytes(i)?, &name, |size| {
-        drawn = transform::draws(ops, size, cfg.seed, epoch, i as u64)?;
-        Ok(transform::needed(ops, &drawn, size))
-    })
-    .map_err(named)?;
+    let (window, drawn) =
+        transform::decode_drawn(&split.bytes(i)?, &name, ops, cfg.seed, epoch, i as u64).map_err(named)?;
     transform::transform_window(&window, ops, &drawn, &cfg.normalize, out).map_err(named)
 }
 

@@ -219,6 +219,25 @@ pub fn needed(ops: &[Op], draws: &[Draw], size: [usize; 2]) -> Rect {
     }
 }
 
+/// Decodes what `ops` read of the image in `bytes` for sample `index` of `epoch`, as training does: the draws are
+/// made from the size in the file's header ([`draws`]) and only the [`needed`] window is decoded
+/// ([`crate::decode::decode_rgb_window`]). The window and the draws, for [`transform_window`].
+pub fn decode_drawn(
+    bytes: &[u8],
+    name: &std::path::Path,
+    ops: &[Op],
+    seed: u64,
+    epoch: u64,
+    index: u64,
+) -> Result<(RgbWindow, Vec<Draw>)> {
+    let mut drawn = Vec::new();
+    let window = crate::decode::decode_rgb_window(bytes, name, |size| {
+        drawn = draws(ops, size, seed, epoch, index)?;
+        Ok(needed(ops, &drawn, size))
+    })?;
+    Ok((window, drawn))
+}
+
 /// Applies `ops` with their `draws` (from [`draws`] for this image) to `img` and writes the result as planar
 /// C×H×W f32, normalised as ToTensor → Normalize do: `(x/255 − mean[c]) / std[c]`. `out` must hold exactly
 /// 3·H·W values for the [`output_size`].

@@ -252,12 +252,9 @@ impl Harness {
     fn image(input: &[u8], file: &Path) -> Result<Option<String>, Violation> {
         let whole = decode::decode_rgb(input, file);
         let ops = tfkd_datasets::Augment::imagenet_official().ops;
-        let window = decode::decode_rgb_window(input, file, |size| {
-            let draws = tfkd_datasets::transform::draws(&ops, size, input.len() as u64, 0, 0)?;
-            Ok(tfkd_datasets::transform::needed(&ops, &draws, size))
-        });
+        let window = tfkd_datasets::transform::decode_drawn(input, file, &ops, input.len() as u64, 0, 0);
         match (whole, window) {
-            (Ok(img), Ok(win)) => {
+            (Ok(img), Ok((win, _))) => {
                 let (r, w) = (win.rect, img.width() as usize);
                 let rows = (0..r.height).map(|y| &img.as_raw()[((r.top + y) * w + r.left) * 3..][..r.width * 3]);
                 if rows.zip(win.pixels.chunks_exact(r.width * 3)).all(|(a, b)| a == b) {
