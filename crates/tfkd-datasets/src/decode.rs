@@ -368,6 +368,11 @@ fn decode_jpeg_window(
     }
     // SAFETY: every scanline was read or skipped; this reads the file up to its end marker.
     unsafe { mozjpeg_sys::jpeg_finish_decompress(&mut d.cinfo) };
+    // An RGB decode of exactly the rectangle asked for (a whole image) is the result as it is.
+    let decoded = Rect { top, left: x, height: bottom - top, width };
+    if channels == 3 && decoded == want {
+        return Ok(RgbWindow { pixels: raw, rect: want, size });
+    }
     // Exactly the rectangle asked for: the widened edges may differ from a whole decode.
     let (dy, dx) = (want.top - top, (want.left - x) * channels);
     let mut pixels = Vec::with_capacity(want.height * want.width * 3);
