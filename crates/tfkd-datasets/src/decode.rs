@@ -3,13 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{imageops::FilterType, DynamicImage, ImageFormat, RgbImage};
 use rayon::prelude::*;
 
 use crate::{
     error::{DataError, Result},
     resample::Rect,
+    rgb::RgbImage,
 };
+
+mod png_file;
+mod triangle;
 
 /// How decoded images must come out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +21,7 @@ pub struct Target {
     pub channels: usize,
     /// Required height and width.
     pub size: [usize; 2],
-    /// Resize images of another size (triangle filter) instead of rejecting them.
+    /// Resize images of another size (a triangle filter, [`triangle`]) instead of rejecting them.
     pub resize: bool,
 }
 
@@ -48,40 +51,84 @@ pub fn decode_all(items: &[Encoded], target: Target, what: &str) -> Result<Vec<u
 }
 
 fn decode_into(item: &Encoded, target: Target, dst: &mut [u8]) -> Result<()> {
-    let img = image::load_from_memory(&item.bytes)
-        .map_err(|e| DataError::Image { path: item.name.clone(), detail: format!("cannot decode image: {e}") })?;
+    let fail = |detail: String| DataError::Image { path: item.name.clone(), detail };
+    let img = if item.bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        decode_zune_jpeg(&item.bytes).map_err(|e| fail(format!("cannot decode JPEG: {e}")))?
+    } else if item.bytes.starts_with(PNG_SIGNATURE) {
+        png_file::decode_png(&item.bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))?
+    } else {
+        return Err(fail(format!("cannot decode image: {}", not_an_image(&item.bytes))));
+    };
     let [h, w] = target.size;
-    let img = if (img.height() as usize, img.width() as usize) == (h, w) {
+    let img = if img.size() == target.size {
         img
     } else if target.resize {
-        img.resize_exact(w as u32, h as u32, FilterType::Triangle)
+        triangle::resize(&img, target.size)
     } else {
-        return Err(DataError::Image {
-            path: item.name.clone(),
-            detail: format!(
-                "image is {}×{} (h×w), expected {h}×{w} like the rest of the dataset",
-                img.height(),
-                img.width()
-            ),
-        });
+        return Err(fail(format!(
+            "image is {}×{} (h×w), expected {h}×{w} like the rest of the dataset",
+            img.height(),
+            img.width()
+        )));
     };
     write_planar(&img, target.channels, dst);
     Ok(())
 }
 
-/// Writes an image as planar C×H×W bytes (grey → RGB by repetition, RGB → grey by luma).
-fn write_planar(img: &DynamicImage, channels: usize, dst: &mut [u8]) {
+/// Decodes a JPEG with zune-jpeg, as the `image` crate (0.25) did for tfkd's committed CIFAR-10 results, to
+/// RGB: its decoder, options and colour output (RGB for YCbCr, CMYK and YCCK files), alpha dropped and grey
+/// replicated: pixel for pixel what those results were trained on. [`decode_rgb`] is the path that gives
+/// Pillow's pixels (libjpeg-turbo); the two decoders' IDCT and upsampling differ, and so can their pixels.
+fn decode_zune_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+    let options = DecoderOptions::default().set_strict_mode(false).set_max_width(usize::MAX).set_max_height(usize::MAX);
+    let mut header = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    header.decode_headers().map_err(|e| e.to_string())?;
+    let (width, height) = header.dimensions().ok_or("no dimensions after the headers")?;
+    check_size(width, height)?;
+    let colour = match header.input_colorspace().ok_or("no colour space after the headers")? {
+        c @ (ColorSpace::RGB | ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA) => c,
+        _ => ColorSpace::RGB,
+    };
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options.jpeg_set_out_colorspace(colour));
+    let buf = decoder.decode().map_err(|e| e.to_string())?;
+    let pixels: Vec<u8> = match colour {
+        ColorSpace::Luma => buf.iter().flat_map(|&g| [g; 3]).collect(),
+        ColorSpace::LumaA => buf.chunks_exact(2).flat_map(|p| [p[0]; 3]).collect(),
+        ColorSpace::RGBA => buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+        _ => buf,
+    };
+    RgbImage::from_raw(width as u32, height as u32, pixels)
+        .ok_or_else(|| "the decoder gave the wrong number of pixels".into())
+}
+
+/// Writes an RGB image as planar C×H×W bytes: RGB, or grey as Pillow's `convert('L')` computes it (ITU-R
+/// 601-2 luma, `(19595·R + 38470·G + 7471·B + 2¹⁵) >> 16`).
+fn write_planar(img: &RgbImage, channels: usize, dst: &mut [u8]) {
     let plane = (img.width() * img.height()) as usize;
+    let px = img.as_raw().chunks_exact(3);
     if channels == 1 {
-        dst[..plane].copy_from_slice(img.to_luma8().as_raw());
+        for (d, p) in dst[..plane].iter_mut().zip(px) {
+            let [r, g, b] = [p[0], p[1], p[2]].map(u32::from);
+            *d = ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8;
+        }
     } else {
-        let rgb = img.to_rgb8();
-        for (p, px) in rgb.as_raw().chunks_exact(3).enumerate() {
+        for (i, p) in px.enumerate() {
             for c in 0..3 {
-                dst[c * plane + p] = px[c];
+                dst[c * plane + i] = p[c];
             }
         }
     }
+}
+
+/// A PNG file's first eight bytes.
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// The error for bytes that are neither JPEG nor PNG.
+fn not_an_image(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(8)];
+    format!("neither a JPEG nor a PNG: the {} bytes start with {head:02x?}", bytes.len())
 }
 
 /// The largest image [`decode_rgb`] accepts, in pixels: where Pillow refuses an image as a decompression bomb
@@ -96,7 +143,7 @@ pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 ///   Pillow's settings (islow IDCT, fancy upsampling), so the pixels are Pillow's exactly. Grayscale is
 ///   replicated to RGB; CMYK and YCCK (which libjpeg turns into CMYK) are read with Adobe's inverted
 ///   polarity and converted as Pillow's `cmyk2rgb` does: `k − k·(255 − c)/255` with the stored c and k.
-/// * PNG: the `image` crate, converted as Pillow converts: alpha dropped, grey replicated, 16-bit colour and
+/// * PNG: the `png` crate, converted as Pillow converts: alpha dropped, grey replicated, 16-bit colour and
 ///   grey+alpha reduced to their high byte, 16-bit grey (Pillow's `I;16`) clamped to 255.
 ///
 /// `name` is the file (or `archive!entry`) the errors name. A JPEG whose data ends before its last scan is
@@ -202,8 +249,8 @@ pub fn decode_rgb_window(
             JpegError::Libjpeg(e) => fail(format!("cannot decode JPEG: {e}")),
             JpegError::Need(e) => e,
         })
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        let img = decode_png(bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))?;
+    } else if bytes.starts_with(PNG_SIGNATURE) {
+        let img = png_file::decode_png(bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))?;
         let size = [img.height() as usize, img.width() as usize];
         let rect = need(size)?;
         if !rect.fits(size) {
@@ -215,8 +262,7 @@ pub fn decode_rgb_window(
         let row = |y: usize| &img.as_raw()[((rect.top + y) * size[1] + rect.left) * 3..][..rect.width * 3];
         Ok(RgbWindow { pixels: (0..rect.height).flat_map(row).copied().collect(), rect, size })
     } else {
-        let head = &bytes[..bytes.len().min(8)];
-        Err(fail(format!("neither a JPEG nor a PNG: the {} bytes start with {head:02x?}", bytes.len())))
+        Err(fail(not_an_image(bytes)))
     }
 }
 
@@ -395,22 +441,4 @@ fn cmyk_to_rgb([c, m, y, k]: [u8; 4]) -> [u8; 3] {
         let t = (255 - i32::from(v)) * nk + 128;
         (nk - (((t >> 8) + t) >> 8)).clamp(0, 255) as u8
     })
-}
-
-fn decode_png(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
-    let img = image::load_from_memory_with_format(bytes, ImageFormat::Png).map_err(|e| e.to_string())?;
-    check_size(img.width() as usize, img.height() as usize)?;
-    let (w, h) = (img.width(), img.height());
-    let from = |px: Vec<u8>| RgbImage::from_raw(w, h, px).ok_or_else(|| "wrong number of pixels".to_string());
-    match img {
-        DynamicImage::ImageLuma16(g) => from(g.as_raw().iter().flat_map(|&v| [v.min(255) as u8; 3]).collect()),
-        DynamicImage::ImageLumaA16(g) => {
-            from(g.as_raw().chunks_exact(2).flat_map(|p| [(p[0] >> 8) as u8; 3]).collect())
-        }
-        DynamicImage::ImageRgb16(c) => from(c.as_raw().iter().map(|&v| (v >> 8) as u8).collect()),
-        DynamicImage::ImageRgba16(c) => {
-            from(c.as_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8)).collect())
-        }
-        other => Ok(other.to_rgb8()),
-    }
 }

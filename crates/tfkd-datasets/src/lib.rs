@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod loader;
 pub mod progress;
 pub mod resample;
+pub mod rgb;
 pub mod rng;
 mod source;
 mod sources;
@@ -44,6 +45,7 @@ pub use digest::hex;
 pub use encoded::{image_kind, Colour, EncodedDataset, EncodedSplit, ImageFormat, ImageKind, Store};
 pub use error::{DataError, Result};
 pub use loader::{Batch, Images, Loader, LoaderConfig};
+pub use rgb::RgbImage;
 pub use source::{default_location, sha256_file, Source, CIFAR10_JPEG_SHA256};
 /// CIFAR's batch parser and its two layouts, for callers that parse one batch file (the fuzz targets).
 pub use sources::cifar::{parse_batch as parse_cifar_batch, Layout as CifarLayout, Variant as CifarVariant};

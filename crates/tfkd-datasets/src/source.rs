@@ -111,7 +111,8 @@ impl Source {
     /// A hex digest of the source's content: the sha256 of the file for archives (so `cifar10-jpeg` reports
     /// the archive's published sha256); for folders, sha256 over every file's relative path, size and
     /// modification time (reading every byte of a large tree on each start would defeat the cache).
-    /// ImageFolder also mixes in the requested size and channels, which change the decoded pixels. ImageNet
+    /// ImageFolder also mixes in the requested size and channels, which change the decoded pixels, and the
+    /// conversion's name. ImageNet
     /// hashes the names, sizes and modification times of the images it reads, or its archives' (see
     /// [`Source::load_encoded`]).
     pub fn content_hash(&self) -> Result<String> {
@@ -121,7 +122,9 @@ impl Source {
         }
         let mut h = Sha256::new();
         if let Source::ImageFolder { size, channels, .. } = self {
-            h.update(format!("imagefolder {size:?} {channels}\n"));
+            // "luma601": grey is Pillow's luma (decode.rs); older caches, made grey with the `image` crate's
+            // Rec. 709 luma, are not reused.
+            h.update(format!("imagefolder {size:?} {channels} luma601\n"));
         } else if loc.is_file() {
             return sha256_file(loc);
         }

@@ -14,13 +14,12 @@
 
 use std::cell::RefCell;
 
-use image::RgbImage;
-
 use crate::{
     augment::{Normalize, Op},
     decode::RgbWindow,
     error::{DataError, Result},
     resample::{resize_rgb, Rect, Scratch},
+    rgb::RgbImage,
     rng::{Key, SampleRng},
 };
 
@@ -431,7 +430,11 @@ mod tests {
     fn fused_resize_crop_equals_the_two_steps() {
         // Wide (horizontal pass first) and tall (vertical pass first) images.
         for (w, h, size, crop) in [(53, 41, 30, 24), (21, 90, 15, 12)] {
-            let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 5) as u8, (y * 7) as u8, ((x * y) % 251) as u8]));
+            let pixels = (0..w * h).flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(x * 5) as u8, (y * 7) as u8, ((x * y) % 251) as u8]
+            });
+            let img = RgbImage::from_raw(w, h, pixels.collect()).unwrap();
             let ops = [Op::Resize { size }, Op::CenterCrop { size: crop }];
             let fused = transform_rgb_u8(&img, &ops, &[Draw::Resize, Draw::CenterCrop]).unwrap();
             let resized = transform_rgb_u8(&img, &ops[..1], &[Draw::Resize]).unwrap();

@@ -415,3 +415,33 @@ fn a_damaged_decode_cache_is_rebuilt() {
         assert!(tfkd_datasets::cache::unusable(&cache).is_empty(), "{what}");
     }
 }
+
+/// ImageFolder's conversions on a committed pattern: resized with the `image` crate's triangle filter, bit for
+/// bit what that crate computed (fixtures/image_crate_resize, a crate pinned to image 0.25.10), to sizes that
+/// shrink, enlarge and do both; made grey as Pillow's `convert('L')` (fixtures/pillow_luma.py).
+#[test]
+fn image_folder_resizes_as_the_image_crate_and_greys_as_pillow() {
+    use tfkd_datasets::decode::{decode_all, Encoded, Target};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let item = [Encoded {
+        name: "image_crate_resize.png".into(),
+        bytes: std::fs::read(fixtures.join("image_crate_resize.png")).unwrap(),
+        label: 0,
+    }];
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(fixtures.join(name)).unwrap()).unwrap()
+    };
+    let bytes = |v: &serde_json::Value| -> Vec<u8> { serde_json::from_value(v.clone()).unwrap() };
+    for case in json("image_crate_resize.json").as_array().unwrap() {
+        let size: [usize; 2] = serde_json::from_value(case["size"].clone()).unwrap();
+        let planar = decode_all(&item, Target { channels: 3, size, resize: true }, "fixture").unwrap();
+        let rgb = bytes(&case["rgb"]);
+        let plane = size[0] * size[1];
+        let want: Vec<u8> = (0..3).flat_map(|c| (0..plane).map(move |p| (c, p))).map(|(c, p)| rgb[p * 3 + c]).collect();
+        assert_eq!(planar, want, "resized to {size:?}");
+    }
+    let pillow = json("pillow_luma.json");
+    let size: [usize; 2] = serde_json::from_value(pillow["size"].clone()).unwrap();
+    let grey = decode_all(&item, Target { channels: 1, size, resize: false }, "fixture").unwrap();
+    assert_eq!(grey, bytes(&pillow["luma"]));
+}

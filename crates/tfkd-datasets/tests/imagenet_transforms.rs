@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use image::RgbImage;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tfkd_datasets::{
@@ -24,7 +23,7 @@ use tfkd_datasets::{
         draws, needed, output_size, resized_crop_params, transform_rgb, transform_rgb_u8, transform_window,
         transform_window_u8, Draw, Uniforms,
     },
-    Augment, Normalize, Op,
+    Augment, Normalize, Op, RgbImage,
 };
 
 fn dir() -> PathBuf {
@@ -37,7 +36,7 @@ fn fixture() -> Value {
 
 /// A fixture PNG (recognised by its content: one is named `.JPEG`), as RGB (a grey one replicated).
 fn png(name: &str) -> RgbImage {
-    image::load_from_memory_with_format(&source_bytes(name), image::ImageFormat::Png).unwrap().to_rgb8()
+    decode_rgb(&source_bytes(name), Path::new(name)).unwrap()
 }
 
 fn source_bytes(file: &str) -> Vec<u8> {
@@ -69,7 +68,7 @@ fn case_ops(case: &Value) -> (Vec<Op>, Vec<Draw>) {
 
 /// (number of differing values, maximum and mean absolute difference).
 fn diff(got: &RgbImage, want: &RgbImage) -> (usize, u8, f64) {
-    assert_eq!(got.dimensions(), want.dimensions());
+    assert_eq!(got.size(), want.size());
     let d: Vec<u8> = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| a.abs_diff(*b)).collect();
     let mean = d.iter().map(|&v| f64::from(v)).sum::<f64>() / d.len() as f64;
     (d.iter().filter(|&&v| v != 0).count(), d.iter().copied().max().unwrap_or(0), mean)

@@ -248,9 +248,11 @@ impl Harness {
     }
 
     /// An image decoded whole and, as the training loader decodes it, in the window a RandomResizedCrop draw
-    /// reads: both refuse it naming the file, or the window holds the whole decode's pixels.
+    /// reads: both refuse it naming the file, or the window holds the whole decode's pixels. Then as a dataset
+    /// decodes it ([`Self::dataset_image`]).
     fn image(input: &[u8], file: &Path) -> Result<Option<String>, Violation> {
         let whole = decode::decode_rgb(input, file);
+        Self::dataset_image(input, file, whole.as_ref().ok())?;
         let ops = tfkd_datasets::Augment::imagenet_official().ops;
         let window = tfkd_datasets::transform::decode_drawn(input, file, &ops, input.len() as u64, 0, 0);
         match (whole, window) {
@@ -268,6 +270,29 @@ impl Harness {
             (Err(e), Ok(_)) => {
                 Err(Violation(format!("its window decoded, but whole it failed: {}", tfkd_io::chain(&e))))
             }
+        }
+    }
+
+    /// An image as an ImageFolder dataset decodes it (zune-jpeg or the PNG decoder, resized to 24×24, made
+    /// grey): decoded or refused naming the file. A PNG that [`decode::decode_rgb`] decoded (`whole`) is decoded
+    /// to the same pixels at its own size, the two paths sharing one PNG conversion.
+    fn dataset_image(input: &[u8], file: &Path, whole: Option<&tfkd_datasets::RgbImage>) -> Result<(), Violation> {
+        let item = [decode::Encoded { name: file.to_path_buf(), bytes: input.to_vec(), label: 0 }];
+        let grey = decode::Target { channels: 1, size: [24, 24], resize: true };
+        if let Err(e) = decode::decode_all(&item, grey, "fuzzed image") {
+            naming(file, Some(tfkd_io::chain(&e)))?;
+        }
+        let Some(whole) = whole.filter(|_| input.starts_with(b"\x89PNG")) else { return Ok(()) };
+        let own = decode::Target { channels: 3, size: whole.size(), resize: false };
+        let planar = decode::decode_all(&item, own, "fuzzed image")
+            .map_err(|e| Violation(format!("decoded by decode_rgb, but not as a dataset: {}", tfkd_io::chain(&e))))?;
+        let plane = planar.len() / 3;
+        let same =
+            whole.as_raw().chunks_exact(3).enumerate().all(|(i, p)| (0..3).all(|c| planar[c * plane + i] == p[c]));
+        if same {
+            Ok(())
+        } else {
+            Err(Violation("a PNG decodes to other pixels as a dataset than through decode_rgb".into()))
         }
     }
 

@@ -27,16 +27,17 @@ pub fn png(planar_px: &[u8], chw: [usize; 3]) -> Vec<u8> {
     let [c, h, w] = chw;
     let plane = h * w;
     let mut out = Vec::new();
-    let enc = image::codecs::png::PngEncoder::new(&mut out);
     let (interleaved, color) = if c == 1 {
-        (planar_px.to_vec(), image::ExtendedColorType::L8)
+        (planar_px.to_vec(), png::ColorType::Grayscale)
     } else {
         (
             (0..plane).flat_map(|p| (0..3).map(move |ch| (p, ch))).map(|(p, ch)| planar_px[ch * plane + p]).collect(),
-            image::ExtendedColorType::Rgb8,
+            png::ColorType::Rgb,
         )
     };
-    image::ImageEncoder::write_image(enc, &interleaved, w as u32, h as u32, color).unwrap();
+    let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
+    enc.set_color(color);
+    enc.write_header().unwrap().write_image_data(&interleaved).unwrap();
     out
 }
 

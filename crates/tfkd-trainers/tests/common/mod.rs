@@ -38,7 +38,10 @@ pub fn dataset(root: &Path, train: usize, test: usize, side: u32, seed: u64) {
             for i in 0..n {
                 let pixels: Vec<u8> =
                     (0..side * side * 3).map(|p| next() / 2 + (class * 12 + p as usize % 7) as u8).collect();
-                image::RgbImage::from_raw(side, side, pixels).unwrap().save(dir.join(format!("{i}.png"))).unwrap();
+                let file = std::fs::File::create(dir.join(format!("{i}.png"))).unwrap();
+                let mut enc = png::Encoder::new(std::io::BufWriter::new(file), side, side);
+                enc.set_color(png::ColorType::Rgb);
+                enc.write_header().unwrap().write_image_data(&pixels).unwrap();
             }
         }
     }
