@@ -26,11 +26,12 @@ fuzz target="all" seconds="120":
 lint:
     cargo fmt --all --check
     python3 scripts/module-cycles.py
-    source scripts/env.sh && cargo clippy -q --release --workspace --all-targets -- -D warnings
+    scripts/cargo-torch.sh clippy -q --release --workspace --all-targets -- -D warnings
 
-# Reproduce a paper target, e.g. `just reproduce table3 --profile smoke`.
+# Reproduce a paper target, e.g. `just reproduce table3 --profile smoke`. On a fresh clone libtorch installs while
+# the crates that do not need it build (scripts/cargo-torch.sh).
 reproduce target *args:
-    source scripts/env.sh && cargo build --release -q -p tfkd && ${CARGO_TARGET_DIR:-target}/release/tfkd reproduce {{target}} {{args}}
+    scripts/cargo-torch.sh build --release -q -p tfkd && source scripts/env.sh && ${CARGO_TARGET_DIR:-target}/release/tfkd reproduce {{target}} {{args}}
 
 # Show the libtorch version, CUDA/cuDNN availability, threads and folders in use.
 doctor:

@@ -3,7 +3,7 @@
 _tfkd_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TFKD_VENV=$("$_tfkd_root/scripts/setup-torch.sh")
 export TFKD_VENV
-LIBTORCH=$(ls -d "$TFKD_VENV"/lib/python3*/site-packages/torch | head -n 1)
+LIBTORCH=$TFKD_VENV/libtorch
 export LIBTORCH
 # The venv's torch is pinned by setup-torch.sh; torch-sys skips its own check when LIBTORCH is set.
 export LIBTORCH_BYPASS_VERSION_CHECK=1

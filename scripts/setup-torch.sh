@@ -4,7 +4,8 @@
 # Variant: "cpu" (slim, ~1.4 GB: torch without its nvidia deps, plus the two CUDA runtime libs that
 # libtorch_cpu links against) or "cuda" (the full cu130 wheel, ~4.6 GB). Default: cuda when
 # `nvidia-smi` works, cpu otherwise; TFKD_TORCH=cpu|cuda overrides.
-# Prints the venv path on stdout when done; everything else goes to stderr.
+# Prints the venv path on stdout when done; everything else goes to stderr. `--check`: exit 0 if installed, 1 if
+# not, installing nothing.
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
@@ -22,10 +23,18 @@ esac
 
 stamp="$venv/.tfkd-torch"
 want="torch==$TORCH_VERSION variant=$variant"
+# $venv/libtorch links to the installed libtorch (what LIBTORCH names); it is made last, so a build that starts
+# before the installation ends finds no libtorch rather than half of one (scripts/cargo-torch.sh).
+link_libtorch() {
+  ln -sfn "$(ls -d "$venv"/lib/python3*/site-packages/torch | head -n 1)" "$venv/libtorch"
+}
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  [ "${1:-}" = --check ] && exit 0
+  [ -e "$venv/libtorch" ] || link_libtorch
   echo "$venv"
   exit 0
 fi
+[ "${1:-}" = --check ] && exit 1
 
 py=${PYTHON:-}
 if [ -z "$py" ]; then
@@ -61,6 +70,7 @@ else
   "${pip[@]}" filelock typing-extensions sympy networkx jinja2 fsspec numpy
   "${pip[@]}" --no-deps "torch==$TORCH_VERSION" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
 fi
+link_libtorch
 echo "$want" > "$stamp"
 echo "tfkd: libtorch $TORCH_VERSION ($variant) ready in $(( $(date +%s) - start )) s" >&2
 echo "$venv"

@@ -12,7 +12,8 @@ pub struct Report {
     tfkd_version: &'static str,
     libtorch_version: Option<String>,
     libtorch_loaded_from: Option<PathBuf>,
-    libtorch_built_against: Option<&'static str>,
+    /// The rpath's folder with links resolved (the venv's `libtorch` link), comparable with `libtorch_loaded_from`.
+    libtorch_built_against: Option<PathBuf>,
     libtorch_cuda: String,
     cuda_available: bool,
     cuda_devices: i64,
@@ -38,7 +39,8 @@ pub fn report(cuda: &CudaLoad, kept: crate::allocator::Kept) -> Report {
         tfkd_version: env!("CARGO_PKG_VERSION"),
         libtorch_version: loaded.as_deref().and_then(libtorch::version),
         libtorch_loaded_from: loaded,
-        libtorch_built_against: libtorch::build_lib_dir(),
+        libtorch_built_against: libtorch::build_lib_dir()
+            .map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir))),
         libtorch_cuda: match cuda {
             CudaLoad::Loaded(path) => format!("loaded {}", path.display()),
             CudaLoad::Absent => "not in this libtorch (CPU-only build)".into(),
@@ -73,7 +75,11 @@ impl std::fmt::Display for Report {
             "  loaded from      {}",
             or_unknown(self.libtorch_loaded_from.as_ref().map(|p| p.display().to_string()))
         )?;
-        writeln!(f, "  built against    {}", self.libtorch_built_against.unwrap_or("unknown"))?;
+        writeln!(
+            f,
+            "  built against    {}",
+            or_unknown(self.libtorch_built_against.as_ref().map(|p| p.display().to_string()))
+        )?;
         writeln!(f, "  libtorch_cuda    {}", self.libtorch_cuda)?;
         writeln!(f, "CUDA available     {} ({} device(s))", self.cuda_available, self.cuda_devices)?;
         writeln!(
