@@ -2,12 +2,15 @@
 //! weight and calibration, and the claims the spec declares about its entries (its top-level `claims:`),
 //! judged by [`crate::table::judge`], the judge of the paper's tables' claims too.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use tfkd_analysis::stats::Summary;
 use tfkd_spec::Experiment;
 
 use crate::{
     aggregate::Aggregate,
+    csv::field,
     figure::{Figure, Kind, Series},
     record::Metric,
     render::{weight, VERDICT_RULE, WEIGHT_RULE},
@@ -118,12 +121,12 @@ pub fn csv(r: &EntriesReport) -> String {
     for e in &r.entries {
         let c = &e.calibration;
         let (mean, sd) = e.ours.map_or((String::new(), String::new()), |s| (s.mean.to_string(), s.sd.to_string()));
+        let teacher = e.teacher.as_deref().map_or(Cow::Borrowed(""), field);
         out += &format!(
-            "{},{},{},{},{},{},{mean},{sd}\n",
-            e.id,
-            c.model,
-            c.method,
-            e.teacher.as_deref().unwrap_or(""),
+            "{},{},{},{teacher},{},{},{mean},{sd}\n",
+            field(&e.id),
+            field(&c.model),
+            field(&c.method),
             c.soft_weight.map_or(String::new(), |w| w.to_string()),
             e.values.len()
         );

@@ -4,6 +4,7 @@
 //! Reads run records and specs; never trains and never links libtorch.
 
 pub mod aggregate;
+pub mod csv;
 pub mod entries;
 pub mod figure;
 pub mod figures;

@@ -241,9 +241,7 @@ pub fn csv(t: &TableReport, agg: &Aggregate) -> Result<String, ReportError> {
 
 /// A data frame as CSV (floats to 4 decimals).
 pub fn frame_csv(df: &mut DataFrame) -> Result<String, ReportError> {
-    let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).include_header(true).with_float_precision(Some(4)).finish(df)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    crate::csv::frame(df, 4)
 }
 
 fn tex_escape(s: &str) -> String {
