@@ -93,13 +93,7 @@ fn decode_zune_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     let mut decoder =
         zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options.jpeg_set_out_colorspace(colour));
     let buf = decoder.decode().map_err(|e| e.to_string())?;
-    let pixels: Vec<u8> = match colour {
-        ColorSpace::Luma => buf.iter().flat_map(|&g| [g; 3]).collect(),
-        ColorSpace::LumaA => buf.chunks_exact(2).flat_map(|p| [p[0]; 3]).collect(),
-        ColorSpace::RGBA => buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
-        _ => buf,
-    };
-    RgbImage::from_raw(width as u32, height as u32, pixels)
+    RgbImage::from_channels(width as u32, height as u32, colour.num_components(), buf)
         .ok_or_else(|| "the decoder gave the wrong number of pixels".into())
 }
 

@@ -22,6 +22,20 @@ impl RgbImage {
         (pixels.len() as u64 == u64::from(width) * u64::from(height) * 3).then_some(RgbImage { width, height, pixels })
     }
 
+    /// The image over 8-bit samples of `channels` interleaved channels, converted as Pillow's `convert('RGB')`:
+    /// grey (1) and grey+alpha (2) replicated, alpha dropped (4); `None` when the samples do not fill the image.
+    #[must_use]
+    pub fn from_channels(width: u32, height: u32, channels: usize, samples: Vec<u8>) -> Option<Self> {
+        let pixels = match channels {
+            1 => samples.iter().flat_map(|&g| [g; 3]).collect(),
+            2 => samples.chunks_exact(2).flat_map(|p| [p[0]; 3]).collect(),
+            3 => samples,
+            4 => samples.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
+            _ => return None,
+        };
+        Self::from_raw(width, height, pixels)
+    }
+
     /// Its width in pixels.
     #[must_use]
     pub fn width(&self) -> u32 {

@@ -22,19 +22,15 @@ pub(super) fn decode_png(bytes: &[u8]) -> Result<RgbImage, String> {
     let (colour, depth) = reader.output_color_type();
     let sixteen = depth == png::BitDepth::Sixteen;
     let high = |s: &[u8]| s[0]; // a big-endian 16-bit sample's high byte
-    use png::ColorType::{Grayscale, GrayscaleAlpha, Indexed, Rgb, Rgba};
-    let pixels: Vec<u8> = match (colour, sixteen) {
-        (Grayscale, false) => buf.iter().flat_map(|&g| [g; 3]).collect(),
-        (Grayscale, true) => {
-            buf.chunks_exact(2).flat_map(|s| [u16::from_be_bytes([s[0], s[1]]).min(255) as u8; 3]).collect()
-        }
-        (GrayscaleAlpha, false) => buf.chunks_exact(2).flat_map(|p| [p[0]; 3]).collect(),
-        (GrayscaleAlpha, true) => buf.chunks_exact(4).flat_map(|p| [high(p); 3]).collect(),
-        (Rgb, false) => buf,
-        (Rgb, true) => buf.chunks_exact(2).map(high).collect(),
-        (Rgba, false) => buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
-        (Rgba, true) => buf.chunks_exact(8).flat_map(|p| [p[0], p[2], p[4]]).collect(),
+    use png::ColorType::{Grayscale, Indexed};
+    let (channels, samples): (usize, Vec<u8>) = match (colour, sixteen) {
         (Indexed, _) => return Err("a palette the decoder did not expand".into()),
+        (Grayscale, true) => {
+            (1, buf.chunks_exact(2).map(|s| u16::from_be_bytes([s[0], s[1]]).min(255) as u8).collect())
+        }
+        (c, true) => (c.samples(), buf.chunks_exact(2).map(high).collect()),
+        (c, false) => (c.samples(), buf),
     };
-    RgbImage::from_raw(width, height, pixels).ok_or_else(|| "the decoder gave the wrong number of pixels".into())
+    RgbImage::from_channels(width, height, channels, samples)
+        .ok_or_else(|| "the decoder gave the wrong number of pixels".into())
 }
