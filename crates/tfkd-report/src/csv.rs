@@ -21,10 +21,13 @@ pub fn field(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// A data frame as CSV, floats with `decimals` digits after the point (`format!("{:.4}")`: `NaN`, `inf` as Rust
-/// writes them), integers and booleans as written, text by [`field`]. Columns of other types (lists, dates, …),
-/// which no report has, are refused rather than written some other way.
-pub fn frame(df: &DataFrame, decimals: usize) -> Result<String, ReportError> {
+/// Digits after the point of every float in a report's CSV.
+const DECIMALS: usize = 4;
+
+/// A data frame as CSV, floats with [`DECIMALS`] digits after the point (`format!("{:.4}")`: `NaN`, `inf` as
+/// Rust writes them), integers and booleans as written, text by [`field`]. Columns of other types (lists,
+/// dates, …), which no report has, are refused rather than written some other way.
+pub fn frame(df: &DataFrame) -> Result<String, ReportError> {
     let columns = df.columns();
     let names: Vec<Cow<'_, str>> = columns.iter().map(|c| field(c.name().as_str())).collect();
     let mut out = names.join(",");
@@ -40,8 +43,8 @@ pub fn frame(df: &DataFrame, decimals: usize) -> Result<String, ReportError> {
                 AnyValue::String(s) => write!(out, "{}", field(s)),
                 AnyValue::StringOwned(ref s) => write!(out, "{}", field(s.as_str())),
                 AnyValue::Boolean(b) => write!(out, "{b}"),
-                AnyValue::Float64(v) => write!(out, "{v:.decimals$}"),
-                AnyValue::Float32(v) => write!(out, "{v:.decimals$}"),
+                AnyValue::Float64(v) => write!(out, "{v:.DECIMALS$}"),
+                AnyValue::Float32(v) => write!(out, "{v:.DECIMALS$}"),
                 AnyValue::Int8(_)
                 | AnyValue::Int16(_)
                 | AnyValue::Int32(_)
@@ -51,14 +54,8 @@ pub fn frame(df: &DataFrame, decimals: usize) -> Result<String, ReportError> {
                 | AnyValue::UInt32(_)
                 | AnyValue::UInt64(_) => write!(out, "{cell}"),
                 other => {
-                    return Err(ReportError::BadValue {
-                        path: "(a report's CSV)".into(),
-                        message: format!(
-                            "column {} holds a {} value, which no CSV of a report writes",
-                            column.name(),
-                            other.dtype()
-                        ),
-                    })
+                    let (column, dtype) = (column.name().to_string(), other.dtype().to_string());
+                    return Err(ReportError::CsvColumn { column, dtype });
                 }
             };
         }
@@ -85,6 +82,6 @@ mod tests {
         .unwrap();
         let want = "name,x,n,ok\nplain,1.0000,1,true\n\"a,b\",-0.1235,2,false\n\"say \"\"hi\"\"\",,3,true\n\
                     \"two\nlines\",NaN,4,false\n\"\",2.5000,5,true\n,1000000.0000,6,false\n";
-        assert_eq!(frame(&df, 4).unwrap(), want);
+        assert_eq!(frame(&df).unwrap(), want);
     }
 }

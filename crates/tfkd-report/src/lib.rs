@@ -58,6 +58,14 @@ pub enum ReportError {
         /// What went wrong.
         message: String,
     },
+    /// A data frame holds a column of a type no report's CSV writes (lists, dates, …).
+    #[error("CSV: column {column} holds {dtype} values, which no report's CSV writes")]
+    CsvColumn {
+        /// The column.
+        column: String,
+        /// Its values' type.
+        dtype: String,
+    },
     /// A spec did not resolve.
     #[error("invalid spec: {0}")]
     Spec(String),
@@ -145,8 +153,8 @@ pub fn build(
         tex,
         figures,
         sweeps,
-        runs_csv: render::frame_csv(&mut agg.runs.clone())?,
-        entries_csv: render::frame_csv(&mut agg.entries.clone())?,
+        runs_csv: csv::frame(&agg.runs)?,
+        entries_csv: csv::frame(&agg.entries)?,
         table,
         entries,
         timing: None,

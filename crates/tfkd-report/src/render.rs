@@ -232,16 +232,11 @@ pub fn csv(t: &TableReport, agg: &Aggregate) -> Result<String, ReportError> {
     )?;
     let calibration =
         agg.entries.select(["id", "ece_mean", "confidence_mean", "entropy_mean", "teacher_agreement_mean"])?;
-    let mut df = cells
+    let df = cells
         .join(&calibration, ["id"], ["id"], JoinArgs::new(JoinType::Left), None)?
         .sort(["cell"], SortMultipleOptions::default())?
         .drop("cell")?;
-    frame_csv(&mut df)
-}
-
-/// A data frame as CSV (floats to 4 decimals).
-pub fn frame_csv(df: &mut DataFrame) -> Result<String, ReportError> {
-    crate::csv::frame(df, 4)
+    crate::csv::frame(&df)
 }
 
 fn tex_escape(s: &str) -> String {
