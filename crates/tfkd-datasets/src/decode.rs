@@ -52,7 +52,7 @@ pub fn decode_all(items: &[Encoded], target: Target, what: &str) -> Result<Vec<u
 
 fn decode_into(item: &Encoded, target: Target, dst: &mut [u8]) -> Result<()> {
     let fail = |detail: String| DataError::Image { path: item.name.clone(), detail };
-    let img = if item.bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+    let img = if item.bytes.starts_with(JPEG_START) {
         decode_zune_jpeg(&item.bytes).map_err(|e| fail(format!("cannot decode JPEG: {e}")))?
     } else if item.bytes.starts_with(PNG_SIGNATURE) {
         png_file::decode_png(&item.bytes).map_err(|e| fail(format!("cannot decode PNG: {e}")))?
@@ -117,7 +117,10 @@ fn write_planar(img: &RgbImage, channels: usize, dst: &mut [u8]) {
 }
 
 /// A PNG file's first eight bytes.
-const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+pub(crate) const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// How a JPEG file starts: its start-of-image marker and the next marker's `ff`.
+pub(crate) const JPEG_START: &[u8] = &[0xff, 0xd8, 0xff];
 
 /// The error for bytes that are neither JPEG nor PNG.
 fn not_an_image(bytes: &[u8]) -> String {
@@ -238,7 +241,7 @@ pub fn decode_rgb_window(
     need: impl FnOnce([usize; 2]) -> Result<Rect>,
 ) -> Result<RgbWindow> {
     let fail = |detail: String| DataError::Image { path: name.to_path_buf(), detail };
-    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+    if bytes.starts_with(JPEG_START) {
         decode_jpeg(bytes, need).map_err(|e| match e {
             JpegError::Libjpeg(e) => fail(format!("cannot decode JPEG: {e}")),
             JpegError::Need(e) => e,

@@ -241,7 +241,7 @@ impl std::fmt::Display for ImageKind {
 /// Reads the header of a JPEG or PNG: `None` when `bytes` is neither or its header is cut short or malformed.
 #[must_use]
 pub fn image_kind(bytes: &[u8]) -> Option<ImageKind> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+    if bytes.starts_with(crate::decode::PNG_SIGNATURE) {
         // The IHDR chunk comes first: width, height, bit depth, colour type.
         let ihdr = bytes.get(8..26).filter(|h| &h[4..8] == b"IHDR")?;
         let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);

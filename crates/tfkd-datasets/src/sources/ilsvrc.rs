@@ -115,8 +115,7 @@ fn utf8_name<'a>(part: &'a OsStr, path: &Path) -> Result<&'a str> {
 
 /// Checks that `head` (the first bytes of the image at `path`) starts as a JPEG or PNG does.
 fn check_magic(head: &[u8], path: &Path) -> Result<()> {
-    const PNG: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
-    if head.starts_with(&[0xff, 0xd8, 0xff]) || head.starts_with(&PNG) {
+    if head.starts_with(crate::decode::JPEG_START) || head.starts_with(crate::decode::PNG_SIGNATURE) {
         return Ok(());
     }
     let detail = if head.is_empty() {
