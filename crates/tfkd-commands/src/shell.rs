@@ -10,7 +10,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, ExitStatus},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -29,7 +29,7 @@ use tfkd_trainers::{
 use crate::{
     executor::{absolute, job_env, Executor, Pass},
     options::RunOptions,
-    worker::WorkerJob,
+    worker::{stopped_by_signal, WorkerJob},
 };
 
 /// The shell executor.
@@ -79,13 +79,27 @@ impl Executor for Shell {
             };
             let dir = job_dir(&cache, &p.run_id);
             submit(&dir, &exe, &job, &env)?;
-            queue.push(dir);
+            queue.push((dir, RunDir::new(&cache, &p.run_id)));
         }
-        for dir in queue {
+        for (dir, run) in queue {
             if interrupt.load(Ordering::SeqCst) {
                 return Ok(Pass::Waiting);
             }
-            run_queued(&dir)?;
+            let status = run_queued(&dir)?;
+            if interrupt.load(Ordering::SeqCst) {
+                // Stopped with the rest of the process group: the worker checkpointed, the run resumes.
+                return Ok(Pass::Waiting);
+            }
+            // A job that died without a word (killed for memory, a crash) fails its run with how it ended, as a
+            // local worker's death does, rather than leaving it for the collecting pass to train in this
+            // process; a job stopped by a signal leaves its run partial, to resume.
+            let unfinished = !matches!(run.state()?, RunState::Done(_) | RunState::Failed(_));
+            if unfinished && !stopped_by_signal(&Ok(status)) {
+                let log = dir.join("job.log");
+                let error =
+                    format!("its shell job ended ({}) without finishing it; its output: {}", ended(&status), log.display());
+                run.write_failed(&error, &|| true)?;
+            }
         }
         Ok(Pass::Ended)
     }
@@ -117,11 +131,17 @@ fn submit(dir: &Path, exe: &Path, job: &WorkerJob, env: &[(String, String)]) -> 
     set_state(dir, "queued")
 }
 
-/// Runs the queued script in `dir` with `sh`, there, and records how it exited.
-fn run_queued(dir: &Path) -> anyhow::Result<()> {
+/// Runs the queued script in `dir` with `sh`, there, and records how it exited (which it returns).
+fn run_queued(dir: &Path) -> anyhow::Result<ExitStatus> {
     set_state(dir, "running")?;
     let status = Command::new("sh").arg("job.sh").current_dir(dir).status().context("starting sh")?;
-    set_state(dir, &status.code().map_or_else(|| format!("killed ({status})"), |c| format!("exit {c}")))
+    set_state(dir, &ended(&status))?;
+    Ok(status)
+}
+
+/// How a job ended, as its `state` file and a failed run say it: `exit N`, or `killed (…)` by a signal.
+fn ended(status: &ExitStatus) -> String {
+    status.code().map_or_else(|| format!("killed ({status})"), |c| format!("exit {c}"))
 }
 
 fn set_state(dir: &Path, state: &str) -> anyhow::Result<()> {

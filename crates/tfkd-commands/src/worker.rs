@@ -207,7 +207,7 @@ fn unannounced(
 
 /// Whether a worker ended because it was asked to stop (SIGINT, SIGTERM, SIGHUP, or the exit status of a
 /// second interrupt or of an interrupted run) rather than by a crash, which stays a failure.
-fn stopped_by_signal(status: &std::io::Result<ExitStatus>) -> bool {
+pub(crate) fn stopped_by_signal(status: &std::io::Result<ExitStatus>) -> bool {
     use std::os::unix::process::ExitStatusExt;
     let Ok(s) = status else { return false };
     let code = s.code();

@@ -55,3 +55,21 @@ fn the_shell_executor_is_hidden_and_an_unknown_one_is_refused() {
     assert!(!dry.status.success() && said.contains("--dry-run goes with --executor slurm"), "{said}");
     assert!(!home.path().join("cache/shell").exists(), "a refused shell run queued nothing");
 }
+
+/// A job that dies without a word (here the fault hook aborts it, as an out-of-memory kill would end it) fails
+/// its run with how the job ended; the collecting pass does not train the run again in this process.
+#[test]
+fn a_shell_job_that_dies_fails_its_run_instead_of_training_it_here() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["run", "smoke", "--profile", "smoke", "--quiet", "--only", "base-cnn5", "--executor", "shell"];
+    let out = tfkd(home.path(), &args).env("TFKD_FAULT_ABORT", "base-cnn5@230:1").output().unwrap();
+    let said = common::text(&out);
+    assert!(!out.status.success() && said.contains("1 run(s) failed"), "{said}");
+    assert!(said.contains("its shell job ended (killed") && said.contains("job.log"), "{said}");
+    let runs = home.path().join("results/smoke/smoke/runs");
+    let none = !runs.exists() || std::fs::read_dir(&runs).unwrap().next().is_none();
+    assert!(none, "no record: the run was not trained here");
+    let status = ok(tfkd(home.path(), &["status", "smoke", "--profile", "smoke"]).output().unwrap());
+    let line = status.lines().find(|l| l.contains("base-cnn5@230")).unwrap();
+    assert!(line.contains("failed") && line.contains("shell: killed"), "{status}");
+}

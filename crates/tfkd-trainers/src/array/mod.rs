@@ -374,6 +374,9 @@ impl<'a> Array<'a> {
             if s.fault == Some(step) {
                 terms.total = terms.total.f_mul_scalar(f64::NAN)?;
             }
+            if s.abort == Some(step) {
+                std::process::abort();
+            }
             let last = b + 1 == self.iters;
             if tallies[a].add(&terms.total, &terms.ce, &logits, &ys[a], last)? {
                 let before = tallies[a].loss_sum;

@@ -37,6 +37,8 @@ pub(super) struct Slot<'a> {
     pub(super) provenance: Provenance,
     pub(super) weights: BTreeMap<String, String>,
     pub(super) fault: Option<u64>,
+    /// The step at which the fault hook aborts the process (`TFKD_FAULT_ABORT`).
+    pub(super) abort: Option<u64>,
     pub(super) failed: Option<TrainError>,
     pub(super) start: Instant,
 }
@@ -139,6 +141,7 @@ impl<'a> Slot<'a> {
             },
             weights: BTreeMap::new(),
             fault: crate::fault::nan_step(&cfg.label()),
+            abort: crate::fault::abort_step(&cfg.label()),
             failed: None,
             start: Instant::now(),
         };
