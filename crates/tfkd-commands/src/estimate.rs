@@ -89,6 +89,9 @@ pub struct Estimate {
     pub jobs: usize,
     /// Settings measured now (not found in the cache).
     pub measured_now: usize,
+    /// The share of the CPUs other processes took while they were measured, when above
+    /// [`crate::contention::BUSY_SHARE`]: those measurements were not cached.
+    pub measured_under_load: Option<f64>,
     /// Settings not measured here, estimated from their FLOPs against ResNet-18's measured speed.
     pub from_flops: usize,
     /// The slowest setting: its description and training speed.
@@ -110,6 +113,7 @@ impl Estimate {
             runs: 0,
             jobs,
             measured_now: 0,
+            measured_under_load: None,
             from_flops: 0,
             slowest: None,
             per_run: Default::default(),
@@ -125,7 +129,11 @@ impl std::fmt::Display for Estimate {
             return write!(f, "estimated time here: nothing left to train");
         }
         if let Some(flops) = &self.flops {
-            return write!(f, "{flops}");
+            write!(f, "{flops}")?;
+            if let Some(share) = self.measured_under_load {
+                write!(f, " (measured while other processes took {:.0}% of the CPUs; not cached)", share * 100.0)?;
+            }
+            return Ok(());
         }
         write!(
             f,
@@ -148,8 +156,15 @@ impl std::fmt::Display for Estimate {
             )?;
         }
         write!(f, "; from throughput measured on this machine")?;
-        if self.measured_now > 0 {
-            write!(f, " ({} setting(s) measured just now, cached for next time)", self.measured_now)?;
+        match (self.measured_now, self.measured_under_load) {
+            (0, _) => {}
+            (n, None) => write!(f, " ({n} setting(s) measured just now, cached for next time)")?,
+            (n, Some(share)) => write!(
+                f,
+                " ({n} setting(s) measured just now while other processes took {:.0}% of the CPUs, so this \
+                 estimate may run long; not cached: the next one measures again)",
+                share * 100.0
+            )?,
         }
         if self.from_flops > 0 {
             write!(
@@ -238,6 +253,7 @@ pub fn estimate(
     let needed: std::collections::BTreeSet<usize> =
         left.iter().flat_map(|&i| std::iter::once(i).chain(teacher[i])).collect();
     let needed: Vec<(String, &PlannedRun)> = needed.iter().map(|&i| (key(&runs[i]), &runs[i])).collect();
+    let start = crate::contention::CpuTimes::now();
     let Unknown { estimated, measured_now, from_flops } =
         speeds_of_unknown(&needed, sizes, ctx, threads, unmeasured, &mut cache)?;
     let augment = if ctx.device.is_cuda() {
@@ -252,7 +268,9 @@ pub fn estimate(
             }
         }
     };
-    if measured_now > 0 {
+    // Probes taken while other processes loaded the CPUs are used for this estimate only.
+    let under_load = crate::contention::under_load_since(start);
+    if measured_now > 0 && under_load.is_none() {
         cache.write(&path)?;
     }
     let speed_of =
@@ -273,6 +291,7 @@ pub fn estimate(
         runs: left.len(),
         jobs,
         measured_now,
+        measured_under_load: under_load.filter(|_| measured_now > 0),
         from_flops,
         slowest,
         per_run,
@@ -294,14 +313,18 @@ fn by_flops(
 ) -> anyhow::Result<Estimate> {
     use crate::flops_estimate as fe;
     let gpu = ctx.device.is_cuda();
-    let mut measured_now = 0;
+    let (mut measured_now, mut under_load) = (0, None);
     let (rate, feed) = if gpu {
         (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
     } else {
+        let start = crate::contention::CpuTimes::now();
         let reference = cpu_cost_model(ctx, threads, cache)?;
         if reference.measured > 0 {
             measured_now += reference.measured;
-            cache.write(path)?;
+            under_load = crate::contention::under_load_since(start);
+            if under_load.is_none() {
+                cache.write(path)?;
+            }
         }
         let (rate, ips) = (reference.flop_per_s, reference.img_per_s);
         let source = format!(
@@ -316,6 +339,7 @@ fn by_flops(
         runs: left.len(),
         jobs,
         measured_now,
+        measured_under_load: under_load,
         from_flops: 0,
         slowest: None,
         per_run: flops.per_run.clone(),

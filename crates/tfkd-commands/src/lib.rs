@@ -7,6 +7,7 @@
 //!   batch system ([`shell`]), and the records written;
 //! * [`estimate`]: the plan's time on this machine, from measured throughput, or for ImageNet from FLOPs
 //!   ([`flops_estimate`], also in GPU-hours); [`schedule`] holds what both share; [`check`] shows them;
+//!   [`contention`] tells whether other processes loaded the CPUs while it measured;
 //! * [`export`]: a run's weights as a PyTorch state dict under torchvision's names;
 //! * [`status`]: run folders' states, and `clean`;
 //! * [`report`]: the report step (tables, figures, the results index) from records only;
@@ -19,6 +20,7 @@
 
 pub mod allocator;
 pub mod check;
+pub mod contention;
 pub mod context;
 pub mod data;
 pub mod doctor;

@@ -96,8 +96,11 @@ impl Executor for Shell {
             let unfinished = !matches!(run.state()?, RunState::Done(_) | RunState::Failed(_));
             if unfinished && !stopped_by_signal(&Ok(status)) {
                 let log = dir.join("job.log");
-                let error =
-                    format!("its shell job ended ({}) without finishing it; its output: {}", ended(&status), log.display());
+                let error = format!(
+                    "its shell job ended ({}) without finishing it; its output: {}",
+                    ended(&status),
+                    log.display()
+                );
                 run.write_failed(&error, &|| true)?;
             }
         }
