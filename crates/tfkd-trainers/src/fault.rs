@@ -3,8 +3,9 @@
 //! the NaN handling is exercised through the real training loop rather than by an absurd learning rate
 //! (which specs now refuse). `TFKD_FAULT_ABORT=LABEL:STEP[,…]` (same form) aborts the whole process at that
 //! step, as an out-of-memory kill or a crash would: no `failed.json`, no last checkpoint, so what the executors
-//! do with a job that dies without a word is exercised. `TFKD_FAULT_ARRAY=1` makes every fused array of two or more runs fail to
-//! build, as an array a device cannot run would, so the fall-back to single runs is exercised on the CPU.
+//! do with a job that dies without a word is exercised. `TFKD_FAULT_ARRAY=1` makes every fused array of two or
+//! more runs fail to build, as an array a device cannot run would, so the fall-back to single runs is exercised
+//! on the CPU.
 
 /// The step at which `label`'s loss is to turn NaN, if the environment asks for it.
 #[must_use]

@@ -27,6 +27,7 @@ pub fn tfkd(home: &Path, args: &[&str]) -> Command {
         .env("TFKD_EXPERIMENTS_DIR", repo().join("experiments"))
         .env("TFKD_DATA_DIR", repo().join("data"))
         .env_remove("TFKD_FAULT_NAN")
+        .env_remove("TFKD_FAULT_ABORT")
         .env_remove("TFKD_FAULT_ARRAY")
         .env_remove("TFKD_SLURM_CONFIG")
         .current_dir(home);
