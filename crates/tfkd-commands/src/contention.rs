@@ -1,5 +1,5 @@
 //! Whether other processes used the CPUs while tfkd measured something: a throughput probe taken on a busy
-//! machine reads slow, and cached it would skew every later estimate on that machine. Linux's CPU accounting
+//! machine reads slow, and cached as if it were not it would skew every later estimate on that machine. Linux's CPU accounting
 //! (`/proc/stat` for the machine, `/proc/self/stat` for this process) tells the two apart; elsewhere nothing is
 //! known and a measurement counts as taken on a quiet machine.
 
@@ -34,6 +34,14 @@ impl CpuTimes {
         let own = now.own.saturating_sub(self.own);
         Some(busy.saturating_sub(own) as f64 / total as f64)
     }
+}
+
+/// The share of the CPUs others take now, sampled over a fifth of a second, when it exceeds [`BUSY_SHARE`].
+#[must_use]
+pub fn busy_now() -> Option<f64> {
+    let start = CpuTimes::now();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    under_load_since(start)
 }
 
 /// The share of the CPUs others took since `start`, when it exceeds [`BUSY_SHARE`].

@@ -51,12 +51,44 @@ struct Cache {
     augment_cpu_s_per_img: BTreeMap<String, f64>,
     /// Speeds per setting key.
     speeds: BTreeMap<String, Speed>,
+    /// The share of the CPUs other processes took while a speed was measured, for the speeds measured under
+    /// load ([`crate::contention::BUSY_SHARE`]): used as they are while the machine stays busy, measured again
+    /// by the first estimate made when it is quiet.
+    #[serde(default)]
+    loaded: BTreeMap<String, f64>,
 }
 
 impl Cache {
     /// The cache at `path`; empty when there is none or it cannot be read (it is rebuilt by measuring).
     fn read(path: &std::path::Path) -> Cache {
         std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    }
+
+    /// Forgets the speeds measured under load if the machine is quiet now, so that they are measured again.
+    fn retire_loaded(&mut self) {
+        if self.loaded.is_empty() || crate::contention::busy_now().is_some() {
+            return;
+        }
+        for key in std::mem::take(&mut self.loaded).into_keys() {
+            self.speeds.remove(&key);
+        }
+    }
+
+    /// Measures the setting `key` with `f` and keeps its speed, tagged with the load it was measured under.
+    fn measure(&mut self, key: &str, f: impl FnOnce() -> anyhow::Result<Speed>) -> anyhow::Result<()> {
+        let start = crate::contention::CpuTimes::now();
+        let speed = f()?;
+        self.speeds.insert(key.to_string(), speed);
+        match crate::contention::under_load_since(start) {
+            Some(share) => self.loaded.insert(key.to_string(), share),
+            None => self.loaded.remove(key),
+        };
+        Ok(())
+    }
+
+    /// The largest share of the CPUs others took while any of `keys` was measured, if any was under load.
+    fn load_of<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> Option<f64> {
+        keys.into_iter().filter_map(|k| self.loaded.get(k).copied()).reduce(f64::max)
     }
 
     /// Writes the cache atomically.
@@ -89,8 +121,8 @@ pub struct Estimate {
     pub jobs: usize,
     /// Settings measured now (not found in the cache).
     pub measured_now: usize,
-    /// The share of the CPUs other processes took while they were measured, when above
-    /// [`crate::contention::BUSY_SHARE`]: those measurements were not cached.
+    /// The largest share of the CPUs other processes took while a speed this estimate uses was measured, when
+    /// any was measured under load ([`crate::contention::BUSY_SHARE`]).
     pub measured_under_load: Option<f64>,
     /// Settings not measured here, estimated from their FLOPs against ResNet-18's measured speed.
     pub from_flops: usize,
@@ -131,7 +163,7 @@ impl std::fmt::Display for Estimate {
         if let Some(flops) = &self.flops {
             write!(f, "{flops}")?;
             if let Some(share) = self.measured_under_load {
-                write!(f, " (measured while other processes took {:.0}% of the CPUs; not cached)", share * 100.0)?;
+                write!(f, "{}", under_load_note(share))?;
             }
             return Ok(());
         }
@@ -156,15 +188,11 @@ impl std::fmt::Display for Estimate {
             )?;
         }
         write!(f, "; from throughput measured on this machine")?;
-        match (self.measured_now, self.measured_under_load) {
-            (0, _) => {}
-            (n, None) => write!(f, " ({n} setting(s) measured just now, cached for next time)")?,
-            (n, Some(share)) => write!(
-                f,
-                " ({n} setting(s) measured just now while other processes took {:.0}% of the CPUs, so this \
-                 estimate may run long; not cached: the next one measures again)",
-                share * 100.0
-            )?,
+        if self.measured_now > 0 {
+            write!(f, " ({} setting(s) measured just now, cached for next time)", self.measured_now)?;
+        }
+        if let Some(share) = self.measured_under_load {
+            write!(f, "{}", under_load_note(share))?;
         }
         if self.from_flops > 0 {
             write!(
@@ -177,6 +205,15 @@ impl std::fmt::Display for Estimate {
         }
         Ok(())
     }
+}
+
+/// What an estimate says of speeds measured while others took `share` of the CPUs.
+fn under_load_note(share: f64) -> String {
+    format!(
+        "; some speeds were measured while other processes took up to {:.0}% of the CPUs, so this may run long \
+         (the first estimate made on a quiet machine measures them again)",
+        share * 100.0
+    )
 }
 
 /// Seconds of each planned run that is not finished (0 for finished ones), from `speed_of` its settings.
@@ -216,6 +253,7 @@ pub fn estimate(
 ) -> anyhow::Result<Estimate> {
     let path = cache_path();
     let mut cache = Cache::read(&path);
+    cache.retire_loaded();
     let machine = machine(ctx);
     // Left to train: all but the finished runs whose weights are sound (a finished run with damaged weights is
     // repaired, so it is counted, as a whole run at most) and the failed ones.
@@ -253,8 +291,7 @@ pub fn estimate(
     let needed: std::collections::BTreeSet<usize> =
         left.iter().flat_map(|&i| std::iter::once(i).chain(teacher[i])).collect();
     let needed: Vec<(String, &PlannedRun)> = needed.iter().map(|&i| (key(&runs[i]), &runs[i])).collect();
-    let start = crate::contention::CpuTimes::now();
-    let Unknown { estimated, measured_now, from_flops } =
+    let Unknown { estimated, measured_now, from_flops, reference_load } =
         speeds_of_unknown(&needed, sizes, ctx, threads, unmeasured, &mut cache)?;
     let augment = if ctx.device.is_cuda() {
         0.0 // overlapped with the GPU's work by the loader threads
@@ -268,11 +305,10 @@ pub fn estimate(
             }
         }
     };
-    // Probes taken while other processes loaded the CPUs are used for this estimate only.
-    let under_load = crate::contention::under_load_since(start);
-    if measured_now > 0 && under_load.is_none() {
+    if measured_now > 0 {
         cache.write(&path)?;
     }
+    let under_load = cache.load_of(needed.iter().map(|(k, _)| k)).into_iter().chain(reference_load).reduce(f64::max);
     let speed_of =
         |p: &PlannedRun| cache.speeds.get(&key(p)).or_else(|| estimated.get(&key(p))).copied().unwrap_or_default();
     let costs: Vec<Option<f64>> = (0..runs.len())
@@ -291,7 +327,7 @@ pub fn estimate(
         runs: left.len(),
         jobs,
         measured_now,
-        measured_under_load: under_load.filter(|_| measured_now > 0),
+        measured_under_load: under_load,
         from_flops,
         slowest,
         per_run,
@@ -317,14 +353,11 @@ fn by_flops(
     let (rate, feed) = if gpu {
         (fe::gpu_rate()?, fe::GPU_NODE_CORES * fe::PIPELINE_IMG_PER_S_PER_CORE)
     } else {
-        let start = crate::contention::CpuTimes::now();
         let reference = cpu_cost_model(ctx, threads, cache)?;
+        under_load = reference.load;
         if reference.measured > 0 {
             measured_now += reference.measured;
-            under_load = crate::contention::under_load_since(start);
-            if under_load.is_none() {
-                cache.write(path)?;
-            }
+            cache.write(path)?;
         }
         let (rate, ips) = (reference.flop_per_s, reference.img_per_s);
         let source = format!(
@@ -356,6 +389,8 @@ struct Unknown {
     measured_now: usize,
     /// Settings estimated from FLOPs.
     from_flops: usize,
+    /// The load ResNet-18's reference speeds were measured under, when the FLOPs estimates used them.
+    reference_load: Option<f64>,
 }
 
 fn speeds_of_unknown(
@@ -366,7 +401,8 @@ fn speeds_of_unknown(
     unmeasured: Unmeasured,
     cache: &mut Cache,
 ) -> anyhow::Result<Unknown> {
-    let mut out = Unknown { estimated: std::collections::BTreeMap::new(), measured_now: 0, from_flops: 0 };
+    let mut out =
+        Unknown { estimated: std::collections::BTreeMap::new(), measured_now: 0, from_flops: 0, reference_load: None };
     let mut reference: Option<Reference> = None;
     for (k, p) in needed {
         let c = &p.config;
@@ -374,9 +410,9 @@ fn speeds_of_unknown(
             continue;
         }
         if unmeasured == Unmeasured::Measure {
-            let speed =
-                measure(c.model, c.model_options.width, c.train.batch_size, sizes.classes, threads, ctx.device)?;
-            cache.speeds.insert(k.clone(), speed);
+            cache.measure(k, || {
+                measure(c.model, c.model_options.width, c.train.batch_size, sizes.classes, threads, ctx.device)
+            })?;
             out.measured_now += 1;
         } else {
             let r = match reference {
@@ -384,6 +420,7 @@ fn speeds_of_unknown(
                 None => {
                     let r = cpu_cost_model(ctx, threads, cache)?;
                     out.measured_now += r.measured;
+                    out.reference_load = r.load;
                     *reference.insert(r)
                 }
             };
@@ -410,6 +447,8 @@ struct Reference {
     layer_s: f64,
     /// Settings measured now (and cached) rather than read from the cache.
     measured: usize,
+    /// The load its speeds were measured under, when under load.
+    load: Option<f64>,
 }
 
 impl Reference {
@@ -418,8 +457,13 @@ impl Reference {
         let probe = PROBE as f64;
         let step = |ips: f64| probe / ips;
         let work = |c: ForwardCost| probe * 3.0 * c.flops as f64;
-        let flops_only =
-            Reference { img_per_s: wide.0, flop_per_s: wide.0 * 3.0 * wide.1.flops as f64, layer_s: 0.0, measured };
+        let flops_only = Reference {
+            img_per_s: wide.0,
+            flop_per_s: wide.0 * 3.0 * wide.1.flops as f64,
+            layer_s: 0.0,
+            measured,
+            load: None,
+        };
         let (dt, dw) = (step(wide.0) - step(narrow.0), work(wide.1) - work(narrow.1));
         if !(dt > 0.0 && dw > 0.0 && wide.1.layers == narrow.1.layers && wide.1.layers > 0) {
             return flops_only;
@@ -427,7 +471,7 @@ impl Reference {
         let flop_per_s = dw / dt;
         let layer_s = (step(narrow.0) - work(narrow.1) / flop_per_s) / wide.1.layers as f64;
         if layer_s.is_finite() && layer_s > 0.0 {
-            Reference { img_per_s: wide.0, flop_per_s, layer_s, measured }
+            Reference { img_per_s: wide.0, flop_per_s, layer_s, measured, load: None }
         } else {
             flops_only
         }
@@ -444,16 +488,19 @@ impl Reference {
 /// lacks them.
 fn cpu_cost_model(ctx: &Context, threads: usize, cache: &mut Cache) -> anyhow::Result<Reference> {
     let mut measured = 0;
+    let mut keys = Vec::new();
     let mut speed = |width: f64| -> anyhow::Result<(f64, ForwardCost)> {
         let key = format!("{} | resnet18 w{width} batch 128 threads {threads} k10", machine(ctx));
         if !cache.speeds.contains_key(&key) {
-            cache.speeds.insert(key.clone(), measure(Arch::ResNet18, width, 128, 10, threads, ctx.device)?);
+            cache.measure(&key, || measure(Arch::ResNet18, width, 128, 10, threads, ctx.device))?;
             measured += 1;
         }
-        Ok((cache.speeds[&key].train_img_per_s, model_cost(Arch::ResNet18, width, 10)?))
+        let speed = cache.speeds[&key].train_img_per_s;
+        keys.push(key);
+        Ok((speed, model_cost(Arch::ResNet18, width, 10)?))
     };
     let (wide, narrow) = (speed(1.0)?, speed(0.125)?);
-    Ok(Reference::fit(wide, narrow, measured))
+    Ok(Reference { load: cache.load_of(&keys), ..Reference::fit(wide, narrow, measured) })
 }
 
 /// Forward FLOPs and layers of one 32×32 image through `arch` at `width` with `classes` outputs.
@@ -557,6 +604,38 @@ pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool, ob
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A speed measured while every CPU was kept busy by other processes is cached tagged with that load (which
+    /// the estimates that use it report), and the tag is kept with the cache.
+    #[test]
+    fn speeds_measured_under_load_are_tagged() {
+        if crate::contention::CpuTimes::now().is_none() {
+            return; // no CPU accounting here: every measurement counts as quiet
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let speed = Speed { train_img_per_s: 1.0, eval_img_per_s: 3.0 };
+        let mut cache = Cache::default();
+        cache
+            .measure("k", || {
+                let mut spinners: Vec<_> = (0..cores)
+                    .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
+                    .collect();
+                std::thread::sleep(std::time::Duration::from_millis(600));
+                for s in &mut spinners {
+                    s.kill().unwrap();
+                    s.wait().unwrap();
+                }
+                Ok(speed)
+            })
+            .unwrap();
+        let share = cache.load_of(&["k".to_string()]).expect("measured under load");
+        assert!(share > crate::contention::BUSY_SHARE, "{share}");
+        assert_eq!(cache.load_of(&["other".to_string()]), None);
+        let saved: Cache = serde_json::from_str(&serde_json::to_string(&cache).unwrap()).unwrap();
+        assert_eq!(saved.loaded, cache.loaded, "the tag is kept with the cache");
+        let old: Cache = serde_json::from_str(r#"{"augment_cpu_s_per_img": {}, "speeds": {}}"#).unwrap();
+        assert!(old.loaded.is_empty(), "a cache written before the tags reads as untagged");
+    }
 
     #[test]
     fn durations_read_as_people_say_them() {
