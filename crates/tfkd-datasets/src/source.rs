@@ -127,6 +127,9 @@ impl Source {
             h.update(format!("imagefolder {size:?} {channels} luma601\n"));
         } else if loc.is_file() {
             return sha256_file(loc);
+        } else if matches!(self, Source::Cifar10Jpeg(_)) {
+            // An archive, not a folder: the reader says what is wrong without walking whatever folder was named.
+            self.read(String::new())?;
         }
         if loc.is_file() {
             h.update(sha256_file(loc)?);
@@ -319,14 +322,45 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// Every file under `dir`, following links to folders but entering each real folder once, so a link back up
+/// the tree (a cycle) ends the descent instead of recursing until the paths grow too long.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let path = entry.map_err(io(dir))?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(path);
+    fn inner(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut std::collections::HashSet<PathBuf>) -> Result<()> {
+        if !seen.insert(dir.canonicalize().map_err(io(dir))?) {
+            return Ok(());
         }
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let path = entry.map_err(io(dir))?.path();
+            if path.is_dir() {
+                inner(&path, out, seen)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
     }
-    Ok(())
+    inner(dir, out, &mut std::collections::HashSet::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Links to folders are followed, but a link back up the tree (a cycle) is entered once, not until the
+    /// paths grow too long; and a cifar10-jpeg source naming a folder is refused without walking it.
+    #[test]
+    fn the_walk_survives_link_cycles() {
+        let root = tempfile::tempdir().unwrap();
+        let d = root.path();
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+            std::fs::write(d.join(sub).join("x.png"), b"x").unwrap();
+            std::os::unix::fs::symlink("..", d.join(sub).join("up")).unwrap();
+        }
+        let mut files = Vec::new();
+        walk(d, &mut files).unwrap();
+        assert_eq!(files.len(), 2, "{files:?}");
+        let err = Source::Cifar10Jpeg(d.to_path_buf()).content_hash().unwrap_err().to_string();
+        assert!(err.contains("is a folder"), "{err}");
+    }
 }

@@ -56,6 +56,9 @@ fn find_parent(path: &Path, parent: &str) -> Result<PathBuf, Vec<String>> {
 
 /// Parses one spec file's text: typed (unknown keys refused with their line and column) and as a YAML value.
 pub(crate) fn parse_layer(text: &str, file: &Path) -> Result<(SpecFile, Value), SpecError> {
+    // A UTF-8 byte-order mark, as some Windows editors write: not part of the YAML (serde_yaml would read the
+    // file as two documents).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(SpecError::Parse {
             file: file.to_path_buf(),

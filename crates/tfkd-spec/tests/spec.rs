@@ -156,6 +156,8 @@ fn error_messages() {
         ("empty spec", String::new(), "quick", vec![]),
         ("no profiles", BASE[..BASE.find("profiles:").unwrap()].to_string(), "quick", vec![]),
         ("sweep of an unknown key", BASE.replace("method: { kind: lsr } }", "method: { kind: lsr }, sweep: { method.temperature: [1, 2] } }"), "paper", vec![]),
+        ("run ids that cannot name a file", BASE.replace("id: reg-resnet18,", "id: ../../evil,").replace("id: lsr-resnet18,", "id: \"\","), "paper", vec![]),
+        ("no images, absurd threads", BASE.to_string(), "paper", vec!["dataset.train_subset=0", "train.threads=100000"]),
         ("cycle", BASE.replace("- { id: base-resnet18, model: resnet18, method: { kind: baseline } }", "- { id: base-resnet18, model: resnet18, method: { kind: kd, alpha: 0.5, temperature: 2 }, teacher: kd-mobilenetv2 }"), "paper", vec![]),
     ];
     let mut out = String::new();
@@ -164,6 +166,15 @@ fn error_messages() {
         out += &format!("## {what}\n{err}\n\n");
     }
     insta::assert_snapshot!(out);
+}
+
+/// A spec saved with a UTF-8 byte-order mark (as some editors write) reads as the same spec.
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_spec() {
+    let plain = load_str(BASE, Path::new("experiments/demo.yaml"), "paper", &[]).unwrap();
+    let marked = format!("\u{feff}{BASE}");
+    let read = load_str(&marked, Path::new("experiments/demo.yaml"), "paper", &[]).unwrap();
+    assert_eq!(format!("{:?}", read.runs), format!("{:?}", plain.runs));
 }
 
 /// A misspelt or foreign key is rejected in every method variant, naming the key and the allowed ones.

@@ -32,7 +32,8 @@ pub enum Outcome {
     Cached {
         /// Its record.
         record: Box<RunRecord>,
-        /// Who finished it, when another process did while this one waited.
+        /// Who finished it, when another process did while this one waited, or which entry of this plan it is
+        /// the same run as (identical settings under another id).
         by: Option<String>,
     },
     /// Failed now or earlier; the message says why.
@@ -410,6 +411,11 @@ fn ready_jobs(
         if outcomes[i].is_some() || running[i] {
             continue;
         }
+        // Two entries whose settings are the same are one run: the later waits for the first's outcome
+        // ([`share_outcome`]) instead of starting a job that would contend for the same run folder.
+        if plan.runs[..i].iter().zip(outcomes.iter()).any(|(q, o)| q.run_id == p.run_id && o.is_none()) {
+            continue;
+        }
         match readiness(p, teachers[i], outcomes) {
             None => {}
             Some(Err(error)) => outcomes[i] = Some(Outcome::failed(p, error)),
@@ -417,6 +423,35 @@ fn ready_jobs(
         }
     }
     crate::schedule::group(&plan.runs, ready, starts, array)
+}
+
+/// Gives the entries that share run `i`'s run id (identical settings under other ids) its outcome, as theirs:
+/// its record under their names, or its failure.
+fn share_outcome(plan: &Plan, i: usize, outcomes: &mut [Option<Outcome>], obs: &mut dyn Observer) {
+    let first = &plan.runs[i];
+    for (k, p) in plan.runs.iter().enumerate() {
+        if k == i || p.run_id != first.run_id || outcomes[k].is_some() {
+            continue;
+        }
+        let shared = match &outcomes[i] {
+            Some(Outcome::Trained(r) | Outcome::Cached { record: r, .. }) => {
+                let record = as_planned(r.as_ref().clone(), p);
+                let by = Some(format!("the same run as {}", first.config.label()));
+                obs.event(&Event::RunCached {
+                    label: record.label.clone(),
+                    run_id: p.run_id.clone(),
+                    summary: record.summary.clone(),
+                    by: by.clone(),
+                });
+                Outcome::Cached { record: Box::new(record), by }
+            }
+            Some(Outcome::Failed { error, .. }) => {
+                Outcome::failed(p, format!("the same run as {}, which failed: {error}", first.config.label()))
+            }
+            Some(Outcome::Interrupted { .. }) | None => continue,
+        };
+        outcomes[k] = Some(shared);
+    }
 }
 
 /// A message from a job's thread.
@@ -501,6 +536,7 @@ pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options
                     for (i, outcome) in job.into_iter().zip(results) {
                         running[i] = false;
                         outcomes[i] = Some(outcome);
+                        share_outcome(plan, i, &mut outcomes, obs);
                     }
                 }
             }

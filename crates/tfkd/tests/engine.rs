@@ -435,3 +435,37 @@ fn a_failed_array_falls_back_to_single_runs() {
         assert_eq!(untimed(home.path()), untimed(alone.path()), "{label}");
     }
 }
+
+/// Two entries with the same settings under other ids are one run: with worker processes (`--jobs 2`) the second
+/// waits for the first and takes its result under its own name, instead of a second worker contending for the
+/// same run folder.
+#[test]
+fn entries_with_the_same_settings_share_one_run() {
+    let home = tempfile::tempdir().unwrap();
+    let specs = home.path().join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(repo().join("experiments/defaults.yaml"), specs.join("defaults.yaml")).unwrap();
+    std::fs::write(specs.join("paper.yaml"), "aliases: {}\n").unwrap();
+    std::fs::write(
+        specs.join("twice.yaml"),
+        "extends: defaults.yaml\nname: twice\ntitle: one run under two ids\ndataset: { source: cifar10-jpeg }\nruns:\n  \
+         - { id: first, model: cnn5, method: { kind: baseline } }\n  - { id: again, model: cnn5, method: { kind: baseline } }\n",
+    )
+    .unwrap();
+    let out =
+        tfkd(home.path(), &["run", specs.join("twice.yaml").to_str().unwrap(), "--profile", "smoke", "--jobs", "2"])
+            .env("TFKD_EXPERIMENTS_DIR", &specs)
+            .output()
+            .unwrap();
+    let said = ok(out);
+    assert!(said.contains("1 trained, 1 cached, 0 failed"), "{said}");
+    assert!(said.contains("the same run as first@1"), "{said}");
+    let runs = home.path().join("results/twice/smoke/runs");
+    let rec = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(runs.join(name)).unwrap()).unwrap()
+    };
+    let (first, again) = (rec("first-s1.json"), rec("again-s1.json"));
+    assert_eq!(again["config"]["id"], "again");
+    assert_eq!(first["run_id"], again["run_id"]);
+    assert_eq!(first["summary"], again["summary"]);
+}

@@ -10,7 +10,7 @@ use crate::{
     schema::{DataPatch, ExternalTeacher, Method, Snapshot, TeacherRef, TrainPatch},
 };
 
-use super::{Checker, Resolved, Sweep, MAX_BATCH, MAX_LR, MAX_TEMPERATURE, REQUIRED};
+use super::{Checker, Resolved, Sweep, MAX_BATCH, MAX_LR, MAX_TEMPERATURE, MAX_THREADS, REQUIRED};
 
 /// A snapshot must exist in the teacher's run: its epoch cannot exceed the teacher's epochs under this profile.
 pub(super) fn check_snapshots(c: &mut Checker<'_>, resolved: &[Resolved<'_>], profile: &str) {
@@ -98,6 +98,10 @@ pub(super) fn resolve_data(c: &mut Checker<'_>, d: DataPatch) -> Option<DataConf
             ),
         );
     }
+    if d.train_subset == Some(0) || d.test_subset == Some(0) {
+        let key = if d.train_subset == Some(0) { "train_subset" } else { "test_subset" };
+        c.fail(format!("dataset.{key}"), "must be >= 1 image (leave it out for the whole split)");
+    }
     Some(DataConfig {
         source,
         path: d.path,
@@ -153,6 +157,12 @@ pub(super) fn resolve_train(c: &mut Checker<'_>, t: TrainPatch, at: &str) -> Tra
                 train.base_lr(),
                 train.batch_size
             ),
+        );
+    }
+    if train.threads > MAX_THREADS {
+        c.fail(
+            p("threads"),
+            format!("{} libtorch threads is more than {MAX_THREADS} (0 takes the machine's cores)", train.threads),
         );
     }
     if train.batch_size > MAX_BATCH {

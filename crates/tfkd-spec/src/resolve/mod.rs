@@ -39,6 +39,10 @@ pub const MAX_LR: f64 = 10.0;
 /// The largest batch a spec may ask for.
 pub const MAX_BATCH: usize = 65_536;
 
+/// The most libtorch threads a run may ask for: far above any machine's cores, well below the thousands of
+/// threads that make libtorch's thread pool take minutes to start.
+pub(super) const MAX_THREADS: usize = 1024;
+
 /// The largest temperature a spec may ask for (the paper's largest is 40).
 pub const MAX_TEMPERATURE: f64 = 1000.0;
 
@@ -418,7 +422,11 @@ fn keep_only(
     sweeps.retain(|s| !s.members.is_empty());
 }
 
-/// At least one run, no duplicate ids, and a profile's per-run patches name runs that exist.
+/// The longest run id: it names the run's record file.
+const MAX_ID_LEN: usize = 200;
+
+/// At least one run, no duplicate ids, ids that can name files, and a profile's per-run patches name runs that
+/// exist.
 fn check_ids(c: &mut Checker<'_>, entries: &[RunEntry], prof: &ProfilePatch, profile: &str, all_ids: &[String]) {
     if entries.is_empty() {
         c.fail("runs", "an experiment needs at least one run");
@@ -427,6 +435,19 @@ fn check_ids(c: &mut Checker<'_>, entries: &[RunEntry], prof: &ProfilePatch, pro
     for e in entries {
         if !seen.insert(e.id.as_str()) {
             c.fail(format!("runs[{}]", e.id), "duplicate run id");
+        }
+        // An id names its record's file (`<id>-s<seed>.json`), a sweep's point ids included: no path separator,
+        // no control character, no leading dot, not empty, and short enough for a file name.
+        let bad = |ch: char| ch == '/' || ch == '\\' || ch.is_control();
+        if e.id.is_empty() || e.id.starts_with('.') || e.id.contains(bad) || e.id.len() > MAX_ID_LEN {
+            c.fail(
+                format!("runs[{}]", e.id),
+                format!(
+                    "{:?} is not a run id: it names the run's record file, so it must be 1 to {MAX_ID_LEN} bytes \
+                     without '/', '\\' or control characters, and not start with '.'",
+                    e.id
+                ),
+            );
         }
     }
     for key in prof.runs.as_ref().map(BTreeMap::keys).into_iter().flatten() {
