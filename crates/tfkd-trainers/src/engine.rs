@@ -469,10 +469,11 @@ fn as_planned(mut record: RunRecord, p: &PlannedRun) -> RunRecord {
     record
 }
 
-/// Runs every planned run, teachers before their students, as [`Options`] say. A run whose record exists
-/// (with intact weights and the snapshots its dependents need) is not trained again; a run that failed
-/// before is reported, not retried (`tfkd clean --failed` retries it). Outcomes come back in plan order.
-pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options<'_>) -> Result<Vec<Outcome>> {
+/// What each planned run has (its outcome when it needs no training) and where each left to train starts.
+type Stock = (Vec<Option<Outcome>>, Vec<(u32, usize)>);
+
+/// Takes stock of every planned run before any job starts, saying which are cached.
+fn stock(plan: &Plan, ctx: &Context, obs: &mut dyn Observer) -> Result<Stock> {
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(plan.runs.len());
     let mut starts = Vec::with_capacity(plan.runs.len());
     for p in &plan.runs {
@@ -495,6 +496,14 @@ pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options
             }
         }
     }
+    Ok((outcomes, starts))
+}
+
+/// Runs every planned run, teachers before their students, as [`Options`] say. A run whose record exists
+/// (with intact weights and the snapshots its dependents need) is not trained again; a run that failed
+/// before is reported, not retried (`tfkd clean --failed` retries it). Outcomes come back in plan order.
+pub fn execute(plan: &Plan, ctx: &Context, obs: &mut dyn Observer, opts: Options<'_>) -> Result<Vec<Outcome>> {
+    let (mut outcomes, starts) = stock(plan, ctx, obs)?;
     let (tx, rx) = mpsc::channel::<Message>();
     let mut running = vec![false; plan.runs.len()];
     let slots = if opts.launch.is_some() { opts.jobs.max(1) } else { 1 };
