@@ -142,7 +142,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
 
 /// The records of `exp`: those whose run id is the one the spec gives their settings now (planned with the
 /// data hash they trained on), and the labels of the others — records of settings the spec no longer has
-/// (a changed recipe, teacher or dataset), which must never be reported as this spec's.
+/// (a changed recipe, teacher or dataset) or edited by hand, which must never be reported as this spec's.
 #[must_use]
 pub fn current(exp: &tfkd_spec::Experiment, records: Vec<RunRecord>) -> (Vec<RunRecord>, Vec<String>) {
     let mut plans: std::collections::BTreeMap<String, Vec<tfkd_spec::PlannedRun>> = Default::default();
@@ -152,7 +152,16 @@ pub fn current(exp: &tfkd_spec::Experiment, records: Vec<RunRecord>) -> (Vec<Run
             continue;
         }
         let plan = plans.entry(r.data_hash.clone()).or_insert_with(|| tfkd_spec::plan(exp, &r.data_hash));
-        if plan.iter().any(|p| p.config.label() == r.label && p.run_id == r.run_id) {
+        // The run id and label, and the settings the report groups and names rows by: a record edited by hand
+        // (another id, seed, model, method or teacher under the same run id) is not taken for the spec's run.
+        let same = |p: &tfkd_spec::PlannedRun| {
+            let (a, b) = (&p.config, &r.config);
+            p.config.label() == r.label
+                && p.run_id == r.run_id
+                && (a.id == b.id && a.seed == b.seed && a.model == b.model && a.method == b.method)
+                && a.teacher == b.teacher
+        };
+        if plan.iter().any(same) {
             kept.push(r);
         } else {
             stale.push(r.label);

@@ -226,3 +226,29 @@ fn checks_see_numbers_not_provenance() {
         "the table's diff names the row of the changed run: {changed:#?}"
     );
 }
+
+/// A record edited by hand to name another entry (its id, seed or method changed, its run id kept) is left out
+/// as not this spec's run, instead of being counted in the other entry's row.
+#[test]
+fn a_record_edited_to_name_another_entry_is_left_out() {
+    let exp = tfkd_spec::load(&repo().join("experiments/dekd.yaml"), "quick", &[]).unwrap();
+    let runs = repo().join("results/dekd/quick/runs");
+    let records = load_dir(&runs).unwrap();
+    let n = records.len();
+    let edits: [fn(&mut tfkd_report::RunRecord); 3] = [
+        |r| r.config.id = "base-resnet18".into(),
+        |r| r.config.seed += 1,
+        |r| {
+            r.config.method =
+                tfkd_spec::method::Method::Kd { alpha: 0.9, temperature: 4.0, reduction: Default::default() }
+        },
+    ];
+    for edit in edits {
+        let mut records = load_dir(&runs).unwrap();
+        let victim = records.iter().position(|r| r.config.id == "base-mobilenetv2").unwrap();
+        edit(&mut records[victim]);
+        let label = records[victim].label.clone();
+        let (kept, stale) = tfkd_report::record::current(&exp, records);
+        assert_eq!((kept.len(), stale), (n - 1, vec![label]));
+    }
+}
