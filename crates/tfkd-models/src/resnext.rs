@@ -66,7 +66,10 @@ impl ResNeXt {
                         bn(&bp / "bn", m, d),
                     ),
                     expand: (conv(&bp / "conv_expand", m, d, c_out, k(1)), bn(&bp / "bn_expand", m, c_out)),
-                    shortcut: (c_in != c_out).then(|| {
+                    // The official code projects only when the channels change, which they always do where the
+                    // stride is 2 except at widths so small that two stages round to the same channels; there the
+                    // identity would not match the strided output, so it is projected too.
+                    shortcut: (c_in != c_out || stride != 1).then(|| {
                         let sp = &bp / "shortcut";
                         (
                             conv(&sp / "shortcut_conv", m, c_in, c_out, k(1).stride(stride)),

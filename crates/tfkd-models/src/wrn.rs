@@ -61,7 +61,9 @@ impl WideResNet {
                     conv1: conv(&bp / "conv1", m, c_in, c_out, k(3).stride(stride)),
                     bn2: bn(&bp / "bn2", m, c_out),
                     conv2: conv(&bp / "conv2", m, c_out, c_out, k(3)),
-                    shortcut: (c_in != c_out)
+                    // As the official code: a projection where the channels change; also where only the stride
+                    // does, which happens at widths so small that two groups round to the same channels.
+                    shortcut: (c_in != c_out || stride != 1)
                         .then(|| conv(&bp / "convShortcut", m, c_in, c_out, k(1).stride(stride).padding(0))),
                 });
             }

@@ -34,6 +34,19 @@ fn logits_shape_on_cifar_tiny_imagenet_and_mnist_inputs() {
     }
 }
 
+/// At widths so small that channel counts round to their minimum, stages of different widths can end up with
+/// the same channels: every model still builds and runs (a stride-2 block then projects its shortcut).
+#[test]
+fn every_model_runs_at_the_smallest_widths() {
+    for width in [0.01, 1e-6] {
+        for &arch in Arch::ALL {
+            let (_vs, net) = build(arch, ModelConfig { width, ..ModelConfig::new(10) }, 0);
+            let out = tch::no_grad(|| net.forward(&images(2, 3, 32), false));
+            assert_eq!(out.size(), [2, 10], "{arch} at width {width}");
+        }
+    }
+}
+
 #[test]
 fn one_sgd_step_changes_the_loss() {
     let labels = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);

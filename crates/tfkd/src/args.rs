@@ -36,8 +36,8 @@ pub enum Command {
     },
     /// List the model zoo with parameter counts and forward FLOPs at 32×32 (224×224 with --imagenet).
     Models {
-        /// Number of classes K (default 100; 1000 with --imagenet).
-        #[arg(long)]
+        /// Number of classes K (default 100; 1000 with --imagenet; at most 100,000).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=100_000))]
         classes: Option<i64>,
         /// List torchvision's ImageNet models (`torchvision.<name>`) instead of the CIFAR zoo.
         #[arg(long)]
