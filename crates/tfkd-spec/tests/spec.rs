@@ -168,6 +168,26 @@ fn error_messages() {
     insta::assert_snapshot!(out);
 }
 
+/// A path set for the spec's dataset belongs to that source: a profile or `--set` naming another source without a
+/// path of its own drops it (else the substitute would be looked for there); one naming the same source keeps it.
+#[test]
+fn a_substituted_source_does_not_inherit_the_path() {
+    let yaml = BASE.replace("source: tiny-imagenet,", "source: tiny-imagenet, path: /data/tin,");
+    let path = |profile: &str, sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
+        let exp = load_str(&yaml, Path::new("experiments/demo.yaml"), profile, &sets).unwrap();
+        exp.runs[0].data.path.clone()
+    };
+    assert_eq!(path("paper", &[]), Some("/data/tin".into()));
+    assert_eq!(path("smoke", &[]), None, "the smoke profile substitutes cifar10-jpeg");
+    assert_eq!(path("paper", &["dataset.source=tiny-imagenet"]), Some("/data/tin".into()));
+    assert_eq!(
+        path("paper", &["dataset.source=cifar10-jpeg", "dataset.augment=cifar", "dataset.normalize=cifar-official"]),
+        None
+    );
+    assert_eq!(path("smoke", &["dataset.path=/data/c10.tar.gz"]), Some("/data/c10.tar.gz".into()));
+}
+
 /// A spec saved with a UTF-8 byte-order mark (as some editors write) reads as the same spec.
 #[test]
 fn a_byte_order_mark_is_not_part_of_the_spec() {

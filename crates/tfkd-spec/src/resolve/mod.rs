@@ -236,6 +236,29 @@ fn layered<T: Serialize + DeserializeOwned + Default>(layers: &[Value]) -> Resul
     }
 }
 
+/// The dataset layers (spec, profile, `--set`) with a `path` dropped where a later layer names another source
+/// without a path of its own: the path belonged to the replaced source (a smoke profile substituting
+/// cifar10-jpeg for a spec's imagefolder at a path would otherwise look for the archive in that folder).
+fn data_layers(mut layers: [Value; 3]) -> [Value; 3] {
+    let key = |k: &str| Value::String(k.into());
+    let mut source: Option<Value> = None;
+    for i in 0..layers.len() {
+        let Value::Mapping(m) = &layers[i] else { continue };
+        // Unset fields serialise as null.
+        let set = |k: &str| m.get(key(k)).filter(|v| !v.is_null()).cloned();
+        let (new_source, own_path) = (set("source"), set("path").is_some());
+        if matches!((&new_source, &source), (Some(s), Some(old)) if s != old) && !own_path {
+            for earlier in &mut layers[..i] {
+                if let Value::Mapping(e) = earlier {
+                    e.remove(key("path"));
+                }
+            }
+        }
+        source = new_source.or(source);
+    }
+    layers
+}
+
 const REQUIRED: &str = "is required (set it in the spec or in experiments/defaults.yaml)";
 
 struct Checker<'a> {
@@ -296,7 +319,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     if seeds.is_empty() {
         c.fail("seeds", "at least one seed is required");
     }
-    let data_layers = [to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)];
+    let data_layers = data_layers([to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)]);
     let data_patch: DataPatch = layered(&data_layers).map_err(|e| SpecError::Invalid {
         file: file.into(),
         path: "dataset".into(),
