@@ -157,7 +157,7 @@ fn error_messages() {
         ("no profiles", BASE[..BASE.find("profiles:").unwrap()].to_string(), "quick", vec![]),
         ("sweep of an unknown key", BASE.replace("method: { kind: lsr } }", "method: { kind: lsr }, sweep: { method.temperature: [1, 2] } }"), "paper", vec![]),
         ("run ids that cannot name a file", BASE.replace("id: reg-resnet18,", "id: ../../evil,").replace("id: lsr-resnet18,", "id: \"\","), "paper", vec![]),
-        ("no images, absurd threads", BASE.to_string(), "paper", vec!["dataset.train_subset=0", "train.threads=100000"]),
+        ("no images, absurd threads, a seed twice", BASE.to_string(), "paper", vec!["dataset.train_subset=0", "train.threads=100000", "seeds=[1,1]"]),
         ("cycle", BASE.replace("- { id: base-resnet18, model: resnet18, method: { kind: baseline } }", "- { id: base-resnet18, model: resnet18, method: { kind: kd, alpha: 0.5, temperature: 2 }, teacher: kd-mobilenetv2 }"), "paper", vec![]),
     ];
     let mut out = String::new();

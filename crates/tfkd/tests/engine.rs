@@ -1,7 +1,11 @@
 //! The experiment engine through the binary: a smoke target end to end, caching, kill -9 and resume, NaN,
 //! worker processes (`--jobs`).
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
 mod common;
 
@@ -285,16 +289,22 @@ fn a_failed_teacher_fails_its_students_in_worker_mode() {
     assert_eq!(err.matches("its teacher run did not finish").count(), 2, "{err}");
 }
 
+/// A folder for a test's own specs under `home`: the project's defaults beside them, no paper aliases.
+fn own_specs(home: &Path) -> PathBuf {
+    let specs = home.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(repo().join("experiments/defaults.yaml"), specs.join("defaults.yaml")).unwrap();
+    std::fs::write(specs.join("paper.yaml"), "aliases: {}\n").unwrap();
+    specs
+}
+
 /// A student learns from the teacher weights its spec selects, for every distilling method (not only
 /// De-KD): the record names the epoch and its accuracy, a student told to use the epoch the teacher
 /// selected anyway trains exactly like one left to the default, and one told to use another epoch does not.
 #[test]
 fn students_load_the_selected_teacher_epoch() {
     let home = tempfile::tempdir().unwrap();
-    let specs = home.path().join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::copy(repo().join("experiments/defaults.yaml"), specs.join("defaults.yaml")).unwrap();
-    std::fs::write(specs.join("paper.yaml"), "aliases: {}\n").unwrap();
+    let specs = own_specs(home.path());
     std::fs::write(
         specs.join("pick.yaml"),
         r#"extends: defaults.yaml
@@ -442,10 +452,7 @@ fn a_failed_array_falls_back_to_single_runs() {
 #[test]
 fn entries_with_the_same_settings_share_one_run() {
     let home = tempfile::tempdir().unwrap();
-    let specs = home.path().join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::copy(repo().join("experiments/defaults.yaml"), specs.join("defaults.yaml")).unwrap();
-    std::fs::write(specs.join("paper.yaml"), "aliases: {}\n").unwrap();
+    let specs = own_specs(home.path());
     std::fs::write(
         specs.join("twice.yaml"),
         "extends: defaults.yaml\nname: twice\ntitle: one run under two ids\ndataset: { source: cifar10-jpeg }\nruns:\n  \

@@ -225,8 +225,12 @@ fn read_archive(variant: Variant, path: &Path) -> Result<(Layout, Files)> {
         LAYOUTS.iter().flat_map(|&l| variant.wanted(l).into_iter().chain([variant.names_file(l)])).collect();
     let broken = super::archive_broken(path, format!("download it again (`tfkd data fetch {}`)", variant.name()))?;
     let listing = || super::LISTING.to_string();
+    // Where the last entry listed ends in the unpacked stream: the place a failure to read the next header
+    // (after skipping through that entry's data) is reported at.
+    let mut reached = 0;
     for entry in archive.entries().map_err(|e| broken(listing(), 0, e))? {
-        let mut entry = entry.map_err(|e| broken(listing(), 0, e))?;
+        let mut entry = entry.map_err(|e| broken(listing(), reached, e))?;
+        reached = entry.raw_file_position() + entry.size();
         let entry_path = entry.path().map_err(|e| broken(listing(), entry.raw_file_position(), e))?.into_owned();
         let Some(base) = entry_path.file_name().and_then(|n| n.to_str()) else { continue };
         if let Some(&name) = names.iter().find(|&&n| n == base) {

@@ -93,9 +93,13 @@ pub fn load_tar_gz(source_name: &'static str, archive: &Path, target: Target, co
     let broken = super::archive_broken(archive, fix)?;
     let listing = || super::LISTING.to_string();
     let mut tree = Tree::new();
+    // Where the last entry listed ends in the unpacked stream: the place a failure to read the next header
+    // (after skipping through that entry's data) is reported at.
+    let mut reached = 0;
     for entry in tar.entries().map_err(|e| broken(listing(), 0, e))? {
-        let mut entry = entry.map_err(|e| broken(listing(), 0, e))?;
+        let mut entry = entry.map_err(|e| broken(listing(), reached, e))?;
         let offset = entry.raw_file_position();
+        reached = offset + entry.size();
         let path = entry.path().map_err(|e| broken(listing(), offset, e))?.into_owned();
         if !entry.header().entry_type().is_file() || !is_image(&path) {
             continue;

@@ -49,9 +49,26 @@ pub fn write(path: &Path, bytes: &[u8]) {
 
 /// Packs the folder `src` into `dst` as a `.tar.gz` whose entries start with `prefix`.
 pub fn tar_gz(src: &Path, prefix: &str, dst: &Path) {
+    // Entries in sorted order with fixed times and owners, so the archive's bytes do not depend on the folder's
+    // listing order or when the test ran (a test that cuts the archive short at a fixed fraction relies on it).
+    fn add<W: std::io::Write>(t: &mut tar::Builder<W>, dir: &Path, name: &Path) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            let inner = name.join(path.file_name().unwrap());
+            if path.is_dir() {
+                t.append_dir(&inner, &path).unwrap();
+                add(t, &path, &inner);
+            } else {
+                t.append_path_with_name(&path, &inner).unwrap();
+            }
+        }
+    }
     let f = std::fs::File::create(dst).unwrap();
     let mut t = tar::Builder::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()));
-    t.append_dir_all(prefix, src).unwrap();
+    t.mode(tar::HeaderMode::Deterministic);
+    t.append_dir(prefix, src).unwrap();
+    add(&mut t, src, Path::new(prefix));
     t.into_inner().unwrap().finish().unwrap();
 }
 

@@ -319,6 +319,10 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     if seeds.is_empty() {
         c.fail("seeds", "at least one seed is required");
     }
+    let mut distinct = BTreeSet::new();
+    for seed in seeds.iter().filter(|&&s| !distinct.insert(s)) {
+        c.fail("seeds", format!("seed {seed} appears more than once: each seed is one run of every entry"));
+    }
     let data_layers = data_layers([to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)]);
     let data_patch: DataPatch = layered(&data_layers).map_err(|e| SpecError::Invalid {
         file: file.into(),
