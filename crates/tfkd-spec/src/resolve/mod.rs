@@ -316,13 +316,7 @@ fn resolve(file: &Path, doc: Value, profile: &str, sets: &[String]) -> Result<Ex
     }
     check_ids(&mut c, &entries, &prof, profile, &all_ids);
     let seeds = sets.seeds.clone().or(prof.seeds.clone()).or(spec.seeds.clone()).unwrap_or_else(|| vec![230]);
-    if seeds.is_empty() {
-        c.fail("seeds", "at least one seed is required");
-    }
-    let mut distinct = BTreeSet::new();
-    for seed in seeds.iter().filter(|&&s| !distinct.insert(s)) {
-        c.fail("seeds", format!("seed {seed} appears more than once: each seed is one run of every entry"));
-    }
+    check_seeds(&mut c, &seeds);
     let data_layers = data_layers([to_value(&spec.dataset), to_value(&prof.dataset), to_value(&sets.dataset)]);
     let data_patch: DataPatch = layered(&data_layers).map_err(|e| SpecError::Invalid {
         file: file.into(),
@@ -447,6 +441,17 @@ fn keep_only(
         s.members.retain(|m| entries.iter().any(|e| e.id == m.0));
     }
     sweeps.retain(|s| !s.members.is_empty());
+}
+
+/// At least one seed, each once (each seed is one run of every entry).
+fn check_seeds(c: &mut Checker<'_>, seeds: &[u64]) {
+    if seeds.is_empty() {
+        c.fail("seeds", "at least one seed is required");
+    }
+    let mut distinct = BTreeSet::new();
+    for seed in seeds.iter().filter(|&&s| !distinct.insert(s)) {
+        c.fail("seeds", format!("seed {seed} appears more than once: each seed is one run of every entry"));
+    }
 }
 
 /// The longest run id: it names the run's record file.
