@@ -10,10 +10,9 @@
 //! cost nothing. `check` measures nothing but ResNet-18 at two widths and prices every other setting from its
 //! FLOPs and layer count against them ([`Unmeasured::FromFlops`]).
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 pub use crate::schedule::{engine_schedule, human, Sizes};
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 use tfkd_bench::timer::{time_steps, Budget};
 use tfkd_datasets::Split;
@@ -35,75 +34,10 @@ const PROBE: usize = 32;
 /// Seconds a run costs besides its epochs: a worker's start, loading the cached data, checkpoints.
 const PER_RUN_OVERHEAD: f64 = 2.0;
 
-/// Measured speeds of one model setting.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Speed {
-    /// Training images per second (forward, backward, SGD step).
-    pub train_img_per_s: f64,
-    /// Images per second of a forward pass in eval mode without gradients.
-    pub eval_img_per_s: f64,
-}
+mod cache;
 
-/// The throughput cache file.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cache {
-    /// Augmentation CPU-seconds per image, per machine key.
-    augment_cpu_s_per_img: BTreeMap<String, f64>,
-    /// Speeds per setting key.
-    speeds: BTreeMap<String, Speed>,
-    /// The share of the CPUs other processes took while a speed was measured, for the speeds measured under
-    /// load ([`crate::contention::BUSY_SHARE`]): used as they are while the machine stays busy, measured again
-    /// by the first estimate made when it is quiet.
-    #[serde(default)]
-    loaded: BTreeMap<String, f64>,
-}
-
-impl Cache {
-    /// The cache at `path`; empty when there is none or it cannot be read (it is rebuilt by measuring).
-    fn read(path: &std::path::Path) -> Cache {
-        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
-    }
-
-    /// Forgets the speeds measured under load if the machine is quiet now, so that they are measured again.
-    fn retire_loaded(&mut self) {
-        if self.loaded.is_empty() || crate::contention::busy_now().is_some() {
-            return;
-        }
-        for key in std::mem::take(&mut self.loaded).into_keys() {
-            self.speeds.remove(&key);
-        }
-    }
-
-    /// Measures the setting `key` with `f` and keeps its speed, tagged with the load it was measured under.
-    fn measure(&mut self, key: &str, f: impl FnOnce() -> anyhow::Result<Speed>) -> anyhow::Result<()> {
-        let start = crate::contention::CpuTimes::now();
-        let speed = f()?;
-        self.speeds.insert(key.to_string(), speed);
-        match crate::contention::under_load_since(start) {
-            Some(share) => self.loaded.insert(key.to_string(), share),
-            None => self.loaded.remove(key),
-        };
-        Ok(())
-    }
-
-    /// The largest share of the CPUs others took while any of `keys` was measured, if any was under load.
-    fn load_of<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> Option<f64> {
-        keys.into_iter().filter_map(|k| self.loaded.get(k).copied()).reduce(f64::max)
-    }
-
-    /// Writes the cache atomically.
-    fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        tfkd_io::write_atomic(path, serde_json::to_string_pretty(self)?)?;
-        Ok(())
-    }
-}
-
-fn cache_path() -> PathBuf {
-    tfkd_io::paths::cache_dir().join("throughput.json")
-}
+pub use cache::Speed;
+use cache::{cache_path, Cache};
 
 fn machine(ctx: &Context) -> String {
     let cpu = tfkd_trainers::provenance::cpu().0.unwrap_or_else(|| "unknown CPU".into());
@@ -604,38 +538,6 @@ pub fn confirm(estimate: &Estimate, profile: &str, device: Device, yes: bool, ob
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A speed measured while every CPU was kept busy by other processes is cached tagged with that load (which
-    /// the estimates that use it report), and the tag is kept with the cache.
-    #[test]
-    fn speeds_measured_under_load_are_tagged() {
-        if crate::contention::CpuTimes::now().is_none() {
-            return; // no CPU accounting here: every measurement counts as quiet
-        }
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let speed = Speed { train_img_per_s: 1.0, eval_img_per_s: 3.0 };
-        let mut cache = Cache::default();
-        cache
-            .measure("k", || {
-                let mut spinners: Vec<_> = (0..cores)
-                    .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
-                    .collect();
-                std::thread::sleep(std::time::Duration::from_millis(600));
-                for s in &mut spinners {
-                    s.kill().unwrap();
-                    s.wait().unwrap();
-                }
-                Ok(speed)
-            })
-            .unwrap();
-        let share = cache.load_of(&["k".to_string()]).expect("measured under load");
-        assert!(share > crate::contention::BUSY_SHARE, "{share}");
-        assert_eq!(cache.load_of(&["other".to_string()]), None);
-        let saved: Cache = serde_json::from_str(&serde_json::to_string(&cache).unwrap()).unwrap();
-        assert_eq!(saved.loaded, cache.loaded, "the tag is kept with the cache");
-        let old: Cache = serde_json::from_str(r#"{"augment_cpu_s_per_img": {}, "speeds": {}}"#).unwrap();
-        assert!(old.loaded.is_empty(), "a cache written before the tags reads as untagged");
-    }
 
     #[test]
     fn durations_read_as_people_say_them() {
