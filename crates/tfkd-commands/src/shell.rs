@@ -94,7 +94,7 @@ impl Executor for Shell {
             // local worker's death does, rather than leaving it for the collecting pass to train in this
             // process; a job stopped by a signal leaves its run partial, to resume.
             let unfinished = !matches!(run.state()?, RunState::Done(_) | RunState::Failed(_));
-            if unfinished && !stopped_by_signal(&Ok(status)) {
+            if unfinished && !stopped_by_signal(&status) {
                 let log = dir.join("job.log");
                 let error = format!(
                     "its shell job ended ({}) without finishing it; its output: {}",

@@ -187,7 +187,8 @@ fn unannounced(
     };
     // Stopped by a signal after checkpointing: the run is partial and resumes; say so instead of calling it
     // failed (its folder is read, and its checkpoint verified, once).
-    if let Some(epochs) = stopped_by_signal(status).then(|| partial_epochs(cache, &run_id)).flatten() {
+    if let Some(epochs) = status.as_ref().is_ok_and(stopped_by_signal).then(|| partial_epochs(cache, &run_id)).flatten()
+    {
         return Outcome::Interrupted {
             label,
             run_id,
@@ -207,9 +208,8 @@ fn unannounced(
 
 /// Whether a worker ended because it was asked to stop (SIGINT, SIGTERM, SIGHUP, or the exit status of a
 /// second interrupt or of an interrupted run) rather than by a crash, which stays a failure.
-pub(crate) fn stopped_by_signal(status: &std::io::Result<ExitStatus>) -> bool {
+pub(crate) fn stopped_by_signal(s: &ExitStatus) -> bool {
     use std::os::unix::process::ExitStatusExt;
-    let Ok(s) = status else { return false };
     let code = s.code();
     matches!(s.signal(), Some(libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
         || code == Some(130)
